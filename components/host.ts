@@ -1,0 +1,20 @@
+import type * as command from "@pulumi/command";
+import type * as pulumi from "@pulumi/pulumi";
+
+/** What a server does; the plan assigns one or more to each host. */
+export type Role = "web" | "mysql" | "redis" | "sentinel" | "worker" | "loadbalancer";
+
+/**
+ * A server the provisioning steps can reach, whatever made it: a droplet or an existing host.
+ * Phase components produce these; provisioning components consume them.
+ */
+export interface Host {
+  /** The plan's name for the host, e.g. `web-1`; resource names derive from it. */
+  readonly name: string;
+  readonly roles: readonly Role[];
+  readonly connection: command.types.input.remote.ConnectionArgs;
+  readonly publicIp: pulumi.Input<string>;
+  readonly privateIp: pulumi.Input<string>;
+  /** The droplet behind the host; steps are `deletedWith` it and re-run when it is replaced. Absent for existing hosts. */
+  readonly server?: pulumi.Resource;
+}
