@@ -1,0 +1,98 @@
+import type { Role } from "../../components/host";
+import type { Problem } from "../schema/errors";
+import { phpSizeMb, type Site } from "../schema/site";
+
+/**
+ * How much of a web host's memory PHP may use, and how that is split into FPM pools.
+ * A worker is counted at its site's memory_limit: the most it can grow to, so a host whose pools
+ * all run full still leaves MySQL, Redis and the OS their share.
+ */
+
+/** Kernel, sshd, journald, nginx and the page cache a small server needs to stay responsive. */
+const osReserveMb = 320;
+/** InnoDB buffer pool plus connections when MySQL shares the host. */
+const mysqlReserve = { shareOfRam: 0.25, minimumMb: 256 };
+/** Redis's dataset and fork headroom for snapshots when it shares the host. */
+const redisReserve = { shareOfRam: 0.05, minimumMb: 64 };
+/** More workers than this per pool only queue on the CPU; memory left over stays as page cache. */
+const maxAutoChildren = 32;
+
+export interface PhpBudget {
+  readonly memoryMb: number;
+  readonly reservedMb: number;
+  /** What all pools on the host may use together. */
+  readonly phpMb: number;
+  /** Says which host the budget is for in messages, e.g. `web host web-1 (1024 MB)`. */
+  readonly hostLabel: string;
+}
+
+export function phpBudget(memoryMb: number, roles: readonly Role[], hostLabel: string): PhpBudget {
+  const share = (reserve: { shareOfRam: number; minimumMb: number }) => Math.max(reserve.minimumMb, Math.round(memoryMb * reserve.shareOfRam));
+  const reservedMb = osReserveMb + (roles.includes("mysql") ? share(mysqlReserve) : 0) + (roles.includes("redis") ? share(redisReserve) : 0);
+  return { memoryMb, reservedMb, phpMb: Math.max(0, memoryMb - reservedMb), hostLabel };
+}
+
+/** A pool's process-manager settings with every figure decided. */
+export interface PoolSize {
+  readonly pm: Site["pool"]["pm"];
+  readonly maxChildren: number;
+  readonly startServers?: number;
+  readonly minSpareServers?: number;
+  readonly maxSpareServers?: number;
+}
+
+export interface PoolSizing {
+  /** Indexed like the sites; `undefined` for sites without PHP. */
+  readonly pools: readonly (PoolSize | undefined)[];
+  readonly problems: readonly Problem[];
+}
+
+/**
+ * Explicit pools are charged first, in site order; the first one that breaks the budget is the
+ * problem reported. The rest is shared equally by pools without a `maxChildren`, each at least one worker.
+ */
+export function sizePools(sites: readonly Site[], budget: PhpBudget): PoolSizing {
+  const problems: Problem[] = [];
+  const phpSites = sites.flatMap((site, index) => (site.kind === "php" ? [{ site, index, workerMb: phpSizeMb(site.php.memoryLimit) }] : []));
+  const automatic = phpSites.filter(({ site }) => site.pool.maxChildren === undefined);
+  let chargedMb = automatic.reduce((sum, { workerMb }) => sum + workerMb, 0);
+  let overBudget = false;
+
+  for (const { site, index, workerMb } of phpSites) {
+    const children = site.pool.maxChildren;
+    if (children === undefined) continue;
+    chargedMb += children * workerMb;
+    if (chargedMb > budget.phpMb && !overBudget) {
+      overBudget = true;
+      problems.push({
+        path: ["sites", index, "pool", "maxChildren"],
+        message: `${children} workers × ${site.php.memoryLimit} do not fit: all pools together may use ${budget.phpMb} MB on ${budget.hostLabel} (${budget.reservedMb} MB kept for the OS, MySQL and Redis)`,
+      });
+    }
+  }
+  if (!overBudget && chargedMb > budget.phpMb) {
+    overBudget = true;
+    problems.push({
+      path: ["sites"],
+      message: `${phpSites.length} PHP pools need at least ${chargedMb} MB for one worker each, but ${budget.hostLabel} has ${budget.phpMb} MB for PHP; use a bigger size or lower memoryLimit`,
+    });
+  }
+
+  const explicitMb = phpSites.reduce((sum, { site, workerMb }) => sum + (site.pool.maxChildren ?? 0) * workerMb, 0);
+  const shareMb = automatic.length === 0 ? 0 : Math.max(0, budget.phpMb - explicitMb) / automatic.length;
+  const pools: (PoolSize | undefined)[] = sites.map(() => undefined);
+  for (const { site, index, workerMb } of phpSites) {
+    const maxChildren = site.pool.maxChildren ?? Math.min(maxAutoChildren, Math.max(1, Math.floor(shareMb / workerMb)));
+    pools[index] = decidePool(site.pool, maxChildren);
+  }
+  return { pools, problems };
+}
+
+/** Spare-server figures for `dynamic` follow the common quarter/half rule of thumb when absent. */
+function decidePool(pool: Site["pool"], maxChildren: number): PoolSize {
+  if (pool.pm !== "dynamic") return { pm: pool.pm, maxChildren };
+  const minSpareServers = pool.minSpareServers ?? Math.max(1, Math.floor(maxChildren / 4));
+  const maxSpareServers = pool.maxSpareServers ?? Math.max(minSpareServers, Math.floor(maxChildren / 2));
+  const startServers = pool.startServers ?? minSpareServers;
+  return { pm: pool.pm, maxChildren, startServers, minSpareServers, maxSpareServers };
+}

@@ -1,0 +1,276 @@
+import { z } from "zod";
+import { Cidr, SecretRef } from "./infrastructure";
+
+/**
+ * One website as a hosting panel's per-site settings table describes it. Every field but
+ * `domain` has a default, so `{ domain: example.com }` is a complete site.
+ */
+
+/** Quotes the offending value so a message shows exactly what was typed, newlines included. */
+const shown = (value: unknown) => JSON.stringify(value);
+
+const hostLabel = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?";
+const hostNamePattern = new RegExp(`^(?=.{1,253}$)${hostLabel}(?:\\.${hostLabel})*$`);
+const aliasPattern = new RegExp(`^(?=.{1,253}$)(?:\\*\\.)?${hostLabel}(?:\\.${hostLabel})*$`);
+
+/**
+ * Host names end up inside nginx, Apache and OLS directives and in Unix user names, so only
+ * letters, digits, dashes and single dots pass; upper case is folded because DNS is case-blind.
+ */
+export const Domain = z
+  .string()
+  .transform((value) => value.toLowerCase())
+  .pipe(z.string().regex(hostNamePattern, { error: (issue) => `${shown(issue.input)} is not a valid host name` }));
+
+/** An alias may also be a wildcard (`*.example.com`), which all three web servers accept. */
+export const Alias = z
+  .string()
+  .transform((value) => value.toLowerCase())
+  .pipe(z.string().regex(aliasPattern, { error: (issue) => `${shown(issue.input)} is not a valid host name or *.wildcard` }));
+
+export const webServers = ["nginx", "apache", "openlitespeed"] as const;
+export const WebServer = z.enum(webServers, {
+  error: (issue) => `${shown(issue.input)} is not a supported web server (${webServers.join(", ")})`,
+});
+export type WebServer = z.infer<typeof WebServer>;
+
+export const phpVersions = ["8.0", "8.1", "8.2", "8.3", "8.4"] as const;
+/** YAML reads `phpVersion: 8.2` as a number and `8.0` as 8, so numbers are read back as one-decimal strings. */
+export const PhpVersion = z.preprocess(
+  (value) => (typeof value === "number" ? value.toFixed(1) : value),
+  z.enum(phpVersions, {
+    error: (issue) => `${shown(issue.input)} is not a supported PHP version (${phpVersions[0]}–${phpVersions[phpVersions.length - 1]})`,
+  }),
+);
+export type PhpVersion = z.infer<typeof PhpVersion>;
+
+export const siteKinds = ["php", "static", "proxy"] as const;
+export const SiteKind = z.enum(siteKinds, {
+  error: (issue) => `${shown(issue.input)} is not a site kind (${siteKinds.join(", ")})`,
+});
+export type SiteKind = z.infer<typeof SiteKind>;
+
+/** A PHP ini size such as `128M`; unlimited (`-1`) is refused because pool sizing needs a bound. */
+export const PhpSize = z
+  .string()
+  .regex(/^[1-9]\d{0,5}[KMG]$/, { error: (issue) => `${shown(issue.input)} is not a PHP size (a number and K, M or G, like 128M)` });
+
+/** Megabytes in a PHP size string already checked by `PhpSize`. */
+export function phpSizeMb(size: string): number {
+  const amount = Number(size.slice(0, -1));
+  const unit = size.slice(-1);
+  return unit === "G" ? amount * 1024 : unit === "M" ? amount : amount / 1024;
+}
+
+/**
+ * Absolute path without `..`, `.` segments or characters that would end a directive
+ * (quotes, `;`, braces, whitespace) in any of the server configs it lands in.
+ */
+export const AbsolutePath = z.string().superRefine((value, ctx) => {
+  const fail = (rule: string) => ctx.addIssue({ code: "custom", message: `${shown(value)} ${rule}` });
+  if (!value.startsWith("/")) return fail("must be an absolute path");
+  if (value.split("/").some((segment) => segment === ".." || segment === ".")) return fail("must not contain . or .. segments");
+  if (!/^[A-Za-z0-9._/@+-]+$/.test(value)) return fail("may hold only letters, digits and . _ / @ + -");
+});
+
+/** A short nginx-style duration such as `30d`, `12h`, `10m`. */
+export const Duration = z
+  .string()
+  .regex(/^[1-9]\d{0,4}[smhd]$/, { error: (issue) => `${shown(issue.input)} is not a duration (a number and s, m, h or d, like 30d)` });
+
+export const PhpSettings = z
+  .object({
+    /** @default "256M" */
+    memoryLimit: PhpSize.default("256M"),
+    /** Seconds. @default 60 */
+    maxExecutionTime: z.number().int().min(1).max(3600).default(60),
+    /** @default "64M" */
+    uploadMaxFilesize: PhpSize.default("64M"),
+    /** Also the web server's request body limit. @default "64M" */
+    postMaxSize: PhpSize.default("64M"),
+    /**
+     * Extensions beyond Debian's php-fpm defaults, by Debian package suffix (`php8.2-<name>`).
+     * @example ["mysql", "redis", "gd", "intl"]
+     */
+    extensions: z
+      .array(z.string().regex(/^[a-z][a-z0-9_]{0,31}$/, { error: (issue) => `${shown(issue.input)} is not a PHP extension name` }))
+      .default([]),
+  })
+  .strict()
+  .superRefine((php, ctx) => {
+    if (phpSizeMb(php.uploadMaxFilesize) > phpSizeMb(php.postMaxSize)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["uploadMaxFilesize"],
+        message: `${php.uploadMaxFilesize} is larger than postMaxSize ${php.postMaxSize}, so such uploads could never arrive`,
+      });
+    }
+  });
+export type PhpSettings = z.infer<typeof PhpSettings>;
+
+export const pmModes = ["ondemand", "dynamic", "static"] as const;
+
+/**
+ * The site's own PHP-FPM pool. Leave `maxChildren` out to have it sized from the host's memory;
+ * any figure given is checked against the host's PHP budget.
+ */
+export const FpmPool = z
+  .object({
+    /** `ondemand` keeps idle sites at zero workers, which suits many sites on one host. @default "ondemand" */
+    pm: z.enum(pmModes, { error: (issue) => `${shown(issue.input)} is not a pm mode (${pmModes.join(", ")})` }).default("ondemand"),
+    maxChildren: z.number().int().min(1).max(1000).optional(),
+    /** Only for `dynamic`; derived from maxChildren when absent. */
+    startServers: z.number().int().min(1).optional(),
+    minSpareServers: z.number().int().min(1).optional(),
+    maxSpareServers: z.number().int().min(1).optional(),
+    /** Recycles workers to bound leaks. @default 500 */
+    maxRequests: z.number().int().min(0).default(500),
+    /** Only for `ondemand`. @default "10s" */
+    processIdleTimeout: Duration.default("10s"),
+    /** Requests slower than this are written to the pool's slow log. @default "5s" */
+    slowlogTimeout: Duration.default("5s"),
+  })
+  .strict()
+  .superRefine((pool, ctx) => {
+    const spares = [pool.startServers, pool.minSpareServers, pool.maxSpareServers];
+    if (pool.pm !== "dynamic") {
+      (["startServers", "minSpareServers", "maxSpareServers"] as const).forEach((field, index) => {
+        if (spares[index] !== undefined) ctx.addIssue({ code: "custom", path: [field], message: `applies only when pm is "dynamic"` });
+      });
+      return;
+    }
+    const [start, minSpare, maxSpare] = spares;
+    if (minSpare !== undefined && maxSpare !== undefined && minSpare > maxSpare) {
+      ctx.addIssue({ code: "custom", path: ["minSpareServers"], message: `${minSpare} is more than maxSpareServers ${maxSpare}` });
+    }
+    if (start !== undefined && ((minSpare !== undefined && start < minSpare) || (maxSpare !== undefined && start > maxSpare))) {
+      ctx.addIssue({ code: "custom", path: ["startServers"], message: `${start} must lie between minSpareServers and maxSpareServers` });
+    }
+    if (pool.maxChildren !== undefined && maxSpare !== undefined && maxSpare > pool.maxChildren) {
+      ctx.addIssue({ code: "custom", path: ["maxSpareServers"], message: `${maxSpare} is more than maxChildren ${pool.maxChildren}` });
+    }
+  });
+export type FpmPool = z.infer<typeof FpmPool>;
+
+const sqlName = (what: string) =>
+  z.string().regex(/^[A-Za-z0-9_]{1,32}$/, { error: (issue) => `${shown(issue.input)} is not a ${what} (letters, digits, _; at most 32)` });
+
+/** The site's MySQL database; name and user default to the site's slug. */
+export const Database = z
+  .object({
+    name: sqlName("database name").optional(),
+    user: sqlName("database user").optional(),
+    /** @default "utf8mb4" */
+    charset: z.enum(["utf8mb4", "utf8mb3", "latin1"]).default("utf8mb4"),
+    /** Set with `pulumi config set --secret --path 'sites[0].database.password'`; generated when absent. */
+    password: SecretRef.optional(),
+  })
+  .strict();
+export type Database = z.infer<typeof Database>;
+
+const pemCertificate = z
+  .string()
+  .regex(/^-----BEGIN CERTIFICATE-----\r?\n[\s\S]+-----END CERTIFICATE-----\s*$/, { error: "is not a PEM certificate (-----BEGIN CERTIFICATE----- …)" });
+
+/**
+ * The private key of a custom certificate. In a stack file it is a `secure:` value that nothing
+ * here decrypts; a Pulumi program that reads the stack's config gets it as the decrypted PEM.
+ */
+const keyRule = "must be a secret (pulumi config set --secret --path 'sites[N].tls.key' < key.pem)";
+export const TlsKey = z.union([SecretRef, z.string().regex(/^-----BEGIN [A-Z ]*PRIVATE KEY-----/, { error: keyRule })], { error: keyRule });
+export type TlsKey = z.infer<typeof TlsKey>;
+
+export const Tls = z.discriminatedUnion(
+  "mode",
+  [
+    z.object({ mode: z.literal("none") }).strict(),
+    z
+      .object({
+        mode: z.literal("letsencrypt"),
+        /** Account e-mail for expiry notices. */
+        email: z.email({ error: (issue) => `${shown(issue.input)} is not an e-mail address` }).optional(),
+      })
+      .strict(),
+    z.object({ mode: z.literal("custom"), certificate: pemCertificate, key: TlsKey }).strict(),
+  ],
+  { error: (issue) => `${shown((issue.input as { mode?: unknown } | undefined)?.mode)} is not a TLS mode (none, letsencrypt, custom)` },
+);
+export type Tls = z.infer<typeof Tls>;
+
+export const Caching = z
+  .object({
+    /** Browser cache lifetime for images, fonts, CSS and JS, or `off`. @default "7d" */
+    staticMaxAge: z.union([Duration, z.literal("off")]).default("7d"),
+    /**
+     * Seconds nginx keeps anonymous GET answers of a PHP site (a micro-cache), or `off`.
+     * Requests with a session cookie or a query string always reach PHP. @default "off"
+     */
+    pageCache: z.union([Duration, z.literal("off")]).default("off"),
+  })
+  .strict();
+export type Caching = z.infer<typeof Caching>;
+
+export const Access = z
+  .object({
+    /** When non-empty, only these addresses reach the site (ACME challenges excepted). */
+    allow: z.array(Cidr).default([]),
+    /** Always refused with 403, even when also allowed. */
+    deny: z.array(Cidr).default([]),
+  })
+  .strict();
+export type Access = z.infer<typeof Access>;
+
+/** Where a `proxy` site forwards: an app listening on this host's loopback. */
+export const ProxyUpstream = z
+  .object({
+    port: z.number().int().min(1).max(65535),
+    /** @default "127.0.0.1" */
+    host: z.enum(["127.0.0.1", "::1", "localhost"]).default("127.0.0.1"),
+    /** Keep WebSocket upgrades working through the proxy. @default true */
+    websockets: z.boolean().default(true),
+  })
+  .strict();
+export type ProxyUpstream = z.infer<typeof ProxyUpstream>;
+
+export const Site = z
+  .object({
+    /** @example "example.com" */
+    domain: Domain,
+    /** @example ["www.example.com"] */
+    aliases: z.array(Alias).default([]),
+    /** @default "nginx" */
+    webServer: WebServer.default("nginx"),
+    /** @default "php" */
+    kind: SiteKind.default("php"),
+    /** @default "8.2" (Debian 12's PHP) */
+    phpVersion: PhpVersion.default("8.2"),
+    php: PhpSettings.default(PhpSettings.parse({})),
+    pool: FpmPool.default(FpmPool.parse({})),
+    database: Database.optional(),
+    /** @default { mode: "none" } */
+    tls: Tls.default({ mode: "none" }),
+    /** Compress text answers. @default true */
+    gzip: z.boolean().default(true),
+    caching: Caching.default(Caching.parse({})),
+    /** nosniff, frame and referrer policy, and HSTS when TLS is on. @default true */
+    securityHeaders: z.boolean().default(true),
+    access: Access.default(Access.parse({})),
+    /** @default "/var/www/<slug>/public" */
+    documentRoot: AbsolutePath.optional(),
+    /** Required when kind is `proxy`. */
+    proxy: ProxyUpstream.optional(),
+  })
+  .strict()
+  .superRefine((site, ctx) => {
+    if (site.kind === "proxy" && site.proxy === undefined) {
+      ctx.addIssue({ code: "custom", path: ["proxy"], message: `is required when kind is "proxy" (like { port: 3000 })` });
+    }
+    if (site.kind !== "proxy" && site.proxy !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["proxy"], message: `applies only when kind is "proxy"` });
+    }
+    site.aliases.forEach((alias, index) => {
+      if (alias === site.domain) ctx.addIssue({ code: "custom", path: ["aliases", index], message: `${shown(alias)} repeats the site's own domain` });
+    });
+  });
+export type Site = z.infer<typeof Site>;
+export type SiteInput = z.input<typeof Site>;

@@ -1,0 +1,89 @@
+import { z } from "zod";
+import type { Role } from "../../components/host";
+import { phpBudget, sizePools, type PhpBudget } from "../render/pool-sizing";
+import { ConfigError, formatPath, problemsFromZod, type Problem } from "./errors";
+import { sizeMemoryMb } from "../plan/droplet-sizes";
+import { Infrastructure, plannedSize, type InfrastructureInput } from "./infrastructure";
+import { Site, type SiteInput } from "./site";
+
+/**
+ * The whole input of a stack: the `megaweb:*` keys of `stacks/Pulumi.<stack>.yaml` with the
+ * prefix stripped. Rules that span sites (unique names, the PHP memory budget) live here.
+ */
+const Sites = z.array(Site).default([]);
+
+/**
+ * The two halves are parsed side by side, so the infrastructure schema keeps its own refinements
+ * (which zod's `extend` refuses), and problems in both are reported together under their own paths.
+ */
+export const Stack = z
+  .looseObject({ sites: z.unknown() })
+  .transform((input, ctx) => {
+    const { sites: sitesInput, ...infrastructureInput } = input;
+    const infrastructure = Infrastructure.safeParse(infrastructureInput);
+    const sites = Sites.safeParse(sitesInput);
+    const forward = (issues: readonly z.core.$ZodIssue[], prefix: (string | number)[]) =>
+      issues.forEach((issue) => ctx.addIssue({ ...issue, path: [...prefix, ...issue.path] as (string | number)[] } as z.core.$ZodRawIssue));
+    if (!infrastructure.success) forward(infrastructure.error.issues, []);
+    if (!sites.success) forward(sites.error.issues, ["sites"]);
+    if (!infrastructure.success || !sites.success) return z.NEVER;
+    const stack = { ...infrastructure.data, sites: sites.data };
+    for (const problem of [...duplicateNames(stack.sites), ...budgetProblems(stack)]) {
+      ctx.addIssue({ code: "custom", path: [...problem.path] as (string | number)[], message: problem.message });
+    }
+    return stack;
+  });
+export type Stack = z.output<typeof Stack>;
+export type StackInput = InfrastructureInput & { sites?: SiteInput[] };
+
+/** Validates once, at the edge; everything past this point trusts the result. */
+export function parseStack(input: unknown): Stack {
+  const result = Stack.safeParse(input);
+  if (!result.success) throw new ConfigError(problemsFromZod(result.error));
+  return result.data;
+}
+
+/** Every domain and alias answers for exactly one site, or two server blocks would claim it. */
+function duplicateNames(sites: readonly Site[]): Problem[] {
+  const owners = new Map<string, string>();
+  const problems: Problem[] = [];
+  const claim = (name: string, path: (string | number)[]) => {
+    const owner = owners.get(name);
+    if (owner === undefined) owners.set(name, formatPath(path));
+    else problems.push({ path, message: `"${name}" is already used by ${owner}` });
+  };
+  sites.forEach((site, index) => claim(site.domain, ["sites", index, "domain"]));
+  sites.forEach((site, index) => site.aliases.forEach((alias, aliasIndex) => claim(alias, ["sites", index, "aliases", aliasIndex])));
+  return problems;
+}
+
+/**
+ * Explicit pool sizes are checked against the web host the plan creates; existing hosts are
+ * checked at render time instead, when the host's real memory is known.
+ */
+function budgetProblems(stack: Pick<Stack, "phase" | "target" | "sizes" | "sites">): readonly Problem[] {
+  const budget = plannedWebBudget(stack);
+  return budget === undefined ? [] : sizePools(stack.sites, budget).problems;
+}
+
+/** The single box is the one web host and also runs MySQL and Redis; in later phases web hosts only serve. */
+export function plannedWebBudget(stack: Pick<Stack, "phase" | "target" | "sizes">): PhpBudget | undefined {
+  if (stack.target !== "digitalocean") return undefined;
+  const single = stack.phase === "single";
+  const size = plannedSize(stack, "web");
+  const memoryMb = sizeMemoryMb(size);
+  const roles: Role[] = single ? ["web", "mysql", "redis"] : ["web"];
+  return phpBudget(memoryMb, roles, `a ${size} ${single ? "single box" : "web host"} of ${memoryMb} MB`);
+}
+
+/**
+ * Pulumi stack config as written in a stack file: `megaweb:` keys become the stack's input;
+ * other namespaces (`digitalocean:token`, …) belong to their providers and are left out.
+ */
+export function stackInputFromConfig(config: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(config)
+      .filter(([key]) => key.startsWith("megaweb:"))
+      .map(([key, value]) => [key.slice("megaweb:".length), value]),
+  );
+}
