@@ -43,9 +43,9 @@ const repeatableKeys = new Set([
   "php_value", "php_flag", "php_admin_value", "php_admin_flag",
 ]);
 /** Blocks that name an object (GRAMMAR.md §2.14) may appear once per name. */
-const namedBlocks = new Set([
-  "virtualhost", "listener", "extprocessor", "context", "errorpage", "module", "vhtemplate", "member", "realm",
-]);
+const namedBlocks = new Set(["context", "errorpage", "module", "vhtemplate", "member", "realm"]);
+/** Named blocks whose duplicates R1, R6 and R8 report with what OLS then does. */
+const registeredBlocks = new Set(["virtualhost", "listener", "extprocessor"]);
 
 const handlerTypes = ["fcgi", "lsapi", "proxy", "scgi", "uwsgi", "servlet", "loadbalancer", "module"];
 const extAppTypes = ["fcgi", "fcgiauth", "lsapi", "proxy", "scgi", "uwsgi", "servlet", "logger", "loadbalancer"];
@@ -146,7 +146,8 @@ function checkSyntax(parsed: ParsedOlsFile, out: Findings): void {
 
     if (!keywords.has(name) && !name.includes("::")) {
       if (node.kind === "block") {
-        out.add("S3", node.line, `block name "${node.name}" is not an OLS keyword; OLS drops the line and its "}" closes "${parent.name || "the file"}"`);
+        const into = parent.name ? `"${parent.name}"` : "the top level";
+        out.add("S3", node.line, `block name "${node.name}" is not an OLS keyword; OLS drops the line, reads the body into ${into}, and its "}" closes ${into}`);
       } else if (!openBlocks.has(parentName)) {
         out.add("S3", node.line, `key "${node.name}" is not an OLS keyword (Not support)`);
       }
@@ -166,7 +167,7 @@ function checkRepeatedKeys(block: OlsBlock, out: Findings): void {
     if (child.kind === "include") continue;
     const name = lower(child.name);
     if (child.kind === "block") checkRepeatedKeys(child, out);
-    if (repeatableKeys.has(name) || (parentAcceptsUnknown && !keywords.has(name))) continue;
+    if (repeatableKeys.has(name) || registeredBlocks.has(name) || (parentAcceptsUnknown && !keywords.has(name))) continue;
     const key = child.kind === "block" && namedBlocks.has(name) ? `${name} ${child.value}` : name;
     const first = seen.get(key);
     if (first === undefined) {
@@ -494,8 +495,9 @@ function checkPaths(root: OlsBlock, out: Findings): void {
     if (node.kind === "include") return;
     const name = lower(node.name);
     // A context's location is V10's; a realm's userDB/groupDB location is a file path like any other.
-    const ownedByV10 = name === "location" && isNamed(parent, "context");
-    if (node.kind === "statement" && pathKeys.has(name) && node.value !== "" && !ownedByV10 && !isRootedPath(node.value)) {
+    // vhRoot and configFile are R2's.
+    const ownedElsewhere = (name === "location" && isNamed(parent, "context")) || isNamed(parent, "virtualhost");
+    if (node.kind === "statement" && pathKeys.has(name) && node.value !== "" && !ownedElsewhere && !isRootedPath(node.value)) {
       out.add("V13", node.line, `${node.name} "${node.value}" is relative; OLS resolves it against $SERVER_ROOT`);
     }
     if (node.kind === "block" && (name === "errorlog" || name === "accesslog") && node.value !== "" && !isRootedPath(node.value)) {
