@@ -1,0 +1,154 @@
+import type { Role } from "../../components/host";
+import {
+  type Infrastructure,
+  type LoadBalancerKind,
+  type Phase,
+  type Target,
+  hostCountsPerRole,
+  loadBalancerKind,
+  phaseRules,
+  plannedSize,
+} from "../schema/infrastructure";
+import { type CostEstimate, estimateCost } from "./cost";
+import { sizeMemoryMb } from "./droplet-sizes";
+import { type FirewallRule, firewallMatrix } from "./firewall";
+
+export type ReplicationRole = "primary" | "replica";
+
+/** A server the plan calls for; components turn it into a droplet or match it to an existing host. */
+export interface PlannedHost {
+  /** `web-1`, `redis-2`, …: stable, so growing a role appends hosts and never renames one. */
+  readonly name: string;
+  /** The role this host was planned for, and its 1-based place among that role's hosts; the single box is planned as `web` 1. */
+  readonly plannedAs: Role;
+  readonly ordinal: number;
+  readonly roles: readonly Role[];
+  readonly size: string;
+  readonly memoryMb: number;
+  /** Replication role of the MySQL or Redis server on this host, where it runs one. */
+  readonly mysql?: ReplicationRole;
+  readonly redis?: ReplicationRole;
+}
+
+export interface HealthCheck {
+  readonly protocol: "http";
+  readonly port: 80;
+  readonly path: string;
+}
+
+export interface LoadBalancerPlan {
+  readonly kind: LoadBalancerKind;
+  /** HAProxy hosts (empty for DigitalOcean's managed load balancer). */
+  readonly nodes: readonly string[];
+  /** Web hosts behind it. */
+  readonly backends: readonly string[];
+  readonly healthCheck: HealthCheck;
+  /** HAProxy nodes share a reserved IP, held by the first, so the endpoint outlives any one droplet. */
+  readonly reservedIp: boolean;
+}
+
+export interface TopologyPlan {
+  readonly phase: Phase;
+  readonly target: Target;
+  readonly region: string;
+  readonly hosts: readonly PlannedHost[];
+  readonly loadBalancer?: LoadBalancerPlan;
+  readonly redis: { readonly primary: string; readonly replicas: readonly string[]; readonly sentinels: readonly string[]; readonly sentinelQuorum: number };
+  readonly mysql: { readonly primary: string; readonly replicas: readonly string[] };
+  readonly firewall: readonly FirewallRule[];
+  readonly cost: CostEstimate;
+}
+
+/** Raised when a config parses but cannot be deployed as asked; each problem names its field. */
+export class PlanError extends Error {
+  constructor(readonly problems: readonly { readonly path: string; readonly message: string }[]) {
+    super(problems.map((problem) => `${problem.path}: ${problem.message}`).join("\n"));
+    this.name = "PlanError";
+  }
+}
+
+/** The order hosts are listed in, front to back. */
+const roleOrder: readonly Role[] = ["loadbalancer", "web", "redis", "sentinel", "mysql", "worker"];
+
+/**
+ * The topology a validated config asks for: hosts with roles and sizes, replication, the load
+ * balancer, the firewall matrix and the monthly cost. Pure, so `megaweb plan` and the components
+ * read the same answer.
+ */
+export function planTopology(infrastructure: Infrastructure): TopologyPlan {
+  requireDeployable(infrastructure);
+  const counts = hostCountsPerRole(infrastructure);
+  const hosts: PlannedHost[] = roleOrder.flatMap((role) =>
+    Array.from({ length: counts[role] }, (_, index) => plannedHost(infrastructure, role, index)),
+  );
+  const named = (role: Role) => hosts.filter((host) => host.roles.includes(role)).map((host) => host.name);
+  const sentinels = named("sentinel");
+  const [redisPrimary, ...redisReplicas] = named("redis");
+  const [mysqlPrimary, ...mysqlReplicas] = named("mysql");
+
+  const loadBalancer = plannedLoadBalancer(infrastructure, named("loadbalancer"), named("web"));
+  const presentRoles = new Set(hosts.flatMap((host) => host.roles));
+  const onDigitalOcean = infrastructure.target === "digitalocean";
+  return {
+    phase: infrastructure.phase,
+    target: infrastructure.target,
+    region: infrastructure.region,
+    hosts,
+    ...(loadBalancer && { loadBalancer }),
+    redis: { primary: redisPrimary!, replicas: redisReplicas, sentinels, sentinelQuorum: Math.floor(sentinels.length / 2) + 1 },
+    mysql: { primary: mysqlPrimary!, replicas: mysqlReplicas },
+    firewall: firewallMatrix(presentRoles, loadBalancer?.kind),
+    cost: estimateCost({
+      droplets: onDigitalOcean ? hosts : [],
+      managedLoadBalancer: onDigitalOcean && loadBalancer?.kind === "digitalocean",
+      reservedIps: onDigitalOcean && loadBalancer?.reservedIp ? 1 : 0,
+    }),
+  };
+}
+
+function plannedHost(infrastructure: Infrastructure, role: Role, index: number): PlannedHost {
+  // The single box is the web node that also runs everything else, so it keeps its name (and
+  // droplet) when the phase grows and the other roles move out.
+  const roles: Role[] = infrastructure.phase === "single" ? ["web", "mysql", "redis", "worker"] : [role];
+  const size = plannedSize(infrastructure, role);
+  const replication: ReplicationRole = index === 0 ? "primary" : "replica";
+  return {
+    name: `${role}-${index + 1}`,
+    plannedAs: role,
+    ordinal: index + 1,
+    roles,
+    size,
+    memoryMb: sizeMemoryMb(size),
+    ...(roles.includes("mysql") && { mysql: replication }),
+    ...(roles.includes("redis") && { redis: replication }),
+  };
+}
+
+function plannedLoadBalancer(infrastructure: Infrastructure, nodes: string[], backends: string[]): LoadBalancerPlan | undefined {
+  if (phaseRules[infrastructure.phase].haproxyNodes === 0) return undefined;
+  const kind = loadBalancerKind(infrastructure);
+  return {
+    kind,
+    nodes,
+    backends,
+    healthCheck: { protocol: "http", port: 80, path: infrastructure.healthPath },
+    reservedIp: kind === "haproxy" && infrastructure.target === "digitalocean",
+  };
+}
+
+/**
+ * Droplets are reachable only by SSH key from the admin CIDRs, and provisioning connects that
+ * way. The schema lets both lists be empty (a stack file may hold just a domain); a DigitalOcean
+ * deployment may not.
+ */
+function requireDeployable(infrastructure: Infrastructure): void {
+  if (infrastructure.target !== "digitalocean") return;
+  const problems = [];
+  if (infrastructure.sshPublicKeys.length === 0) {
+    problems.push({ path: "sshPublicKeys", message: "at least one key is needed on digitalocean; the first goes onto new droplets and must match megaweb:sshPrivateKey" });
+  }
+  if (infrastructure.adminCidrs.length === 0) {
+    problems.push({ path: "adminCidrs", message: "at least one CIDR is needed on digitalocean: SSH is closed to all others and provisioning connects over SSH" });
+  }
+  if (problems.length > 0) throw new PlanError(problems);
+}
