@@ -1,0 +1,82 @@
+import type Redis from "ioredis";
+import type { PoolConnection, RowDataPacket } from "mysql2/promise";
+import { v7 as uuidv7 } from "uuid";
+import { ROWS_PER_STATEMENT } from "./limits";
+import { placeReplicas, type ProxyCandidate, type Rotation } from "./rotation";
+
+export const DEFAULT_POOL = "global-pool";
+
+export interface NewReplica {
+  id: string;
+  sessionId: string;
+  proxyId: string | null;
+  country: string | null;
+}
+
+export interface SessionToPlace {
+  id: string;
+  region: string;
+  count: number;
+  requirements: { country?: string; region?: string };
+}
+
+/**
+ * Places new replicas on a pool's proxies by the pool's rotation. Loads the pool once, so a bulk
+ * insert of a million sessions costs one query plus one Redis INCRBY per batch.
+ */
+export async function placeForPool(
+  connection: PoolConnection,
+  redis: Redis,
+  poolId: string | null,
+  sessions: SessionToPlace[],
+): Promise<NewReplica[]> {
+  const total = sessions.reduce((sum, session) => sum + session.count, 0);
+  if (total === 0) return [];
+  const pool = poolId ?? DEFAULT_POOL;
+  const [poolRows] = await connection.query<RowDataPacket[]>("SELECT rotation FROM proxy_pools WHERE id = ?", [pool]);
+  const rotation: Rotation = poolRows.length ? poolRows[0].rotation : "round-robin";
+  const [proxyRows] = await connection.query<RowDataPacket[]>(
+    `SELECT p.id, p.country, p.region,
+            ${rotation === "burst" ? "(SELECT COUNT(*) FROM replicas r WHERE r.proxy_id = p.id)" : "0"} AS assigned
+     FROM proxies p WHERE p.pool_id = ? AND p.status = 'active' ORDER BY p.id LIMIT 10000`,
+    [pool],
+  );
+  const candidates: ProxyCandidate[] = proxyRows.map((row) => ({
+    id: row.id,
+    country: row.country,
+    region: row.region,
+    assignedReplicas: Number(row.assigned),
+  }));
+  // One INCRBY reserves a contiguous run of the pool's round-robin sequence for this whole call.
+  const end = candidates.length ? await redis.incrby(`megaweb:rotation:${pool}`, total) : total;
+  let start = end - total;
+  const replicas: NewReplica[] = [];
+  for (const session of sessions) {
+    const picks = placeReplicas(rotation, candidates, {
+      sessionId: session.id,
+      count: session.count,
+      roundRobinStart: start,
+      requirements: session.requirements,
+      sessionRegion: session.region,
+    });
+    start += session.count;
+    for (const proxy of picks) {
+      if (proxy && rotation === "burst") proxy.assignedReplicas++;
+      replicas.push({ id: uuidv7(), sessionId: session.id, proxyId: proxy?.id ?? null, country: proxy?.country ?? null });
+    }
+  }
+  return replicas;
+}
+
+export async function insertReplicas(connection: PoolConnection, replicas: NewReplica[]): Promise<void> {
+  for (let offset = 0; offset < replicas.length; offset += ROWS_PER_STATEMENT) {
+    const chunk = replicas.slice(offset, offset + ROWS_PER_STATEMENT);
+    await connection.query(
+      `INSERT INTO replicas (id, session_id, status, proxy_id, country, started_at, last_heartbeat_at) VALUES ?`,
+      [chunk.map((replica) => [replica.id, replica.sessionId, "running", replica.proxyId, replica.country, NOW, NOW])],
+    );
+  }
+}
+
+/** mysql2 writes this object verbatim, so the server stamps the time. */
+const NOW = { toSqlString: () => "CURRENT_TIMESTAMP(3)" };

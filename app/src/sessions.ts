@@ -1,0 +1,256 @@
+import type { Pool, PoolConnection, RowDataPacket } from "mysql2/promise";
+import { v7 as uuidv7 } from "uuid";
+import { inTransaction } from "./db";
+import { notFound } from "./errors";
+import { appendEvents, parseJson, type NewEvent } from "./events";
+import { enqueueReconcile } from "./queue";
+import { ROWS_PER_STATEMENT } from "./limits";
+import { insertReplicas, placeForPool } from "./placement";
+import type { SessionSpec, SessionUpdate } from "./schemas";
+import type { Services } from "./services";
+
+export interface Session {
+  id: string;
+  url: string;
+  status: string;
+  region: string;
+  proxy_pool_id: string | null;
+  target_replica_count: number;
+  active_replica_count: number;
+  rendering_options: unknown;
+  proxy_requirements: unknown;
+  created_at: string;
+  updated_at: string;
+}
+
+const COLUMNS = `id, url, status, region, proxy_pool_id, target_replica_count, active_replica_count,
+  rendering_options, proxy_requirements, created_at, updated_at`;
+
+function sessionFromRow(row: RowDataPacket): Session {
+  return {
+    id: row.id,
+    url: row.url,
+    status: row.status,
+    region: row.region,
+    proxy_pool_id: row.proxy_pool_id,
+    target_replica_count: row.target_replica_count,
+    active_replica_count: row.active_replica_count,
+    rendering_options: parseJson(row.rendering_options) ?? {},
+    proxy_requirements: parseJson(row.proxy_requirements) ?? {},
+    created_at: (row.created_at as Date).toISOString(),
+    updated_at: (row.updated_at as Date).toISOString(),
+  };
+}
+
+export async function findSession(pool: Pool | PoolConnection, id: string): Promise<Session | undefined> {
+  const [rows] = await pool.query<RowDataPacket[]>(`SELECT ${COLUMNS} FROM sessions WHERE id = ?`, [id]);
+  return rows.length ? sessionFromRow(rows[0]) : undefined;
+}
+
+export async function getSession(pool: Pool | PoolConnection, id: string): Promise<Session> {
+  const session = await findSession(pool, id);
+  if (!session) throw notFound("session", id);
+  return session;
+}
+
+/** In the order of `ids`; at most one batch (MAX_BATCH_SESSIONS) at a time. */
+export async function getSessions(pool: Pool, ids: string[]): Promise<Session[]> {
+  if (ids.length === 0) return [];
+  const [rows] = await pool.query<RowDataPacket[]>(`SELECT ${COLUMNS} FROM sessions WHERE id IN (?)`, [ids]);
+  const byId = new Map(rows.map((row) => [row.id as string, sessionFromRow(row)]));
+  return ids.flatMap((id) => byId.get(id) ?? []);
+}
+
+export interface SessionFilter {
+  status?: string;
+  region?: string;
+  proxy_pool_id?: string;
+  cursor?: string;
+  limit: number;
+}
+
+/** Keyset pagination on the time-ordered id: page N costs the same as page 1 at a million rows. */
+export async function listSessions(pool: Pool, filter: SessionFilter): Promise<{ sessions: Session[]; nextCursor?: string }> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  for (const column of ["status", "region", "proxy_pool_id"] as const) {
+    if (filter[column] !== undefined) {
+      where.push(`${column} = ?`);
+      params.push(filter[column]);
+    }
+  }
+  if (filter.cursor !== undefined) {
+    where.push("id > ?");
+    params.push(filter.cursor);
+  }
+  const [rows] = await pool.query<RowDataPacket[]>(
+    `SELECT ${COLUMNS} FROM sessions ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id LIMIT ?`,
+    [...params, filter.limit + 1],
+  );
+  const sessions = rows.slice(0, filter.limit).map(sessionFromRow);
+  return { sessions, nextCursor: rows.length > filter.limit ? sessions[sessions.length - 1].id : undefined };
+}
+
+/**
+ * Inserts sessions with their replicas already placed, in statements of ROWS_PER_STATEMENT rows,
+ * on the caller's transaction. Returns the new ids in input order.
+ */
+export async function insertSessions(
+  connection: PoolConnection,
+  services: Pick<Services, "redis">,
+  specs: SessionSpec[],
+): Promise<string[]> {
+  const ids = specs.map(() => uuidv7());
+  for (let offset = 0; offset < specs.length; offset += ROWS_PER_STATEMENT) {
+    const chunk = specs.slice(offset, offset + ROWS_PER_STATEMENT);
+    await connection.query(
+      `INSERT INTO sessions (id, url, status, region, proxy_pool_id, target_replica_count, active_replica_count,
+         rendering_options, proxy_requirements) VALUES ?`,
+      [
+        chunk.map((spec, index) => [
+          ids[offset + index],
+          spec.url,
+          "active",
+          spec.region,
+          spec.proxy_pool_id,
+          spec.target_replica_count,
+          spec.target_replica_count,
+          JSON.stringify(spec.rendering_options),
+          JSON.stringify(spec.proxy_requirements),
+        ]),
+      ],
+    );
+  }
+  const byPool = new Map<string | null, number[]>();
+  specs.forEach((spec, index) => byPool.set(spec.proxy_pool_id, [...(byPool.get(spec.proxy_pool_id) ?? []), index]));
+  for (const [poolId, indexes] of byPool) {
+    const replicas = await placeForPool(
+      connection,
+      services.redis,
+      poolId,
+      indexes.map((index) => ({
+        id: ids[index],
+        region: specs[index].region,
+        count: specs[index].target_replica_count,
+        requirements: specs[index].proxy_requirements,
+      })),
+    );
+    await insertReplicas(connection, replicas);
+  }
+  return ids;
+}
+
+export async function createSession(services: Services, spec: SessionSpec): Promise<Session> {
+  return inTransaction(services.db, async (connection) => {
+    const [id] = await insertSessions(connection, services, [spec]);
+    const session = await getSession(connection, id);
+    await appendEvents(connection, [
+      { aggregateType: "session", aggregateId: id, type: "session.created", payload: { session } },
+    ]);
+    return session;
+  });
+}
+
+/** One transaction and one event for the whole batch, as the first edition's clients expect. */
+export async function createSessionBatch(
+  services: Services,
+  specs: SessionSpec[],
+  eventType: "session.batch_created" | "session.bulk_created",
+  details: Record<string, unknown> = {},
+): Promise<string[]> {
+  return inTransaction(services.db, async (connection) => {
+    const ids = await insertSessions(connection, services, specs);
+    await appendEvents(connection, [
+      {
+        aggregateType: "session",
+        aggregateId: eventType,
+        type: eventType,
+        payload: {
+          count: ids.length,
+          replicas: specs.reduce((sum, spec) => sum + spec.target_replica_count, 0),
+          first_id: ids[0],
+          last_id: ids[ids.length - 1],
+          ...details,
+        },
+      },
+    ]);
+    return ids;
+  });
+}
+
+async function lockSession(connection: PoolConnection, id: string): Promise<Session> {
+  const [rows] = await connection.query<RowDataPacket[]>(`SELECT ${COLUMNS} FROM sessions WHERE id = ? FOR UPDATE`, [id]);
+  if (!rows.length) throw notFound("session", id);
+  return sessionFromRow(rows[0]);
+}
+
+/** The reconciler moves replicas afterwards; the response shows the new target at once. */
+export async function updateSession(services: Services, id: string, update: SessionUpdate): Promise<Session> {
+  const session = await inTransaction(services.db, async (connection) => {
+    const before = await lockSession(connection, id);
+    const assignments: string[] = [];
+    const params: unknown[] = [];
+    for (const [column, value] of Object.entries(update)) {
+      assignments.push(`${column} = ?`);
+      params.push(column === "rendering_options" || column === "proxy_requirements" ? JSON.stringify(value) : value);
+    }
+    await connection.query(`UPDATE sessions SET ${assignments.join(", ")} WHERE id = ?`, [...params, id]);
+    const after = await getSession(connection, id);
+    const events: NewEvent[] = [
+      { aggregateType: "session", aggregateId: id, type: "session.updated", payload: { changes: update } },
+    ];
+    if (update.status !== undefined && update.status !== before.status) {
+      events.push({
+        aggregateType: "session",
+        aggregateId: id,
+        type: "session.status.changed",
+        payload: { from: before.status, to: update.status },
+      });
+    }
+    if (update.target_replica_count !== undefined && update.target_replica_count !== before.target_replica_count) {
+      events.push({
+        aggregateType: "session",
+        aggregateId: id,
+        type: "session.scaled",
+        payload: { from: before.target_replica_count, to: update.target_replica_count },
+      });
+    }
+    await appendEvents(connection, events);
+    return after;
+  });
+  await enqueueReconcile(services.queue, [id]);
+  return session;
+}
+
+export async function scaleSession(services: Services, id: string, targetReplicas: number): Promise<Session> {
+  const session = await inTransaction(services.db, async (connection) => {
+    const before = await lockSession(connection, id);
+    await connection.query("UPDATE sessions SET target_replica_count = ? WHERE id = ?", [targetReplicas, id]);
+    await appendEvents(connection, [
+      {
+        aggregateType: "session",
+        aggregateId: id,
+        type: "session.scaled",
+        payload: { from: before.target_replica_count, to: targetReplicas },
+      },
+    ]);
+    return getSession(connection, id);
+  });
+  await enqueueReconcile(services.queue, [id]);
+  return session;
+}
+
+export async function deleteSession(services: Services, id: string): Promise<void> {
+  await inTransaction(services.db, async (connection) => {
+    const before = await lockSession(connection, id);
+    await connection.query("DELETE FROM sessions WHERE id = ?", [id]);
+    await appendEvents(connection, [
+      {
+        aggregateType: "session",
+        aggregateId: id,
+        type: "session.deleted",
+        payload: { url: before.url, replicas: before.active_replica_count },
+      },
+    ]);
+  });
+}
