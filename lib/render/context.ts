@@ -61,6 +61,8 @@ export interface HostContext {
   readonly budget: PhpBudget;
   /** Versions of PHP some site on the host uses, sorted. */
   readonly phpVersions: readonly PhpVersion[];
+  /** Where certbot's webroot challenges land for every site (`certbot --webroot -w` this). */
+  readonly acmeWebroot: string;
   /** Prefixes an absolute host path with `root`. */
   readonly path: (absolute: string) => string;
 }
@@ -148,6 +150,7 @@ export function resolveWebHost(sites: readonly Site[], facts: HostFacts): { host
     webServerAccounts: { ...defaultAccounts, ...facts.webServerAccounts },
     budget,
     phpVersions: [...new Set(sites.filter((site) => site.kind === "php").map((site) => site.phpVersion))].sort(),
+    acmeWebroot: `${root}/var/lib/megaweb/acme`,
     path: (absolute) => `${root}${absolute}`,
   };
   return { host, sites: sites.map((site, index) => siteContext(site, index, host, sizing.pools[index])) };

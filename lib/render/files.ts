@@ -1,3 +1,9 @@
+import type { Site } from "../schema/site";
+import type { Stack } from "../schema/stack";
+import { resolveWebHost, type Account, type HostContext, type HostFacts, type SiteContext } from "./context";
+import { renderNginxHost, renderNginxSite } from "./nginx";
+import { renderFpmPool, renderFpmVersion } from "./php-fpm";
+
 /**
  * What rendering produces for a host: files with their absolute paths on that host. Provisioning
  * writes exactly these; per-site files are kept apart from host-wide ones so a change to one site
@@ -25,4 +31,80 @@ export interface HostDirectory {
   readonly path: string;
   readonly mode: string;
   readonly owner: string;
+}
+
+/** One site's share of a host: its account, directories and files. */
+export interface SiteRender {
+  readonly domain: string;
+  readonly slug: string;
+  readonly account: Account;
+  /** In creation order (parents first). */
+  readonly directories: readonly HostDirectory[];
+  readonly files: readonly HostFile[];
+}
+
+/** Everything a web host gets: host-wide files, then each site's own. */
+export interface WebHostRender {
+  readonly host: readonly HostFile[];
+  readonly hostDirectories: readonly HostDirectory[];
+  readonly sites: readonly SiteRender[];
+  /** Debian packages the files assume: nginx, php<v>-fpm per version and the sites' extensions. */
+  readonly packages: readonly string[];
+}
+
+/** What of the stack a web host's files depend on. */
+export type WebHostConfig = Pick<Stack, "sites"> & Partial<Pick<Stack, "healthPath">>;
+
+/** Renders every file of one web host from validated config and the host's facts. */
+export function renderWebHost(config: WebHostConfig, facts: HostFacts): WebHostRender {
+  const { host, sites } = resolveWebHost(config.sites, facts);
+  const siteRenders = config.sites.map((site, index) => renderSite(site, sites[index]!, host));
+  return {
+    host: [...renderNginxHost(host, config.healthPath ?? "/health"), ...host.phpVersions.flatMap((version) => renderFpmVersion(host, version))],
+    hostDirectories: [{ path: host.acmeWebroot, mode: "0755", owner: "root:root" }],
+    sites: siteRenders,
+    packages: webHostPackages(config.sites),
+  };
+}
+
+/** Host-wide files first, then every site's, as one list (what `megaweb render` writes). */
+export function allFiles(render: WebHostRender): HostFile[] {
+  return [...render.host, ...render.sites.flatMap((site) => site.files)];
+}
+
+function renderSite(site: Site, context: SiteContext, host: HostContext): SiteRender {
+  const files = [...renderNginxSite(site, context, host)];
+  if (context.pool !== undefined) files.push(renderFpmPool(site, { ...context, pool: context.pool }));
+  return { domain: site.domain, slug: context.slug, account: context.account, directories: siteDirectories(context), files };
+}
+
+/**
+ * The site user owns everything; the web server reads through the group, so other sites' users
+ * (and their PHP) cannot read this site's files.
+ */
+function siteDirectories(context: SiteContext): HostDirectory[] {
+  const own = `${context.account.user}:${context.account.group}`;
+  const shared = `${context.account.user}:${context.webServerAccount.group}`;
+  const directories: HostDirectory[] = [
+    { path: context.home, mode: "0750", owner: shared },
+    { path: context.documentRoot, mode: "0750", owner: shared },
+    { path: `${context.home}/logs`, mode: "0750", owner: own },
+  ];
+  if (context.pool !== undefined) {
+    directories.push({ path: context.pool.sessionDir, mode: "0700", owner: own }, { path: context.pool.tmpDir, mode: "0700", owner: own });
+  }
+  return directories;
+}
+
+/** Extensions Debian builds into php<v>-common rather than shipping as their own package. */
+const commonExtensions = new Set(["calendar", "ctype", "exif", "ffi", "fileinfo", "ftp", "gettext", "iconv", "pdo", "phar", "posix", "shmop", "sockets", "sysvmsg", "sysvsem", "sysvshm", "tokenizer", "json"]);
+
+export function webHostPackages(sites: readonly Site[]): string[] {
+  const packages = new Set(["nginx"]);
+  for (const site of sites) {
+    if (site.kind !== "php") continue;
+    packages.add(`php${site.phpVersion}-fpm`);
+    for (const extension of site.php.extensions) packages.add(`php${site.phpVersion}-${commonExtensions.has(extension) ? "common" : extension}`);
+  }
+  return [...packages].sort();
 }

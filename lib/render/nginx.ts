@@ -1,0 +1,109 @@
+import type { Site } from "../schema/site";
+import type { HostContext, SiteContext } from "./context";
+import type { HostFile } from "./files";
+import { renderTemplate } from "./template";
+
+/**
+ * nginx owns ports 80 and 443 on every web host: it serves nginx sites itself and fronts Apache
+ * and OpenLiteSpeed sites on their loopback ports, so TLS, security headers, compression, the
+ * body limit and access lists are applied in one place for every site.
+ */
+
+const partials = { securityHeaders: "nginx/security-headers.conf" };
+
+/** nginx.conf and the snippets every site includes. */
+export function renderNginxHost(host: HostContext, healthPath: string): HostFile[] {
+  const view = {
+    hostName: host.name,
+    root: host.root,
+    nginxUser: host.webServerAccounts.nginx.user,
+    trustedProxies: host.trustedProxies,
+    httpListen: listenAddresses(host, host.ports.http),
+    httpsListen: listenAddresses(host, host.ports.https),
+    healthPath,
+  };
+  const snippet = (name: string): HostFile => ({
+    path: host.path(`/etc/nginx/snippets/${name}`),
+    content: renderTemplate(`nginx/snippets/${name}`, view),
+  });
+  return [
+    { path: host.path("/etc/nginx/nginx.conf"), content: renderTemplate("nginx/nginx.conf", view) },
+    snippet("megaweb-fastcgi-php.conf"),
+    snippet("megaweb-proxy.conf"),
+  ];
+}
+
+/** The site's server blocks, and its certificate when it brings its own. */
+export function renderNginxSite(site: Site, context: SiteContext, host: HostContext): HostFile[] {
+  const servesItself = site.webServer === "nginx";
+  const headers = securityHeaders(site);
+  const staticMaxAge = site.caching.staticMaxAge === "off" ? false : { staticMaxAgeSeconds: durationSeconds(site.caching.staticMaxAge) };
+  const tls = context.tls === undefined ? false : context.tls;
+  const upstream = !servesItself
+    ? { url: `http://${context.backend!.address}:${context.backend!.port}` }
+    : site.kind === "proxy"
+      ? { url: `http://${site.proxy!.host === "::1" ? "[::1]" : site.proxy!.host}:${site.proxy!.port}` }
+      : false;
+
+  const view = {
+    domain: site.domain,
+    slug: context.slug,
+    root: host.root,
+    serverNames: context.serverNames.join(" "),
+    documentRoot: context.documentRoot,
+    acmeWebroot: host.acmeWebroot,
+    accessLog: context.nginxLogs.access,
+    errorLog: context.nginxLogs.error,
+    httpListen: listenAddresses(host, host.ports.http),
+    listen: tls ? listenAddresses(host, host.ports.https).map((address) => `${address} ssl http2`) : listenAddresses(host, host.ports.http),
+    tls,
+    bodyLimit: site.php.postMaxSize,
+    gzip: site.gzip,
+    headers,
+    accessList: site.access.allow.length + site.access.deny.length > 0,
+    allow: site.access.allow,
+    deny: site.access.deny,
+    php: servesItself && site.kind === "php" ? { socket: context.pool!.socket, staticMaxAge } : false,
+    static: servesItself && site.kind === "static" ? { staticMaxAge } : false,
+    pageCache: servesItself && site.kind === "php" && site.caching.pageCache !== "off" ? { ttl: site.caching.pageCache } : false,
+    // Headers nginx sets are hidden from the upstream's answer so clients never get them twice.
+    upstream: upstream && { ...upstream, hiddenHeaders: headers.map((header) => header.name) },
+  };
+
+  const files: HostFile[] = [
+    { path: host.path(`/etc/nginx/sites-enabled/${context.slug}.conf`), content: renderTemplate("nginx/site.conf", view, partials) },
+  ];
+  if (site.tls.mode === "custom" && context.tls !== undefined) {
+    files.push({ path: context.tls.certificate, content: withFinalNewline(site.tls.certificate) });
+    // A `secure:` reference (the CLI's view) has no key to write; a Pulumi program holds the decrypted PEM.
+    if (typeof site.tls.key === "string") {
+      files.push({ path: context.tls.key, content: withFinalNewline(site.tls.key), mode: "0600", owner: "root:root", secret: true });
+    }
+  }
+  return files;
+}
+
+function securityHeaders(site: Site): { name: string; value: string }[] {
+  if (!site.securityHeaders) return [];
+  return [
+    { name: "X-Content-Type-Options", value: "nosniff" },
+    { name: "X-Frame-Options", value: "SAMEORIGIN" },
+    { name: "Referrer-Policy", value: "strict-origin-when-cross-origin" },
+    ...(site.tls.mode === "none" ? [] : [{ name: "Strict-Transport-Security", value: "max-age=31536000" }]),
+  ];
+}
+
+function listenAddresses(host: HostContext, port: number): string[] {
+  if (host.listenAddress === undefined) return [`${port}`, `[::]:${port}`];
+  return [host.listenAddress.includes(":") ? `[${host.listenAddress}]:${port}` : `${host.listenAddress}:${port}`];
+}
+
+const secondsPer = { s: 1, m: 60, h: 3600, d: 86400 } as const;
+
+function durationSeconds(duration: string): number {
+  return Number(duration.slice(0, -1)) * secondsPer[duration.slice(-1) as keyof typeof secondsPer];
+}
+
+function withFinalNewline(text: string): string {
+  return text.endsWith("\n") ? text : `${text}\n`;
+}

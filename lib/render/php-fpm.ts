@@ -1,0 +1,48 @@
+import type { PhpVersion, Site } from "../schema/site";
+import type { HostContext, PoolContext, SiteContext } from "./context";
+import type { HostFile } from "./files";
+import { renderTemplate } from "./template";
+
+/** The site's own pool, whichever web server talks to it. */
+export function renderFpmPool(site: Site, context: SiteContext & { pool: PoolContext }): HostFile {
+  const { pool } = context;
+  return {
+    path: pool.configPath,
+    content: renderTemplate("php-fpm/pool.conf", {
+      domain: site.domain,
+      name: pool.name,
+      user: context.account.user,
+      group: context.account.group,
+      socket: pool.socket,
+      webServerGroup: context.webServerAccount.group,
+      ...pool.size,
+      dynamic: pool.size.pm === "dynamic",
+      ondemand: pool.size.pm === "ondemand",
+      processIdleTimeout: site.pool.processIdleTimeout,
+      maxRequests: site.pool.maxRequests,
+      statusPath: pool.statusPath,
+      pingPath: pool.pingPath,
+      slowLog: pool.slowLog,
+      slowlogTimeout: site.pool.slowlogTimeout,
+      // Ten seconds past PHP's own limit, so PHP's clean timeout error wins when it can.
+      terminateTimeout: site.php.maxExecutionTime + 10,
+      tmpDir: pool.tmpDir,
+      memoryLimit: site.php.memoryLimit,
+      maxExecutionTime: site.php.maxExecutionTime,
+      uploadMaxFilesize: site.php.uploadMaxFilesize,
+      postMaxSize: site.php.postMaxSize,
+      openBasedir: pool.openBasedir.join(":"),
+      sessionDir: pool.sessionDir,
+      errorLog: pool.errorLog,
+    }),
+  };
+}
+
+/** The FPM master config and the FPM-wide ini for one installed PHP version. */
+export function renderFpmVersion(host: HostContext, phpVersion: PhpVersion): HostFile[] {
+  const view = { root: host.root, phpVersion };
+  return [
+    { path: host.path(`/etc/php/${phpVersion}/fpm/php-fpm.conf`), content: renderTemplate("php-fpm/php-fpm.conf", view) },
+    { path: host.path(`/etc/php/${phpVersion}/fpm/conf.d/99-megaweb.ini`), content: renderTemplate("php/megaweb.ini", view) },
+  ];
+}
