@@ -39,7 +39,13 @@ let databases = 0;
 /** The real web process (and optionally the worker) in this process, on a fresh database. */
 export async function startOrchestrator(
   backends: Backends,
-  options: { worker?: boolean; env?: Record<string, string>; redisDb?: number } = {},
+  options: {
+    worker?: boolean;
+    /** How often the worker sweeps for drifted sessions; false leaves housekeeping unscheduled. */
+    sweepEveryMs?: number | false;
+    env?: Record<string, string>;
+    redisDb?: number;
+  } = {},
 ): Promise<RunningOrchestrator> {
   const dbUrl = await backends.mariadb.createDatabase(`megaweb_${process.pid}_${++databases}`);
   const config = loadConfig({
@@ -61,7 +67,7 @@ export async function startOrchestrator(
   if (options.worker) {
     workerConnection = connectRedis(config, "queue");
     worker = startWorker(services, workerConnection);
-    await scheduleHousekeeping(services, 1000);
+    if (options.sweepEveryMs !== false) await scheduleHousekeeping(services, options.sweepEveryMs ?? 1000);
   }
   return {
     baseUrl,
@@ -88,4 +94,15 @@ export async function startOrchestrator(
       await services.close();
     },
   };
+}
+
+/** Polls until `check` returns a value other than undefined, or fails with what it last saw. */
+export async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
