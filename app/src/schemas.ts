@@ -104,19 +104,24 @@ export const scaleMillionSchema = z.object({
 });
 export type ScaleMillionRequest = z.infer<typeof scaleMillionSchema>;
 
+const latitude = z.number({ error: "must be a number" }).min(-90, "must be -90 or more").max(90, "must be 90 or less");
+const longitude = z.number({ error: "must be a number" }).min(-180, "must be -180 or more").max(180, "must be 180 or less");
+
 export const createProxySchema = z.object({
   pool_id: name.default("global-pool"),
   host: z.string().regex(/^[A-Za-z0-9.-]{1,253}$|^\[?[0-9a-fA-F:]+\]?$/, "must be a host name or IP address"),
-  port: z.number({ error: "must be a number" }).int("must be a whole number").min(1).max(65535),
+  port: z
+    .number({ error: "must be a number" })
+    .int("must be a whole number")
+    .min(1, "must be 1 or more")
+    .max(65535, "must be at most 65535"),
   protocol: z.enum(["http", "https", "socks5"], { error: "must be http, https or socks5" }).default("http"),
   country: country.nullable().default(null),
   region: name.nullable().default(null),
   city: z.string().max(128).nullable().default(null),
-  latitude: z.number().min(-90).max(90).nullable().default(null),
-  longitude: z.number().min(-180).max(180).nullable().default(null),
-  coordinates: z
-    .object({ latitude: z.number().min(-90).max(90), longitude: z.number().min(-180).max(180) })
-    .optional(),
+  latitude: latitude.nullable().default(null),
+  longitude: longitude.nullable().default(null),
+  coordinates: z.object({ latitude, longitude }).optional(),
 });
 export type ProxySpec = z.infer<typeof createProxySchema>;
 

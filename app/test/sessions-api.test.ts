@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startBackends, startOrchestrator, type Backends, type RunningOrchestrator } from "./support/orchestrator";
+import { API_TOKEN, startBackends, startOrchestrator, type Backends, type RunningOrchestrator } from "./support/orchestrator";
 
 let backends: Backends;
 let orchestrator: RunningOrchestrator;
@@ -177,15 +177,15 @@ describe("validation", () => {
   it("answers malformed JSON with a JSON error", async () => {
     const response = await fetch(`${orchestrator.baseUrl}/api/sessions`, {
       method: "POST",
-      headers: { authorization: "Bearer test-token-0123456789abcdef", "content-type": "application/json" },
+      headers: { authorization: `Bearer ${API_TOKEN}`, "content-type": "application/json" },
       body: "{not json",
     });
     expect(response.status).toBe(400);
-    expect((await response.json()).error).toBe("bad_request");
+    expect(((await response.json()) as { error: string }).error).toBe("bad_request");
   });
 });
 
-describe("auth and CORS", () => {
+describe("auth", () => {
   it("refuses a change without the token or with a wrong one, and reads without one", async () => {
     const missing = await orchestrator.api("/api/sessions", { method: "POST", body: { url: "https://x.example" }, token: null });
     expect(missing.status).toBe(401);
