@@ -158,7 +158,15 @@ const InfrastructureFields = z
     /** Droplet size per role; unset roles take the phase's default (see `phaseRules`). */
     sizes: z.partialRecord(RoleName, SizeSlug).default({}),
     /** Node counts; unset counts take the phase's default, and each phase has limits. */
-    nodes: z.partialRecord(z.enum(nodeCounts), z.number().int().nonnegative()).default({}),
+    nodes: z
+      .partialRecord(
+        z.enum(nodeCounts),
+        z
+          .number()
+          .int({ error: (issue) => `${String(issue.input)} is not a whole number`, abort: true })
+          .min(0, { error: (issue) => `${String(issue.input)} is negative`, abort: true }),
+      )
+      .default({}),
     loadBalancer: z
       .object({
         /** @default "digitalocean" on DigitalOcean, "haproxy" on existing hosts */
