@@ -1,0 +1,17 @@
+# {{domain}} left the config: its vhost, pool and user go. Its home is kept aside, not deleted.
+{{#fpm}}
+systemctl disable --now {{unit}} >/dev/null 2>&1 || true
+{{/fpm}}
+{{#apacheSite}}
+a2dissite -q {{slug}} >/dev/null 2>&1 || true
+{{/apacheSite}}
+rm -f {{paths}}
+nginx -t && systemctl reload nginx
+{{#apacheSite}}
+apache2ctl -t && systemctl reload apache2
+{{/apacheSite}}
+if [ -d {{home}} ]; then
+  install -d -m 700 /var/lib/megaweb/removed
+  mv {{home}} "/var/lib/megaweb/removed/{{slug}}-$(date +%Y%m%d%H%M%S)"
+fi
+if id -u {{user}} >/dev/null 2>&1; then userdel {{user}}; fi
