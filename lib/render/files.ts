@@ -2,7 +2,7 @@ import type { Site } from "../schema/site";
 import type { Stack } from "../schema/stack";
 import { resolveWebHost, type Account, type HostContext, type HostFacts, type SiteContext } from "./context";
 import { renderNginxHost, renderNginxSite } from "./nginx";
-import { renderFpmPool, renderFpmVersion } from "./php-fpm";
+import { renderFpmIni, renderFpmPool } from "./php-fpm";
 
 /**
  * What rendering produces for a host: files with their absolute paths on that host. Provisioning
@@ -60,7 +60,7 @@ export function renderWebHost(config: WebHostConfig, facts: HostFacts): WebHostR
   const { host, sites } = resolveWebHost(config.sites, facts);
   const siteRenders = config.sites.map((site, index) => renderSite(site, sites[index]!, host));
   return {
-    host: [...renderNginxHost(host, config.healthPath ?? "/health"), ...host.phpVersions.flatMap((version) => renderFpmVersion(host, version))],
+    host: [...renderNginxHost(host, config.healthPath ?? "/health"), ...host.phpVersions.map((version) => renderFpmIni(host, version))],
     hostDirectories: [{ path: host.acmeWebroot, mode: "0755", owner: "root:root" }],
     sites: siteRenders,
     packages: webHostPackages(config.sites),

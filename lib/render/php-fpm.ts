@@ -38,11 +38,10 @@ export function renderFpmPool(site: Site, context: SiteContext & { pool: PoolCon
   };
 }
 
-/** The FPM master config and the FPM-wide ini for one installed PHP version. */
-export function renderFpmVersion(host: HostContext, phpVersion: PhpVersion): HostFile[] {
-  const view = { root: host.root, phpVersion };
-  return [
-    { path: host.path(`/etc/php/${phpVersion}/fpm/php-fpm.conf`), content: renderTemplate("php-fpm/php-fpm.conf", view) },
-    { path: host.path(`/etc/php/${phpVersion}/fpm/conf.d/99-megaweb.ini`), content: renderTemplate("php/megaweb.ini", view) },
-  ];
+/**
+ * The FPM-wide ini of one PHP version. How masters run the pools (one per version or one per
+ * site) is provisioning's choice, so no master config is rendered here.
+ */
+export function renderFpmIni(host: HostContext, phpVersion: PhpVersion): HostFile {
+  return { path: host.path(`/etc/php/${phpVersion}/fpm/conf.d/99-megaweb.ini`), content: renderTemplate("php/megaweb.ini", { phpVersion }) };
 }

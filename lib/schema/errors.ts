@@ -56,5 +56,7 @@ function article(expected: string): string {
 function typeName(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "a list";
-  return typeof value === "object" ? "a mapping" : `${typeof value} ${JSON.stringify(value)}`;
+  if (typeof value === "object") return "a mapping";
+  const shown = JSON.stringify(value) ?? String(value);
+  return `${typeof value} ${shown.length > 40 ? `${shown.slice(0, 37)}...` : shown}`;
 }

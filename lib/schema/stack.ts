@@ -20,8 +20,8 @@ export const Stack = z
   .looseObject({ sites: z.unknown() })
   .transform((input, ctx) => {
     const { sites: sitesInput, ...infrastructureInput } = input;
-    const infrastructure = Infrastructure.safeParse(infrastructureInput);
-    const sites = Sites.safeParse(sitesInput);
+    const infrastructure = Infrastructure.safeParse(infrastructureInput, { reportInput: true });
+    const sites = Sites.safeParse(sitesInput, { reportInput: true });
     const forward = (issues: readonly z.core.$ZodIssue[], prefix: (string | number)[]) =>
       issues.forEach((issue) => ctx.addIssue({ ...issue, path: [...prefix, ...issue.path] as (string | number)[] } as z.core.$ZodRawIssue));
     if (!infrastructure.success) forward(infrastructure.error.issues, []);
@@ -38,7 +38,8 @@ export type StackInput = InfrastructureInput & { sites?: SiteInput[] };
 
 /** Validates once, at the edge; everything past this point trusts the result. */
 export function parseStack(input: unknown): Stack {
-  const result = Stack.safeParse(input);
+  // reportInput: messages tell a missing field from a mistyped one by the value that was given.
+  const result = Stack.safeParse(input, { reportInput: true });
   if (!result.success) throw new ConfigError(problemsFromZod(result.error));
   return result.data;
 }

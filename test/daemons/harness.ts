@@ -87,10 +87,23 @@ export function nginxConfigTest(root: string): string {
   return checked("nginx", nginxArgs(root, ["-t"]));
 }
 
-export function fpmConfigTest(root: string, phpVersion: string): string {
+/**
+ * Which master runs the pools is provisioning's business; here one master per PHP version runs
+ * every rendered pool of the tree, with its pid and log inside the tree.
+ */
+function writeFpmMaster(root: string, phpVersion: string): string {
+  const path = join(root, `etc/php/${phpVersion}/fpm/test-master.conf`);
   mkdirSync(join(root, "run/php"), { recursive: true });
   mkdirSync(join(root, "var/log"), { recursive: true });
-  return checked(`php-fpm${phpVersion}`, ["-t", "-y", join(root, `etc/php/${phpVersion}/fpm/php-fpm.conf`)]);
+  writeHostFile(
+    path,
+    ["[global]", `pid = ${root}/run/php/php${phpVersion}-fpm.pid`, `error_log = ${root}/var/log/php${phpVersion}-fpm.log`, `include = ${root}/etc/php/${phpVersion}/fpm/pool.d/*.conf`, ""].join("\n"),
+  );
+  return path;
+}
+
+export function fpmConfigTest(root: string, phpVersion: string): string {
+  return checked(`php-fpm${phpVersion}`, ["-t", "-y", writeFpmMaster(root, phpVersion)]);
 }
 
 function nginxArgs(root: string, extra: string[]): string[] {
@@ -121,7 +134,7 @@ export async function startFpm(root: string, phpVersion: string): Promise<Daemon
   fpmConfigTest(root, phpVersion);
   // The rendered FPM-wide ini sits in the scratch tree; PHP reads it next to Debian's own scan dir.
   const env = { ...process.env, PHP_INI_SCAN_DIR: `/etc/php/${phpVersion}/fpm/conf.d:${join(root, `etc/php/${phpVersion}/fpm/conf.d`)}` };
-  return started(`php-fpm${phpVersion}`, ["--nodaemonize", "-y", join(root, `etc/php/${phpVersion}/fpm/php-fpm.conf`)], root, env);
+  return started(`php-fpm${phpVersion}`, ["--nodaemonize", "-y", writeFpmMaster(root, phpVersion)], root, env);
 }
 
 async function started(command: string, args: string[], root: string, env?: NodeJS.ProcessEnv): Promise<Daemon> {
