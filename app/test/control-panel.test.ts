@@ -1,0 +1,94 @@
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { API_TOKEN, startBackends, startOrchestrator, type Backends, type RunningOrchestrator } from "./support/orchestrator";
+
+const SCREENSHOT = path.resolve(__dirname, "../../test-output/orchestrator-panel.png");
+
+let backends: Backends;
+let orchestrator: RunningOrchestrator;
+let browser: BrowserContext;
+let page: Page;
+let profile: string;
+
+beforeAll(async () => {
+  backends = await startBackends();
+  orchestrator = await startOrchestrator(backends, { worker: true, env: { MEGAWEB_HYPERGRID_TILE_SIZE: "100" } });
+  profile = mkdtempSync(path.join(os.tmpdir(), "megaweb-chromium-"));
+  // launchPersistentContext because Playwright takes the fresh profile directory itself, not as --user-data-dir.
+  browser = await chromium.launchPersistentContext(profile, {
+    executablePath: "/usr/bin/chromium",
+    headless: true,
+    viewport: { width: 1400, height: 1000 },
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+  page = browser.pages()[0] ?? (await browser.newPage());
+  await page.goto(orchestrator.baseUrl + "/");
+});
+afterAll(async () => {
+  await browser?.close();
+  if (profile) rmSync(profile, { recursive: true, force: true });
+  await orchestrator?.stop();
+  await backends?.stop();
+});
+
+const metric = (name: string) => page.locator(`[data-metric="${name}"]`);
+
+describe("control panel", () => {
+  it("shows health and metrics on load", async () => {
+    await expect.poll(() => page.locator("#health").getAttribute("data-status")).toBe("healthy");
+    await expect.poll(() => metric("total_sessions").textContent()).toBe("0");
+  });
+
+  it("refuses a change without the token and says why", async () => {
+    await page.fill("#create-form input[name=url]", "https://example.com");
+    await page.click("#create-form button");
+    await expect.poll(() => page.locator("#message").textContent()).toContain("Bearer");
+  });
+
+  it("creates a session and bulk-embeds URLs, and both show in the event feed", async () => {
+    await page.fill("#token", API_TOKEN);
+    await page.dispatchEvent("#token", "change");
+    await page.fill("#create-form input[name=replicas]", "3");
+    await page.click("#create-form button");
+    await expect.poll(() => page.locator("#message").textContent()).toMatch(/^created session [0-9a-f-]{36}$/);
+    await page.fill("#bulk-form textarea", "https://site1.com\nhttps://site2.com\nhttps://site3.com");
+    await page.click("#bulk-form button");
+    await expect.poll(() => page.locator("#message").textContent()).toBe("embedded 3 URLs with 3 replicas");
+    await expect.poll(() => page.locator("#events .type").allTextContents()).toEqual(
+      expect.arrayContaining(["session.created", "session.bulk_created"]),
+    );
+  });
+
+  it("scales to N sessions with a progress bar and draws the live hypergrid", async () => {
+    await page.fill("#scale-form input[name=target]", "20000");
+    await page.click("#scale-form button");
+    await expect.poll(() => page.locator("#message").textContent(), { timeout: 120_000 }).toBe("scaled to 20,000 sessions");
+    expect(await page.locator("#scale-progress").evaluate((bar) => (bar as HTMLProgressElement).value)).toBe(100);
+    await expect.poll(() => page.locator("#hypergrid .tile").count(), { timeout: 15_000 }).toBe(200);
+    await expect.poll(() => metric("total_sessions").textContent(), { timeout: 15_000 }).toBe("20,000");
+    expect(await page.locator("#hypergrid .tile").first().getAttribute("data-status")).toBe("active");
+    mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    console.log(`control panel screenshot: ${SCREENSHOT}`);
+  });
+
+  it("clears everything after a second click", async () => {
+    await page.click("#clear-button");
+    await expect.poll(() => page.locator("#clear-button").textContent()).toBe("Click again to delete everything");
+    await page.click("#clear-button");
+    await expect.poll(() => page.locator("#message").textContent(), { timeout: 60_000 }).toBe("cleared 20,000 sessions");
+    await expect.poll(() => metric("total_sessions").textContent(), { timeout: 15_000 }).toBe("0");
+  });
+});
