@@ -2,7 +2,8 @@ import * as digitalocean from "@pulumi/digitalocean";
 import * as pulumi from "@pulumi/pulumi";
 import type { CostEstimate } from "../../lib/plan/cost";
 import { type PlannedHost, type TopologyPlan, planTopology } from "../../lib/plan/topology";
-import type { Infrastructure, Phase } from "../../lib/schema/infrastructure";
+import type { Phase } from "../../lib/schema/infrastructure";
+import type { Stack } from "../../lib/schema/stack";
 import { Firewalls, type FirewallsArgs } from "../digitalocean/firewalls";
 import { ManagedLoadBalancer, type ManagedLoadBalancerArgs } from "../digitalocean/load-balancer";
 import { Network } from "../digitalocean/network";
@@ -10,10 +11,10 @@ import { Node, type NodeArgs } from "../digitalocean/node";
 import { Project } from "../digitalocean/project";
 import { ReservedEndpoint } from "../digitalocean/reserved-ip";
 import type { Host } from "../host";
-import { Provisioning, type ProvisioningConfig } from "../provision/provisioning";
+import { Provisioning } from "../provision/provisioning";
 
-/** The validated stack config: the infrastructure keys this component reads, and what provisioning reads. */
-export type PhaseConfig = Infrastructure & ProvisioningConfig;
+/** The validated stack config (`parseStack`): infrastructure keys and sites. */
+export type PhaseConfig = Stack;
 
 export interface PhaseArgs {
   /** The stack config after the root schema parsed it; its `phase` must be this component's phase. */

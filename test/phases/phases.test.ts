@@ -1,4 +1,4 @@
-import type * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { PhaseComponent } from "../../components/phases";
 import type { InfrastructureInput } from "../../lib/schema/infrastructure";
@@ -142,7 +142,7 @@ describe("per-phase topology on DigitalOcean", () => {
   it("gives provisioning connections whose private key is a secret", async () => {
     const { phase } = await deployPhase({ phase: "single" });
     const key = phase.hosts[0]!.connection.privateKey as pulumi.Output<string>;
-    expect(await key.isSecret).toBe(true);
+    expect(await pulumi.isSecret(key)).toBe(true);
     expect(phase.hosts[0]!.server).toBeDefined();
   });
 
