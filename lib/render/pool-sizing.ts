@@ -14,6 +14,8 @@ const osReserveMb = 320;
 const mysqlReserve = { shareOfRam: 0.25, minimumMb: 256 };
 /** Redis's dataset and fork headroom for snapshots when it shares the host. */
 const redisReserve = { shareOfRam: 0.05, minimumMb: 64 };
+/** The queue worker (Node.js and its job concurrency) when it shares the host. */
+const workerReserveMb = 192;
 /** More workers than this per pool only queue on the CPU; memory left over stays as page cache. */
 const maxAutoChildren = 32;
 
@@ -28,7 +30,11 @@ export interface PhpBudget {
 
 export function phpBudget(memoryMb: number, roles: readonly Role[], hostLabel: string): PhpBudget {
   const share = (reserve: { shareOfRam: number; minimumMb: number }) => Math.max(reserve.minimumMb, Math.round(memoryMb * reserve.shareOfRam));
-  const reservedMb = osReserveMb + (roles.includes("mysql") ? share(mysqlReserve) : 0) + (roles.includes("redis") ? share(redisReserve) : 0);
+  const reservedMb =
+    osReserveMb +
+    (roles.includes("mysql") ? share(mysqlReserve) : 0) +
+    (roles.includes("redis") ? share(redisReserve) : 0) +
+    (roles.includes("worker") ? workerReserveMb : 0);
   return { memoryMb, reservedMb, phpMb: Math.max(0, memoryMb - reservedMb), hostLabel };
 }
 
@@ -66,7 +72,7 @@ export function sizePools(sites: readonly Site[], budget: PhpBudget): PoolSizing
       overBudget = true;
       problems.push({
         path: ["sites", index, "pool", "maxChildren"],
-        message: `${children} workers × ${site.php.memoryLimit} do not fit: all pools together may use ${budget.phpMb} MB on ${budget.hostLabel} (${budget.reservedMb} MB kept for the OS, MySQL and Redis)`,
+        message: `${children} workers × ${site.php.memoryLimit} do not fit: all pools together may use ${budget.phpMb} MB on ${budget.hostLabel} (${budget.reservedMb} MB kept for the OS and the other services)`,
       });
     }
   }

@@ -67,13 +67,13 @@ function budgetProblems(stack: Pick<Stack, "phase" | "target" | "sizes" | "sites
   return budget === undefined ? [] : sizePools(stack.sites, budget).problems;
 }
 
-/** The single box is the one web host and also runs MySQL and Redis; in later phases web hosts only serve. */
+/** The single box is the one web host and runs every other role too (as the plan has it); later, web hosts only serve. */
 export function plannedWebBudget(stack: Pick<Stack, "phase" | "target" | "sizes">): PhpBudget | undefined {
   if (stack.target !== "digitalocean") return undefined;
   const single = stack.phase === "single";
   const size = plannedSize(stack, "web");
   const memoryMb = sizeMemoryMb(size);
-  const roles: Role[] = single ? ["web", "mysql", "redis"] : ["web"];
+  const roles: Role[] = single ? ["web", "mysql", "redis", "worker"] : ["web"];
   return phpBudget(memoryMb, roles, `a ${size} ${single ? "single box" : "web host"} of ${memoryMb} MB`);
 }
 

@@ -101,14 +101,14 @@ describe("bad input is refused with the field path and the rule", () => {
 
   it("rejects a pool over the host's PHP budget, naming the field and the budget", () => {
     expect(problems({ sizes: { web: "s-1vcpu-2gb" }, sites: [{ domain: "a.example.com", pool: { maxChildren: 40 } }] })).toEqual([
-      `sites[0].pool.maxChildren: 40 workers × 256M do not fit: all pools together may use 1114 MB on a s-1vcpu-2gb single box of 2048 MB (934 MB kept for the OS, MySQL and Redis)`,
+      `sites[0].pool.maxChildren: 40 workers × 256M do not fit: all pools together may use 922 MB on a s-1vcpu-2gb single box of 2048 MB (1126 MB kept for the OS and the other services)`,
     ]);
   });
 
   it("counts the pools sized automatically when checking an explicit one", () => {
-    const sites = [{ domain: "a.example.com", pool: { maxChildren: 4 } }, { domain: "b.example.com" }];
+    const sites = [{ domain: "a.example.com", pool: { maxChildren: 3 } }, { domain: "b.example.com" }];
     expect(problems({ sizes: { web: "s-1vcpu-2gb" }, sites })).toEqual([
-      `sites[0].pool.maxChildren: 4 workers × 256M do not fit: all pools together may use 1114 MB on a s-1vcpu-2gb single box of 2048 MB (934 MB kept for the OS, MySQL and Redis)`,
+      `sites[0].pool.maxChildren: 3 workers × 256M do not fit: all pools together may use 922 MB on a s-1vcpu-2gb single box of 2048 MB (1126 MB kept for the OS and the other services)`,
     ]);
     expect(problems({ sizes: { web: "s-1vcpu-2gb" }, sites: [sites[0]!] })).toEqual([]);
   });

@@ -1,0 +1,14 @@
+import { UsageError, type Command } from "../command";
+import { loadStackFile } from "../stack-file";
+
+export const validate: Command = {
+  name: "validate",
+  usage: "<stack file>",
+  summary: "check a stack file; prints one line per problem, each starting with the field path",
+  async run(args, io) {
+    if (args.length !== 1) throw new UsageError("expects exactly one stack file");
+    const { name, stack, webHosts } = loadStackFile(args[0]!);
+    io.out(`${name}: valid (${stack.sites.length} sites on ${webHosts.length} web hosts, phase ${stack.phase})`);
+    return 0;
+  },
+};

@@ -1,0 +1,55 @@
+import { readFileSync } from "node:fs";
+import { basename } from "node:path";
+import { parse } from "yaml";
+import { renderWebHost, type WebHostRender } from "../lib/render/files";
+import { planTopology, PlanError, type PlannedHost } from "../lib/plan/topology";
+import { ConfigError, formatProblem } from "../lib/schema/errors";
+import { parseStack, stackInputFromConfig, type Stack } from "../lib/schema/stack";
+
+/**
+ * Reading `stacks/Pulumi.<stack>.yaml` the way the Pulumi program sees its config, minus
+ * decryption: `secure:` values stay the opaque references they are in the file.
+ */
+
+/** A stack file that cannot be used, with the lines to print (each starting with a field path). */
+export class StackFileError extends Error {
+  constructor(readonly lines: readonly string[]) {
+    super(lines.join("\n"));
+    this.name = "StackFileError";
+  }
+}
+
+export interface LoadedStack {
+  /** `dev` for `Pulumi.dev.yaml`. */
+  readonly name: string;
+  readonly stack: Stack;
+  /** Every web host of the plan with its rendered files. */
+  readonly webHosts: readonly { readonly host: PlannedHost; readonly render: WebHostRender }[];
+}
+
+/** Parses, validates, plans and renders in memory: everything `pulumi up` would refuse, refused here first. */
+export function loadStackFile(path: string): LoadedStack {
+  const name = /^Pulumi\.(.+)\.ya?ml$/.exec(basename(path))?.[1];
+  if (name === undefined) throw new StackFileError([`${path}: a stack file is named Pulumi.<stack>.yaml`]);
+  let document: unknown;
+  try {
+    document = parse(readFileSync(path, "utf8"));
+  } catch (error) {
+    throw new StackFileError([`${path}: ${(error as Error).message.split("\n")[0]}`]);
+  }
+  const config = (document as { config?: unknown } | null)?.config ?? {};
+  if (typeof config !== "object" || config === null || Array.isArray(config)) throw new StackFileError(["config: must be a mapping of megaweb:<key> settings"]);
+
+  try {
+    const stack = parseStack(stackInputFromConfig(config as Record<string, unknown>));
+    const plan = planTopology(stack);
+    const webHosts = plan.hosts
+      .filter((host) => host.roles.includes("web"))
+      .map((host) => ({ host, render: renderWebHost(stack, { name: host.name, memoryMb: host.memoryMb, roles: host.roles }) }));
+    return { name, stack, webHosts };
+  } catch (error) {
+    if (error instanceof ConfigError) throw new StackFileError(error.problems.map(formatProblem));
+    if (error instanceof PlanError) throw new StackFileError(error.problems.map((problem) => `${problem.path}: ${problem.message}`));
+    throw error;
+  }
+}

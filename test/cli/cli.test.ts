@@ -1,0 +1,140 @@
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { runCli } from "../../cli/run";
+
+const scratch = mkdtempSync(join(tmpdir(), "megaweb-cli-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+function stackFile(name: string, yaml: string): string {
+  const path = join(scratch, `Pulumi.${name}.yaml`);
+  writeFileSync(path, yaml);
+  return path;
+}
+
+async function megaweb(...argv: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(argv, { out: (line) => out.push(line), err: (line) => err.push(line) });
+  return { code, out, err };
+}
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: "utf8" })
+    .filter((entry) => statSync(join(dir, entry)).isFile())
+    .sort();
+}
+
+const certificate = readFileSync(join(__dirname, "fixtures", "example.crt"), "utf8");
+/** The planner refuses DigitalOcean stacks nobody could SSH into; everything else may stay default. */
+const access = "  megaweb:sshPublicKeys: [ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMegawebTestKeyOnly ci]\n  megaweb:adminCidrs: [198.51.100.0/24]\n";
+const secretKey = "v1:Zm9yLXRlc3RzLW9ubHk=:c2VjcmV0LWtleS1jaXBoZXJ0ZXh0";
+
+describe("megaweb validate", () => {
+  it("accepts a stack file that gives a domain and the SSH access DigitalOcean needs", async () => {
+    const result = await megaweb("validate", stackFile("minimal", `config:\n${access}  megaweb:sites:\n    - domain: example.com\n`));
+    expect(result).toEqual({ code: 0, out: ["minimal: valid (1 sites on 1 web hosts, phase single)"], err: [] });
+  });
+
+  it("exits 1 with one line per problem, each starting with the field path", async () => {
+    const file = stackFile(
+      "broken",
+      [
+        "config:",
+        "  digitalocean:token:",
+        "    secure: v1:abc",
+        "  megaweb:region: mars",
+        "  megaweb:sites:",
+        "    - domain: example.com",
+        "    - domain: shop.example.com",
+        "      aliases: [example.com]",
+        "      phpVersion: 7.4",
+        "      php: { memoryLimit: lots }",
+        "      colour: blue",
+        "",
+      ].join("\n"),
+    );
+    const result = await megaweb("validate", file);
+    expect(result.code).toBe(1);
+    expect(result.out).toEqual([]);
+    expect(result.err).toEqual([
+      `region: "mars" is not a DigitalOcean region slug (like nyc3)`,
+      `sites[1].phpVersion: "7.4" is not a supported PHP version (8.0–8.4)`,
+      `sites[1].php.memoryLimit: "lots" is not a PHP size (a number and K, M or G, like 128M)`,
+      `sites[1].colour: is not a known setting`,
+    ]);
+  });
+
+  it("refuses a file that is not YAML or not a stack file, and misuse", async () => {
+    const notYaml = await megaweb("validate", stackFile("tabs", "config:\n\t- x: [\n"));
+    expect(notYaml.code).toBe(1);
+    expect(notYaml.err[0]).toMatch(/Pulumi\.tabs\.yaml: /);
+    expect((await megaweb("validate", join(scratch, "stack.yaml"))).err).toEqual([`${join(scratch, "stack.yaml")}: a stack file is named Pulumi.<stack>.yaml`]);
+    expect((await megaweb("validate")).code).toBe(2);
+    expect((await megaweb("frobnicate")).code).toBe(2);
+  });
+});
+
+describe("megaweb render", () => {
+  it("writes each web host's files under DIR/<host>/<path> and never a secret", async () => {
+    const file = stackFile(
+      "shop",
+      [
+        "config:",
+        access.trimEnd(),
+        "  megaweb:sites:",
+        "    - domain: shop.example.com",
+        "      tls:",
+        "        mode: custom",
+        "        certificate: |",
+        ...certificate.trimEnd().split("\n").map((line) => `          ${line}`),
+        "        key:",
+        `          secure: ${secretKey}`,
+        "    - domain: app.example.com",
+        "      kind: proxy",
+        "      proxy: { port: 3000 }",
+        "",
+      ].join("\n"),
+    );
+    const out = join(scratch, "out");
+    const result = await megaweb("render", file, "--out", out);
+    expect(result).toEqual({ code: 0, out: ["web-1: 8 files"], err: [] });
+    expect(filesUnder(out)).toEqual([
+      "web-1/etc/nginx/nginx.conf",
+      "web-1/etc/nginx/sites-enabled/app_example_com.conf",
+      "web-1/etc/nginx/sites-enabled/shop_example_com.conf",
+      "web-1/etc/nginx/snippets/megaweb-fastcgi-php.conf",
+      "web-1/etc/nginx/snippets/megaweb-proxy.conf",
+      "web-1/etc/php/8.2/fpm/conf.d/99-megaweb.ini",
+      "web-1/etc/php/8.2/fpm/pool.d/shop_example_com.conf",
+      "web-1/etc/ssl/megaweb/shop_example_com.crt",
+    ]);
+    const shopConf = readFileSync(join(out, "web-1/etc/nginx/sites-enabled/shop_example_com.conf"), "utf8");
+    expect(shopConf).toContain("ssl_certificate_key /etc/ssl/private/megaweb-shop_example_com.key;");
+    expect(existsSync(join(out, "web-1/etc/ssl/private"))).toBe(false);
+    for (const path of filesUnder(out)) expect(readFileSync(join(out, path), "utf8")).not.toContain(secretKey);
+  });
+
+  it("renders one tree per web node in the horizontal phase", async () => {
+    const file = stackFile("wide", `config:\n${access}  megaweb:phase: horizontal\n  megaweb:sites:\n    - domain: example.com\n`);
+    const out = join(scratch, "wide");
+    const result = await megaweb("render", file, "--out", out);
+    expect(result.out).toEqual(["web-1: 6 files", "web-2: 6 files", "web-3: 6 files"]);
+    expect(readFileSync(join(out, "web-2/etc/php/8.2/fpm/pool.d/example_com.conf"), "utf8")).toContain("[example_com]");
+  });
+
+  it("reports what the planner refuses, like a DigitalOcean stack without SSH access", async () => {
+    const result = await megaweb("validate", stackFile("domain-only", "config:\n  megaweb:sites:\n    - domain: example.com\n"));
+    expect(result.code).toBe(1);
+    expect(result.err.map((line) => line.split(":")[0])).toEqual(["sshPublicKeys", "adminCidrs"]);
+  });
+
+  it("refuses to render an invalid stack and writes nothing", async () => {
+    const out = join(scratch, "never");
+    const result = await megaweb("render", stackFile("bad", "config:\n  megaweb:sites:\n    - domain: a b\n"), "--out", out);
+    expect(result).toEqual({ code: 1, out: [], err: [`sites[0].domain: "a b" is not a valid host name`] });
+    expect(existsSync(out)).toBe(false);
+    expect((await megaweb("render", stackFile("ok", "config: {}\n"))).code).toBe(2);
+  });
+});
