@@ -1,0 +1,66 @@
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Workspace, planOf, repoRoot } from "./pulumi";
+
+const secretToken = "s3cr3t-engine-token";
+
+// One stack lives through the whole lifecycle, so the tests run in order and share it.
+describe("the Pulumi engine on a local file backend", () => {
+  let workspace: Workspace;
+  let markerDir: string;
+
+  beforeAll(async () => {
+    workspace = await Workspace.create(join(repoRoot, "test/fixtures/engine"));
+    markerDir = join(workspace.dir, "marker");
+    await workspace.setConfig("markerDir", markerDir);
+    await workspace.setConfig("greeting", "hello from stdin");
+    await workspace.setConfig("token", secretToken, { secret: true });
+  });
+
+  afterAll(async () => {
+    await workspace?.remove();
+  });
+
+  it("previews the stack and a local command as creates", async () => {
+    const preview = await workspace.preview();
+    expect(planOf(preview)).toEqual([
+      "create pulumi:pulumi:Stack megaweb-engine-fixture-test",
+      "create command:local:Command marker",
+    ]);
+    expect(preview.changeSummary).toEqual({ create: 2 });
+  });
+
+  it("runs the command on up with stdin and a secret environment, and keeps the secret out of state", async () => {
+    const output = await workspace.up();
+    expect(output).toContain("2 created");
+    expect(await readFile(join(markerDir, "greeting"), "utf8")).toBe("hello from stdin");
+    expect(await readFile(join(markerDir, "token-length"), "utf8")).toBe(String(secretToken.length));
+
+    const state = await workspace.exportState();
+    expect(state).toContain('"stdout": "created"');
+    expect(state).not.toContain(secretToken);
+    expect(output).not.toContain(secretToken);
+  });
+
+  it("plans no change when nothing changed", async () => {
+    const preview = await workspace.preview(["--expect-no-changes"]);
+    expect(preview.changeSummary).toEqual({ same: 2 });
+  });
+
+  it("replaces the command when a trigger changes, naming the trigger as the reason", async () => {
+    await workspace.setConfig("revision", "2");
+    const preview = await workspace.preview();
+    const marker = preview.steps.find((step) => step.urn.endsWith("::marker"));
+    expect(marker).toMatchObject({ op: "replace", replaceReasons: ["triggers[0]"] });
+  });
+
+  it("runs the delete command with the create output on destroy", async () => {
+    await workspace.up();
+    await workspace.destroy();
+    // The delete step only succeeds when PULUMI_COMMAND_STDOUT carried create's "created".
+    expect(existsSync(join(markerDir, "greeting"))).toBe(false);
+    expect(existsSync(join(markerDir, "token-length"))).toBe(false);
+  });
+});

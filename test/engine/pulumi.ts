@@ -1,0 +1,116 @@
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { cp, mkdir, mkdtemp, rm, symlink } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+
+export const repoRoot = resolve(import.meta.dirname, "../..");
+
+/** Where scripts/setup/30-engine.sh links `pulumi`, the language host and the plugins. */
+export const engineBin = join(process.env.MEGAWEB_CACHE ?? "/var/cache/megaweb", "bin");
+
+/** One step of `pulumi preview --json`. */
+export interface PreviewStep {
+  op: "same" | "create" | "update" | "replace" | "create-replacement" | "delete-replaced" | "delete" | "read";
+  urn: string;
+  newState?: { type: string; inputs?: Record<string, unknown> };
+  oldState?: { type: string };
+  diffReasons?: string[];
+  replaceReasons?: string[];
+}
+
+export interface Preview {
+  steps: PreviewStep[];
+  changeSummary: Record<string, number>;
+  diagnostics?: { message: string; severity: string }[];
+}
+
+/**
+ * A throw-away Pulumi workspace: its own file backend, PULUMI_HOME and passphrase, and a copy of
+ * the program so stack files never land in the repo. The copy sees the repo's node_modules
+ * through a symlink, so the program loads the one installed @pulumi/pulumi.
+ */
+export class Workspace {
+  private constructor(
+    readonly dir: string,
+    readonly programDir: string,
+    readonly stack: string,
+  ) {}
+
+  static async create(program: string, stack = "test"): Promise<Workspace> {
+    if (!existsSync(join(engineBin, "pulumi"))) {
+      throw new Error(`no pulumi in ${engineBin}: run bash scripts/setup/30-engine.sh`);
+    }
+    const dir = await mkdtemp(join(tmpdir(), "megaweb-engine-"));
+    const programDir = join(dir, "program");
+    await cp(program, programDir, { recursive: true });
+    await symlink(join(repoRoot, "node_modules"), join(programDir, "node_modules"));
+    await mkdir(join(dir, "state"));
+    const workspace = new Workspace(dir, programDir, stack);
+    await workspace.pulumi(["stack", "init"]);
+    return workspace;
+  }
+
+  get env(): NodeJS.ProcessEnv {
+    return {
+      ...process.env,
+      PATH: `${engineBin}:${process.env.PATH}`,
+      PULUMI_HOME: join(this.dir, "home"),
+      PULUMI_BACKEND_URL: `file://${join(this.dir, "state")}`,
+      PULUMI_CONFIG_PASSPHRASE: "engine-test-only",
+      PULUMI_SKIP_UPDATE_CHECK: "true",
+      // Fail at once instead of trying to download a plugin that is not on PATH.
+      PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+    };
+  }
+
+  /** Runs pulumi in the program directory; rejects with its output when it exits non-zero. */
+  async pulumi(args: string[]): Promise<{ stdout: string; stderr: string }> {
+    try {
+      return await run("pulumi", [...args, "--non-interactive", "--stack", this.stack], {
+        cwd: this.programDir,
+        env: this.env,
+        maxBuffer: 64 * 1024 * 1024,
+      });
+    } catch (error) {
+      const { stdout, stderr } = error as { stdout?: string; stderr?: string };
+      throw new Error(`pulumi ${args.join(" ")} failed:\n${stdout ?? ""}\n${stderr ?? ""}`);
+    }
+  }
+
+  async setConfig(key: string, value: string, options: { secret?: boolean } = {}): Promise<void> {
+    await this.pulumi(["config", "set", ...(options.secret ? ["--secret"] : []), key, value]);
+  }
+
+  async preview(extra: string[] = []): Promise<Preview> {
+    const { stdout } = await this.pulumi(["preview", "--json", ...extra]);
+    return JSON.parse(stdout) as Preview;
+  }
+
+  async up(): Promise<string> {
+    return (await this.pulumi(["up", "--yes", "--skip-preview"])).stdout;
+  }
+
+  async destroy(): Promise<string> {
+    return (await this.pulumi(["destroy", "--yes", "--skip-preview"])).stdout;
+  }
+
+  async exportState(): Promise<string> {
+    return (await this.pulumi(["stack", "export", "--show-secrets=false"])).stdout;
+  }
+
+  async remove(): Promise<void> {
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** The steps of a preview as `op type name`, the shape a reader checks a plan by. */
+export function planOf(preview: Preview): string[] {
+  return preview.steps.map((step) => {
+    const type = step.newState?.type ?? step.oldState?.type ?? "?";
+    return `${step.op} ${type} ${step.urn.split("::").at(-1)}`;
+  });
+}
