@@ -1,6 +1,7 @@
 import type { Command } from "../command";
+import { plan } from "./plan";
 import { render } from "./render";
 import { validate } from "./validate";
 
 /** Every `megaweb` subcommand; a new one is a module here and one entry in this list. */
-export const commands: readonly Command[] = [validate, render];
+export const commands: readonly Command[] = [validate, render, plan];
