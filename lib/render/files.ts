@@ -1,6 +1,7 @@
 import type { Site } from "../schema/site";
 import type { Stack } from "../schema/stack";
 import { resolveWebHost, type Account, type HostContext, type HostFacts, type SiteContext } from "./context";
+import { renderApacheHost, renderApacheSite } from "./apache";
 import { renderNginxHost, renderNginxSite } from "./nginx";
 import { renderFpmIni, renderFpmPool } from "./php-fpm";
 
@@ -48,7 +49,7 @@ export interface WebHostRender {
   readonly host: readonly HostFile[];
   readonly hostDirectories: readonly HostDirectory[];
   readonly sites: readonly SiteRender[];
-  /** Debian packages the files assume: nginx, php<v>-fpm per version and the sites' extensions. */
+  /** Debian packages the files assume: nginx, apache2 when a site uses it, php<v>-fpm per version and the sites' extensions. */
   readonly packages: readonly string[];
 }
 
@@ -59,8 +60,13 @@ export type WebHostConfig = Pick<Stack, "sites"> & Partial<Pick<Stack, "healthPa
 export function renderWebHost(config: WebHostConfig, facts: HostFacts): WebHostRender {
   const { host, sites } = resolveWebHost(config.sites, facts);
   const siteRenders = config.sites.map((site, index) => renderSite(site, sites[index]!, host));
+  const servers = new Set(config.sites.map((site) => site.webServer));
   return {
-    host: [...renderNginxHost(host, config.healthPath ?? "/health"), ...host.phpVersions.map((version) => renderFpmIni(host, version))],
+    host: [
+      ...renderNginxHost(host, config.healthPath ?? "/health"),
+      ...host.phpVersions.map((version) => renderFpmIni(host, version)),
+      ...(servers.has("apache") ? renderApacheHost(host) : []),
+    ],
     hostDirectories: [{ path: host.acmeWebroot, mode: "0755", owner: "root:root" }],
     sites: siteRenders,
     packages: webHostPackages(config.sites),
@@ -74,6 +80,7 @@ export function allFiles(render: WebHostRender): HostFile[] {
 
 function renderSite(site: Site, context: SiteContext, host: HostContext): SiteRender {
   const files = [...renderNginxSite(site, context, host)];
+  if (site.webServer === "apache") files.push(renderApacheSite(site, context, host));
   if (context.pool !== undefined) files.push(renderFpmPool(site, { ...context, pool: context.pool }));
   return { domain: site.domain, slug: context.slug, account: context.account, directories: siteDirectories(context), files };
 }
@@ -102,6 +109,7 @@ const commonExtensions = new Set(["calendar", "ctype", "exif", "ffi", "fileinfo"
 export function webHostPackages(sites: readonly Site[]): string[] {
   const packages = new Set(["nginx"]);
   for (const site of sites) {
+    if (site.webServer === "apache") packages.add("apache2");
     if (site.kind !== "php") continue;
     packages.add(`php${site.phpVersion}-fpm`);
     for (const extension of site.php.extensions) packages.add(`php${site.phpVersion}-${commonExtensions.has(extension) ? "common" : extension}`);
