@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { formatPath } from "./errors";
 
 /**
  * The orchestrator's whole configuration, read from the environment once at start.
@@ -34,7 +35,11 @@ export const environmentSchema = z
     MEGAWEB_REDIS_PASSWORD: z.string().optional(),
     MEGAWEB_API_TOKEN: z.string().min(16, "must be at least 16 characters"),
     MEGAWEB_CORS_ORIGINS: commaList
-      .pipe(z.array(z.url({ protocol: /^https?$/ }).or(z.literal("*"))))
+      .pipe(
+        z.array(
+          z.string().regex(/^\*$|^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/, "must be an origin such as https://panel.example.com, or *"),
+        ),
+      )
       .default([]),
     MEGAWEB_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(1000),
     /** Peers whose X-Forwarded-For is believed: the local nginx by default. */
@@ -60,7 +65,7 @@ export type OrchestratorConfig = z.infer<typeof environmentSchema>;
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): OrchestratorConfig {
   const parsed = environmentSchema.safeParse(env);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
+    const lines = parsed.error.issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`);
     throw new Error(`invalid orchestrator environment:\n  ${lines.join("\n  ")}`);
   }
   return parsed.data;

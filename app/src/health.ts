@@ -8,6 +8,8 @@ export interface Health {
   redis: "healthy" | "unhealthy";
   queue: Record<string, number> | null;
   version: string;
+  /** The Node.js running the app, so a fleet on mixed distro versions shows which is which. */
+  runtime: string;
 }
 
 /** A replica further behind than this answers stale reads worth an operator's attention. */
@@ -46,5 +48,5 @@ export async function checkHealth(services: Services, version: string): Promise<
       : database_replicas.some((replica) => replica.status !== "healthy")
         ? "degraded"
         : "healthy";
-  return { status, database, database_replicas, redis, queue, version };
+  return { status, database, database_replicas, redis, queue, version, runtime: process.version };
 }

@@ -75,7 +75,7 @@ describe("control panel", () => {
     await page.fill("#scale-form input[name=target]", "20000");
     await page.click("#scale-form button");
     await expect.poll(() => page.locator("#message").textContent(), { timeout: 120_000 }).toBe("scaled to 20,000 sessions");
-    expect(await page.locator("#scale-progress").evaluate((bar) => (bar as HTMLProgressElement).value)).toBe(100);
+    expect(await page.locator("#scale-progress").evaluate((bar) => (bar as unknown as { value: number }).value)).toBe(100);
     await expect.poll(() => page.locator("#hypergrid .tile").count(), { timeout: 15_000 }).toBe(200);
     await expect.poll(() => metric("total_sessions").textContent(), { timeout: 15_000 }).toBe("20,000");
     expect(await page.locator("#hypergrid .tile").first().getAttribute("data-status")).toBe("active");
