@@ -192,11 +192,16 @@ describe("existing hosts", () => {
 });
 
 describe("changes that must not touch servers", () => {
-  it("changing sites leaves every droplet's inputs unchanged", async () => {
-    const before = await deployPhase({ phase: "ha" }, [{ domain: "shop.example.com", phpVersion: "8.2" }]);
-    const after = await deployPhase({ phase: "ha" }, [{ domain: "shop.example.com", phpVersion: "8.3" }, { domain: "blog.example.com", kind: "static" }]);
+  it("changing sites or the app's site leaves every droplet's inputs unchanged", async () => {
+    const app = (port: number) => ({ domain: "orchestrator.example.com", kind: "proxy", proxy: { port } });
+    const before = await deployPhase({ phase: "ha" }, [{ domain: "shop.example.com", phpVersion: "8.2" }, app(3000)]);
+    const after = await deployPhase({ phase: "ha" }, [{ domain: "shop.example.com", phpVersion: "8.3" }, { domain: "blog.example.com", kind: "static" }, app(3100)]);
     const inputs = (run: Deployment) => run.ofType(droplet).map((each) => [each.name, each.inputs]);
+    expect(inputs(after.run)).toHaveLength(19);
     expect(inputs(after.run)).toEqual(inputs(before.run));
+    // The change does reach the servers, through provisioning steps only.
+    const steps = (run: Deployment) => run.ofType("command:remote:Command").map((each) => JSON.stringify(each.inputs));
+    expect(steps(after.run)).not.toEqual(steps(before.run));
   });
 
   it("growing from 3 to 5 web nodes leaves the first 3 unchanged", async () => {
