@@ -7,9 +7,13 @@ import { stepCommand } from "./script";
 /** The sudo user created on every host for people; automation keeps using the connection's user. */
 export const deployUser = "deploy";
 
-/** Waits for cloud-init where present, then prints the facts rendering needs, as JSON. */
+/**
+ * Waits for cloud-init where present, then prints the facts rendering needs, as JSON. It reads
+ * only, so it runs without the shared helpers: every later step renders from its output, and it
+ * must not change (and hide those steps' diffs behind unknowns) when the helpers do.
+ */
 export function factsCommand(): string {
-  return stepCommand(renderTemplate("provision/facts.sh", {}));
+  return renderTemplate("provision/facts.sh", {});
 }
 
 export interface ServerFacts {

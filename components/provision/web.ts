@@ -44,7 +44,10 @@ export function webRoleCommand(render: WebHostRender, facts: ServerFacts): strin
     units: putFiles(versions.map((version) => ({ path: unitPath(version), content: renderTemplate("fpm-site/php-fpm-site@.service", { phpVersion: version }) }))),
     directories: render.hostDirectories.map(directoryView),
     files: putFiles(render.host.filter((file) => !isVersionMaster(file)).map(withDefaults)),
-    apache: apache && { modules: apacheModules.join(" ") },
+    apache: apache && {
+      modules: apacheModules.join(" "),
+      confs: render.host.flatMap((file) => /^\/etc\/apache2\/conf-available\/(.+)\.conf$/.exec(file.path)?.[1] ?? []).join(" "),
+    },
   });
   return stepCommand(body);
 }

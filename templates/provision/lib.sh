@@ -1,6 +1,7 @@
 # Shared by every megaweb step: write files only when they differ, check before reload,
 # and put the previous files back when a check fails.
 set -euo pipefail
+trap 'echo "megaweb: step failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 export DEBIAN_FRONTEND=noninteractive
 umask 022
 previous_dir=/var/lib/megaweb/previous
@@ -18,7 +19,9 @@ flock 9
 # Backups live outside the config directories: nginx and Apache include whole directories.
 put_file() {
   local path=$1 mode=$2 owner=$3 staged
-  install -d -m 755 "$(dirname "$path")" "$previous_dir"
+  # Parents are made only when missing: an existing one keeps the mode its owner gave it.
+  [ -d "$(dirname "$path")" ] || install -d -m 755 "$(dirname "$path")"
+  install -d -m 700 "$previous_dir"
   staged=$(mktemp "$previous_dir/staged.XXXXXX")
   cat >"$staged"
   chmod "$mode" "$staged"

@@ -23,7 +23,7 @@ checked nginx -t
 {{#apache}}
 a2dissite -q 000-default >/dev/null 2>&1 || true
 a2enmod -q {{modules}} >/dev/null
-a2enconf -q megaweb >/dev/null
+a2enconf -q {{confs}} >/dev/null
 checked apache2ctl -t
 {{/apache}}
 systemctl enable nginx.service >/dev/null 2>&1

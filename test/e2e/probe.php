@@ -1,0 +1,29 @@
+<?php
+// Placed by the end-to-end test (never by megaweb) to report what this site's PHP sees.
+header('Content-Type: application/json');
+$env = parse_ini_file(dirname(__DIR__) . '/.env');
+$result = [
+    'user' => posix_getpwuid(posix_geteuid())['name'],
+    'memory_limit' => ini_get('memory_limit'),
+    'max_execution_time' => ini_get('max_execution_time'),
+    'upload_max_filesize' => ini_get('upload_max_filesize'),
+    'pid' => getmypid(),
+];
+try {
+    $db = new mysqli($env['DB_HOST'], $env['DB_USERNAME'], $env['DB_PASSWORD'], $env['DB_DATABASE']);
+    $db->query('CREATE TABLE IF NOT EXISTS probe (id INT PRIMARY KEY, note VARCHAR(64))');
+    $db->query("REPLACE INTO probe VALUES (1, 'written by PHP')");
+    $result['mysql'] = $db->query('SELECT note FROM probe WHERE id = 1')->fetch_row()[0];
+} catch (Throwable $error) {
+    $result['mysql'] = 'error: ' . $error->getMessage();
+}
+try {
+    $redis = new Redis();
+    $redis->connect($env['REDIS_HOST'], (int) $env['REDIS_PORT']);
+    $redis->auth($env['REDIS_PASSWORD']);
+    $redis->set('probe:' . $result['user'], 'written by PHP');
+    $result['redis'] = $redis->get('probe:' . $result['user']);
+} catch (Throwable $error) {
+    $result['redis'] = 'error: ' . $error->getMessage();
+}
+echo json_encode($result);
