@@ -41,7 +41,5 @@ export const phase = config.phase;
 export const endpoint = cluster.endpoint;
 export const addresses = cluster.addresses;
 export const monthlyCost = cluster.monthlyCost;
-/** Each site at the endpoint; until DNS points there, `curl -H "Host: <domain>" http://<endpoint>/`. */
-export const urls = cluster.endpoint.apply((address) =>
-  Object.fromEntries(config.sites.map((site) => [site.domain, `http://${site.domain}/ (curl -H "Host: ${site.domain}" http://${address}/)`])),
-);
+/** Each site's URL; until DNS points the domain at `endpoint`, send its Host header to the endpoint. */
+export const urls = Object.fromEntries(config.sites.map((site) => [site.domain, `${site.tls.mode === "none" ? "http" : "https"}://${site.domain}/`]));

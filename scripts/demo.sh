@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# `npm run demo`: the embedded default stack (stacks/Pulumi.local.yaml) for real: boots a local
+# machine, runs `pulumi up` of the single box with its sites, and prints the URLs.
+# `npm run demo:destroy` removes the machine, the stack's state and the workspace.
+#
+#   bash scripts/demo.sh [up|prepare|destroy]
+#
+# `prepare` stops after the machine and the stack exist (the end-to-end test drives Pulumi itself).
+# The stack lives in a workspace under .megaweb/ (git-ignored): a Pulumi project whose program is
+# this repository's stacks/, a copy of the stack file pointed at the machine, and a file backend.
+# Overrides: MEGAWEB_DEMO_SET (machine set, default demo), MEGAWEB_DEMO_STACK (default local),
+# MEGAWEB_WORKSPACE, MEGAWEB_STACK_FILE, PULUMI_CONFIG_PASSPHRASE.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+action=${1:-up}
+machine_set=${MEGAWEB_DEMO_SET:-demo}
+stack=${MEGAWEB_DEMO_STACK:-local}
+workspace=${MEGAWEB_WORKSPACE:-$repo/.megaweb/$stack}
+stack_file=${MEGAWEB_STACK_FILE:-$repo/stacks/Pulumi.local.yaml}
+export PATH="${MEGAWEB_CACHE:-/var/cache/megaweb}/bin:$PATH"
+export PULUMI_BACKEND_URL="file://$workspace/state"
+export PULUMI_SKIP_UPDATE_CHECK=true
+# The demo's only secret is the key of a throwaway local machine; real stacks set their own passphrase.
+export PULUMI_CONFIG_PASSPHRASE=${PULUMI_CONFIG_PASSPHRASE-megaweb-local-only-not-a-secret}
+
+die() { echo "demo: $*" >&2; exit 1; }
+
+check_prerequisites() {
+  [ "$(uname -s)" = Linux ] || die "needs Linux: the demo boots a local machine with systemd-nspawn (this is $(uname -s))"
+  [ "$(id -u)" -eq 0 ] || die "needs root: it creates a network bridge, nftables rules and a systemd-nspawn machine (run with sudo)"
+  command -v apt-get >/dev/null || die "needs a Debian-based host (apt-get) to install systemd-container, debootstrap and nftables"
+  local step
+  for step in scripts/setup/*.sh; do
+    bash "$step" >/dev/null || die "setup step $step failed (run it alone to see why)"
+  done
+  command -v pulumi >/dev/null || die "the Pulumi engine is missing after scripts/setup/30-engine.sh"
+}
+
+prepare() {
+  [ -d "/var/lib/megaweb/machines/$machine_set" ] || bash scripts/machines.sh up --set "$machine_set" --count 1 >/dev/null
+  mkdir -p "$workspace/state"
+  printf 'name: megaweb\nruntime:\n  name: nodejs\n  options:\n    typescript: true\nmain: %s/stacks/\n' "$repo" >"$workspace/Pulumi.yaml"
+  local config=$workspace/Pulumi.$stack.yaml salt=""
+  [ -f "$config" ] && salt=$(grep '^encryptionsalt:' "$config" || true)
+  # Start from the committed stack file every time, so edits to it reach the demo.
+  { sed -e '$a\' "$stack_file"; [ -z "$salt" ] || echo "$salt"; } >"$config.new"
+  mv "$config.new" "$config"
+  (cd "$workspace" && pulumi stack select --create --non-interactive "$stack" >/dev/null)
+  (cd "$workspace" && bash "$repo/scripts/machines.sh" configure --set "$machine_set" --stack "$stack")
+}
+
+up() {
+  local started=$SECONDS
+  prepare
+  (cd "$workspace" && pulumi up --yes --skip-preview --non-interactive --stack "$stack")
+  echo
+  echo "demo: up in $((SECONDS - started))s. The sites, served by the local machine:"
+  (cd "$workspace" && pulumi stack output --stack "$stack" --json) | node -e '
+    const { endpoint, urls } = JSON.parse(require("fs").readFileSync(0, "utf8"));
+    for (const [domain, url] of Object.entries(urls)) console.log(`  ${url}   curl -H "Host: ${domain}" http://${endpoint}/`);'
+  echo "demo: remove it all with: npm run demo:destroy"
+}
+
+destroy() {
+  # The machine goes first: the stack's delete steps would only tidy a machine that is about to vanish.
+  bash scripts/machines.sh down --set "$machine_set"
+  if [ -d "$workspace/state" ]; then
+    (cd "$workspace" && pulumi stack rm --yes --force --non-interactive "$stack" >/dev/null 2>&1) || true
+  fi
+  rm -rf "$workspace"
+  echo "demo: removed the machine set $machine_set and the stack $stack"
+}
+
+case $action in
+  up) check_prerequisites; up ;;
+  prepare) check_prerequisites; prepare ;;
+  destroy) [ "$(id -u)" -eq 0 ] || die "needs root to remove the machine"; destroy ;;
+  *) die "usage: scripts/demo.sh [up|prepare|destroy]" ;;
+esac
