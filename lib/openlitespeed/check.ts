@@ -22,9 +22,10 @@ import {
 /** What a file is: the server file, a vhost's own `configFile`, or a `conf/templates/*.conf`. */
 export type OlsFileKind = "server" | "vhost" | "template";
 
+/** A file as rendering produces it (`HostFile` fits). */
 export interface OlsFileInput {
-  path: string;
-  text: string;
+  readonly path: string;
+  readonly content: string;
 }
 
 export interface OlsCheckOptions {
@@ -539,7 +540,7 @@ function checkParsed(parsed: ParsedOlsFile, kind: OlsFileKind, context: VhostCon
 
 /** Checks one file on its own: syntax, plus registration (server) or vhost rules (vhost, template). */
 export function checkOlsFile(file: OlsFileInput, kind: OlsFileKind, options: OlsCheckOptions = {}): OlsFinding[] {
-  const parsed = parseOlsConfig(file.text, file.path);
+  const parsed = parseOlsConfig(file.content, file.path);
   const out = new Findings(file.path);
   checkParsed(parsed, kind, standalone(options.serverRoot ?? "/usr/local/lsws"), out);
   return [...parsed.findings, ...out.list];
@@ -568,7 +569,7 @@ export interface OlsDeploymentInput extends OlsCheckOptions {
  */
 export function checkOlsDeployment(input: OlsDeploymentInput): OlsFinding[] {
   const serverRoot = input.serverRoot ?? "/usr/local/lsws";
-  const server = parseOlsConfig(input.server.text, input.server.path);
+  const server = parseOlsConfig(input.server.content, input.server.path);
   const facts = serverFacts(server);
   const out = new Findings(input.server.path);
   const findings = [...server.findings];
@@ -587,7 +588,7 @@ export function checkOlsDeployment(input: OlsDeploymentInput): OlsFinding[] {
       out.add("R2", configFile.line, `configFile ${path} of virtualhost "${vhost.value}" is not among the given files; OLS logs an ERROR and the vhost fails`);
       continue;
     }
-    const parsed = parseOlsConfig(file.text, file.path);
+    const parsed = parseOlsConfig(file.content, file.path);
     const vhostOut = new Findings(file.path);
     checkParsed(parsed, "vhost", {
       name: vhost.value,

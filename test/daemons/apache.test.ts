@@ -142,6 +142,13 @@ describe("Apache serving rendered sites", () => {
     }
   });
 
+  test("paths that are no file go to the front controller, as on nginx sites", async () => {
+    const route = await apache({ host: "php.megaweb.test", path: "/blog/2026/hello?page=2" });
+    expect(route.status).toBe(200);
+    expect(JSON.parse(route.body)).toMatchObject({ user: "php_megaweb_test" });
+    expect((await apache({ host: "php.megaweb.test", path: "/.nothing-here" })).status).toBe(403);
+  });
+
   test("a missing script is Apache's 404, not handed to PHP", async () => {
     const answer = await apache({ host: "php.megaweb.test", path: "/missing.php" });
     expect(answer.status).toBe(404);

@@ -33,7 +33,7 @@ const referenceFiles: { file: string; kind: OlsFileKind; exceptions: string[] }[
 
 function claimedFindings(file: string, kind: OlsFileKind) {
   const text = readFileSync(`${referenceDir}${file}`, "utf8");
-  return checkOlsFile({ path: file, text }, kind).filter((finding) => claimed.has(finding.check));
+  return checkOlsFile({ path: file, content: text }, kind).filter((finding) => claimed.has(finding.check));
 }
 
 describe("real OLS configs", () => {
@@ -60,13 +60,13 @@ describe("real OLS configs", () => {
 
   test("the stock install registers its Example vhost and logs with relative paths (R2, V13)", () => {
     const text = readFileSync(`${referenceDir}RECONSTRUCTED--openlitespeed--installed-httpd_config.conf`, "utf8");
-    const checks = checkOlsFile({ path: "stock", text }, "server").map((finding) => `${finding.check}:${finding.line}`);
+    const checks = checkOlsFile({ path: "stock", content: text }, "server").map((finding) => `${finding.check}:${finding.line}`);
     expect(checks).toEqual(expect.arrayContaining(["V13:23", "V13:30", "R2:209", "R2:217"]));
   });
 
   test("lsapi apps that OLS spawns itself are not the PHP-FPM wiring V5 asks for", () => {
     const text = readFileSync(`${referenceDir}RECONSTRUCTED--cyberpanel--conf-vhosts-example.com-vhost.conf`, "utf8");
-    const v5 = checkOlsFile({ path: "cprv", text }, "vhost").filter((finding) => finding.check === "V5");
+    const v5 = checkOlsFile({ path: "cprv", content: text }, "vhost").filter((finding) => finding.check === "V5");
     expect(v5.map((finding) => finding.line)).toEqual([32, 42, 43]);
   });
 });

@@ -85,8 +85,8 @@ const sites: OlsExpectedSite[] = [{ vhost: "example.com", domains: ["example.com
 
 function check(server: string, vhost: string) {
   return checkOlsDeployment({
-    server: { path: serverPath, text: server },
-    vhosts: [{ path: vhostPath, text: vhost }],
+    server: { path: serverPath, content: server },
+    vhosts: [{ path: vhostPath, content: vhost }],
     sites,
   });
 }
@@ -167,7 +167,7 @@ describe("OLS checker", () => {
   });
 
   test("a vhost file that is not among the files fails R2", () => {
-    const findings = checkOlsDeployment({ server: { path: serverPath, text: goodServer }, vhosts: [] });
+    const findings = checkOlsDeployment({ server: { path: serverPath, content: goodServer }, vhosts: [] });
     expect(findings.map(formatOlsFinding)).toEqual([
       `${serverPath}:23: R2 configFile ${vhostPath} of virtualhost "example.com" is not among the given files; OLS logs an ERROR and the vhost fails`,
     ]);
