@@ -1,0 +1,168 @@
+import { describe, expect, it } from "vitest";
+import { resolveWebHost, siteSlug, unixUserName, type HostFacts } from "../../lib/render/context";
+import { allFiles, renderWebHost } from "../../lib/render/files";
+import { ConfigError } from "../../lib/schema/errors";
+import { Site, type SiteInput } from "../../lib/schema/site";
+import { parseStack, type StackInput } from "../../lib/schema/stack";
+import { z } from "zod";
+
+const facts: HostFacts = { name: "web-1", memoryMb: 4096, roles: ["web"] };
+const render = (input: StackInput, hostFacts: HostFacts = facts) => renderWebHost(parseStack(input), hostFacts);
+const fileAt = (input: StackInput, path: string, hostFacts?: HostFacts) => {
+  const file = allFiles(render(input, hostFacts)).find((candidate) => candidate.path === path);
+  if (file === undefined) throw new Error(`no file at ${path}`);
+  return file.content;
+};
+
+const certificate = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n";
+const privateKey = "-----BEGIN PRIVATE KEY-----\nMIGHfake\n-----END PRIVATE KEY-----\n";
+
+describe("a web host's files", () => {
+  const showcase: StackInput = {
+    sizes: { web: "s-2vcpu-4gb" },
+    sites: [
+      { domain: "example.com", aliases: ["www.example.com"], access: { allow: ["203.0.113.0/24"], deny: ["203.0.113.7"] }, caching: { pageCache: "10s" }, tls: { mode: "letsencrypt" } },
+      { domain: "static.example.com", kind: "static", securityHeaders: false, gzip: false, caching: { staticMaxAge: "off" } },
+      { domain: "app.example.com", kind: "proxy", proxy: { port: 3000 } },
+      { domain: "legacy.example.com", webServer: "apache", phpVersion: "8.1", pool: { pm: "dynamic", maxChildren: 6 } },
+    ],
+  };
+
+  it("are the same bytes for the same input", () => {
+    expect(allFiles(render(showcase))).toEqual(allFiles(render(showcase)));
+  });
+
+  it("match the reviewed snapshots (nginx and PHP; the Apache files have their own)", () => {
+    for (const file of allFiles(render(showcase, { ...facts, trustedProxies: ["10.10.0.5"] })).filter((file) => !file.path.startsWith("/etc/apache2/"))) {
+      expect(file.content).toMatchSnapshot(file.path);
+    }
+  });
+
+  it("keep each site's files apart, so changing one site changes only its own files", () => {
+    const before = render(showcase);
+    const changed = structuredClone(showcase);
+    changed.sites![2] = { domain: "app.example.com", kind: "proxy", proxy: { port: 3001 } };
+    const after = render(changed);
+    expect(after.host).toEqual(before.host);
+    const unchanged = after.sites.map((site, index) => JSON.stringify(site.files) === JSON.stringify(before.sites[index]!.files));
+    expect(unchanged).toEqual([true, true, false, true]);
+  });
+
+  it("list what provisioning installs and creates", () => {
+    const host = render(showcase);
+    expect(host.packages).toEqual(["apache2", "nginx", "php8.1-fpm", "php8.2-fpm"]);
+    expect(host.sites[0]!.account).toEqual({ user: "example_com", group: "example_com" });
+    expect(host.sites[0]!.directories).toEqual([
+      { path: "/var/www/example_com", mode: "0750", owner: "example_com:www-data" },
+      { path: "/var/www/example_com/public", mode: "0750", owner: "example_com:www-data" },
+      { path: "/var/www/example_com/logs", mode: "0750", owner: "example_com:example_com" },
+      { path: "/var/www/example_com/sessions", mode: "0700", owner: "example_com:example_com" },
+      { path: "/var/www/example_com/tmp", mode: "0700", owner: "example_com:example_com" },
+    ]);
+    expect(host.sites[1]!.directories.map((directory) => directory.path)).toEqual(["/var/www/static_example_com", "/var/www/static_example_com/public", "/var/www/static_example_com/logs"]);
+    expect(render({ sites: [{ domain: "a.example.com", php: { extensions: ["redis", "intl", "ctype"] } }] }).packages).toEqual([
+      "nginx",
+      "php8.2-common",
+      "php8.2-fpm",
+      "php8.2-intl",
+      "php8.2-redis",
+    ]);
+  });
+
+  it("put a pool per PHP site under its version's pool.d, and none for static or proxy sites", () => {
+    const paths = allFiles(render(showcase)).map((file) => file.path);
+    expect(paths.filter((path) => path.includes("/pool.d/"))).toEqual(["/etc/php/8.2/fpm/pool.d/example_com.conf", "/etc/php/8.1/fpm/pool.d/legacy_example_com.conf"]);
+    expect(paths.filter((path) => path.endsWith("99-megaweb.ini"))).toEqual(["/etc/php/8.1/fpm/conf.d/99-megaweb.ini", "/etc/php/8.2/fpm/conf.d/99-megaweb.ini"]);
+  });
+
+  it("front an Apache site with nginx on the Apache loopback port", () => {
+    const front = fileAt(showcase, "/etc/nginx/sites-enabled/legacy_example_com.conf");
+    expect(front).toContain("proxy_pass http://127.0.0.1:8080;");
+    expect(front).not.toContain("fastcgi_pass");
+    expect(fileAt(showcase, "/etc/php/8.1/fpm/pool.d/legacy_example_com.conf")).toContain("listen = /run/php/php8.1-fpm-legacy_example_com.sock");
+  });
+
+  it("write a custom certificate, and its key only when the key is decrypted, as a secret root-only file", () => {
+    const site = (key: unknown) => ({ sites: [{ domain: "shop.example.com", tls: { mode: "custom", certificate, key } }] }) as StackInput;
+    const fromProgram = allFiles(render(site(privateKey)));
+    expect(fromProgram.find((file) => file.path === "/etc/ssl/megaweb/shop_example_com.crt")).toEqual({ path: "/etc/ssl/megaweb/shop_example_com.crt", content: certificate });
+    expect(fromProgram.find((file) => file.path === "/etc/ssl/private/megaweb-shop_example_com.key")).toEqual({
+      path: "/etc/ssl/private/megaweb-shop_example_com.key",
+      content: privateKey,
+      mode: "0600",
+      owner: "root:root",
+      secret: true,
+    });
+    const fromStackFile = allFiles(render(site({ secure: "v1:abc" })));
+    expect(fromStackFile.some((file) => file.path.endsWith(".key") || file.content.includes("v1:abc"))).toBe(false);
+  });
+
+  it("tie the body limit to post_max_size and send HSTS only with TLS", () => {
+    const conf = fileAt({ sites: [{ domain: "a.example.com", php: { uploadMaxFilesize: "8M", postMaxSize: "20M" } }] }, "/etc/nginx/sites-enabled/a_example_com.conf");
+    expect(conf).toContain("client_max_body_size 20M;");
+    expect(conf).not.toContain("Strict-Transport-Security");
+    expect(fileAt(showcase, "/etc/nginx/sites-enabled/example_com.conf")).toContain('add_header Strict-Transport-Security "max-age=31536000" always;');
+  });
+});
+
+describe("site slugs and accounts", () => {
+  it("map a domain to a slug no other domain shares", () => {
+    expect(siteSlug("a-b.example.com")).toBe("a-b_example_com");
+    expect(siteSlug("a.b-example.com")).toBe("a_b-example_com");
+  });
+
+  it("make Unix user names Debian accepts", () => {
+    expect(unixUserName("example_com")).toBe("example_com");
+    expect(unixUserName("1password_com")).toBe("w1password_com");
+    const long = unixUserName(siteSlug("a-very-long-subdomain-name.customer-example.com"));
+    expect(long).toMatch(/^[a-z][-a-z0-9_]{0,31}$/);
+    expect(long).not.toBe(unixUserName(siteSlug("a-very-long-subdomain-name.customer-example.org")));
+  });
+});
+
+describe("PHP-FPM pool sizing on a host", () => {
+  // Only the host's memory matters here, not the plan's estimate, so the sites are parsed alone.
+  const sizes = (input: { sites: SiteInput[] }, memoryMb: number, roles: HostFacts["roles"] = ["web"]) =>
+    resolveWebHost(z.array(Site).parse(input.sites), { name: "web-1", memoryMb, roles }).sites.map((site) => site.pool?.size);
+
+  it("splits what the OS leaves over the pools, each at its memory_limit", () => {
+    // 2048 MB - 320 MB for the OS = 1728 MB; two pools at 256M get 864 MB each: 3 workers.
+    expect(sizes({ sites: [{ domain: "a.example.com" }, { domain: "b.example.com" }] }, 2048)).toEqual([
+      { pm: "ondemand", maxChildren: 3 },
+      { pm: "ondemand", maxChildren: 3 },
+    ]);
+  });
+
+  it("leaves room for MySQL, Redis and the worker on a single box", () => {
+    // 4096 - 320 - 1024 (MySQL 25%) - 205 (Redis 5%) - 192 (worker) = 2355 MB: 18 workers at 128M.
+    expect(sizes({ sites: [{ domain: "a.example.com", php: { memoryLimit: "128M" } }] }, 4096, ["web", "mysql", "redis", "worker"])).toEqual([{ pm: "ondemand", maxChildren: 18 }]);
+  });
+
+  it("charges explicit pools first and derives dynamic spare servers", () => {
+    expect(sizes({ sites: [{ domain: "a.example.com", pool: { pm: "dynamic", maxChildren: 4 } }, { domain: "b.example.com", kind: "static" }, { domain: "c.example.com" }] }, 2048)).toEqual([
+      { pm: "dynamic", maxChildren: 4, startServers: 1, minSpareServers: 1, maxSpareServers: 2 },
+      undefined,
+      { pm: "ondemand", maxChildren: 2 },
+    ]);
+  });
+
+  it("refuses an explicit pool the host's real memory cannot hold, naming the field", () => {
+    const refusal = (() => {
+      try {
+        sizes({ sites: [{ domain: "a.example.com", pool: { maxChildren: 8 } }] }, 1024);
+      } catch (error) {
+        return error;
+      }
+    })();
+    expect(refusal).toBeInstanceOf(ConfigError);
+    expect((refusal as ConfigError).message).toBe(
+      "sites[0].pool.maxChildren: 8 workers × 256M do not fit: all pools together may use 704 MB on host web-1 of 1024 MB (320 MB kept for the OS and the other services)",
+    );
+  });
+
+  it("refuses a PHP version the host does not have", () => {
+    expect(() => renderWebHost(parseStack({ sites: [{ domain: "a.example.com", phpVersion: "8.3" }] }), { ...facts, phpVersions: ["8.2"] })).toThrow(
+      "sites[0].phpVersion: PHP 8.3 is not installed on web-1 (installed: 8.2)",
+    );
+  });
+});
