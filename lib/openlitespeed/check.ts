@@ -1,3 +1,4 @@
+import { dirname } from "node:path";
 import { olsKeywords } from "./keywords";
 import {
   blocksNamed,
@@ -413,6 +414,7 @@ interface VhostContext {
   deniedDirs: string[];
   serverRoot: string;
   serverApps: OlsBlock[];
+  exists?: (path: string) => boolean;
 }
 
 function checkVhostBody(body: OlsBlock, context: VhostContext, out: Findings): void {
@@ -424,6 +426,9 @@ function checkVhostBody(body: OlsBlock, context: VhostContext, out: Findings): v
   } else if (context.vhRoot !== undefined) {
     const vars = { SERVER_ROOT: context.serverRoot, VH_ROOT: context.vhRoot.replace(/\/?$/, ""), VH_NAME: context.name ?? "" };
     const resolved = expand(docRoot.value, vars);
+    if (context.exists && !context.exists(resolved)) {
+      out.add("V1", docRoot.line, `docRoot ${resolved} does not exist; OLS drops the vhost with only a WARN`);
+    }
     if (context.restrained && !`${resolved}/`.startsWith(`${vars.VH_ROOT}/`)) {
       out.add("V1", docRoot.line, `docRoot ${resolved} lies outside vhRoot ${vars.VH_ROOT}, which restrained 1 forbids`);
     }
@@ -453,6 +458,9 @@ function checkVhostBody(body: OlsBlock, context: VhostContext, out: Findings): v
       continue;
     }
     if (block.value === "") out.add("V9", block.line, `${log} needs the log file's path: "${log} PATH {"`);
+    else if (context.exists && !context.exists(dirname(block.value))) {
+      out.add("V9", block.line, `${log} directory ${dirname(block.value)} does not exist (OLS: log file is not writable)`);
+    }
     if (firstValue(block, "useServer")?.value !== "0") {
       const effect = log === "accesslog" ? "absent means 2, no access log at all" : "absent means 1, the server's log";
       out.add("V9", block.line, `${log} needs useServer 0 (${effect})`);
@@ -560,6 +568,12 @@ export interface OlsDeploymentInput extends OlsCheckOptions {
   vhosts: OlsFileInput[];
   /** When given, R1 and R5 also check that exactly these sites are registered and mapped. */
   sites?: OlsExpectedSite[];
+  /**
+   * The host's file system, for the checks CHECKS.md can only make on the target (R2, V1, V9
+   * directories, D1 sockets). Leave out to check the text alone.
+   * @example (path) => existsSync(path)
+   */
+  exists?: (path: string) => boolean;
 }
 
 /**
@@ -582,6 +596,9 @@ export function checkOlsDeployment(input: OlsDeploymentInput): OlsFinding[] {
     const vhRoot = firstValue(vhost, "vhRoot");
     if (!configFile || !vhRoot) continue;
     const vars = { SERVER_ROOT: serverRoot, VH_NAME: vhost.value };
+    if (input.exists && !input.exists(expand(vhRoot.value, vars))) {
+      out.add("R2", vhRoot.line, `vhRoot ${expand(vhRoot.value, vars)} does not exist; OLS drops the vhost with only a WARN`);
+    }
     const path = expand(configFile.value, vars);
     const file = vhostFiles.get(path);
     if (!file) {
@@ -597,6 +614,7 @@ export function checkOlsDeployment(input: OlsDeploymentInput): OlsFinding[] {
       deniedDirs: facts.deniedDirs,
       serverRoot,
       serverApps: facts.extProcessors,
+      exists: input.exists,
     }, vhostOut);
     for (const app of blocksNamed(parsed.root, "extprocessor")) {
       const owner = appOwners.get(app.value);
@@ -609,7 +627,24 @@ export function checkOlsDeployment(input: OlsDeploymentInput): OlsFinding[] {
   }
 
   if (input.sites) checkExpectedSites(server, input.sites, out);
+  if (input.exists) checkSockets(facts.extProcessors, input.exists, out);
   return [...findings, ...out.list];
+}
+
+/** D1: every unix socket an app names is there (its pool runs) before OLS connects to it. */
+function checkSockets(apps: OlsBlock[], exists: (path: string) => boolean, out: Findings): void {
+  for (const app of apps) {
+    const address = firstValue(app, "address");
+    const socket = address && udsAddressPattern.test(address.value) ? olsSocketPath(address.value) : undefined;
+    if (socket !== undefined && !exists(socket)) {
+      out.add("D1", address!.line, `socket ${socket} of extprocessor "${app.value}" does not exist; is its PHP-FPM pool running?`);
+    }
+  }
+}
+
+/** `uds://run/php/x.sock` → `/run/php/x.sock`, as `GSockAddr::parseURL` reads it. */
+export function olsSocketPath(address: string): string {
+  return address.slice("uds:/".length);
 }
 
 function checkExpectedSites(server: ParsedOlsFile, sites: OlsExpectedSite[], out: Findings): void {

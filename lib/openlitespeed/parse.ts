@@ -10,7 +10,8 @@
 export type OlsCheckId =
   | "S1" | "S2" | "S3" | "S4" | "S5" | "S6" | "S7" | "S8"
   | "R1" | "R2" | "R3" | "R4" | "R5" | "R6" | "R7" | "R8"
-  | "V1" | "V2" | "V3" | "V4" | "V5" | "V6" | "V7" | "V8" | "V9" | "V10" | "V11" | "V12" | "V13" | "V14";
+  | "V1" | "V2" | "V3" | "V4" | "V5" | "V6" | "V7" | "V8" | "V9" | "V10" | "V11" | "V12" | "V13" | "V14"
+  | "D1";
 
 export interface OlsFinding {
   check: OlsCheckId;
