@@ -45,7 +45,7 @@ const repeatableKeys = new Set([
   "php_value", "php_flag", "php_admin_value", "php_admin_flag",
 ]);
 /** Blocks that name an object (GRAMMAR.md §2.14) may appear once per name. */
-const namedBlocks = new Set(["context", "errorpage", "module", "vhtemplate", "member", "realm"]);
+const namedBlocks = new Set(["context", "errorpage", "module", "vhtemplate", "member", "realm", "websocket"]);
 /** Named blocks whose duplicates R1, R6 and R8 report with what OLS then does. */
 const registeredBlocks = new Set(["virtualhost", "listener", "extprocessor"]);
 

@@ -47,15 +47,15 @@ beforeAll(async () => {
   const { sites } = parseStack({
     sites: [
       {
-        domain: "php.megaweb.test",
-        aliases: ["www.php.megaweb.test"],
+        domain: "php.apache.test",
+        aliases: ["www.php.apache.test"],
         webServer: "apache",
         php: { memoryLimit: "96M", postMaxSize: "1M", uploadMaxFilesize: "1M" },
         access: { deny: ["127.0.0.2"] },
       },
-      { domain: "static.megaweb.test", webServer: "apache", kind: "static" },
-      { domain: "app.megaweb.test", webServer: "apache", kind: "proxy", proxy: { port: ports.upstream } },
-      { domain: "nginx.megaweb.test", webServer: "nginx", php: { memoryLimit: "160M" } },
+      { domain: "static.apache.test", webServer: "apache", kind: "static" },
+      { domain: "app.apache.test", webServer: "apache", kind: "proxy", proxy: { port: ports.upstream } },
+      { domain: "nginx.apache.test", webServer: "nginx", php: { memoryLimit: "160M" } },
     ],
   });
   const facts: HostFacts = {
@@ -79,13 +79,13 @@ beforeAll(async () => {
   const docroot = (slug: string) => contexts.find((context) => context.slug === slug)!.documentRoot;
   const owner = (slug: string) => `${contexts.find((context) => context.slug === slug)!.account.user}:www-data`;
   const put = (slug: string, path: string, content: string) => writeHostFile(join(docroot(slug), path), content, "0640", owner(slug));
-  put("php_megaweb_test", "index.php", whoAmI);
-  put("php_megaweb_test", ".env", "DB_PASSWORD=hunter2\n");
-  put("php_megaweb_test", ".git/config", "[core]\n");
-  put("php_megaweb_test", ".well-known/security.txt", "Contact: mailto:security@php.megaweb.test\n");
-  put("static_megaweb_test", "index.html", "<h1>static</h1>\n");
-  put("static_megaweb_test", "site.css", `body { color: #333; }\n${"p { margin: 0; }\n".repeat(200)}`);
-  put("nginx_megaweb_test", "index.php", whoAmI);
+  put("php_apache_test", "index.php", whoAmI);
+  put("php_apache_test", ".env", "DB_PASSWORD=hunter2\n");
+  put("php_apache_test", ".git/config", "[core]\n");
+  put("php_apache_test", ".well-known/security.txt", "Contact: mailto:security@php.apache.test\n");
+  put("static_apache_test", "index.html", "<h1>static</h1>\n");
+  put("static_apache_test", "site.css", `body { color: #333; }\n${"p { margin: 0; }\n".repeat(200)}`);
+  put("nginx_apache_test", "index.php", whoAmI);
 
   const apache = prepareApacheRoot(root);
   enableApacheSites(apache, contexts.filter((context) => context.backend !== undefined).map((context) => context.slug));
@@ -106,35 +106,35 @@ const viaNginx = (ask: Ask) => fetchFrom({ port: ports.http, ...ask });
 
 describe("Apache serving rendered sites", () => {
   test("a PHP page runs in the site's own pool with that pool's settings", async () => {
-    const answer = await apache({ host: "php.megaweb.test", path: "/" });
+    const answer = await apache({ host: "php.apache.test", path: "/" });
     expect(answer.status).toBe(200);
-    expect(JSON.parse(answer.body)).toMatchObject({ user: "php_megaweb_test", memory_limit: "96M", post_max_size: "1M", remote_addr: "127.0.0.1" });
+    expect(JSON.parse(answer.body)).toMatchObject({ user: "php_apache_test", memory_limit: "96M", post_max_size: "1M", remote_addr: "127.0.0.1" });
   });
 
   test("aliases reach the same site", async () => {
-    const answer = await apache({ host: "www.php.megaweb.test", path: "/index.php" });
-    expect(JSON.parse(answer.body)).toMatchObject({ user: "php_megaweb_test" });
+    const answer = await apache({ host: "www.php.apache.test", path: "/index.php" });
+    expect(JSON.parse(answer.body)).toMatchObject({ user: "php_apache_test" });
   });
 
   test("the client address comes from the one nginx appended to X-Forwarded-For, and PHP learns of TLS at nginx", async () => {
     const headers = { "X-Forwarded-For": "198.51.100.77, 203.0.113.9", "X-Forwarded-Proto": "https" };
-    const answer = await apache({ host: "php.megaweb.test", headers });
+    const answer = await apache({ host: "php.apache.test", headers });
     expect(JSON.parse(answer.body)).toMatchObject({ remote_addr: "203.0.113.9", https: "on" });
   });
 
   test("a blocked address gets 403, whether it connects itself or nginx reports it", async () => {
-    expect((await apache({ host: "php.megaweb.test", localAddress: "127.0.0.2" })).status).toBe(403);
-    expect((await apache({ host: "php.megaweb.test", headers: { "X-Forwarded-For": "127.0.0.2" } })).status).toBe(403);
+    expect((await apache({ host: "php.apache.test", localAddress: "127.0.0.2" })).status).toBe(403);
+    expect((await apache({ host: "php.apache.test", headers: { "X-Forwarded-For": "127.0.0.2" } })).status).toBe(403);
   });
 
   test("X-Forwarded-For from anyone but nginx on 127.0.0.1 is not believed", async () => {
-    const answer = await apache({ host: "php.megaweb.test", localAddress: "127.0.0.2", headers: { "X-Forwarded-For": "198.51.100.1" } });
+    const answer = await apache({ host: "php.apache.test", localAddress: "127.0.0.2", headers: { "X-Forwarded-For": "198.51.100.1" } });
     expect(answer.status).toBe(403);
   });
 
   test("security headers are on pages and on errors, and the server does not say its version", async () => {
     for (const path of ["/", "/missing.php", "/.env"]) {
-      const answer = await apache({ host: "php.megaweb.test", path });
+      const answer = await apache({ host: "php.apache.test", path });
       expect(answer.headers["x-content-type-options"], path).toBe("nosniff");
       expect(answer.headers["x-frame-options"], path).toBe("SAMEORIGIN");
       expect(answer.headers["referrer-policy"], path).toBe("strict-origin-when-cross-origin");
@@ -143,39 +143,39 @@ describe("Apache serving rendered sites", () => {
   });
 
   test("paths that are no file go to the front controller, as on nginx sites", async () => {
-    const route = await apache({ host: "php.megaweb.test", path: "/blog/2026/hello?page=2" });
+    const route = await apache({ host: "php.apache.test", path: "/blog/2026/hello?page=2" });
     expect(route.status).toBe(200);
-    expect(JSON.parse(route.body)).toMatchObject({ user: "php_megaweb_test" });
-    expect((await apache({ host: "php.megaweb.test", path: "/.nothing-here" })).status).toBe(403);
+    expect(JSON.parse(route.body)).toMatchObject({ user: "php_apache_test" });
+    expect((await apache({ host: "php.apache.test", path: "/.nothing-here" })).status).toBe(403);
   });
 
   test("a missing script is Apache's 404, not handed to PHP", async () => {
-    const answer = await apache({ host: "php.megaweb.test", path: "/missing.php" });
+    const answer = await apache({ host: "php.apache.test", path: "/missing.php" });
     expect(answer.status).toBe(404);
   });
 
   test("dotfiles are refused, .well-known is served", async () => {
-    expect((await apache({ host: "php.megaweb.test", path: "/.env" })).status).toBe(403);
-    expect((await apache({ host: "php.megaweb.test", path: "/.git/config" })).status).toBe(403);
-    const wellKnown = await apache({ host: "php.megaweb.test", path: "/.well-known/security.txt" });
+    expect((await apache({ host: "php.apache.test", path: "/.env" })).status).toBe(403);
+    expect((await apache({ host: "php.apache.test", path: "/.git/config" })).status).toBe(403);
+    const wellKnown = await apache({ host: "php.apache.test", path: "/.well-known/security.txt" });
     expect(wellKnown.status).toBe(200);
     expect(wellKnown.body).toContain("Contact:");
   });
 
   test("a body over post_max_size gets 413; one under it reaches PHP", async () => {
     const limit = 1024 * 1024;
-    const over = await apache({ host: "php.megaweb.test", method: "POST", path: "/index.php", body: Buffer.alloc(limit + 1, 97) });
+    const over = await apache({ host: "php.apache.test", method: "POST", path: "/index.php", body: Buffer.alloc(limit + 1, 97) });
     expect(over.status).toBe(413);
-    const under = await apache({ host: "php.megaweb.test", method: "POST", path: "/index.php", body: Buffer.alloc(limit - 1024, 97) });
+    const under = await apache({ host: "php.apache.test", method: "POST", path: "/index.php", body: Buffer.alloc(limit - 1024, 97) });
     expect(under.status).toBe(200);
     expect(JSON.parse(under.body)).toMatchObject({ body_bytes: limit - 1024 });
   });
 
   test("a static site serves files, compressed and with a browser cache lifetime", async () => {
-    const page = await apache({ host: "static.megaweb.test", path: "/" });
+    const page = await apache({ host: "static.apache.test", path: "/" });
     expect(page.status).toBe(200);
     expect(page.body).toBe("<h1>static</h1>\n");
-    const css = await apache({ host: "static.megaweb.test", path: "/site.css", headers: { "Accept-Encoding": "gzip" } });
+    const css = await apache({ host: "static.apache.test", path: "/site.css", headers: { "Accept-Encoding": "gzip" } });
     expect(css.status).toBe(200);
     expect(css.headers["content-encoding"]).toBe("gzip");
     expect(css.headers.vary).toBe("Accept-Encoding");
@@ -183,32 +183,32 @@ describe("Apache serving rendered sites", () => {
   });
 
   test("a proxy site forwards to its local upstream with the client's address", async () => {
-    const answer = await apache({ host: "app.megaweb.test", path: "/api/health", headers: { "X-Forwarded-For": "203.0.113.5" } });
+    const answer = await apache({ host: "app.apache.test", path: "/api/health", headers: { "X-Forwarded-For": "203.0.113.5" } });
     expect(answer.status).toBe(200);
     expect(answer.body).toBe("upstream answered /api/health");
-    expect(upstreamSaw).toEqual({ host: "app.megaweb.test", forwardedFor: "203.0.113.5" });
+    expect(upstreamSaw).toEqual({ host: "app.apache.test", forwardedFor: "203.0.113.5" });
   });
 });
 
 describe("nginx in front: sites on different web servers on one host", () => {
   test("the Apache site answers through nginx with its own pool", async () => {
-    const answer = await viaNginx({ host: "php.megaweb.test", path: "/" });
+    const answer = await viaNginx({ host: "php.apache.test", path: "/" });
     expect(answer.status).toBe(200);
-    expect(JSON.parse(answer.body)).toMatchObject({ user: "php_megaweb_test", memory_limit: "96M", remote_addr: "127.0.0.1" });
+    expect(JSON.parse(answer.body)).toMatchObject({ user: "php_apache_test", memory_limit: "96M", remote_addr: "127.0.0.1" });
   });
 
   test("the nginx site answers from its own pool", async () => {
-    const answer = await viaNginx({ host: "nginx.megaweb.test", path: "/" });
+    const answer = await viaNginx({ host: "nginx.apache.test", path: "/" });
     expect(answer.status).toBe(200);
-    expect(JSON.parse(answer.body)).toMatchObject({ user: "nginx_megaweb_test", memory_limit: "160M" });
+    expect(JSON.parse(answer.body)).toMatchObject({ user: "nginx_apache_test", memory_limit: "160M" });
   });
 
   test("a blocked client connecting to nginx is refused by the Apache site's list", async () => {
-    expect((await viaNginx({ host: "php.megaweb.test", localAddress: "127.0.0.2" })).status).toBe(403);
+    expect((await viaNginx({ host: "php.apache.test", localAddress: "127.0.0.2" })).status).toBe(403);
   });
 
   test("the proxy site's upstream sees the client nginx saw", async () => {
-    const answer = await viaNginx({ host: "app.megaweb.test", path: "/through-nginx", localAddress: "127.0.0.3" });
+    const answer = await viaNginx({ host: "app.apache.test", path: "/through-nginx", localAddress: "127.0.0.3" });
     expect(answer.body).toBe("upstream answered /through-nginx");
     expect(upstreamSaw.forwardedFor).toBe("127.0.0.3");
   });

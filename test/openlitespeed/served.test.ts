@@ -34,10 +34,10 @@ beforeAll(async () => {
   root = scratchRoot("ols");
   const { sites } = parseStack({
     sites: [
-      { domain: "one.megaweb.test", webServer: "openlitespeed", php: { memoryLimit: "96M" } },
-      { domain: "two.megaweb.test", webServer: "openlitespeed", php: { memoryLimit: "160M" }, access: { deny: ["127.0.0.2"] } },
-      { domain: "files.megaweb.test", webServer: "openlitespeed", kind: "static" },
-      { domain: "front.megaweb.test" },
+      { domain: "one.ols.test", webServer: "openlitespeed", php: { memoryLimit: "96M" } },
+      { domain: "two.ols.test", webServer: "openlitespeed", php: { memoryLimit: "160M" }, access: { deny: ["127.0.0.2"] } },
+      { domain: "files.ols.test", webServer: "openlitespeed", kind: "static" },
+      { domain: "front.ols.test" },
     ],
   });
   const facts: HostFacts = { name: "web-test", memoryMb: 4096, roles: ["web"], phpVersions: ["8.2"], root, listenAddress: "127.0.0.1" };
@@ -103,8 +103,8 @@ function fastcgi(socket: string, scriptFilename: string, as: { user: string; gro
 describe("OpenLiteSpeed wiring on a real host tree", () => {
   test("before the pools run, every PHP app's socket is reported missing (D1)", () => {
     expect(deploymentFindings()).toEqual([
-      expect.stringMatching(/D1 socket .*php8\.2-fpm-one_megaweb_test\.sock of extprocessor "one_megaweb_test_fpm" does not exist/),
-      expect.stringMatching(/D1 socket .*php8\.2-fpm-two_megaweb_test\.sock of extprocessor "two_megaweb_test_fpm" does not exist/),
+      expect.stringMatching(/D1 socket .*php8\.2-fpm-one_ols_test\.sock of extprocessor "one_ols_test_fpm" does not exist/),
+      expect.stringMatching(/D1 socket .*php8\.2-fpm-two_ols_test\.sock of extprocessor "two_ols_test_fpm" does not exist/),
     ]);
   });
 
@@ -114,7 +114,7 @@ describe("OpenLiteSpeed wiring on a real host tree", () => {
   });
 
   test("a PHP request through the rendered wiring reaches the site's own pool, as the OLS user", () => {
-    for (const [vhost, user, memoryLimit] of [["one.megaweb.test", "one_megaweb_test", "96M"], ["two.megaweb.test", "two_megaweb_test", "160M"]] as const) {
+    for (const [vhost, user, memoryLimit] of [["one.ols.test", "one_ols_test", "96M"], ["two.ols.test", "two_ols_test", "160M"]] as const) {
       const wiring = phpWiring(vhost);
       expect(wiring.user).toBe("nobody");
       const answer = fastcgi(wiring.socket, `${wiring.docRoot}/index.php`, wiring);
@@ -124,7 +124,7 @@ describe("OpenLiteSpeed wiring on a real host tree", () => {
   });
 
   test("another web server's user cannot talk to an OLS site's pool", () => {
-    const wiring = phpWiring("one.megaweb.test");
+    const wiring = phpWiring("one.ols.test");
     // Same socket, same moment: only the user differs.
     expect(fastcgi(wiring.socket, `${wiring.docRoot}/index.php`, wiring).status).toBe(0);
     const answer = fastcgi(wiring.socket, `${wiring.docRoot}/index.php`, { user: "www-data", group: "www-data" });
