@@ -6,7 +6,8 @@ import type { PhaseArgs, PhaseComponent } from "./phase";
 import { SingleBox } from "./single-box";
 
 export { FourServer, HighAvailability, Horizontal, SingleBox };
-export { type HostAddresses, type PhaseArgs, PhaseComponent, type PhaseConfig, phaseTypes } from "./phase";
+export { type HostAddresses, type PhaseArgs, PhaseComponent, type PhaseConfig } from "./phase";
+export { phaseAliases, phaseTypes } from "./types";
 
 /**
  * The component for the config's phase. Keep `name` the same across phases: together with the

@@ -12,6 +12,7 @@ import { Project } from "../digitalocean/project";
 import { ReservedEndpoint } from "../digitalocean/reserved-ip";
 import type { Host } from "../host";
 import { Provisioning } from "../provision/provisioning";
+import { phaseAliases, phaseTypes } from "./types";
 
 /** The validated stack config (`parseStack`): infrastructure keys and sites. */
 export type PhaseConfig = Stack;
@@ -38,14 +39,6 @@ export interface HostAddresses {
   readonly privateIp: string;
 }
 
-/** Type tokens of the phases; each phase aliases the others so growing one into the next keeps every child that stays. */
-export const phaseTypes = {
-  single: "megaweb:phases:SingleBox",
-  "four-server": "megaweb:phases:FourServer",
-  horizontal: "megaweb:phases:Horizontal",
-  ha: "megaweb:phases:HighAvailability",
-} as const satisfies Record<Phase, string>;
-
 interface Built {
   readonly hosts: Host[];
   readonly endpoint: pulumi.Output<string>;
@@ -70,10 +63,7 @@ export abstract class PhaseComponent extends pulumi.ComponentResource {
 
   protected constructor(phase: Phase, name: string, args: PhaseArgs, opts?: pulumi.ComponentResourceOptions) {
     const type = phaseTypes[phase];
-    // A type change of the parent changes every child's URN; these aliases (inherited by the
-    // children) make single → four-server → … an update of the same resources, not a rebuild.
-    const formerTypes = Object.values(phaseTypes).filter((other) => other !== type).map((other) => ({ type: other }));
-    super(type, name, {}, { ...opts, aliases: [...(opts?.aliases ?? []), ...formerTypes] });
+    super(type, name, {}, { ...opts, aliases: [...(opts?.aliases ?? []), ...phaseAliases(phase)] });
     if (args.config.phase !== phase) {
       throw new Error(`${type} builds the ${phase} phase, but the config's phase is ${args.config.phase}; use phaseComponent() to pick the class`);
     }
