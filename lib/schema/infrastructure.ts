@@ -280,7 +280,8 @@ function checkTopology(infrastructure: z.output<typeof InfrastructureFields>, co
   const expected = hostCountsPerRole(infrastructure);
   for (const role of roles) {
     const given = infrastructure.hosts[role]?.length ?? 0;
-    if (given !== expected[role]) issue(["hosts", role], `the ${phase} phase needs ${expected[role]} ${role} hosts with these nodes, got ${given}`);
+    const needed = `${expected[role]} ${role} host${expected[role] === 1 ? "" : "s"}`;
+    if (given !== expected[role]) issue(["hosts", role], `the ${phase} phase needs ${needed} with these nodes, got ${given}`);
   }
 }
 

@@ -102,8 +102,19 @@ describe("infrastructure schema: field formats", () => {
 describe("infrastructure schema: existing hosts", () => {
   it("needs exactly the hosts the topology has, per role", () => {
     expect(problems({ phase: "four-server", target: "existing", hosts: { web: [{ address: "198.18.0.2" }], mysql: [{ address: "198.18.0.3" }] } })).toEqual([
-      "hosts.redis: the four-server phase needs 1 redis hosts with these nodes, got 0",
-      "hosts.worker: the four-server phase needs 1 worker hosts with these nodes, got 0",
+      "hosts.redis: the four-server phase needs 1 redis host with these nodes, got 0",
+      "hosts.worker: the four-server phase needs 1 worker host with these nodes, got 0",
+    ]);
+  });
+
+  it("counts hosts for the nodes asked for, HAProxy included", () => {
+    expect(problems({ phase: "ha", target: "existing", nodes: { web: 2, worker: 1 }, hosts: {} })).toEqual([
+      "hosts.web: the ha phase needs 2 web hosts with these nodes, got 0",
+      "hosts.mysql: the ha phase needs 3 mysql hosts with these nodes, got 0",
+      "hosts.redis: the ha phase needs 3 redis hosts with these nodes, got 0",
+      "hosts.sentinel: the ha phase needs 3 sentinel hosts with these nodes, got 0",
+      "hosts.worker: the ha phase needs 1 worker host with these nodes, got 0",
+      "hosts.loadbalancer: the ha phase needs 2 loadbalancer hosts with these nodes, got 0",
     ]);
   });
 
