@@ -1,3 +1,5 @@
+import { execFileSync } from "node:child_process";
+import { symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { createServer, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -86,6 +88,15 @@ beforeAll(async () => {
   put("static_apache_test", "index.html", "<h1>static</h1>\n");
   put("static_apache_test", "site.css", `body { color: #333; }\n${"p { margin: 0; }\n".repeat(200)}`);
   put("nginx_apache_test", "index.php", whoAmI);
+
+  // Symlinks as a site user would make them: to its own file, and to another site's.
+  const link = (slug: string, path: string, target: string) => {
+    symlinkSync(target, join(docroot(slug), path));
+    const [user, group] = owner(slug).split(":") as [string, string];
+    execFileSync("chown", ["--no-dereference", `${user}:${group}`, join(docroot(slug), path)]);
+  };
+  link("static_apache_test", "own.css", join(docroot("static_apache_test"), "site.css"));
+  link("static_apache_test", "borrowed.php.txt", join(docroot("php_apache_test"), "index.php"));
 
   const apache = prepareApacheRoot(root);
   enableApacheSites(apache, contexts.filter((context) => context.backend !== undefined).map((context) => context.slug));
@@ -180,6 +191,11 @@ describe("Apache serving rendered sites", () => {
     expect(css.headers["content-encoding"]).toBe("gzip");
     expect(css.headers.vary).toBe("Accept-Encoding");
     expect(css.headers["cache-control"]).toBe(`max-age=${7 * 86400}`);
+  });
+
+  test("a symlink serves its owner's files only, not another site's", async () => {
+    expect((await apache({ host: "static.apache.test", path: "/own.css" })).status).toBe(200);
+    expect((await apache({ host: "static.apache.test", path: "/borrowed.php.txt" })).status).toBe(403);
   });
 
   test("a proxy site forwards to its local upstream with the client's address", async () => {
