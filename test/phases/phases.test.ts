@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { PhaseComponent } from "../../components/phases";
+import { sizeMemoryMb } from "../../lib/plan/droplet-sizes";
 import type { InfrastructureInput } from "../../lib/schema/infrastructure";
 import { bootstrapKey, stackConfig } from "./fixtures";
 import { type Deployment, deploy, installMocks, valueOf } from "./mocks";
@@ -233,6 +234,24 @@ describe("changes that must not touch servers", () => {
     expect(tagsAfter).toEqual(["megaweb", "megaweb-web"]);
     expect(tagsBefore).toContain("megaweb-mysql");
     expect(four.run.named(vpc, "megaweb-vpc").urn.replace("FourServer", "SingleBox")).toBe(single.run.named(vpc, "megaweb-vpc").urn);
+  });
+});
+
+describe("growing through every phase", () => {
+  it("keeps every droplet that stays, only ever resizing it up", async () => {
+    const chain = ["single", "four-server", "horizontal", "ha"] as const;
+    const runs = [];
+    for (const phase of chain) runs.push((await deployPhase({ phase })).run);
+    for (let step = 1; step < chain.length; step++) {
+      const [before, after] = [runs[step - 1]!, runs[step]!];
+      for (const kept of before.ofType(droplet)) {
+        const grown = after.named(droplet, kept.name);
+        expect(sizeMemoryMb(grown.inputs.size), `${kept.name} ${chain[step - 1]} → ${chain[step]}`).toBeGreaterThanOrEqual(sizeMemoryMb(kept.inputs.size));
+        const { size: _sizeBefore, tags: _tagsBefore, ...restBefore } = kept.inputs;
+        const { size: _sizeAfter, tags: _tagsAfter, ...restAfter } = grown.inputs;
+        expect(restAfter).toEqual(restBefore);
+      }
+    }
   });
 });
 
