@@ -1,10 +1,11 @@
 import { describeSource } from "./firewall";
 import type { TopologyPlan } from "./topology";
 
-/** Columns padded to their widest cell, two spaces apart, no trailing blanks. */
-function table(rows: readonly (readonly string[])[]): string[] {
+/** Columns padded to their widest cell, two spaces apart, no trailing blanks; `rightAligned` columns hold figures. */
+function table(rows: readonly (readonly string[])[], rightAligned: readonly number[] = []): string[] {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  return rows.map((row) => `  ${row.map((cell, column) => cell.padEnd(widths[column]!)).join("  ")}`.trimEnd());
+  const pad = (cell: string, column: number) => (rightAligned.includes(column) ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!));
+  return rows.map((row) => `  ${row.map(pad).join("  ")}`.trimEnd());
 }
 
 const dollars = (amount: number) => `$${amount.toFixed(2)}`;
@@ -61,7 +62,7 @@ export function formatPlan(stackName: string, plan: TopologyPlan, adminCidrs: re
       ...table([
         ...cost.lines.map((line) => [line.item, line.size, line.monthly === null ? "not in price table" : dollars(line.monthly)]),
         ["total", "", `${dollars(cost.monthlyTotal)}${cost.unpriced.length > 0 ? " + unpriced" : ""}`],
-      ]),
+      ], [2]),
     );
   }
   return lines;
