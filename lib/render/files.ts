@@ -3,6 +3,7 @@ import type { Stack } from "../schema/stack";
 import { resolveWebHost, type Account, type HostContext, type HostFacts, type SiteContext } from "./context";
 import { renderApacheHost, renderApacheSite } from "./apache";
 import { renderNginxHost, renderNginxSite } from "./nginx";
+import { renderOpenLiteSpeedHost, renderOpenLiteSpeedSite } from "./openlitespeed";
 import { renderFpmIni, renderFpmPool } from "./php-fpm";
 
 /**
@@ -49,7 +50,7 @@ export interface WebHostRender {
   readonly host: readonly HostFile[];
   readonly hostDirectories: readonly HostDirectory[];
   readonly sites: readonly SiteRender[];
-  /** Debian packages the files assume: nginx, apache2 when a site uses it, php<v>-fpm per version and the sites' extensions. */
+  /** Packages the files assume: nginx, apache2 / openlitespeed when a site uses them, php<v>-fpm per version and the sites' extensions. */
   readonly packages: readonly string[];
 }
 
@@ -66,6 +67,8 @@ export function renderWebHost(config: WebHostConfig, facts: HostFacts): WebHostR
       ...renderNginxHost(host, config.healthPath ?? "/health"),
       ...host.phpVersions.map((version) => renderFpmIni(host, version)),
       ...(servers.has("apache") ? renderApacheHost(host) : []),
+      // OLS registers every vhost in its one server file, so that file follows the OLS sites.
+      ...(servers.has("openlitespeed") ? [renderOpenLiteSpeedHost(host, config.sites.map((site, index) => ({ site, context: sites[index]! })))] : []),
     ],
     hostDirectories: [{ path: host.acmeWebroot, mode: "0755", owner: "root:root" }],
     sites: siteRenders,
@@ -81,6 +84,7 @@ export function allFiles(render: WebHostRender): HostFile[] {
 function renderSite(site: Site, context: SiteContext, host: HostContext): SiteRender {
   const files = [...renderNginxSite(site, context, host)];
   if (site.webServer === "apache") files.push(renderApacheSite(site, context, host));
+  if (site.webServer === "openlitespeed") files.push(renderOpenLiteSpeedSite(site, context, host));
   if (context.pool !== undefined) files.push(renderFpmPool(site, { ...context, pool: context.pool }));
   return { domain: site.domain, slug: context.slug, account: context.account, directories: siteDirectories(context), files };
 }
@@ -110,6 +114,8 @@ export function webHostPackages(sites: readonly Site[]): string[] {
   const packages = new Set(["nginx"]);
   for (const site of sites) {
     if (site.webServer === "apache") packages.add("apache2");
+    // From LiteSpeed's own repository; Debian does not ship OpenLiteSpeed.
+    if (site.webServer === "openlitespeed") packages.add("openlitespeed");
     if (site.kind !== "php") continue;
     packages.add(`php${site.phpVersion}-fpm`);
     for (const extension of site.php.extensions) packages.add(`php${site.phpVersion}-${commonExtensions.has(extension) ? "common" : extension}`);

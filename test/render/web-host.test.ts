@@ -82,6 +82,19 @@ describe("a web host's files", () => {
     expect(fileAt(showcase, "/etc/php/8.1/fpm/pool.d/legacy_example_com.conf")).toContain("listen = /run/php/php8.1-fpm-legacy_example_com.sock");
   });
 
+  it("front an OpenLiteSpeed site on the OLS loopback port, with its vhost and the server file registering it", () => {
+    const host = render({ sites: [{ domain: "ols.example.com", webServer: "openlitespeed" }, { domain: "plain.example.com" }] });
+    expect(host.host.map((file) => file.path)).toContain("/usr/local/lsws/conf/httpd_config.conf");
+    expect(host.sites[0]!.files.map((file) => file.path)).toEqual([
+      "/etc/nginx/sites-enabled/ols_example_com.conf",
+      "/usr/local/lsws/conf/vhosts/ols_example_com/vhconf.conf",
+      "/etc/php/8.2/fpm/pool.d/ols_example_com.conf",
+    ]);
+    expect(host.sites[0]!.files[0]!.content).toContain("proxy_pass http://127.0.0.1:8088;");
+    expect(host.sites[0]!.files[2]!.content).toContain("listen.group = nogroup");
+    expect(host.packages).toEqual(["nginx", "openlitespeed", "php8.2-fpm"]);
+  });
+
   it("write a custom certificate, and its key only when the key is decrypted, as a secret root-only file", () => {
     const site = (key: unknown) => ({ sites: [{ domain: "shop.example.com", tls: { mode: "custom", certificate, key } }] }) as StackInput;
     const fromProgram = allFiles(render(site(privateKey)));
