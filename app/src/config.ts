@@ -33,6 +33,8 @@ export const environmentSchema = z
     MEGAWEB_REDIS_MASTER_NAME: z.string().min(1).default("mymaster"),
     /** Password of the Redis master when it is reached through Sentinels. */
     MEGAWEB_REDIS_PASSWORD: z.string().optional(),
+    /** Password of the Sentinels themselves, when they require one. */
+    MEGAWEB_REDIS_SENTINEL_PASSWORD: z.string().optional(),
     MEGAWEB_API_TOKEN: z.string().min(16, "must be at least 16 characters"),
     MEGAWEB_CORS_ORIGINS: commaList
       .pipe(

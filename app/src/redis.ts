@@ -12,6 +12,9 @@ export function connectRedis(config: OrchestratorConfig, purpose: "requests" | "
     maxRetriesPerRequest: purpose === "queue" ? null : 3,
     enableOfflineQueue: true,
     connectionName: `megaweb-orchestrator-${purpose}`,
+    // A demoted master answers READONLY until the client notices the failover; reconnecting asks the
+    // Sentinels for the new master and replays the command there.
+    reconnectOnError: (error) => (error.message.startsWith("READONLY") ? 2 : false),
   };
   if (config.MEGAWEB_REDIS_SENTINELS.length > 0) {
     return new Redis({
@@ -22,6 +25,9 @@ export function connectRedis(config: OrchestratorConfig, purpose: "requests" | "
       }),
       name: config.MEGAWEB_REDIS_MASTER_NAME,
       password: config.MEGAWEB_REDIS_PASSWORD,
+      sentinelPassword: config.MEGAWEB_REDIS_SENTINEL_PASSWORD,
+      // Subscribes to +switch-master so a failover moves the connection at once, not at the next error.
+      failoverDetector: true,
     });
   }
   return new Redis(config.MEGAWEB_REDIS_URL as string, shared);
