@@ -42,6 +42,8 @@ export function loadStackFile(path: string): LoadedStack {
 
   try {
     const stack = parseStack(stackInputFromConfig(config as Record<string, unknown>));
+    const exposed = plaintextSecrets(stack);
+    if (exposed.length > 0) throw new StackFileError(exposed);
     const plan = planTopology(stack);
     const webHosts = plan.hosts
       .filter((host) => host.roles.includes("web"))
@@ -52,4 +54,19 @@ export function loadStackFile(path: string): LoadedStack {
     if (error instanceof PlanError) throw new StackFileError(error.problems.map((problem) => `${problem.path}: ${problem.message}`));
     throw error;
   }
+}
+
+/**
+ * The schema also takes decrypted secrets, as the Pulumi program holds them; in a stack file
+ * they must be `secure:` values, or the file itself leaks them.
+ */
+function plaintextSecrets(stack: Stack): string[] {
+  return stack.sites.flatMap((site, index) => [
+    ...(site.tls.mode === "custom" && typeof site.tls.key === "string"
+      ? [`sites[${index}].tls.key: is in plain text; store it with pulumi config set --secret --path 'sites[${index}].tls.key' < key.pem`]
+      : []),
+    ...(typeof site.database?.password === "string"
+      ? [`sites[${index}].database.password: is in plain text; store it with pulumi config set --secret --path 'sites[${index}].database.password'`]
+      : []),
+  ]);
 }

@@ -162,8 +162,11 @@ export const Database = z
     user: sqlName("database user").optional(),
     /** @default "utf8mb4" */
     charset: z.enum(["utf8mb4", "utf8mb3", "latin1"]).default("utf8mb4"),
-    /** Set with `pulumi config set --secret --path 'sites[0].database.password'`; generated when absent. */
-    password: SecretRef.optional(),
+    /**
+     * Set with `pulumi config set --secret --path 'sites[0].database.password'`; generated when
+     * absent. A `secure:` value in the stack file, the decrypted text inside a Pulumi program.
+     */
+    password: z.union([SecretRef, z.string().min(1)], { error: "must be a secret (pulumi config set --secret --path 'sites[N].database.password')" }).optional(),
   })
   .strict();
 export type Database = z.infer<typeof Database>;

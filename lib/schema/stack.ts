@@ -77,6 +77,9 @@ export function plannedWebBudget(stack: Pick<Stack, "phase" | "target" | "sizes"
   return phpBudget(memoryMb, roles, `a ${size} ${single ? "single box" : "web host"} of ${memoryMb} MB`);
 }
 
+/** Secrets the Pulumi program reads on its own, outside the schema (credentials, not the stack's shape). */
+export const programSecretKeys: readonly string[] = ["megaweb:sshPrivateKey"];
+
 /**
  * Pulumi stack config as written in a stack file: `megaweb:` keys become the stack's input;
  * other namespaces (`digitalocean:token`, …) belong to their providers and are left out.
@@ -84,7 +87,7 @@ export function plannedWebBudget(stack: Pick<Stack, "phase" | "target" | "sizes"
 export function stackInputFromConfig(config: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(
     Object.entries(config)
-      .filter(([key]) => key.startsWith("megaweb:"))
+      .filter(([key]) => key.startsWith("megaweb:") && !programSecretKeys.includes(key))
       .map(([key, value]) => [key.slice("megaweb:".length), value]),
   );
 }

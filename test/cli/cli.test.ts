@@ -66,6 +66,36 @@ describe("megaweb validate", () => {
     ]);
   });
 
+  it("refuses secrets written in plain text, and skips the SSH key the program reads itself", async () => {
+    const file = stackFile(
+      "leaky",
+      [
+        "config:",
+        access.trimEnd(),
+        "  megaweb:sshPrivateKey:",
+        "    secure: v1:c3No",
+        "  megaweb:sites:",
+        "    - domain: shop.example.com",
+        "      database: { password: hunter2 }",
+        "      tls:",
+        "        mode: custom",
+        "        certificate: |",
+        ...certificate.trimEnd().split("\n").map((line) => `          ${line}`),
+        "        key: |",
+        "          -----BEGIN PRIVATE KEY-----",
+        "          MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg",
+        "          -----END PRIVATE KEY-----",
+        "",
+      ].join("\n"),
+    );
+    const result = await megaweb("validate", file);
+    expect(result.code).toBe(1);
+    expect(result.err).toEqual([
+      "sites[0].tls.key: is in plain text; store it with pulumi config set --secret --path 'sites[0].tls.key' < key.pem",
+      "sites[0].database.password: is in plain text; store it with pulumi config set --secret --path 'sites[0].database.password'",
+    ]);
+  });
+
   it("refuses a file that is not YAML or not a stack file, and misuse", async () => {
     const notYaml = await megaweb("validate", stackFile("tabs", "config:\n\t- x: [\n"));
     expect(notYaml.code).toBe(1);
