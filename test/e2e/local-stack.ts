@@ -1,0 +1,143 @@
+import { spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { get as httpGet } from "node:http";
+import { connect } from "node:net";
+import { join } from "node:path";
+import { parseDocument } from "yaml";
+
+/**
+ * A stack of the real program on a local machine, driven through the real Pulumi CLI: the same
+ * workspace `npm run demo` makes (scripts/demo.sh prepare), under its own machine set and stack.
+ */
+
+export const repo = join(__dirname, "..", "..");
+
+export interface CommandResult {
+  readonly status: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export class LocalStack {
+  readonly workspace: string;
+  readonly configFile: string;
+  private readonly env: NodeJS.ProcessEnv;
+  /** Everything the CLI printed, so a test can check that no secret was ever shown. */
+  readonly transcript: string[] = [];
+
+  constructor(
+    readonly machineSet: string,
+    readonly stack: string,
+  ) {
+    this.workspace = join(repo, "test-output", stack);
+    this.configFile = join(this.workspace, `Pulumi.${stack}.yaml`);
+    const cache = process.env.MEGAWEB_CACHE ?? "/var/cache/megaweb";
+    this.env = {
+      ...process.env,
+      PATH: `${join(cache, "bin")}:${process.env.PATH}`,
+      MEGAWEB_DEMO_SET: machineSet,
+      MEGAWEB_DEMO_STACK: stack,
+      MEGAWEB_WORKSPACE: this.workspace,
+      PULUMI_BACKEND_URL: `file://${join(this.workspace, "state")}`,
+      PULUMI_CONFIG_PASSPHRASE: "megaweb-e2e-local-only",
+      PULUMI_SKIP_UPDATE_CHECK: "true",
+    };
+  }
+
+  /** Boots the machine and points the stack at it. */
+  prepare(): void {
+    this.run("bash", ["scripts/demo.sh", "prepare"], repo, 900);
+  }
+
+  /** Removes the machine and the stack; safe to call when either is already gone. */
+  destroy(): CommandResult {
+    return this.exec("bash", ["scripts/demo.sh", "destroy"], repo, 300);
+  }
+
+  pulumi(args: readonly string[], timeoutSeconds = 900): CommandResult {
+    return this.exec("pulumi", [...args, "--stack", this.stack, "--non-interactive"], this.workspace, timeoutSeconds);
+  }
+
+  /** Like `pulumi`, but a non-zero exit fails with the CLI's own output. */
+  pulumiOk(args: readonly string[], timeoutSeconds = 900): CommandResult {
+    const result = this.pulumi(args, timeoutSeconds);
+    if (result.status !== 0) throw new Error(`pulumi ${args.join(" ")} exited ${result.status}:\n${result.stdout}\n${result.stderr}`);
+    return result;
+  }
+
+  /** Edits the stack's `megaweb:sites` in the workspace's stack file, keeping everything else as it is. */
+  editSites(edit: (sites: Record<string, unknown>[]) => void): void {
+    const document = parseDocument(readFileSync(this.configFile, "utf8"));
+    const sites = (document.getIn(["config", "megaweb:sites"]) as { toJSON(): Record<string, unknown>[] }).toJSON();
+    edit(sites);
+    document.setIn(["config", "megaweb:sites"], document.createNode(sites));
+    writeFileSync(this.configFile, document.toString());
+  }
+
+  /** The machine's address and a command runner on it over SSH, from the set's hosts.json. */
+  machine(): Machine {
+    const hosts = JSON.parse(readFileSync(`/var/lib/megaweb/machines/${this.machineSet}/hosts.json`, "utf8")) as {
+      privateKeyPath: string;
+      machines: { address: string }[];
+    };
+    return new Machine(hosts.machines[0]!.address, hosts.privateKeyPath);
+  }
+
+  private run(command: string, args: readonly string[], cwd: string, timeoutSeconds: number): CommandResult {
+    const result = this.exec(command, args, cwd, timeoutSeconds);
+    if (result.status !== 0) throw new Error(`${command} ${args.join(" ")} exited ${result.status}:\n${result.stdout}\n${result.stderr}`);
+    return result;
+  }
+
+  private exec(command: string, args: readonly string[], cwd: string, timeoutSeconds: number): CommandResult {
+    const result = spawnSync(command, args, { cwd, env: this.env, encoding: "utf8", timeout: timeoutSeconds * 1000, maxBuffer: 256 * 1024 * 1024 });
+    const outcome = { status: result.status ?? -1, stdout: result.stdout ?? "", stderr: `${result.stderr ?? ""}${result.error ? `\n${result.error.message}` : ""}` };
+    this.transcript.push(outcome.stdout, outcome.stderr);
+    return outcome;
+  }
+}
+
+export class Machine {
+  constructor(
+    readonly address: string,
+    private readonly privateKeyPath: string,
+  ) {}
+
+  ssh(command: string, stdin?: string): string {
+    const result = spawnSync(
+      "ssh",
+      ["-i", this.privateKeyPath, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", `root@${this.address}`, command],
+      { input: stdin, encoding: "utf8", timeout: 60_000 },
+    );
+    if (result.status !== 0) throw new Error(`ssh ${command} exited ${result.status}: ${result.stderr}`);
+    return result.stdout;
+  }
+
+  /** An HTTP GET to the machine with the site's Host header, as a browser resolving the domain would send. */
+  get(domain: string, path: string): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+      const request = httpGet({ host: this.address, path, headers: { Host: domain }, timeout: 10_000 }, (response) => {
+        let body = "";
+        response.setEncoding("utf8");
+        response.on("data", (chunk: string) => (body += chunk));
+        response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
+      });
+      request.on("timeout", () => request.destroy(new Error(`GET http://${domain}${path} timed out`)));
+      request.on("error", reject);
+    });
+  }
+
+  /** Whether a TCP connection from this host to the machine's `port` is accepted within the timeout. */
+  answers(port: number, timeoutMs = 1500): Promise<boolean> {
+    return new Promise((resolve) => {
+      const socket = connect({ host: this.address, port });
+      const done = (open: boolean) => {
+        socket.destroy();
+        resolve(open);
+      };
+      socket.setTimeout(timeoutMs, () => done(false));
+      socket.once("connect", () => done(true));
+      socket.once("error", () => done(false));
+    });
+  }
+}
