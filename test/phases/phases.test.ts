@@ -165,6 +165,24 @@ describe("per-phase topology on DigitalOcean", () => {
   });
 });
 
+describe("transform hooks", () => {
+  it("let a user adjust the load balancer and a role's firewall", async () => {
+    const run = await deploy(() =>
+      phases.phaseComponent("megaweb", {
+        config: stackConfig({ phase: "horizontal" }),
+        sshPrivateKey: "KEY",
+        transform: {
+          loadBalancer: (args) => ({ ...args, stickySessions: { type: "cookies", cookieName: "lb", cookieTtlSeconds: 300 } }),
+          firewall: (args, role) => (role === "mysql" ? { ...args, name: "megaweb-db" } : args),
+        },
+      }),
+    );
+    expect(run.ofType(loadBalancer)[0]!.inputs.stickySessions).toEqual({ type: "cookies", cookieName: "lb", cookieTtlSeconds: 300 });
+    expect(run.named(firewall, "megaweb-mysql").inputs.name).toBe("megaweb-db");
+    expect(run.named(firewall, "megaweb-redis").inputs.name).toBe("megaweb-redis");
+  });
+});
+
 describe("existing hosts", () => {
   const hosts = {
     web: [{ address: "198.18.0.2" }, { address: "198.18.0.3", privateAddress: "10.0.0.3", port: 2222, user: "deploy" }],
