@@ -12,7 +12,7 @@ describe("the Pulumi engine on a local file backend", () => {
   let markerDir: string;
 
   beforeAll(async () => {
-    workspace = await Workspace.create(join(repoRoot, "test/fixtures/engine"));
+    workspace = await Workspace.create(join(repoRoot, "test/fixtures/engine/local"));
     markerDir = join(workspace.dir, "marker");
     await workspace.setConfig("markerDir", markerDir);
     await workspace.setConfig("greeting", "hello from stdin");
@@ -26,7 +26,7 @@ describe("the Pulumi engine on a local file backend", () => {
   it("previews the stack and a local command as creates", async () => {
     const preview = await workspace.preview();
     expect(planOf(preview)).toEqual([
-      "create pulumi:pulumi:Stack megaweb-engine-fixture-test",
+      "create pulumi:pulumi:Stack engine-local-test",
       "create command:local:Command marker",
     ]);
     expect(preview.changeSummary).toEqual({ create: 2 });

@@ -1,11 +1,8 @@
-import { execFile } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { cp, mkdir, mkdtemp, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { promisify } from "node:util";
-
-const run = promisify(execFile);
 
 export const repoRoot = resolve(import.meta.dirname, "../..");
 
@@ -68,21 +65,25 @@ export class Workspace {
   }
 
   /** Runs pulumi in the program directory; rejects with its output when it exits non-zero. */
-  async pulumi(args: string[]): Promise<{ stdout: string; stderr: string }> {
-    try {
-      return await run("pulumi", [...args, "--non-interactive", "--stack", this.stack], {
-        cwd: this.programDir,
-        env: this.env,
-        maxBuffer: 64 * 1024 * 1024,
-      });
-    } catch (error) {
-      const { stdout, stderr } = error as { stdout?: string; stderr?: string };
-      throw new Error(`pulumi ${args.join(" ")} failed:\n${stdout ?? ""}\n${stderr ?? ""}`);
-    }
+  pulumi(args: string[], stdin?: string): Promise<{ stdout: string; stderr: string }> {
+    const fullArgs = [...args, "--non-interactive", "--stack", this.stack];
+    return new Promise((resolve, reject) => {
+      const child = spawn("pulumi", fullArgs, { cwd: this.programDir, env: this.env });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (chunk) => (stdout += chunk));
+      child.stderr.on("data", (chunk) => (stderr += chunk));
+      child.once("error", reject);
+      child.once("close", (code) =>
+        code === 0 ? resolve({ stdout, stderr }) : reject(new Error(`pulumi ${args.join(" ")} exited ${code}:\n${stdout}\n${stderr}`)),
+      );
+      child.stdin.end(stdin ?? "");
+    });
   }
 
+  /** Values go in on stdin, so secrets never sit on a command line. */
   async setConfig(key: string, value: string, options: { secret?: boolean } = {}): Promise<void> {
-    await this.pulumi(["config", "set", ...(options.secret ? ["--secret"] : []), key, value]);
+    await this.pulumi(["config", "set", ...(options.secret ? ["--secret"] : []), key], value);
   }
 
   async preview(extra: string[] = []): Promise<Preview> {

@@ -1,0 +1,80 @@
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Workspace, planOf, repoRoot } from "./pulumi";
+import { LoopbackSshd } from "./sshd";
+
+const secretToken = "r3mote-s3cr3t-token";
+
+// One stack lives through the whole lifecycle, so the tests run in order and share it.
+describe("remote commands and copies over SSH under the real engine", () => {
+  let sshd: LoopbackSshd;
+  let workspace: Workspace;
+  let remoteDir: string;
+
+  beforeAll(async () => {
+    sshd = await LoopbackSshd.start();
+    workspace = await Workspace.create(join(repoRoot, "test/fixtures/engine/remote"));
+    remoteDir = join(workspace.dir, "remote-host");
+    await workspace.setConfig("remoteDir", remoteDir);
+    await workspace.setConfig("port", String(sshd.port));
+    await workspace.setConfig("privateKey", sshd.privateKey, { secret: true });
+    await workspace.setConfig("token", secretToken, { secret: true });
+    await workspace.setConfig("motd", "welcome, first edition");
+    await workspace.setConfig("greeting", "hello over ssh");
+  });
+
+  afterAll(async () => {
+    await workspace?.remove();
+    await sshd?.stop();
+  });
+
+  it("previews two copies and a command without contacting the host", async () => {
+    expect(planOf(await workspace.preview())).toEqual([
+      "create pulumi:pulumi:Stack engine-remote-test",
+      "create command:remote:CopyToRemote site",
+      "create command:remote:CopyToRemote motd",
+      "create command:remote:Command install",
+    ]);
+    expect(existsSync(remoteDir)).toBe(false);
+  });
+
+  it("copies an archive and an asset, then runs the command with stdin and a secret environment", async () => {
+    await workspace.up();
+    expect(await readFile(join(remoteDir, "site/index.html"), "utf8")).toContain("copied by command:remote:CopyToRemote");
+    expect(await readFile(join(remoteDir, "site/assets/site.css"), "utf8")).toBe("body { color: #333; }\n");
+    expect(await readFile(join(remoteDir, "etc/motd"), "utf8")).toBe("welcome, first edition");
+    expect(await readFile(join(remoteDir, "greeting"), "utf8")).toBe("hello over ssh");
+    expect(await readFile(join(remoteDir, "token-length"), "utf8")).toBe(String(secretToken.length));
+  });
+
+  it("records the command output but neither the token nor the private key in state", async () => {
+    const state = await workspace.exportState();
+    expect(state).toContain("index.html");
+    expect(state).not.toContain(secretToken);
+    expect(state).not.toContain("OPENSSH PRIVATE KEY");
+  });
+
+  it("plans no change when nothing changed", async () => {
+    const preview = await workspace.preview(["--expect-no-changes"]);
+    expect(preview.changeSummary).toEqual({ same: 4 });
+  });
+
+  it("updates only the copy whose content changed, and writes the new content", async () => {
+    await workspace.setConfig("motd", "welcome, second edition");
+    const preview = await workspace.preview();
+    expect(preview.changeSummary).toEqual({ same: 3, update: 1 });
+    expect(preview.steps.find((step) => step.op === "update")).toMatchObject({
+      urn: expect.stringMatching(/::motd$/),
+      diffReasons: ["source"],
+    });
+    await workspace.up();
+    expect(await readFile(join(remoteDir, "etc/motd"), "utf8")).toBe("welcome, second edition");
+  });
+
+  it("runs the delete command on destroy", async () => {
+    await workspace.destroy();
+    expect(existsSync(remoteDir)).toBe(false);
+  });
+});
