@@ -205,6 +205,20 @@ function siteContext(site: Site, index: number, host: HostContext, poolSize: Poo
   };
 }
 
+/**
+ * The headers `securityHeaders: true` stands for, whichever server sends them; HSTS only once
+ * the site has TLS, or browsers would be pinned to an HTTPS that does not exist.
+ */
+export function securityHeaders(site: Site): { name: string; value: string }[] {
+  if (!site.securityHeaders) return [];
+  return [
+    { name: "X-Content-Type-Options", value: "nosniff" },
+    { name: "X-Frame-Options", value: "SAMEORIGIN" },
+    { name: "Referrer-Policy", value: "strict-origin-when-cross-origin" },
+    ...(site.tls.mode === "none" ? [] : [{ name: "Strict-Transport-Security", value: "max-age=31536000" }]),
+  ];
+}
+
 export function siteSlug(domain: string): string {
   return domain.replace(/\./g, "_");
 }

@@ -1,5 +1,5 @@
-import type { Site } from "../schema/site";
-import type { HostContext, SiteContext } from "./context";
+import { durationSeconds, type Site } from "../schema/site";
+import { securityHeaders, type HostContext, type SiteContext } from "./context";
 import type { HostFile } from "./files";
 import { renderTemplate } from "./template";
 
@@ -83,25 +83,9 @@ export function renderNginxSite(site: Site, context: SiteContext, host: HostCont
   return files;
 }
 
-function securityHeaders(site: Site): { name: string; value: string }[] {
-  if (!site.securityHeaders) return [];
-  return [
-    { name: "X-Content-Type-Options", value: "nosniff" },
-    { name: "X-Frame-Options", value: "SAMEORIGIN" },
-    { name: "Referrer-Policy", value: "strict-origin-when-cross-origin" },
-    ...(site.tls.mode === "none" ? [] : [{ name: "Strict-Transport-Security", value: "max-age=31536000" }]),
-  ];
-}
-
 function listenAddresses(host: HostContext, port: number): string[] {
   if (host.listenAddress === undefined) return [`${port}`, `[::]:${port}`];
   return [host.listenAddress.includes(":") ? `[${host.listenAddress}]:${port}` : `${host.listenAddress}:${port}`];
-}
-
-const secondsPer = { s: 1, m: 60, h: 3600, d: 86400 } as const;
-
-function durationSeconds(duration: string): number {
-  return Number(duration.slice(0, -1)) * secondsPer[duration.slice(-1) as keyof typeof secondsPer];
 }
 
 function withFinalNewline(text: string): string {

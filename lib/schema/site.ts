@@ -78,6 +78,13 @@ export const Duration = z
   .string()
   .regex(/^[1-9]\d{0,4}[smhd]$/, { error: (issue) => `${shown(issue.input)} is not a duration (a number and s, m, h or d, like 30d)` });
 
+const secondsPer = { s: 1, m: 60, h: 3600, d: 86400 } as const;
+
+/** Seconds in a `Duration` string already checked by the schema. */
+export function durationSeconds(duration: string): number {
+  return Number(duration.slice(0, -1)) * secondsPer[duration.slice(-1) as keyof typeof secondsPer];
+}
+
 export const PhpSettings = z
   .object({
     /** @default "256M" */
