@@ -18,6 +18,8 @@ export interface MariaDbServer {
   rootUrl: string;
   /** mysql://megaweb:…@127.0.0.1:port/<database> for a fresh database. */
   createDatabase(name: string): Promise<string>;
+  /** The app user's URL for a database that exists already (a replica's copy). */
+  urlFor(database: string): string;
   stop(): Promise<void>;
 }
 
@@ -58,6 +60,8 @@ export interface MariaDbOptions {
   bufferPoolMb?: number;
   /** 1 = durable like production; 2 trades the last second on a crash for test speed. */
   flushLogAtTrxCommit?: 1 | 2;
+  /** Gives the server a binary log and this id, so another server can replicate from it. */
+  serverId?: number;
 }
 
 function serverArgs(dataDir: string, options: MariaDbOptions): string[] {
@@ -68,7 +72,7 @@ function serverArgs(dataDir: string, options: MariaDbOptions): string[] {
     `--innodb-buffer-pool-size=${options.bufferPoolMb ?? 128}M`,
     "--innodb-log-file-size=256M",
     `--innodb-flush-log-at-trx-commit=${options.flushLogAtTrxCommit ?? 2}`,
-    "--skip-log-bin",
+    ...(options.serverId ? [`--server-id=${options.serverId}`, "--log-bin=mariadb-bin", "--binlog-format=ROW"] : ["--skip-log-bin"]),
     "--character-set-server=utf8mb4",
     "--collation-server=utf8mb4_general_ci",
   ];
@@ -179,25 +183,22 @@ export async function startMariaDb(options: MariaDbOptions = {}): Promise<MariaD
       await connection.end();
       return `mysql://megaweb:${appPassword}@127.0.0.1:${port}/${name}`;
     },
+    urlFor: (database) => `mysql://megaweb:${appPassword}@127.0.0.1:${port}/${database}`,
     stop: () => stopChild(child, directory),
   };
 }
 
-export async function startRedis(): Promise<RedisServer> {
-  requireBinary("redis-server");
-  const directory = mkdtempSync(path.join(os.tmpdir(), "megaweb-redis-"));
-  const port = await freePort();
-  const password = randomBytes(12).toString("hex");
-  const logFile = path.join(directory, "redis.log");
-  const child = spawn(
-    "redis-server",
-    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", directory,
-      "--requirepass", password, "--logfile", logFile, "--daemonize", "no"],
-    { stdio: "ignore" },
-  );
+export interface RedisOptions {
+  /** Shared by a master and its replicas so either can serve after a failover. */
+  password?: string;
+  replicaOf?: RedisServer;
+}
+
+async function startRedisProcess(what: string, args: string[], directory: string, url: string): Promise<ChildProcess> {
+  const logFile = path.join(directory, `${what}.log`);
+  const child = spawn("redis-server", [...args, "--logfile", logFile], { stdio: "ignore" });
   running.add(child);
-  const url = `redis://:${password}@127.0.0.1:${port}`;
-  await waitFor("redis-server", child, logFile, async () => {
+  await waitFor(what, child, logFile, async () => {
     const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     client.on("error", () => undefined);
     try {
@@ -207,5 +208,67 @@ export async function startRedis(): Promise<RedisServer> {
       client.disconnect();
     }
   });
-  return { port, url, stop: () => stopChild(child, directory) };
+  return child;
+}
+
+/**
+ * Makes `replica` follow `primary` from the primary's current position (GTID), so what each server's
+ * own start-up made (its users) stays its own and everything after replicates.
+ */
+export async function replicate(primary: MariaDbServer, replica: MariaDbServer): Promise<void> {
+  const source = await mysql.createConnection({ uri: primary.rootUrl });
+  const password = randomBytes(12).toString("hex");
+  await source.query("SET sql_log_bin = 0");
+  await source.query(`CREATE OR REPLACE USER 'replicator'@'127.0.0.1' IDENTIFIED BY '${password}'`);
+  await source.query("GRANT REPLICATION SLAVE ON *.* TO 'replicator'@'127.0.0.1'");
+  const [[position]] = await source.query<mysql.RowDataPacket[]>("SELECT @@gtid_binlog_pos AS gtid");
+  await source.end();
+  const target = await mysql.createConnection({ uri: replica.rootUrl });
+  await target.query("SET GLOBAL gtid_slave_pos = ?", [position.gtid]);
+  await target.query(
+    `CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = ${primary.port}, MASTER_USER = 'replicator',
+     MASTER_PASSWORD = '${password}', MASTER_USE_GTID = slave_pos`,
+  );
+  await target.query("START SLAVE");
+  await target.end();
+}
+
+export async function startRedis(options: RedisOptions = {}): Promise<RedisServer & { password: string }> {
+  requireBinary("redis-server");
+  const directory = mkdtempSync(path.join(os.tmpdir(), "megaweb-redis-"));
+  const port = await freePort();
+  const password = options.password ?? randomBytes(12).toString("hex");
+  const url = `redis://:${password}@127.0.0.1:${port}`;
+  const replication = options.replicaOf ? ["--replicaof", "127.0.0.1", String(options.replicaOf.port), "--masterauth", password] : [];
+  const child = await startRedisProcess(
+    "redis-server",
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", directory,
+      "--requirepass", password, "--masterauth", password, "--daemonize", "no", ...replication],
+    directory,
+    url,
+  );
+  return { port, url, password, stop: () => stopChild(child, directory) };
+}
+
+/** A Sentinel watching `master` as "mymaster"; with one Sentinel the quorum is 1. */
+export async function startSentinel(master: RedisServer & { password: string }): Promise<RedisServer> {
+  const directory = mkdtempSync(path.join(os.tmpdir(), "megaweb-sentinel-"));
+  const port = await freePort();
+  const config = path.join(directory, "sentinel.conf");
+  // Sentinel rewrites its own config file as it learns the topology, so it gets a writable copy.
+  writeFileSync(
+    config,
+    [
+      `port ${port}`,
+      "bind 127.0.0.1",
+      `dir ${directory}`,
+      `sentinel monitor mymaster 127.0.0.1 ${master.port} 1`,
+      `sentinel auth-pass mymaster ${master.password}`,
+      "sentinel down-after-milliseconds mymaster 1000",
+      "sentinel failover-timeout mymaster 5000",
+      "",
+    ].join("\n"),
+  );
+  const child = await startRedisProcess("redis-sentinel", [config, "--sentinel"], directory, `redis://127.0.0.1:${port}`);
+  return { port, url: `redis://127.0.0.1:${port}`, stop: () => stopChild(child, directory) };
 }

@@ -38,7 +38,7 @@ let databases = 0;
 
 /** The real web process (and optionally the worker) in this process, on a fresh database. */
 export async function startOrchestrator(
-  backends: Backends,
+  backends: Pick<Backends, "mariadb" | "redis">,
   options: {
     worker?: boolean;
     /** How often the worker sweeps for drifted sessions; false leaves housekeeping unscheduled. */
@@ -50,7 +50,7 @@ export async function startOrchestrator(
   const dbUrl = await backends.mariadb.createDatabase(`megaweb_${process.pid}_${++databases}`);
   const config = loadConfig({
     MEGAWEB_DB_URL: dbUrl,
-    MEGAWEB_REDIS_URL: `${backends.redis.url}/${options.redisDb ?? databases}`,
+    ...(options.env?.MEGAWEB_REDIS_SENTINELS ? {} : { MEGAWEB_REDIS_URL: `${backends.redis.url}/${options.redisDb ?? databases}` }),
     MEGAWEB_API_TOKEN: API_TOKEN,
     MEGAWEB_LOG_LEVEL: "warn",
     PORT: "1",
