@@ -1,4 +1,4 @@
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import { olsKeywords } from "./keywords";
 import {
   blocksNamed,
@@ -9,7 +9,9 @@ import {
   type OlsBlock,
   type OlsCheckId,
   type OlsFinding,
+  type OlsIncludeResolver,
   type OlsNode,
+  type OlsPlace,
   type OlsStatement,
   type ParsedOlsFile,
 } from "./parse";
@@ -101,10 +103,17 @@ const tcpAddressPatterns = [/^[A-Za-z0-9._-]+:(\d{1,5})$/, /^\[[0-9A-Fa-f:]+\]:(
 
 class Findings {
   readonly list: OlsFinding[] = [];
+  /** @param file where findings about something missing (line 0) belong */
   constructor(private readonly file: string) {}
-  add(check: OlsCheckId, line: number, message: string): void {
-    this.list.push({ check, file: this.file, line, message });
+  /** At a node (which knows its own file, included or not), or at line 0 for what is missing. */
+  add(check: OlsCheckId, at: OlsPlace | 0, message: string): void {
+    this.list.push(at === 0 ? { check, file: this.file, line: 0, message } : { check, file: at.file, line: at.line, message });
   }
+}
+
+/** Where an earlier occurrence is: its line, or file:line when it sits in another file. */
+function where(first: OlsPlace, at: OlsPlace): string {
+  return first.file === at.file ? `line ${first.line}` : `${first.file}:${first.line}`;
 }
 
 function lower(text: string): string {
@@ -134,24 +143,24 @@ function checkSyntax(parsed: ParsedOlsFile, out: Findings): void {
     if (node.kind === "statement" && !node.heredoc) {
       const value = node.value;
       if (value.startsWith("{") || /(^|\s)[{}](\s|$)/.test(value) || value.endsWith("}")) {
-        out.add("S2", node.line, `"${node.name} ${value}" is a one-line block; OLS reads it as one key with that text as its value`);
+        out.add("S2", node, `"${node.name} ${value}" is a one-line block; OLS reads it as one key with that text as its value`);
       } else if (value.endsWith(";")) {
-        out.add("S2", node.line, `"${node.name} ${value}" ends in ";"; OLS has no separators, so it becomes part of the value`);
+        out.add("S2", node, `"${node.name} ${value}" ends in ";"; OLS has no separators, so it becomes part of the value`);
       }
       if (/\s#/.test(value)) {
-        out.add("S4", node.line, `"${node.name} ${value}" has a trailing comment; OLS keeps it as part of the value`);
+        out.add("S4", node, `"${node.name} ${value}" has a trailing comment; OLS keeps it as part of the value`);
       }
     }
     if (node.kind === "block" && /\s#/.test(node.value)) {
-      out.add("S4", node.line, `block "${node.name} ${node.value}" has a trailing comment in its name`);
+      out.add("S4", node, `block "${node.name} ${node.value}" has a trailing comment in its name`);
     }
 
     if (!keywords.has(name) && !name.includes("::")) {
       if (node.kind === "block") {
         const into = parent.name ? `"${parent.name}"` : "the top level";
-        out.add("S3", node.line, `block name "${node.name}" is not an OLS keyword; OLS drops the line, reads the body into ${into}, and its "}" closes ${into}`);
+        out.add("S3", node, `block name "${node.name}" is not an OLS keyword; OLS drops the line, reads the body into ${into}, and its "}" closes ${into}`);
       } else if (!openBlocks.has(parentName)) {
-        out.add("S3", node.line, `key "${node.name}" is not an OLS keyword (Not support)`);
+        out.add("S3", node, `key "${node.name}" is not an OLS keyword (Not support)`);
       }
     }
   });
@@ -163,7 +172,7 @@ function checkSyntax(parsed: ParsedOlsFile, out: Findings): void {
 }
 
 function checkRepeatedKeys(block: OlsBlock, out: Findings): void {
-  const seen = new Map<string, number>();
+  const seen = new Map<string, OlsPlace>();
   const parentAcceptsUnknown = openBlocks.has(lower(block.name));
   for (const child of block.children) {
     if (child.kind === "include") continue;
@@ -173,9 +182,9 @@ function checkRepeatedKeys(block: OlsBlock, out: Findings): void {
     const key = child.kind === "block" && namedBlocks.has(name) ? `${name} ${child.value}` : name;
     const first = seen.get(key);
     if (first === undefined) {
-      seen.set(key, child.line);
+      seen.set(key, child);
     } else {
-      out.add("S7", child.line, `"${child.name}${child.kind === "block" && namedBlocks.has(name) ? ` ${child.value}` : ""}" repeats line ${first} in the same block; OLS uses the first one only`);
+      out.add("S7", child, `"${child.name}${child.kind === "block" && namedBlocks.has(name) ? ` ${child.value}` : ""}" repeats ${where(first, child)} in the same block; OLS uses the first one only`);
     }
   }
 }
@@ -198,13 +207,13 @@ function checkNumber(node: OlsStatement, parent: OlsBlock, out: Findings): void 
   }
   const number = parseOlsNumber(node.value);
   if (number === undefined) {
-    out.add("S8", node.line, `${node.name} "${node.value}" is not a number (digits with an optional K, M or G)`);
+    out.add("S8", node, `${node.name} "${node.value}" is not a number (digits with an optional K, M or G)`);
     return;
   }
   if (number < rule.min || (rule.max !== undefined && number > rule.max)) {
     const range = rule.max === undefined ? `at least ${rule.min}` : rule.min === rule.max ? `${rule.min}` : `${rule.min}..${rule.max}`;
     const why = lower(node.name) === "enablescript" ? "; with 0 every PHP request gets 403 \"Scripting is disabled\"" : "; OLS warns and uses its default";
-    out.add(rule.check, node.line, `${node.name} ${node.value} must be ${range}${why}`);
+    out.add(rule.check, node, `${node.name} ${node.value} must be ${range}${why}`);
   }
 }
 
@@ -235,28 +244,28 @@ function serverFacts(parsed: ParsedOlsFile): ServerFacts {
 
 function checkRegistration(parsed: ParsedOlsFile, serverRoot: string, out: Findings): void {
   const facts = serverFacts(parsed);
-  const vhostNames = new Map<string, number>();
+  const vhostNames = new Map<string, OlsPlace>();
   for (const vhost of facts.virtualHosts) {
     const name = vhost.value;
-    if (name === "_AdminVHost") out.add("R1", vhost.line, `virtualhost name "_AdminVHost" is reserved for the WebAdmin`);
+    if (name === "_AdminVHost") out.add("R1", vhost, `virtualhost name "_AdminVHost" is reserved for the WebAdmin`);
     if (!vhostNamePattern.test(name)) {
-      out.add("R1", vhost.line, `virtualhost name "${name}" must be 1-100 characters without blanks or any of ,;<>&%="'()`);
+      out.add("R1", vhost, `virtualhost name "${name}" must be 1-100 characters without blanks or any of ,;<>&%="'()`);
     }
     const first = vhostNames.get(name);
-    if (first !== undefined) out.add("R1", vhost.line, `virtualhost "${name}" is already defined on line ${first}`);
-    else vhostNames.set(name, vhost.line);
+    if (first !== undefined) out.add("R1", vhost, `virtualhost "${name}" is already defined at ${where(first, vhost)}`);
+    else vhostNames.set(name, vhost);
 
     for (const key of ["vhRoot", "configFile"]) {
       const statement = firstValue(vhost, key);
       if (!statement || statement.value === "") {
-        out.add("R2", vhost.line, `virtualhost "${name}" has no ${key}; OLS drops the vhost`);
+        out.add("R2", vhost, `virtualhost "${name}" has no ${key}; OLS drops the vhost`);
         continue;
       }
       const resolved = expand(statement.value, { SERVER_ROOT: serverRoot, VH_NAME: name });
       if (!resolved.startsWith("/")) {
-        out.add("R2", statement.line, `${key} "${statement.value}" is relative and resolves against $SERVER_ROOT; give an absolute or $SERVER_ROOT path`);
+        out.add("R2", statement, `${key} "${statement.value}" is relative and resolves against $SERVER_ROOT; give an absolute or $SERVER_ROOT path`);
       } else if (lower(key) === "configfile" && !resolved.startsWith(`${serverRoot}/conf/vhosts/`)) {
-        out.add("R2", statement.line, `configFile "${statement.value}" must be under $SERVER_ROOT/conf/vhosts/`);
+        out.add("R2", statement, `configFile "${statement.value}" must be under $SERVER_ROOT/conf/vhosts/`);
       }
     }
   }
@@ -265,32 +274,32 @@ function checkRegistration(parsed: ParsedOlsFile, serverRoot: string, out: Findi
   }
 
   const knownVhosts = new Set([...vhostNames.keys(), ...facts.members]);
-  const listenerNames = new Map<string, number>();
+  const listenerNames = new Map<string, OlsPlace>();
   const listenerAddresses = new Map<string, string>();
   for (const listener of blocksNamed(parsed.root, "listener")) {
     const first = listenerNames.get(listener.value);
-    if (first !== undefined) out.add("R6", listener.line, `listener "${listener.value}" is already defined on line ${first}`);
-    else listenerNames.set(listener.value, listener.line);
+    if (first !== undefined) out.add("R6", listener, `listener "${listener.value}" is already defined at ${where(first, listener)}`);
+    else listenerNames.set(listener.value, listener);
 
     const address = firstValue(listener, "address");
     const match = address ? listenerAddressPattern.exec(address.value) : null;
     const port = match ? Number(match[2]) : 0;
     if (!address) {
-      out.add("R6", listener.line, `listener "${listener.value}" has no address`);
+      out.add("R6", listener, `listener "${listener.value}" has no address`);
     } else if (!match || port < 1 || port > 65535) {
-      out.add("R6", address.line, `listener address "${address.value}" must be *:PORT, [ANY]:PORT, IP:PORT or [IPv6]:PORT with a port of 1..65535`);
+      out.add("R6", address, `listener address "${address.value}" must be *:PORT, [ANY]:PORT, IP:PORT or [IPv6]:PORT with a port of 1..65535`);
     } else {
       const other = listenerAddresses.get(address.value);
-      if (other !== undefined) out.add("R6", address.line, `listener "${listener.value}" shares address ${address.value} with listener "${other}"`);
+      if (other !== undefined) out.add("R6", address, `listener "${listener.value}" shares address ${address.value} with listener "${other}"`);
       else listenerAddresses.set(address.value, listener.value);
     }
 
     if (firstValue(listener, "secure")?.value === "1") {
       for (const key of ["keyFile", "certFile"]) {
         const file = firstValue(listener, key);
-        if (!file || file.value === "") out.add("R7", listener.line, `secure listener "${listener.value}" has no ${key}; OLS does not start it`);
+        if (!file || file.value === "") out.add("R7", listener, `secure listener "${listener.value}" has no ${key}; OLS does not start it`);
         else if (!file.value.startsWith("/") && !file.value.startsWith("$SERVER_ROOT/")) {
-          out.add("R7", file.line, `${key} "${file.value}" must be an absolute path`);
+          out.add("R7", file, `${key} "${file.value}" must be an absolute path`);
         }
       }
     }
@@ -301,16 +310,16 @@ function checkRegistration(parsed: ParsedOlsFile, serverRoot: string, out: Findi
       const vhostName = cut < 0 ? map.value : map.value.slice(0, cut);
       const domains = cut < 0 ? [] : map.value.slice(cut).split(",").map((domain) => domain.trim()).filter(Boolean);
       if (domains.length === 0) {
-        out.add("R4", map.line, `map "${map.value}" must be "map VHNAME domain[, domain…]" with at least one domain`);
+        out.add("R4", map, `map "${map.value}" must be "map VHNAME domain[, domain…]" with at least one domain`);
       }
       if (!knownVhosts.has(vhostName)) {
-        out.add("R4", map.line, `map names virtualhost "${vhostName}", which is not defined (names are case-sensitive)`);
+        out.add("R4", map, `map names virtualhost "${vhostName}", which is not defined (names are case-sensitive)`);
       }
       for (const domain of domains) {
         const key = normalizeMappedDomain(domain);
         const owner = mappedTo.get(key);
         if (owner !== undefined && owner !== vhostName) {
-          out.add("R5", map.line, `listener "${listener.value}" maps ${domain} to "${owner}" already; OLS refuses to map it to "${vhostName}"`);
+          out.add("R5", map, `listener "${listener.value}" maps ${domain} to "${owner}" already; OLS refuses to map it to "${vhostName}"`);
         } else {
           mappedTo.set(key, vhostName);
         }
@@ -327,12 +336,12 @@ export function normalizeMappedDomain(domain: string): string {
 }
 
 function checkExtProcessorNames(scope: OlsBlock, out: Findings): void {
-  const seen = new Map<string, number>();
+  const seen = new Map<string, OlsPlace>();
   for (const app of blocksNamed(scope, "extprocessor")) {
     const key = `${lower(firstValue(app, "type")?.value ?? "")} ${app.value}`;
     const first = seen.get(key);
-    if (first !== undefined) out.add("R8", app.line, `extprocessor "${app.value}" of the same type is already defined on line ${first}; OLS silently reuses the first`);
-    else seen.set(key, app.line);
+    if (first !== undefined) out.add("R8", app, `extprocessor "${app.value}" of the same type is already defined at ${where(first, app)}; OLS silently reuses the first`);
+    else seen.set(key, app);
   }
 }
 
@@ -353,19 +362,19 @@ function checkHandlersAndApps(body: OlsBlock, scope: HandlerScope, out: Findings
   const phpApps: OlsBlock[] = [];
   for (const handler of blocksNamed(body, "scripthandler")) {
     const adds = statementsNamed(handler, "add");
-    if (adds.length === 0) out.add("V3", handler.line, "scripthandler has no `add TYPE:NAME SUFFIXES` line");
+    if (adds.length === 0) out.add("V3", handler, "scripthandler has no `add TYPE:NAME SUFFIXES` line");
     for (const add of adds) {
       const match = scriptHandlerPattern.exec(add.value);
       if (!match || !handlerTypes.includes(match[1]!)) {
-        out.add("V3", add.line, `add "${add.value}" must be TYPE:NAME SUFFIXES with TYPE one of ${handlerTypes.join(", ")} and suffixes without dots (add fcgi:NAME php)`);
+        out.add("V3", add, `add "${add.value}" must be TYPE:NAME SUFFIXES with TYPE one of ${handlerTypes.join(", ")} and suffixes without dots (add fcgi:NAME php)`);
         continue;
       }
       const [, type, name] = match as unknown as [string, string, string];
       const app = findApp(scope, name);
       if (!app) {
-        out.add("V4", add.line, `handler "${name}" names no extprocessor in this file or the server file (names are case-sensitive); OLS then answers every request for these suffixes with 403`);
+        out.add("V4", add, `handler "${name}" names no extprocessor in this file or the server file (names are case-sensitive); OLS then answers every request for these suffixes with 403`);
       } else if (lower(firstValue(app, "type")?.value ?? "") !== type) {
-        out.add("V4", add.line, `handler "${type}:${name}" names an extprocessor of type "${firstValue(app, "type")?.value ?? ""}"`);
+        out.add("V4", add, `handler "${type}:${name}" names an extprocessor of type "${firstValue(app, "type")?.value ?? ""}"`);
       } else if (add.value.slice(match[0].indexOf(name) + name.length).split(",").some((suffix) => suffix.trim() === "php")) {
         phpApps.push(app);
       }
@@ -375,27 +384,27 @@ function checkHandlersAndApps(body: OlsBlock, scope: HandlerScope, out: Findings
   for (const app of blocksNamed(body, "extprocessor")) {
     const type = firstValue(app, "type");
     if (!type || !extAppTypes.includes(lower(type.value))) {
-      out.add("V5", type?.line ?? app.line, `extprocessor "${app.value}" needs a type among ${extAppTypes.join(", ")}`);
+      out.add("V5", type ?? app, `extprocessor "${app.value}" needs a type among ${extAppTypes.join(", ")}`);
     }
     const address = firstValue(app, "address");
     if (address && !isExtAppAddress(address.value)) {
-      out.add("V6", address.line, `address "${address.value}" must be uds:// followed by the socket's absolute path without its leading "/" (uds://run/php/x.sock), or HOST:PORT`);
+      out.add("V6", address, `address "${address.value}" must be uds:// followed by the socket's absolute path without its leading "/" (uds://run/php/x.sock), or HOST:PORT`);
     }
     for (const env of statementsNamed(app, "env")) {
-      if (!/^\S+=\S+$/.test(env.value)) out.add("V7", env.line, `env "${env.value}" must be KEY=VALUE`);
+      if (!/^\S+=\S+$/.test(env.value)) out.add("V7", env, `env "${env.value}" must be KEY=VALUE`);
     }
   }
 
   for (const app of new Set(phpApps)) {
     const type = firstValue(app, "type")?.value ?? "";
     const autoStart = firstValue(app, "autoStart");
-    if (lower(type) !== "fcgi") out.add("V5", app.line, `PHP goes to "${app.value}" of type "${type}"; megaweb serves PHP through PHP-FPM (type fcgi)`);
-    if (!firstValue(app, "address")) out.add("V5", app.line, `extprocessor "${app.value}" has no address`);
+    if (lower(type) !== "fcgi") out.add("V5", app, `PHP goes to "${app.value}" of type "${type}"; megaweb serves PHP through PHP-FPM (type fcgi)`);
+    if (!firstValue(app, "address")) out.add("V5", app, `extprocessor "${app.value}" has no address`);
     if (autoStart?.value !== "0") {
-      out.add("V5", autoStart?.line ?? app.line, `extprocessor "${app.value}" needs an explicit autoStart 0: absent means 1, and OLS then tries to spawn PHP itself`);
+      out.add("V5", autoStart ?? app, `extprocessor "${app.value}" needs an explicit autoStart 0: absent means 1, and OLS then tries to spawn PHP itself`);
     }
     const path = firstValue(app, "path");
-    if (path) out.add("V5", path.line, `extprocessor "${app.value}" has a path, but PHP-FPM is started by systemd, not OLS`);
+    if (path) out.add("V5", path, `extprocessor "${app.value}" has a path, but PHP-FPM is started by systemd, not OLS`);
   }
 }
 
@@ -422,20 +431,20 @@ function checkVhostBody(body: OlsBlock, context: VhostContext, out: Findings): v
   if (!docRoot || docRoot.value === "") {
     out.add("V1", 0, "docRoot is missing (OLS: missing <docRoot> in <virtualHostConfig>)");
   } else if (!docRoot.value.startsWith("/") && !/^\$(VH_ROOT|SERVER_ROOT)(\/|$)/.test(docRoot.value)) {
-    out.add("V1", docRoot.line, `docRoot "${docRoot.value}" must be absolute or start with $VH_ROOT/`);
+    out.add("V1", docRoot, `docRoot "${docRoot.value}" must be absolute or start with $VH_ROOT/`);
   } else if (context.vhRoot !== undefined) {
     const vars = { SERVER_ROOT: context.serverRoot, VH_ROOT: context.vhRoot.replace(/\/?$/, ""), VH_NAME: context.name ?? "" };
     const resolved = expand(docRoot.value, vars);
     if (context.exists && !context.exists(resolved)) {
-      out.add("V1", docRoot.line, `docRoot ${resolved} does not exist; OLS drops the vhost with only a WARN`);
+      out.add("V1", docRoot, `docRoot ${resolved} does not exist; OLS drops the vhost with only a WARN`);
     }
     if (context.restrained && !`${resolved}/`.startsWith(`${vars.VH_ROOT}/`)) {
-      out.add("V1", docRoot.line, `docRoot ${resolved} lies outside vhRoot ${vars.VH_ROOT}, which restrained 1 forbids`);
+      out.add("V1", docRoot, `docRoot ${resolved} lies outside vhRoot ${vars.VH_ROOT}, which restrained 1 forbids`);
     }
     for (const denied of context.deniedDirs) {
       const dir = expand(denied, vars);
       const blocked = dir.endsWith("/*") ? `${resolved}/`.startsWith(dir.slice(0, -1)) : resolved.replace(/\/+$/, "") === dir.replace(/\/+$/, "") || resolved === dir;
-      if (blocked) out.add("V14", docRoot.line, `docRoot ${resolved} is under accessDenyDir ${denied}`);
+      if (blocked) out.add("V14", docRoot, `docRoot ${resolved} is under accessDenyDir ${denied}`);
     }
   }
 
@@ -446,9 +455,9 @@ function checkVhostBody(body: OlsBlock, context: VhostContext, out: Findings): v
   if (!index) {
     out.add("V8", 0, "no index block; the server's list (index.html, index.php) would be used");
   } else {
-    if (firstValue(index, "useServer")?.value !== "0") out.add("V8", index.line, "index needs useServer 0 (the default 1 uses the server's list)");
+    if (firstValue(index, "useServer")?.value !== "0") out.add("V8", index, "index needs useServer 0 (the default 1 uses the server's list)");
     const files = (firstValue(index, "indexFiles")?.value ?? "").split(",").map((file) => file.trim());
-    if (isPhp && !files.includes("index.php")) out.add("V8", index.line, "indexFiles of a PHP site must contain index.php");
+    if (isPhp && !files.includes("index.php")) out.add("V8", index, "indexFiles of a PHP site must contain index.php");
   }
 
   for (const log of ["errorlog", "accesslog"]) {
@@ -457,40 +466,40 @@ function checkVhostBody(body: OlsBlock, context: VhostContext, out: Findings): v
       out.add("V9", 0, `no ${log} block`);
       continue;
     }
-    if (block.value === "") out.add("V9", block.line, `${log} needs the log file's path: "${log} PATH {"`);
+    if (block.value === "") out.add("V9", block, `${log} needs the log file's path: "${log} PATH {"`);
     else if (context.exists && !context.exists(dirname(block.value))) {
-      out.add("V9", block.line, `${log} directory ${dirname(block.value)} does not exist (OLS: log file is not writable)`);
+      out.add("V9", block, `${log} directory ${dirname(block.value)} does not exist (OLS: log file is not writable)`);
     }
     if (firstValue(block, "useServer")?.value !== "0") {
       const effect = log === "accesslog" ? "absent means 2, no access log at all" : "absent means 1, the server's log";
-      out.add("V9", block.line, `${log} needs useServer 0 (${effect})`);
+      out.add("V9", block, `${log} needs useServer 0 (${effect})`);
     }
   }
 
   const scope: HandlerScope = { own: blocksNamed(body, "extprocessor"), server: context.serverApps };
   for (const contextBlock of blocksNamed(body, "context")) {
     const uri = contextBlock.value;
-    if (!uri.startsWith("/") && !uri.startsWith("exp:")) out.add("V10", contextBlock.line, `context URI "${uri}" must start with "/" or "exp:"`);
+    if (!uri.startsWith("/") && !uri.startsWith("exp:")) out.add("V10", contextBlock, `context URI "${uri}" must start with "/" or "exp:"`);
     const type = lower(firstValue(contextBlock, "type")?.value ?? "null");
-    if (!contextTypes.includes(type)) out.add("V10", contextBlock.line, `context type "${type}" must be one of ${contextTypes.join(", ")}`);
+    if (!contextTypes.includes(type)) out.add("V10", contextBlock, `context type "${type}" must be one of ${contextTypes.join(", ")}`);
     if (["fcgi", "lsapi", "proxy"].includes(type)) {
       const handler = firstValue(contextBlock, "handler");
       const app = handler ? findApp(scope, handler.value) : undefined;
-      if (!handler) out.add("V10", contextBlock.line, `context ${uri} of type ${type} needs a handler`);
+      if (!handler) out.add("V10", contextBlock, `context ${uri} of type ${type} needs a handler`);
       else if (!app || lower(firstValue(app, "type")?.value ?? "") !== type) {
-        out.add("V10", handler.line, `handler "${handler.value}" names no extprocessor of type ${type}`);
+        out.add("V10", handler, `handler "${handler.value}" names no extprocessor of type ${type}`);
       }
     }
     const location = firstValue(contextBlock, "location");
     if (location && !location.value.startsWith("/") && !location.value.startsWith("$")) {
-      out.add("V10", location.line, `location "${location.value}" is relative and resolves against $DOC_ROOT; make it absolute or $-rooted`);
+      out.add("V10", location, `location "${location.value}" is relative and resolves against $DOC_ROOT; make it absolute or $-rooted`);
     }
   }
 
   for (const vhssl of blocksNamed(body, "vhssl")) {
     for (const key of ["keyFile", "certFile"]) {
       const file = firstValue(vhssl, key);
-      if (!file || file.value === "") out.add("V12", vhssl.line, `vhssl has no ${key}`);
+      if (!file || file.value === "") out.add("V12", vhssl, `vhssl has no ${key}`);
     }
   }
 
@@ -507,10 +516,10 @@ function checkPaths(root: OlsBlock, out: Findings): void {
     // vhRoot and configFile are R2's.
     const ownedElsewhere = (name === "location" && isNamed(parent, "context")) || isNamed(parent, "virtualhost");
     if (node.kind === "statement" && pathKeys.has(name) && node.value !== "" && !ownedElsewhere && !isRootedPath(node.value)) {
-      out.add("V13", node.line, `${node.name} "${node.value}" is relative; OLS resolves it against $SERVER_ROOT`);
+      out.add("V13", node, `${node.name} "${node.value}" is relative; OLS resolves it against $SERVER_ROOT`);
     }
     if (node.kind === "block" && (name === "errorlog" || name === "accesslog") && node.value !== "" && !isRootedPath(node.value)) {
-      out.add("V13", node.line, `${node.name} path "${node.value}" is relative; OLS resolves it against $SERVER_ROOT`);
+      out.add("V13", node, `${node.name} path "${node.value}" is relative; OLS resolves it against $SERVER_ROOT`);
     }
   });
 }
@@ -533,7 +542,7 @@ function checkParsed(parsed: ParsedOlsFile, kind: OlsFileKind, context: VhostCon
   if (kind === "vhost") {
     for (const wrapper of parsed.root.children) {
       if (wrapper.kind === "block" && (isNamed(wrapper, "virtualhost") || isNamed(wrapper, "virtualHostConfig"))) {
-        out.add("V2", wrapper.line, `a vhost file holds top-level statements only; OLS already reads it as <virtualHostConfig>, so "${wrapper.name}" is not unwrapped`);
+        out.add("V2", wrapper, `a vhost file holds top-level statements only; OLS already reads it as <virtualHostConfig>, so "${wrapper.name}" is not unwrapped`);
       }
     }
   } else {
@@ -564,8 +573,8 @@ export interface OlsExpectedSite {
 export interface OlsDeploymentInput extends OlsCheckOptions {
   /** `$SERVER_ROOT/conf/httpd_config.conf`. */
   server: OlsFileInput;
-  /** Every vhost config file, by its absolute path on the server. */
-  vhosts: OlsFileInput[];
+  /** Every other file it reads (vhost configs, included files), by absolute path on the server. */
+  files: readonly OlsFileInput[];
   /** When given, R1 and R5 also check that exactly these sites are registered and mapped. */
   sites?: OlsExpectedSite[];
   /**
@@ -583,12 +592,12 @@ export interface OlsDeploymentInput extends OlsCheckOptions {
  */
 export function checkOlsDeployment(input: OlsDeploymentInput): OlsFinding[] {
   const serverRoot = input.serverRoot ?? "/usr/local/lsws";
-  const server = parseOlsConfig(input.server.content, input.server.path);
+  const vhostFiles = new Map(input.files.map((file) => [file.path, file]));
+  const server = parseOlsConfig(input.server.content, input.server.path, includeResolver(vhostFiles, serverRoot));
   const facts = serverFacts(server);
   const out = new Findings(input.server.path);
   const findings = [...server.findings];
   checkParsed(server, "server", standalone(serverRoot), out);
-  const vhostFiles = new Map(input.vhosts.map((file) => [file.path, file]));
   const appOwners = new Map<string, string>();
 
   for (const vhost of facts.virtualHosts) {
@@ -597,12 +606,12 @@ export function checkOlsDeployment(input: OlsDeploymentInput): OlsFinding[] {
     if (!configFile || !vhRoot) continue;
     const vars = { SERVER_ROOT: serverRoot, VH_NAME: vhost.value };
     if (input.exists && !input.exists(expand(vhRoot.value, vars))) {
-      out.add("R2", vhRoot.line, `vhRoot ${expand(vhRoot.value, vars)} does not exist; OLS drops the vhost with only a WARN`);
+      out.add("R2", vhRoot, `vhRoot ${expand(vhRoot.value, vars)} does not exist; OLS drops the vhost with only a WARN`);
     }
     const path = expand(configFile.value, vars);
     const file = vhostFiles.get(path);
     if (!file) {
-      out.add("R2", configFile.line, `configFile ${path} of virtualhost "${vhost.value}" is not among the given files; OLS logs an ERROR and the vhost fails`);
+      out.add("R2", configFile, `configFile ${path} of virtualhost "${vhost.value}" is not among the given files; OLS logs an ERROR and the vhost fails`);
       continue;
     }
     const parsed = parseOlsConfig(file.content, file.path);
@@ -619,7 +628,7 @@ export function checkOlsDeployment(input: OlsDeploymentInput): OlsFinding[] {
     for (const app of blocksNamed(parsed.root, "extprocessor")) {
       const owner = appOwners.get(app.value);
       if (owner !== undefined && owner !== vhost.value) {
-        vhostOut.add("R8", app.line, `extprocessor "${app.value}" is also defined by vhost "${owner}"; prefix vhost-level names with the vhost name`);
+        vhostOut.add("R8", app, `extprocessor "${app.value}" is also defined by vhost "${owner}"; prefix vhost-level names with the vhost name`);
       }
       appOwners.set(app.value, vhost.value);
     }
@@ -631,13 +640,36 @@ export function checkOlsDeployment(input: OlsDeploymentInput): OlsFinding[] {
   return [...findings, ...out.list];
 }
 
+/**
+ * `include PATH` as plainconf reads it, over the given files: `$SERVER_ROOT` expanded, a relative
+ * path taken from the including file's directory, a directory giving its `*.conf` files sorted,
+ * and `* ? [ ]` matched as wordexp would.
+ */
+function includeResolver(files: ReadonlyMap<string, OlsFileInput>, serverRoot: string): OlsIncludeResolver {
+  return (path, fromFile) => {
+    const expanded = expand(path, { SERVER_ROOT: serverRoot });
+    const absolute = expanded.startsWith("/") ? expanded : join(dirname(fromFile), expanded);
+    const exact = files.get(absolute);
+    if (exact) return [exact];
+    const matches = /[*?[\]]/.test(absolute)
+      ? (file: OlsFileInput) => globPattern(absolute).test(file.path)
+      : (file: OlsFileInput) => dirname(file.path) === absolute.replace(/\/+$/, "") && file.path.endsWith(".conf");
+    return [...files.values()].filter(matches).sort((a, b) => (a.path < b.path ? -1 : 1));
+  };
+}
+
+function globPattern(glob: string): RegExp {
+  const pattern = glob.replace(/[.+^${}()|\\]/g, "\\$&").replace(/\*/g, "[^/]*").replace(/\?/g, "[^/]");
+  return new RegExp(`^${pattern}$`);
+}
+
 /** D1: every unix socket an app names is there (its pool runs) before OLS connects to it. */
 function checkSockets(apps: OlsBlock[], exists: (path: string) => boolean, out: Findings): void {
   for (const app of apps) {
     const address = firstValue(app, "address");
     const socket = address && udsAddressPattern.test(address.value) ? olsSocketPath(address.value) : undefined;
     if (socket !== undefined && !exists(socket)) {
-      out.add("D1", address!.line, `socket ${socket} of extprocessor "${app.value}" does not exist; is its PHP-FPM pool running?`);
+      out.add("D1", address!, `socket ${socket} of extprocessor "${app.value}" does not exist; is its PHP-FPM pool running?`);
     }
   }
 }
@@ -666,7 +698,7 @@ function checkExpectedSites(server: ParsedOlsFile, sites: OlsExpectedSite[], out
       );
       for (const domain of site.domains) {
         if (!mapped.has(normalizeMappedDomain(domain))) {
-          out.add("R5", listener.line, `listener "${listenerName}" does not map ${domain} to "${site.vhost}"`);
+          out.add("R5", listener, `listener "${listenerName}" does not map ${domain} to "${site.vhost}"`);
         }
       }
     }

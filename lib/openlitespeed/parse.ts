@@ -21,31 +21,48 @@ export interface OlsFinding {
   message: string;
 }
 
-export interface OlsStatement {
+/** Where a node was written: its own file, which differs from the parent's when included. */
+export interface OlsPlace {
+  file: string;
+  /** 1-based physical line. */
+  line: number;
+}
+
+export interface OlsStatement extends OlsPlace {
   kind: "statement";
   name: string;
   /** The rest of the line with leading blanks skipped, or a heredoc's body. */
   value: string;
-  line: number;
   heredoc: boolean;
 }
 
-export interface OlsBlock {
+export interface OlsBlock extends OlsPlace {
   kind: "block";
   name: string;
   /** The text between the name and `{`: a vhost or listener name, a URI, a log path. */
   value: string;
-  line: number;
   children: OlsNode[];
 }
 
-export interface OlsInclude {
+/** An `include` line; the files it names are parsed in place, right after it. */
+export interface OlsInclude extends OlsPlace {
   kind: "include";
   path: string;
-  line: number;
 }
 
 export type OlsNode = OlsStatement | OlsBlock | OlsInclude;
+
+/** A config file's text by its path. */
+export interface OlsSource {
+  readonly path: string;
+  readonly content: string;
+}
+
+/**
+ * The files an `include PATH` line loads, in order, or undefined when PATH names nothing. OLS reads
+ * a directory's `*.conf` files sorted by name and expands `* ? [ ]` (GRAMMAR.md §2.10).
+ */
+export type OlsIncludeResolver = (path: string, fromFile: string) => readonly OlsSource[] | undefined;
 
 export interface ParsedOlsFile {
   file: string;
@@ -81,13 +98,32 @@ function splitNameValue(text: string): { name: string; value: string } {
   return { name: text.slice(0, match.index), value: text.slice(match.index).replace(/^[ \t]+/, "") };
 }
 
-export function parseOlsConfig(text: string, file: string): ParsedOlsFile {
-  const lines = text.split("\n");
-  const root: OlsBlock = { kind: "block", name: "", value: "", line: 0, children: [] };
+export function parseOlsConfig(text: string, file: string, resolveInclude?: OlsIncludeResolver): ParsedOlsFile {
+  const root: OlsBlock = { kind: "block", name: "", value: "", file, line: 0, children: [] };
   const open: OlsBlock[] = [root];
   const findings: OlsFinding[] = [];
-  const report = (check: OlsCheckId, line: number, message: string) =>
-    findings.push({ check, file, line, message });
+  parseLines(text, file, { open, findings, resolveInclude, including: [file] });
+  for (const block of open.slice(1)) {
+    findings.push({ check: "S1", file: block.file, line: block.line, message: `block "${`${block.name} ${block.value}`.trim()}" is never closed ('{' and '}' do not match at end of file)` });
+  }
+  return { file, root, findings };
+}
+
+interface ParseState {
+  /** Innermost last; an included file continues at the includer's nesting level. */
+  readonly open: OlsBlock[];
+  readonly findings: OlsFinding[];
+  readonly resolveInclude?: OlsIncludeResolver;
+  /** The chain of files being read, to refuse an include loop. */
+  readonly including: readonly string[];
+}
+
+function parseLines(text: string, file: string, state: ParseState): void {
+  const { open } = state;
+  const lines = text.split("\n");
+  const depthAtStart = open.length;
+  const report = (check: OlsCheckId, line: number, message: string) => state.findings.push({ check, file, line, message });
+  const add = (node: OlsNode) => open[open.length - 1]!.children.push(node);
 
   let index = 0;
   while (index < lines.length) {
@@ -104,13 +140,22 @@ export function parseOlsConfig(text: string, file: string): ParsedOlsFile {
     if (isIgnorable(text)) continue;
 
     if (text.slice(0, 7).toLowerCase() === "include") {
-      open[open.length - 1]!.children.push({ kind: "include", path: trimConf(text.slice(7)), line: lineNo });
+      const path = trimConf(text.slice(7));
+      add({ kind: "include", path, file, line: lineNo });
+      const included = state.resolveInclude?.(path, file);
+      for (const source of included ?? []) {
+        if (state.including.includes(source.path)) {
+          report("S1", lineNo, `include ${path} reads ${source.path} again, which is already being read`);
+          continue;
+        }
+        parseLines(source.content, source.path, { ...state, including: [...state.including, source.path] });
+      }
       continue;
     }
 
     if (text.startsWith("}")) {
-      if (open.length === 1) report("S1", lineNo, "`}` without an open block (OLS: found more '}')");
-      else open.pop();
+      if (open.length <= depthAtStart) report("S1", lineNo, "`}` without an open block in this file (OLS: found more '}')");
+      if (open.length > 1) open.pop();
       text = trimConf(text.slice(1));
       if (text === "") continue;
       report("S2", lineNo, `text after \`}\` ("${text}") is parsed as another statement`);
@@ -118,8 +163,8 @@ export function parseOlsConfig(text: string, file: string): ParsedOlsFile {
 
     if (text.endsWith("{")) {
       const { name, value } = splitNameValue(trimConf(text.slice(0, -1)));
-      const block: OlsBlock = { kind: "block", name, value: trimConf(value), line: lineNo, children: [] };
-      open[open.length - 1]!.children.push(block);
+      const block: OlsBlock = { kind: "block", name, value: trimConf(value), file, line: lineNo, children: [] };
+      add(block);
       open.push(block);
       continue;
     }
@@ -151,18 +196,21 @@ export function parseOlsConfig(text: string, file: string): ParsedOlsFile {
       if (Buffer.byteLength(value) > maxHeredocBytes) {
         report("S5", lineNo, `heredoc <<<${tag} is ${Buffer.byteLength(value)} bytes; OLS keeps at most ${maxHeredocBytes}`);
       }
-      open[open.length - 1]!.children.push({ kind: "statement", name: head.name, value, line: lineNo, heredoc: true });
+      add({ kind: "statement", name: head.name, value, file, line: lineNo, heredoc: true });
       continue;
     }
 
     const { name, value } = splitNameValue(text);
-    open[open.length - 1]!.children.push({ kind: "statement", name, value, line: lineNo, heredoc: false });
+    add({ kind: "statement", name, value, file, line: lineNo, heredoc: false });
   }
 
-  for (const block of open.slice(1)) {
-    report("S1", block.line, `block "${`${block.name} ${block.value}`.trim()}" is never closed ('{' and '}' do not match at end of file)`);
+  // S1 holds per file: an included file that leaves a block open changes the nesting of
+  // everything after its include line (closing one of its includer's is reported at the "}").
+  if (state.including.length > 1) {
+    for (const block of open.splice(depthAtStart)) {
+      report("S1", block.line, `block "${`${block.name} ${block.value}`.trim()}" is never closed in this included file`);
+    }
   }
-  return { file, root, findings };
 }
 
 /** Keys compare case-insensitively in OLS (`XmlNode` is built with `s_case_insensitive = 1`). */

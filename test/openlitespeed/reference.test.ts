@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, test } from "vitest";
-import { checkOlsFile, formatOlsFinding, type OlsFileKind } from "../../lib/openlitespeed/check";
+import { checkOlsDeployment, checkOlsFile, formatOlsFinding, type OlsFileKind } from "../../lib/openlitespeed/check";
 
 /**
  * CHECKS.md: "All files pass S1–S7, R3, R4, R6, R7, V3, V4 and V6, with three exceptions". The
@@ -56,6 +56,18 @@ describe("real OLS configs", () => {
       expect.stringMatching(/:15: S3 key "adminRoot" is not an OLS keyword/),
       expect.stringMatching(/:113: V4 handler "php70" names no extprocessor/),
     ]);
+  });
+
+  test("CyberPanel's php70 handler resolves once its include is there to read", () => {
+    const file = "cyberpanel--install-litespeed-conf-httpd_config.conf";
+    const text = readFileSync(`${referenceDir}${file}`, "utf8");
+    const php70 = "extprocessor php70 {\n  type                    lsapi\n  address                 uds://tmp/lshttpd/php70.sock\n  autoStart               0\n}\n";
+    const v4 = (files: { path: string; content: string }[]) =>
+      checkOlsDeployment({ server: { path: "/usr/local/lsws/conf/httpd_config.conf", content: text }, files })
+        .filter((finding) => finding.check === "V4")
+        .map(formatOlsFinding);
+    expect(v4([])).toEqual([expect.stringMatching(/:113: V4 handler "php70" names no extprocessor/)]);
+    expect(v4([{ path: "/usr/local/lsws/conf/phpconfigs/php70.conf", content: php70 }])).toEqual([]);
   });
 
   test("the stock install registers its Example vhost and logs with relative paths (R2, V13)", () => {

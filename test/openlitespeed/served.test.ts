@@ -62,7 +62,7 @@ afterAll(async () => {
   removeRoot(root);
 });
 
-const deploymentFindings = () => checkOlsDeployment({ serverRoot, server, vhosts, exists: existsSync }).map(formatOlsFinding);
+const deploymentFindings = () => checkOlsDeployment({ serverRoot, server, files: vhosts, exists: existsSync }).map(formatOlsFinding);
 
 /** What OLS would do for a PHP request to `vhost`: follow its scripthandler to the app's socket. */
 function phpWiring(vhostName: string) {
@@ -134,7 +134,7 @@ describe("OpenLiteSpeed wiring on a real host tree", () => {
 
   test("a docRoot that is not on disk is caught before OLS would drop the vhost", () => {
     const moved = vhosts.map((file) => ({ ...file, content: file.content.replace(/^docRoot +(\S+)$/m, "docRoot                   $1-gone") }));
-    const findings = checkOlsDeployment({ serverRoot, server, vhosts: moved, exists: existsSync }).map(formatOlsFinding);
+    const findings = checkOlsDeployment({ serverRoot, server, files: moved, exists: existsSync }).map(formatOlsFinding);
     expect(findings).toHaveLength(3);
     for (const finding of findings) expect(finding).toMatch(/V1 docRoot \S+-gone does not exist; OLS drops the vhost with only a WARN/);
   });

@@ -86,7 +86,7 @@ const sites: OlsExpectedSite[] = [{ vhost: "example.com", domains: ["example.com
 function check(server: string, vhost: string) {
   return checkOlsDeployment({
     server: { path: serverPath, content: server },
-    vhosts: [{ path: vhostPath, content: vhost }],
+    files: [{ path: vhostPath, content: vhost }],
     sites,
   });
 }
@@ -167,9 +167,37 @@ describe("OLS checker", () => {
   });
 
   test("a vhost file that is not among the files fails R2", () => {
-    const findings = checkOlsDeployment({ server: { path: serverPath, content: goodServer }, vhosts: [] });
+    const findings = checkOlsDeployment({ server: { path: serverPath, content: goodServer }, files: [] });
     expect(findings.map(formatOlsFinding)).toEqual([
       `${serverPath}:23: R2 configFile ${vhostPath} of virtualhost "example.com" is not among the given files; OLS logs an ERROR and the vhost fails`,
+    ]);
+  });
+
+  test("follows include lines: a registration split into included files passes, maps included inside the listener", () => {
+    const registration = goodServer.slice(goodServer.indexOf("extprocessor"), goodServer.indexOf("listener backend"));
+    const server = `${goodServer.slice(0, goodServer.indexOf("extprocessor"))}include $SERVER_ROOT/conf/sites\n\nlistener backend {\n  address                 127.0.0.1:8088\n  secure                  0\n  include                 maps/*.conf\n}\n`;
+    const findings = checkOlsDeployment({
+      server: { path: serverPath, content: server },
+      files: [
+        { path: vhostPath, content: goodVhost },
+        { path: "/usr/local/lsws/conf/sites/example.com.conf", content: registration },
+        { path: "/usr/local/lsws/conf/maps/example.com.conf", content: "map                     example.com example.com, www.example.com\n" },
+      ],
+      sites,
+    });
+    expect(findings.map(formatOlsFinding)).toEqual([]);
+  });
+
+  test("an included file is checked as itself: its findings name it, and it must balance its own braces", () => {
+    const server = `${goodServer}include /usr/local/lsws/conf/extra.conf\n`;
+    const findings = checkOlsDeployment({
+      server: { path: serverPath, content: server },
+      files: [{ path: vhostPath, content: goodVhost }, { path: "/usr/local/lsws/conf/extra.conf", content: "tuning  {\n  maxConns 10 # why\n" }],
+      sites,
+    });
+    expect(findings.map(formatOlsFinding)).toEqual([
+      '/usr/local/lsws/conf/extra.conf:1: S1 block "tuning" is never closed in this included file',
+      '/usr/local/lsws/conf/extra.conf:2: S4 "maxConns 10 # why" has a trailing comment; OLS keeps it as part of the value',
     ]);
   });
 

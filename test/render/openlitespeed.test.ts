@@ -44,7 +44,7 @@ function check(rendered: ReturnType<typeof renderHost>) {
   return checkOlsDeployment({
     serverRoot: rendered.host.path(olsServerRoot),
     server: rendered.server,
-    vhosts: rendered.vhosts,
+    files: rendered.vhosts,
     sites: rendered.expected,
   }).map(formatOlsFinding);
 }
