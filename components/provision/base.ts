@@ -44,7 +44,8 @@ export interface FirewallPeer {
 
 /**
  * The plan's firewall matrix as nftables rules for one host: the same rows the cloud firewall
- * gets, with role sources resolved to the peers' private addresses. Admin SSH with no admin
+ * gets, with role sources resolved to the other hosts' (`peers`) private addresses; a port
+ * only its own host uses stays shut. Admin SSH with no admin
  * CIDRs, and traffic from DigitalOcean's load balancer, are open here: on droplets the cloud
  * firewall narrows them, and on existing hosts the operator's own network does.
  */

@@ -57,9 +57,10 @@ export class Provisioning extends pulumi.ComponentResource {
     const rootSecret = hosts[0]?.connection.privateKey;
     if (rootSecret === undefined) throw new Error("provisioning needs the hosts' SSH private key (megaweb:sshPrivateKey)");
     const redisPassword = derivedPassword(rootSecret, "redis");
-    const peers = pulumi.all(hosts.map((host) => pulumi.all([host.privateIp, host.name]))).apply((entries) =>
-      entries.map(([privateIp, hostName]) => ({ privateIp, roles: byName.get(hostName)!.roles })),
-    );
+    const privateIps = pulumi.all(hosts.map((host) => host.privateIp));
+    /** The other hosts, as a host's firewall sees them; its own traffic to itself arrives on loopback. */
+    const peersOf = (self: Host) =>
+      privateIps.apply((addresses) => hosts.flatMap((host, index) => (host === self ? [] : [{ privateIp: addresses[index]!, roles: host.roles }])));
     /** Whether any host other than `self` has one of `roles`: then a service must listen beyond loopback. */
     const servesOthers = (self: Host, roles: readonly Role[]) => hosts.some((other) => other !== self && other.roles.some((role) => roles.includes(role)));
 
@@ -77,7 +78,7 @@ export class Provisioning extends pulumi.ComponentResource {
         `${prefix}-firewall`,
         {
           host,
-          create: peers.apply((all) => firewallCommand(nftablesConfig(host.name, host.roles, hostFirewallRules(host.roles, plan.firewall, all, config.adminCidrs)))),
+          create: peersOf(host).apply((peers) => firewallCommand(nftablesConfig(host.name, host.roles, hostFirewallRules(host.roles, plan.firewall, peers, config.adminCidrs)))),
           dependsOn: [base],
         },
         this,

@@ -1,4 +1,5 @@
 import { apacheModules } from "../../lib/render/apache";
+import { olsServerRoot } from "../../lib/render/openlitespeed";
 import type { HostDirectory, HostFile, SiteRender, WebHostRender } from "../../lib/render/files";
 import { renderTemplate } from "../../lib/render/template";
 import type { ServerFacts } from "./base";
@@ -35,10 +36,13 @@ const isVersionMaster = (file: HostFile) => /^\/etc\/php\/\d\.\d\/fpm\/php-fpm\.
 /** Host-wide web tier: packages, nginx.conf and its snippets, php.ini settings, Apache's listener. */
 export function webRoleCommand(render: WebHostRender, facts: ServerFacts): string {
   const versions = phpVersionsOf(render.packages);
-  const apache = render.host.some((file) => file.path.startsWith("/etc/apache2/"));
-  const packages = [...render.packages, ...versions.map((version) => `php${version}-cli`), ...(apache ? ["apache2"] : [])];
+  const apache = render.packages.includes("apache2");
+  const openlitespeed = render.packages.includes("openlitespeed");
+  const packages = [...render.packages, ...versions.map((version) => `php${version}-cli`)];
   const body = renderTemplate("provision/web.sh", {
     phpRepository: phpRepositoryScript(facts, versions),
+    openLiteSpeedRepository: openlitespeed ? renderTemplate("provision/openlitespeed-repository.sh", { codename: facts.codename }) : "",
+    openlitespeed,
     packages: [...new Set(packages)].sort().join(" "),
     phpVersions: versions,
     units: putFiles(versions.map((version) => ({ path: unitPath(version), content: renderTemplate("fpm-site/php-fpm-site@.service", { phpVersion: version }) }))),
@@ -54,6 +58,7 @@ export function webRoleCommand(render: WebHostRender, facts: ServerFacts): strin
 
 interface SiteParts {
   readonly apacheSite: false | { slug: string };
+  readonly olsSite: boolean;
   readonly fpm: false | { phpVersion: string; pool: string; master: string; unit: string; masterFile: HostFile };
 }
 
@@ -63,6 +68,7 @@ function siteParts(site: SiteRender): SiteParts {
   const apache = site.files.some((file) => file.path.startsWith("/etc/apache2/sites-available/"));
   return {
     apacheSite: apache && { slug: site.slug },
+    olsSite: site.files.some((file) => file.path.startsWith(`${olsServerRoot}/conf/vhosts/`)),
     fpm:
       pool !== undefined && phpVersion !== undefined
         ? {

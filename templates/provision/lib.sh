@@ -63,6 +63,18 @@ checked() {
   fi
 }
 
+# OpenLiteSpeed's `-t` exits 1 on benign warnings: only exit 2, [ERROR] lines and a dropped vhost
+# ("is not accessible", "configuration failed!", logged as WARN) mean the config is broken.
+check_openlitespeed() {
+  local output status=0
+  install -d /tmp/lshttpd
+  output=$(/usr/local/lsws/bin/openlitespeed -t 2>&1) || status=$?
+  if [ "$status" -eq 2 ] || grep -qE '\[ERROR\]|is not accessible|configuration failed!' <<<"$output"; then
+    echo "$output"
+    return 1
+  fi
+}
+
 forget_previous() {
   local path
   for path in "${replaced[@]}"; do rm -f "$previous_dir${path//\//%}"; done

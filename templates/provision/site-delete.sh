@@ -10,6 +10,9 @@ nginx -t && systemctl reload nginx
 {{#apacheSite}}
 apache2ctl -t && systemctl reload apache2
 {{/apacheSite}}
+{{#olsSite}}
+check_openlitespeed && /usr/local/lsws/bin/lswsctrl restart >/dev/null
+{{/olsSite}}
 if [ -d {{home}} ]; then
   install -d -m 700 /var/lib/megaweb/removed
   mv {{home}} "/var/lib/megaweb/removed/{{slug}}-$(date +%Y%m%d%H%M%S)"

@@ -12,6 +12,9 @@ restore_hooks+=("[ -e /etc/apache2/sites-available/{{slug}}.conf ] || a2dissite 
 a2ensite -q {{slug}} >/dev/null
 checked apache2ctl -t
 {{/apacheSite}}
+{{#olsSite}}
+checked check_openlitespeed
+{{/olsSite}}
 {{#fpm}}
 checked php-fpm{{phpVersion}} -t --fpm-config {{master}}
 {{/fpm}}
@@ -25,5 +28,9 @@ fi
 {{#apacheSite}}
 if was_replaced; then systemctl reload apache2; fi
 {{/apacheSite}}
+{{#olsSite}}
+# Graceful (SIGUSR1), and it starts OLS when it is not running yet.
+if was_replaced || ! systemctl is-active --quiet lshttpd; then /usr/local/lsws/bin/lswsctrl restart >/dev/null; fi
+{{/olsSite}}
 if was_replaced; then systemctl reload nginx; fi
 forget_previous

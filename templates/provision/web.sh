@@ -1,6 +1,7 @@
 # The web tier: nginx in front; PHP-FPM for each PHP version the sites use; Apache on loopback
 # behind nginx when a site asks for it. Each site's FPM master is started by the site's own step.
 {{{phpRepository}}}
+{{{openLiteSpeedRepository}}}
 apt_install_stopped {{packages}}
 forget_previous
 
@@ -32,6 +33,10 @@ if ! systemctl is-active --quiet nginx; then systemctl start nginx; elif was_rep
 systemctl enable apache2.service >/dev/null 2>&1
 if systemctl is-active --quiet apache2; then systemctl reload apache2; else systemctl start apache2; fi
 {{/apache}}
+{{#openlitespeed}}
+# httpd_config.conf registers vhost files that the site steps write; they check OLS and restart it.
+systemctl enable lshttpd.service >/dev/null 2>&1
+{{/openlitespeed}}
 {{#phpVersions}}
 # The version's php.ini settings are read by every site's master at start.
 if was_replaced /etc/php/{{.}}/fpm/conf.d/99-megaweb.ini; then
