@@ -132,7 +132,7 @@ const backendLogDirs: Record<Exclude<WebServer, "nginx">, string> = {
  */
 export function resolveWebHost(sites: readonly Site[], facts: HostFacts): { host: HostContext; sites: SiteContext[] } {
   const root = (facts.root ?? "").replace(/\/$/, "");
-  const budget = phpBudget(facts.memoryMb, facts.roles, `host ${facts.name} of ${facts.memoryMb} MB`);
+  const budget = phpBudget(facts.memoryMb, facts.roles, sites, `host ${facts.name} of ${facts.memoryMb} MB`);
   const sizing = sizePools(sites, budget);
   const missingPhp = facts.phpVersions === undefined ? [] : sites.flatMap((site, index) =>
     site.kind === "php" && !facts.phpVersions!.includes(site.phpVersion)

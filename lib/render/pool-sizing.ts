@@ -16,6 +16,8 @@ const mysqlReserve = { shareOfRam: 0.25, minimumMb: 256 };
 const redisReserve = { shareOfRam: 0.05, minimumMb: 64 };
 /** The queue worker (Node.js and its job concurrency) when it shares the host. */
 const workerReserveMb = 192;
+/** Each app a `proxy` site forwards to (a Node.js server like the orchestrator) runs on the host too. */
+const proxyAppReserveMb = 128;
 /** More workers than this per pool only queue on the CPU; memory left over stays as page cache. */
 const maxAutoChildren = 32;
 
@@ -28,13 +30,14 @@ export interface PhpBudget {
   readonly hostLabel: string;
 }
 
-export function phpBudget(memoryMb: number, roles: readonly Role[], hostLabel: string): PhpBudget {
+export function phpBudget(memoryMb: number, roles: readonly Role[], sites: readonly Site[], hostLabel: string): PhpBudget {
   const share = (reserve: { shareOfRam: number; minimumMb: number }) => Math.max(reserve.minimumMb, Math.round(memoryMb * reserve.shareOfRam));
   const reservedMb =
     osReserveMb +
     (roles.includes("mysql") ? share(mysqlReserve) : 0) +
     (roles.includes("redis") ? share(redisReserve) : 0) +
-    (roles.includes("worker") ? workerReserveMb : 0);
+    (roles.includes("worker") ? workerReserveMb : 0) +
+    sites.filter((site) => site.kind === "proxy").length * proxyAppReserveMb;
   return { memoryMb, reservedMb, phpMb: Math.max(0, memoryMb - reservedMb), hostLabel };
 }
 

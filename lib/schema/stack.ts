@@ -68,13 +68,13 @@ function budgetProblems(stack: Pick<Stack, "phase" | "target" | "sizes" | "sites
 }
 
 /** The single box is the one web host and runs every other role too (as the plan has it); later, web hosts only serve. */
-export function plannedWebBudget(stack: Pick<Stack, "phase" | "target" | "sizes">): PhpBudget | undefined {
+export function plannedWebBudget(stack: Pick<Stack, "phase" | "target" | "sizes" | "sites">): PhpBudget | undefined {
   if (stack.target !== "digitalocean") return undefined;
   const single = stack.phase === "single";
   const size = plannedSize(stack, "web");
   const memoryMb = sizeMemoryMb(size);
   const roles: Role[] = single ? ["web", "mysql", "redis", "worker"] : ["web"];
-  return phpBudget(memoryMb, roles, `a ${size} ${single ? "single box" : "web host"} of ${memoryMb} MB`);
+  return phpBudget(memoryMb, roles, stack.sites, `a ${size} ${single ? "single box" : "web host"} of ${memoryMb} MB`);
 }
 
 /** Secrets the Pulumi program reads on its own, outside the schema (credentials, not the stack's shape). */

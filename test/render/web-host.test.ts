@@ -151,6 +151,15 @@ describe("PHP-FPM pool sizing on a host", () => {
     expect(sizes({ sites: [{ domain: "a.example.com", php: { memoryLimit: "128M" } }] }, 4096, ["web", "mysql", "redis", "worker"])).toEqual([{ pm: "ondemand", maxChildren: 18 }]);
   });
 
+  it("keeps room for the app behind each proxy site", () => {
+    // 1024 - 320 (OS) - 128 (the app) = 576 MB: 4 workers at 128M; without the app, 704 MB: 5.
+    expect(sizes({ sites: [{ domain: "a.example.com", php: { memoryLimit: "128M" } }, { domain: "app.example.com", kind: "proxy", proxy: { port: 3000 } }] }, 1024)).toEqual([
+      { pm: "ondemand", maxChildren: 4 },
+      undefined,
+    ]);
+    expect(sizes({ sites: [{ domain: "a.example.com", php: { memoryLimit: "128M" } }] }, 1024)).toEqual([{ pm: "ondemand", maxChildren: 5 }]);
+  });
+
   it("charges explicit pools first and derives dynamic spare servers", () => {
     expect(sizes({ sites: [{ domain: "a.example.com", pool: { pm: "dynamic", maxChildren: 4 } }, { domain: "b.example.com", kind: "static" }, { domain: "c.example.com" }] }, 2048)).toEqual([
       { pm: "dynamic", maxChildren: 4, startServers: 1, minSpareServers: 1, maxSpareServers: 2 },
