@@ -9,7 +9,7 @@ import { Site, type SiteInput } from "../../lib/schema/site";
  * shared/reference/openlitespeed/CHECKS.md, together, as the server would load them.
  */
 const siteInputs: SiteInput[] = [
-    { domain: "shop.example", webServer: "openlitespeed" },
+    { domain: "shop.example", webServer: "openlitespeed", pool: { maxChildren: 3 } },
     {
       domain: "locked.example",
       aliases: ["www.locked.example", "*.locked.example"],
