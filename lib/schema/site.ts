@@ -203,7 +203,12 @@ export const Tls = z.discriminatedUnion(
       .strict(),
     z.object({ mode: z.literal("custom"), certificate: pemCertificate, key: TlsKey }).strict(),
   ],
-  { error: (issue) => `${shown((issue.input as { mode?: unknown } | undefined)?.mode)} is not a TLS mode (none, letsencrypt, custom)` },
+  {
+    error: (issue) => {
+      const mode = (issue.input as { mode?: unknown } | undefined)?.mode;
+      return mode === undefined ? "needs a mode (none, letsencrypt, custom)" : `${shown(mode)} is not a TLS mode (none, letsencrypt, custom)`;
+    },
+  },
 );
 export type Tls = z.infer<typeof Tls>;
 

@@ -157,6 +157,7 @@ describe("bad input is refused with the field path and the rule", () => {
     ]);
     expect(problems(oneSite({ domain: "a.example.com", tls: { mode: "custom", certificate, key: { secure: "v1:abc" } } }))).toEqual([]);
     expect(problems(oneSite({ domain: "a.example.com", tls: { mode: "selfsigned" } }))).toEqual([`sites[1].tls.mode: "selfsigned" is not a TLS mode (none, letsencrypt, custom)`]);
+    expect(problems(oneSite({ domain: "a.example.com", tls: { email: "a@example.com" } }))).toEqual([`sites[1].tls.mode: needs a mode (none, letsencrypt, custom)`]);
   });
 });
 
