@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { cp, mkdir, mkdtemp, rm, symlink } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -35,19 +35,34 @@ export class Workspace {
     readonly dir: string,
     readonly programDir: string,
     readonly stack: string,
+    /** The stack file, when it lives outside the program's stackConfigDir. */
+    private readonly configFile?: string,
   ) {}
 
   static async create(program: string, stack = "test"): Promise<Workspace> {
-    if (!existsSync(join(engineBin, "pulumi"))) {
-      throw new Error(`no pulumi in ${engineBin}: run bash scripts/setup/30-engine.sh`);
-    }
-    const dir = await mkdtemp(join(tmpdir(), "megaweb-engine-"));
+    const dir = await workspaceDir();
     const programDir = join(dir, "program");
     await cp(program, programDir, { recursive: true });
     await symlink(join(repoRoot, "node_modules"), join(programDir, "node_modules"));
-    await mkdir(join(dir, "state"));
     const workspace = new Workspace(dir, programDir, stack);
     await workspace.pulumi(["stack", "init"]);
+    return workspace;
+  }
+
+  /**
+   * The repo's own program (Pulumi.yaml at the root, main: stacks/) on a copy of a stack file.
+   * The stack is created from a scratch project whose stack files live in the workspace, so the
+   * passphrase salt Pulumi writes on creation never touches the committed stack files.
+   */
+  static async forRepoProgram(stackFile: string, stack = "test"): Promise<Workspace> {
+    const dir = await workspaceDir();
+    const configFile = join(dir, `Pulumi.${stack}.yaml`);
+    await cp(stackFile, configFile);
+    const project = (await readFile(join(repoRoot, "Pulumi.yaml"), "utf8")).match(/^name:\s*(\S+)/m)?.[1];
+    await mkdir(join(dir, "project"));
+    await writeFile(join(dir, "project/Pulumi.yaml"), `name: ${project}\nruntime: nodejs\nstackConfigDir: ..\n`);
+    const workspace = new Workspace(dir, repoRoot, stack, configFile);
+    await workspace.pulumi(["stack", "init", "--cwd", join(dir, "project")]);
     return workspace;
   }
 
@@ -66,7 +81,9 @@ export class Workspace {
 
   /** Runs pulumi in the program directory; rejects with its output when it exits non-zero. */
   pulumi(args: string[], stdin?: string): Promise<{ stdout: string; stderr: string }> {
-    const fullArgs = [...args, "--non-interactive", "--stack", this.stack];
+    const readsConfig = ["config", "preview", "up", "refresh", "destroy"].includes(args[0] ?? "");
+    const configArgs = this.configFile && readsConfig ? ["--config-file", this.configFile] : [];
+    const fullArgs = [...args, ...configArgs, "--non-interactive", "--stack", this.stack];
     return new Promise((resolve, reject) => {
       const child = spawn("pulumi", fullArgs, { cwd: this.programDir, env: this.env });
       let stdout = "";
@@ -106,6 +123,15 @@ export class Workspace {
   async remove(): Promise<void> {
     await rm(this.dir, { recursive: true, force: true });
   }
+}
+
+async function workspaceDir(): Promise<string> {
+  if (!existsSync(join(engineBin, "pulumi"))) {
+    throw new Error(`no pulumi in ${engineBin}: run bash scripts/setup/30-engine.sh`);
+  }
+  const dir = await mkdtemp(join(tmpdir(), "megaweb-engine-"));
+  await mkdir(join(dir, "state"));
+  return dir;
 }
 
 /** The steps of a preview as `op type name`, the shape a reader checks a plan by. */

@@ -1,0 +1,73 @@
+import { execFile } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { Workspace, planOf, repoRoot, type Preview } from "./pulumi";
+
+const run = promisify(execFile);
+const stackFile = join(repoRoot, "stacks/Pulumi.local.yaml");
+
+/** The logical-name fragment the program derives from a site's domain. */
+const siteKey = (domain: string) => domain.replaceAll(".", "_");
+
+// The committed local stack on an existing host that is never contacted: a preview plans
+// remote steps without connecting, so it needs no machine and no cloud credentials.
+describe("the megaweb program under the real engine (existing target)", () => {
+  let workspace: Workspace;
+  let privateKey: string;
+  let domains: string[];
+  let preview: Preview;
+
+  beforeAll(async () => {
+    workspace = await Workspace.forRepoProgram(stackFile);
+    await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", join(workspace.dir, "key")]);
+    privateKey = await readFile(join(workspace.dir, "key"), "utf8");
+    await workspace.setConfig("megaweb:sshPrivateKey", privateKey, { secret: true });
+    await workspace.pulumi(["config", "set", "--path", "megaweb:hosts.web[0].address", "198.18.0.77"]);
+    domains = (parse(await readFile(stackFile, "utf8")).config["megaweb:sites"] as { domain: string }[]).map((site) => site.domain);
+    preview = await workspace.preview();
+  });
+
+  afterAll(async () => {
+    await workspace?.remove();
+  });
+
+  it("plans the single box, its provisioning, and only remote commands on the given host", () => {
+    const plan = planOf(preview);
+    expect(plan.slice(0, 3)).toEqual([
+      "create pulumi:pulumi:Stack megaweb-test",
+      "create megaweb:phases:SingleBox megaweb-test",
+      "create megaweb:provision:Provisioning megaweb-test-provisioning",
+    ]);
+    const others = plan.slice(3);
+    expect(others.length).toBeGreaterThan(0);
+    for (const step of others) expect(step).toMatch(/^create command:remote:Command megaweb-test-provisioning-web-1-/);
+    expect(preview.changeSummary).toEqual({ create: plan.length });
+  });
+
+  it("plans the host's role steps and every site's steps from the stack file", () => {
+    const names = preview.steps.map((step) => step.urn.split("::").at(-1));
+    for (const role of ["facts", "base", "firewall", "redis", "web", "mysql"]) {
+      expect(names).toContain(`megaweb-test-provisioning-web-1-${role}`);
+    }
+    for (const domain of domains) {
+      for (const step of ["site", "db"]) expect(names).toContain(`megaweb-test-provisioning-web-1-${step}-${siteKey(domain)}`);
+    }
+  });
+
+  it("connects every step to the configured host with the key kept secret", async () => {
+    const remote = preview.steps.filter((step) => step.newState?.type === "command:remote:Command");
+    const text = JSON.stringify(remote);
+    expect(text).not.toContain("BEGIN OPENSSH PRIVATE KEY");
+    const { stdout } = await workspace.pulumi(["preview", "--diff"]);
+    expect(stdout).not.toContain("BEGIN OPENSSH PRIVATE KEY");
+    expect(stdout).toContain("198.18.0.77");
+  });
+
+  it("stops before planning anything when the stack config breaks a schema rule, naming the field", async () => {
+    await workspace.pulumi(["config", "rm", "megaweb:hosts"]);
+    await expect(workspace.preview()).rejects.toThrow(/megaweb:hosts\.web: the single phase needs 1 web host/);
+  });
+});
