@@ -84,6 +84,15 @@ export async function startApache(apache: ApacheRoot, port: number): Promise<Dae
   };
 }
 
+/** Waits for files a daemon creates once it is up, such as the pools' sockets. */
+export async function waitForFiles(paths: readonly string[], timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!paths.every((path) => existsSync(path))) {
+    if (Date.now() > deadline) throw new Error(`still missing after ${timeoutMs} ms: ${paths.filter((path) => !existsSync(path)).join(", ")}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 function accepts(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ port, host: "127.0.0.1" });

@@ -7,7 +7,7 @@ import { renderApacheHost, renderApacheSite } from "../../lib/render/apache";
 import { resolveWebHost, type HostFacts } from "../../lib/render/context";
 import { renderWebHost } from "../../lib/render/files";
 import { parseStack } from "../../lib/schema/stack";
-import { enableApacheSites, prepareApacheRoot, startApache } from "./apache-harness";
+import { enableApacheSites, prepareApacheRoot, startApache, waitForFiles } from "./apache-harness";
 import { fetchFrom, freePort, materialize, removeRoot, removeUsers, scratchRoot, startFpm, startNginx, writeHostFile, type Daemon } from "./harness";
 
 /**
@@ -100,7 +100,9 @@ beforeAll(async () => {
 
   const apache = prepareApacheRoot(root);
   enableApacheSites(apache, contexts.filter((context) => context.backend !== undefined).map((context) => context.slug));
-  daemons.push(await startFpm(root, "8.2"), await startApache(apache, ports.apache), await startNginx(root));
+  daemons.push(await startFpm(root, "8.2"));
+  await waitForFiles(contexts.flatMap((context) => (context.pool ? [context.pool.socket] : [])));
+  daemons.push(await startApache(apache, ports.apache), await startNginx(root));
 });
 
 afterAll(async () => {

@@ -9,6 +9,7 @@ import type { HostFile } from "../../lib/render/files";
 import { renderWebHost } from "../../lib/render/files";
 import { olsServerRoot, renderOpenLiteSpeedHost, renderOpenLiteSpeedSite } from "../../lib/render/openlitespeed";
 import { parseStack } from "../../lib/schema/stack";
+import { waitForFiles } from "../daemons/apache-harness";
 import { materialize, removeRoot, removeUsers, scratchRoot, startFpm, writeHostFile, type Daemon } from "../daemons/harness";
 
 /**
@@ -29,6 +30,7 @@ let server: HostFile;
 let vhosts: HostFile[];
 let fpm: Daemon | undefined;
 let createdUsers: string[] = [];
+let sockets: string[] = [];
 
 beforeAll(async () => {
   root = scratchRoot("ols");
@@ -51,6 +53,7 @@ beforeAll(async () => {
   serverRoot = host.path(olsServerRoot);
   // The OLS package ships its logs directory; the vhosts log there.
   mkdirSync(join(serverRoot, "logs"), { recursive: true });
+  sockets = contexts.flatMap((context) => (context.pool ? [context.pool.socket] : []));
   for (const context of contexts.filter((context) => context.pool)) {
     writeHostFile(join(context.documentRoot, "index.php"), page, "0640", `${context.account.user}:${context.account.group}`);
   }
@@ -110,6 +113,7 @@ describe("OpenLiteSpeed wiring on a real host tree", () => {
 
   test("with the pools running, the deployment passes every check, on disk too", async () => {
     fpm = await startFpm(root, "8.2");
+    await waitForFiles(sockets);
     expect(deploymentFindings()).toEqual([]);
   });
 
