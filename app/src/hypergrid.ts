@@ -22,18 +22,13 @@ export interface HypergridSnapshot {
 export const HYPERGRID_TTL_SECONDS = 5;
 
 /**
- * Sessions in creation order, `tileSize` to a tile. Two grouped scans build every tile at once;
- * pages are cut from that one snapshot so a client paging through sees a consistent grid.
+ * Sessions in creation order, `tileSize` to a tile. One grouped scan of the covering
+ * (seq, status, country) index builds every tile; pages are cut from that one snapshot so a client
+ * paging through sees a consistent grid.
  */
 export async function computeHypergrid(pool: Pool, tileSize: number): Promise<Omit<HypergridSnapshot, "next_cursor">> {
-  const [statusRows] = await pool.query<RowDataPacket[]>(
-    "SELECT (seq - 1) DIV ? AS tile, status, COUNT(*) AS n FROM sessions GROUP BY tile, status",
-    [tileSize],
-  );
-  const [countryRows] = await pool.query<RowDataPacket[]>(
-    `SELECT (s.seq - 1) DIV ? AS tile, r.country, COUNT(*) AS n
-     FROM replicas r JOIN sessions s ON s.id = r.session_id
-     WHERE r.country IS NOT NULL GROUP BY tile, r.country`,
+  const [rows] = await pool.query<RowDataPacket[]>(
+    "SELECT (seq - 1) DIV ? AS tile, status, country, COUNT(*) AS n FROM sessions GROUP BY tile, status, country",
     [tileSize],
   );
   const tiles = new Map<number, Tile & { topCountry: number; topStatus: number }>();
@@ -45,22 +40,30 @@ export async function computeHypergrid(pool: Pool, tileSize: number): Promise<Om
     }
     return tile;
   };
-  for (const row of statusRows) {
+  const countries = new Map<number, Map<string, number>>();
+  for (const row of rows) {
     const tile = tileOf(Number(row.tile));
     const n = Number(row.n);
     tile.count += n;
-    tile.statuses[row.status] = n;
-    if (n > tile.topStatus) {
-      tile.topStatus = n;
-      tile.dominant_status = row.status;
+    tile.statuses[row.status] = (tile.statuses[row.status] ?? 0) + n;
+    if (row.country !== null) {
+      const perCountry = countries.get(tile.tile) ?? new Map<string, number>();
+      perCountry.set(row.country, (perCountry.get(row.country) ?? 0) + n);
+      countries.set(tile.tile, perCountry);
     }
   }
-  for (const row of countryRows) {
-    const tile = tiles.get(Number(row.tile));
-    const n = Number(row.n);
-    if (tile && n > tile.topCountry) {
-      tile.topCountry = n;
-      tile.dominant_country = row.country;
+  for (const tile of tiles.values()) {
+    for (const [status, n] of Object.entries(tile.statuses)) {
+      if (n > tile.topStatus) {
+        tile.topStatus = n;
+        tile.dominant_status = status;
+      }
+    }
+    for (const [country, n] of countries.get(tile.tile) ?? []) {
+      if (n > tile.topCountry) {
+        tile.topCountry = n;
+        tile.dominant_country = country;
+      }
     }
   }
   const ordered = [...tiles.values()]

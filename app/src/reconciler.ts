@@ -45,9 +45,12 @@ export async function reconcileSession(services: Services, sessionId: string): P
       ]);
     }
     const activates = session.status === "pending" && desired > 0;
+    // The session's country follows its first replica, and is gone with the last one.
     await connection.query(
-      `UPDATE sessions SET active_replica_count = ?, status = IF(status = 'pending' AND ? > 0, 'active', status) WHERE id = ?`,
-      [desired, desired, sessionId],
+      `UPDATE sessions SET active_replica_count = ?, status = IF(status = 'pending' AND ? > 0, 'active', status),
+         country = (SELECT country FROM replicas WHERE session_id = ? ORDER BY id LIMIT 1)
+       WHERE id = ?`,
+      [desired, desired, sessionId, sessionId],
     );
     const events: NewEvent[] = [];
     if (current !== desired) {

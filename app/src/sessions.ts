@@ -5,7 +5,7 @@ import { notFound } from "./errors";
 import { appendEvents, parseJson, type NewEvent } from "./events";
 import { enqueueReconcile } from "./queue";
 import { ROWS_PER_STATEMENT } from "./limits";
-import { insertReplicas, placeForPool } from "./placement";
+import { insertReplicas, placeForPool, type NewReplica } from "./placement";
 import type { SessionSpec, SessionUpdate } from "./schemas";
 import type { Services } from "./services";
 
@@ -101,10 +101,30 @@ export async function insertSessions(
   specs: SessionSpec[],
 ): Promise<string[]> {
   const ids = specs.map(() => uuidv7());
+  const replicas: NewReplica[] = [];
+  const byPool = new Map<string | null, number[]>();
+  specs.forEach((spec, index) => byPool.set(spec.proxy_pool_id, [...(byPool.get(spec.proxy_pool_id) ?? []), index]));
+  for (const [poolId, indexes] of byPool) {
+    replicas.push(
+      ...(await placeForPool(
+        connection,
+        services.redis,
+        poolId,
+        indexes.map((index) => ({
+          id: ids[index],
+          region: specs[index].region,
+          count: specs[index].target_replica_count,
+          requirements: specs[index].proxy_requirements,
+        })),
+      )),
+    );
+  }
+  const countryOf = new Map<string, string | null>();
+  for (const replica of replicas) if (!countryOf.has(replica.sessionId)) countryOf.set(replica.sessionId, replica.country);
   for (let offset = 0; offset < specs.length; offset += ROWS_PER_STATEMENT) {
     const chunk = specs.slice(offset, offset + ROWS_PER_STATEMENT);
     await connection.query(
-      `INSERT INTO sessions (id, url, status, region, proxy_pool_id, target_replica_count, active_replica_count,
+      `INSERT INTO sessions (id, url, status, region, country, proxy_pool_id, target_replica_count, active_replica_count,
          rendering_options, proxy_requirements) VALUES ?`,
       [
         chunk.map((spec, index) => [
@@ -112,6 +132,7 @@ export async function insertSessions(
           spec.url,
           "active",
           spec.region,
+          countryOf.get(ids[offset + index]) ?? null,
           spec.proxy_pool_id,
           spec.target_replica_count,
           spec.target_replica_count,
@@ -121,22 +142,7 @@ export async function insertSessions(
       ],
     );
   }
-  const byPool = new Map<string | null, number[]>();
-  specs.forEach((spec, index) => byPool.set(spec.proxy_pool_id, [...(byPool.get(spec.proxy_pool_id) ?? []), index]));
-  for (const [poolId, indexes] of byPool) {
-    const replicas = await placeForPool(
-      connection,
-      services.redis,
-      poolId,
-      indexes.map((index) => ({
-        id: ids[index],
-        region: specs[index].region,
-        count: specs[index].target_replica_count,
-        requirements: specs[index].proxy_requirements,
-      })),
-    );
-    await insertReplicas(connection, replicas);
-  }
+  await insertReplicas(connection, replicas);
   return ids;
 }
 
