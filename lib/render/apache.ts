@@ -45,7 +45,15 @@ export function renderApacheSite(site: Site, context: SiteContext, host: HostCon
       gzip: site.gzip,
       expires: site.caching.staticMaxAge === "off" ? undefined : expiresPeriod(site.caching.staticMaxAge),
       documentRoot: site.kind === "proxy" ? undefined : context.documentRoot,
-      php: site.kind === "php" && context.pool ? { socket: context.pool.socket, proxyTimeout: site.php.maxExecutionTime + 10 } : undefined,
+      php:
+        site.kind === "php" && context.pool
+          ? {
+              socket: context.pool.socket,
+              proxyTimeout: site.php.maxExecutionTime + 10,
+              statusPath: context.pool.statusPath,
+              pingPath: context.pool.pingPath,
+            }
+          : undefined,
       proxy: upstream && { upstream: `${upstream.host}:${upstream.port}`, websockets: site.proxy?.websockets },
       allowList: site.access.allow.join(" ") || undefined,
       deny: site.access.deny,

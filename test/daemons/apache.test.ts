@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { renderApacheHost, renderApacheSite } from "../../lib/render/apache";
 import { resolveWebHost, type HostFacts } from "../../lib/render/context";
 import { renderWebHost } from "../../lib/render/files";
-import { parseStack } from "../../lib/schema/stack";
+import { Site } from "../../lib/schema/site";
 import { enableApacheSites, prepareApacheRoot, startApache, waitForFiles } from "./apache-harness";
 import { fetchFrom, freePort, materialize, removeRoot, removeUsers, scratchRoot, startFpm, startNginx, writeHostFile, type Daemon } from "./harness";
 
@@ -46,20 +46,18 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => upstream!.listen(ports.upstream, "127.0.0.1", resolve));
 
-  const { sites } = parseStack({
-    sites: [
-      {
-        domain: "php.apache.test",
-        aliases: ["www.php.apache.test"],
-        webServer: "apache",
-        php: { memoryLimit: "96M", postMaxSize: "1M", uploadMaxFilesize: "1M" },
-        access: { deny: ["127.0.0.2"] },
-      },
-      { domain: "static.apache.test", webServer: "apache", kind: "static" },
-      { domain: "app.apache.test", webServer: "apache", kind: "proxy", proxy: { port: ports.upstream } },
-      { domain: "nginx.apache.test", webServer: "nginx", php: { memoryLimit: "160M" } },
-    ],
-  });
+  const sites = [
+    {
+      domain: "php.apache.test",
+      aliases: ["www.php.apache.test"],
+      webServer: "apache",
+      php: { memoryLimit: "96M", postMaxSize: "1M", uploadMaxFilesize: "1M" },
+      access: { deny: ["127.0.0.2"] },
+    },
+    { domain: "static.apache.test", webServer: "apache", kind: "static" },
+    { domain: "app.apache.test", webServer: "apache", kind: "proxy", proxy: { port: ports.upstream } },
+    { domain: "nginx.apache.test", webServer: "nginx", php: { memoryLimit: "160M" } },
+  ].map((input) => Site.parse(input));
   const facts: HostFacts = {
     name: "web-test",
     memoryMb: 4096,
@@ -160,6 +158,15 @@ describe("Apache serving rendered sites", () => {
     expect(route.status).toBe(200);
     expect(JSON.parse(route.body)).toMatchObject({ user: "php_apache_test" });
     expect((await apache({ host: "php.apache.test", path: "/.nothing-here" })).status).toBe(403);
+  });
+
+  test("the pool's status and ping pages answer the host itself only", async () => {
+    const ping = await apache({ host: "php.apache.test", path: "/fpm-ping" });
+    expect(ping.status).toBe(200);
+    expect(ping.body).toBe("pong");
+    const status = await apache({ host: "php.apache.test", path: "/fpm-status" });
+    expect(status.body).toMatch(/^pool:\s+php_apache_test$/m);
+    expect((await apache({ host: "php.apache.test", path: "/fpm-status", headers: { "X-Forwarded-For": "203.0.113.9" } })).status).toBe(403);
   });
 
   test("a missing script is Apache's 404, not handed to PHP", async () => {

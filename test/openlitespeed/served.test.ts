@@ -8,7 +8,7 @@ import { resolveWebHost, type HostFacts } from "../../lib/render/context";
 import type { HostFile } from "../../lib/render/files";
 import { renderWebHost } from "../../lib/render/files";
 import { olsServerRoot, renderOpenLiteSpeedHost, renderOpenLiteSpeedSite } from "../../lib/render/openlitespeed";
-import { parseStack } from "../../lib/schema/stack";
+import { Site } from "../../lib/schema/site";
 import { waitForFiles } from "../daemons/apache-harness";
 import { materialize, removeRoot, removeUsers, scratchRoot, startFpm, writeHostFile, type Daemon } from "../daemons/harness";
 
@@ -34,14 +34,12 @@ let sockets: string[] = [];
 
 beforeAll(async () => {
   root = scratchRoot("ols");
-  const { sites } = parseStack({
-    sites: [
-      { domain: "one.ols.test", webServer: "openlitespeed", php: { memoryLimit: "96M" } },
-      { domain: "two.ols.test", webServer: "openlitespeed", php: { memoryLimit: "160M" }, access: { deny: ["127.0.0.2"] } },
-      { domain: "files.ols.test", webServer: "openlitespeed", kind: "static" },
-      { domain: "front.ols.test" },
-    ],
-  });
+  const sites = [
+    { domain: "one.ols.test", webServer: "openlitespeed", php: { memoryLimit: "96M" } },
+    { domain: "two.ols.test", webServer: "openlitespeed", php: { memoryLimit: "160M" }, access: { deny: ["127.0.0.2"] } },
+    { domain: "files.ols.test", webServer: "openlitespeed", kind: "static" },
+    { domain: "front.ols.test" },
+  ].map((input) => Site.parse(input));
   const facts: HostFacts = { name: "web-test", memoryMb: 4096, roles: ["web"], phpVersions: ["8.2"], root, listenAddress: "127.0.0.1" };
   const render = renderWebHost({ sites }, facts);
   createdUsers = materialize(render, root);
