@@ -3,6 +3,14 @@ import type { HostContext, PoolContext, SiteContext } from "./context";
 import type { HostFile } from "./files";
 import { renderTemplate } from "./template";
 
+/**
+ * How long a request may hold a worker: ten seconds past PHP's own limit, so PHP's clean timeout
+ * error wins when it can, and the pool kills what PHP cannot stop (sleep and I/O do not count).
+ */
+export function phpTimeoutSeconds(site: Site): number {
+  return site.php.maxExecutionTime + 10;
+}
+
 /** The site's own pool, whichever web server talks to it. */
 export function renderFpmPool(site: Site, context: SiteContext & { pool: PoolContext }): HostFile {
   const { pool } = context;
@@ -24,8 +32,7 @@ export function renderFpmPool(site: Site, context: SiteContext & { pool: PoolCon
       pingPath: pool.pingPath,
       slowLog: pool.slowLog,
       slowlogTimeout: site.pool.slowlogTimeout,
-      // Ten seconds past PHP's own limit, so PHP's clean timeout error wins when it can.
-      terminateTimeout: site.php.maxExecutionTime + 10,
+      terminateTimeout: phpTimeoutSeconds(site),
       tmpDir: pool.tmpDir,
       memoryLimit: site.php.memoryLimit,
       maxExecutionTime: site.php.maxExecutionTime,
