@@ -64,11 +64,13 @@ func (p *commandProvider) Check(_ context.Context, req plugin.CheckRequest) (plu
 			}
 		}
 	case remoteCommandType, copyToRemoteType:
-		conn, ok := news["connection"]
-		if !ok || conn.IsNull() {
+		switch conn := plain(news["connection"]); {
+		case conn.IsNull():
 			fail("connection", "connection is required")
-		} else if !conn.ContainsUnknowns() {
-			if host := plain(conn).ObjectValue()["host"]; !host.IsString() || host.StringValue() == "" {
+		case !conn.IsObject():
+			fail("connection", "connection must be an object with a host")
+		case !conn.ContainsUnknowns():
+			if host := conn.ObjectValue()["host"]; !host.IsString() || host.StringValue() == "" {
 				fail("connection.host", "connection.host is required")
 			}
 		}

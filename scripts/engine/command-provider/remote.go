@@ -89,7 +89,7 @@ func copyToRemote(ctx context.Context, inputs resource.PropertyMap) error {
 	return nil
 }
 
-func runSession(ctx context.Context, client *ssh.Client, script string, stdin io.Reader, stdout, stderr io.Writer) error {
+func runSession(ctx context.Context, client *sshClient, script string, stdin io.Reader, stdout, stderr io.Writer) error {
 	session, err := client.NewSession()
 	if err != nil {
 		return fmt.Errorf("opening SSH session: %w", err)
@@ -107,9 +107,23 @@ func runSession(ctx context.Context, client *ssh.Client, script string, stdin io
 	}
 }
 
+// sshClient is a connection to a host, and to the proxy host it goes through if any.
+type sshClient struct {
+	*ssh.Client
+	proxy *sshClient
+}
+
+func (c *sshClient) Close() error {
+	err := c.Client.Close()
+	if c.proxy != nil {
+		c.proxy.Close()
+	}
+	return err
+}
+
 // dial connects, through the proxy host if one is given, retrying refused or timed-out dials up
 // to dialErrorLimit times: a freshly created server often is not listening yet.
-func dial(ctx context.Context, conn *connection) (*ssh.Client, error) {
+func dial(ctx context.Context, conn *connection) (*sshClient, error) {
 	if conn == nil {
 		return nil, errors.New("connection is required")
 	}
@@ -118,7 +132,7 @@ func dial(ctx context.Context, conn *connection) (*ssh.Client, error) {
 		return nil, err
 	}
 	address := net.JoinHostPort(conn.Host, strconv.Itoa(portOrDefault(conn.Port)))
-	var proxy *ssh.Client
+	var proxy *sshClient
 	if conn.Proxy != nil {
 		if proxy, err = dial(ctx, conn.Proxy); err != nil {
 			return nil, fmt.Errorf("proxy %s: %w", conn.Proxy.Host, err)
@@ -131,7 +145,7 @@ func dial(ctx context.Context, conn *connection) (*ssh.Client, error) {
 	for attempt := 1; ; attempt++ {
 		client, err := dialOnce(proxy, address, config)
 		if err == nil {
-			return client, nil
+			return &sshClient{Client: client, proxy: proxy}, nil
 		}
 		if limit > 0 && attempt >= limit {
 			if proxy != nil {
@@ -147,7 +161,7 @@ func dial(ctx context.Context, conn *connection) (*ssh.Client, error) {
 	}
 }
 
-func dialOnce(proxy *ssh.Client, address string, config *ssh.ClientConfig) (*ssh.Client, error) {
+func dialOnce(proxy *sshClient, address string, config *ssh.ClientConfig) (*ssh.Client, error) {
 	if proxy == nil {
 		return ssh.Dial("tcp", address, config)
 	}

@@ -31,12 +31,10 @@ var version = "0.0.0-dev"
 const exitAfterReportedError = 32
 
 func main() {
-	// The engine passes its own gRPC address as the only positional argument; tracing flags may precede it.
+	// The engine passes its own gRPC address as the last argument, after any logging or tracing flags.
 	var engineAddress string
-	for _, arg := range os.Args[1:] {
-		if !strings.HasPrefix(arg, "-") {
-			engineAddress = arg
-		}
+	if len(os.Args) > 1 {
+		engineAddress = os.Args[len(os.Args)-1]
 	}
 	nodeBin, err := exec.LookPath("node")
 	if err != nil {
