@@ -4,6 +4,7 @@ import { phpBudget, sizePools, type PhpBudget } from "../render/pool-sizing";
 import { ConfigError, formatPath, problemsFromZod, type Problem } from "./errors";
 import { sizeMemoryMb } from "../plan/droplet-sizes";
 import { Infrastructure, plannedSize, type InfrastructureInput } from "./infrastructure";
+import { App, appPortProblems, appSiteInput, type AppInput } from "./app";
 import { Site, type SiteInput } from "./site";
 
 /**
@@ -13,28 +14,33 @@ import { Site, type SiteInput } from "./site";
 const Sites = z.array(Site).default([]);
 
 /**
- * The two halves are parsed side by side, so the infrastructure schema keeps its own refinements
- * (which zod's `extend` refuses), and problems in both are reported together under their own paths.
+ * The parts are parsed side by side, so the infrastructure schema keeps its own refinements
+ * (which zod's `extend` refuses), and problems in all of them are reported together under their own paths.
+ * An enabled app brings its own proxy site, appended to `sites`, so provisioning serves it like any site.
  */
 export const Stack = z
-  .looseObject({ sites: z.unknown() })
+  .looseObject({ sites: z.unknown(), app: z.unknown().optional() })
   .transform((input, ctx) => {
-    const { sites: sitesInput, ...infrastructureInput } = input;
+    const { sites: sitesInput, app: appInput, ...infrastructureInput } = input;
     const infrastructure = Infrastructure.safeParse(infrastructureInput, { reportInput: true });
     const sites = Sites.safeParse(sitesInput, { reportInput: true });
+    const app = App.optional().safeParse(appInput, { reportInput: true });
     const forward = (issues: readonly z.core.$ZodIssue[], prefix: (string | number)[]) =>
       issues.forEach((issue) => ctx.addIssue({ ...issue, path: [...prefix, ...issue.path] as (string | number)[] } as z.core.$ZodRawIssue));
     if (!infrastructure.success) forward(infrastructure.error.issues, []);
     if (!sites.success) forward(sites.error.issues, ["sites"]);
-    if (!infrastructure.success || !sites.success) return z.NEVER;
-    const stack = { ...infrastructure.data, sites: sites.data };
-    for (const problem of [...duplicateNames(stack.sites), ...budgetProblems(stack)]) {
+    if (!app.success) forward(app.error.issues, ["app"]);
+    if (!infrastructure.success || !sites.success || !app.success) return z.NEVER;
+    const deployedApp = app.data?.enabled ? app.data : undefined;
+    const stack = { ...infrastructure.data, app: app.data, sites: [...sites.data, ...(deployedApp ? [Site.parse(appSiteInput(deployedApp))] : [])] };
+    const problems = [...duplicateNames(sites.data, deployedApp?.domain), ...(deployedApp ? appPortProblems(deployedApp, sites.data) : []), ...budgetProblems(stack)];
+    for (const problem of problems) {
       ctx.addIssue({ code: "custom", path: [...problem.path] as (string | number)[], message: problem.message });
     }
     return stack;
   });
 export type Stack = z.output<typeof Stack>;
-export type StackInput = InfrastructureInput & { sites?: SiteInput[] };
+export type StackInput = InfrastructureInput & { sites?: SiteInput[]; app?: AppInput };
 
 /** Validates once, at the edge; everything past this point trusts the result. */
 export function parseStack(input: unknown): Stack {
@@ -44,8 +50,8 @@ export function parseStack(input: unknown): Stack {
   return result.data;
 }
 
-/** Every domain and alias answers for exactly one site, or two server blocks would claim it. */
-function duplicateNames(sites: readonly Site[]): Problem[] {
+/** Every domain and alias answers for exactly one site (the app's included), or two server blocks would claim it. */
+function duplicateNames(sites: readonly Site[], appDomain: string | undefined): Problem[] {
   const owners = new Map<string, string>();
   const problems: Problem[] = [];
   const claim = (name: string, path: (string | number)[]) => {
@@ -55,6 +61,7 @@ function duplicateNames(sites: readonly Site[]): Problem[] {
   };
   sites.forEach((site, index) => claim(site.domain, ["sites", index, "domain"]));
   sites.forEach((site, index) => site.aliases.forEach((alias, aliasIndex) => claim(alias, ["sites", index, "aliases", aliasIndex])));
+  if (appDomain !== undefined) claim(appDomain, ["app", "domain"]);
   return problems;
 }
 
@@ -78,7 +85,7 @@ export function plannedWebBudget(stack: Pick<Stack, "phase" | "target" | "sizes"
 }
 
 /** Secrets the Pulumi program reads on its own, outside the schema (credentials, not the stack's shape). */
-export const programSecretKeys: readonly string[] = ["megaweb:sshPrivateKey"];
+export const programSecretKeys: readonly string[] = ["megaweb:sshPrivateKey", "megaweb:apiToken"];
 
 /**
  * Pulumi stack config as written in a stack file: `megaweb:` keys become the stack's input;
