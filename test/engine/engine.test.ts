@@ -6,8 +6,9 @@ import { Workspace, planOf, repoRoot } from "./pulumi";
 
 const secretToken = "s3cr3t-engine-token";
 
-// One stack lives through the whole lifecycle, so the tests run in order and share it.
-describe("the Pulumi engine on a local file backend", () => {
+// One stack lives through the whole lifecycle, so the tests run in order and share it. Each
+// engine run takes seconds to tens of seconds, more while the rest of the suite loads the cores.
+describe("the Pulumi engine on a local file backend", { timeout: 300_000 }, () => {
   let workspace: Workspace;
   let markerDir: string;
 

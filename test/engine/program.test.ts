@@ -14,7 +14,7 @@ const siteKey = (domain: string) => domain.replaceAll(".", "_");
 
 // The committed local stack on an existing host that is never contacted: a preview plans
 // remote steps without connecting, so it needs no machine and no cloud credentials.
-describe("the megaweb program under the real engine (existing target)", () => {
+describe("the megaweb program under the real engine (existing target)", { timeout: 300_000 }, () => {
   let workspace: Workspace;
   let privateKey: string;
   let domains: string[];

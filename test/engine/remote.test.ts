@@ -7,8 +7,9 @@ import { LoopbackSshd } from "./sshd";
 
 const secretToken = "r3mote-s3cr3t-token";
 
-// One stack lives through the whole lifecycle, so the tests run in order and share it.
-describe("remote commands and copies over SSH under the real engine", () => {
+// One stack lives through the whole lifecycle, so the tests run in order and share it. Each
+// engine run takes seconds to tens of seconds, more while the rest of the suite loads the cores.
+describe("remote commands and copies over SSH under the real engine", { timeout: 300_000 }, () => {
   let sshd: LoopbackSshd;
   let workspace: Workspace;
   let remoteDir: string;
