@@ -78,9 +78,7 @@
       const type = document.createElement("span");
       type.className = "type";
       type.textContent = event.event_type;
-      // Bulk events name the operation, not one session; only a session's id is worth showing.
-      const subject = event.aggregate_id === event.event_type ? "" : event.aggregate_id.slice(0, 13) + " ";
-      const detail = document.createTextNode(" " + subject + JSON.stringify(event.payload).slice(0, 80));
+      const detail = document.createTextNode(" " + event.aggregate_id.slice(0, 13) + " " + JSON.stringify(event.payload).slice(0, 80));
       item.append(time, type, detail);
       return item;
     }));

@@ -14,7 +14,8 @@ export type EventType =
   | "proxy_pool.updated";
 
 export interface NewEvent {
-  aggregateType: "session" | "proxy" | "proxy_pool";
+  /** A bulk operation is its own aggregate: its events share one id however many rows it touched. */
+  aggregateType: "session" | "bulk_operation" | "proxy" | "proxy_pool";
   aggregateId: string;
   type: EventType;
   payload: Record<string, unknown>;

@@ -27,7 +27,7 @@ export async function runJob(services: Services, job: Job): Promise<unknown> {
         job.id,
       );
     case "clear-sessions": {
-      const deleted = await clearSessions(services, (count) => job.updateProgress({ deletedSessions: count }));
+      const deleted = await clearSessions(services, (count) => job.updateProgress({ deletedSessions: count }), job.id);
       return { deletedSessions: deleted };
     }
     case "record-metrics":

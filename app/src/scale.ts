@@ -1,4 +1,5 @@
 import type { ResultSetHeader, RowDataPacket } from "mysql2/promise";
+import { v7 as uuidv7 } from "uuid";
 import { inTransaction } from "./db";
 import { appendEvents } from "./events";
 import { ROWS_PER_STATEMENT } from "./limits";
@@ -32,6 +33,7 @@ export async function scaleSessionsTo(
   onProgress: (progress: ScaleProgress) => Promise<void>,
   jobId?: string,
 ): Promise<ScaleProgress> {
+  const operationId = jobId ? `job-${jobId}` : uuidv7();
   const startCount = await countSessions(services);
   const missing = Math.max(0, request.targetSessions - startCount);
   const batches = Math.ceil(missing / ROWS_PER_STATEMENT);
@@ -60,7 +62,7 @@ export async function scaleSessionsTo(
         rendering_options: {},
         proxy_requirements: {},
       }));
-      await createSessionBatch(services, specs, "session.bulk_created", { job: jobId ?? null, source: "scale-million" });
+      await createSessionBatch(services, specs, "session.bulk_created", { source: "scale-million" }, operationId);
       created += size;
       await report(false);
     }
@@ -75,14 +77,19 @@ export async function scaleSessionsTo(
  * Deletes every session (replicas go with them) in slices, so no transaction holds a million row
  * locks; each slice commits with its own `session.cleared` event.
  */
-export async function clearSessions(services: Services, onProgress: (deleted: number) => Promise<void>): Promise<number> {
+export async function clearSessions(
+  services: Services,
+  onProgress: (deleted: number) => Promise<void>,
+  jobId?: string,
+): Promise<number> {
+  const operationId = jobId ? `job-${jobId}` : uuidv7();
   let deleted = 0;
   for (;;) {
     const slice = await inTransaction(services.db, async (connection) => {
       const [result] = await connection.query<ResultSetHeader>("DELETE FROM sessions ORDER BY id LIMIT 5000");
       if (result.affectedRows > 0) {
         await appendEvents(connection, [
-          { aggregateType: "session", aggregateId: "session.cleared", type: "session.cleared", payload: { count: result.affectedRows } },
+          { aggregateType: "bulk_operation", aggregateId: operationId, type: "session.cleared", payload: { count: result.affectedRows } },
         ]);
       }
       return result.affectedRows;

@@ -163,13 +163,14 @@ export async function createSessionBatch(
   specs: SessionSpec[],
   eventType: "session.batch_created" | "session.bulk_created",
   details: Record<string, unknown> = {},
+  operationId: string = uuidv7(),
 ): Promise<string[]> {
   return inTransaction(services.db, async (connection) => {
     const ids = await insertSessions(connection, services, specs);
     await appendEvents(connection, [
       {
-        aggregateType: "session",
-        aggregateId: eventType,
+        aggregateType: "bulk_operation",
+        aggregateId: operationId,
         type: eventType,
         payload: {
           count: ids.length,

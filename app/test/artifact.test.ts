@@ -83,7 +83,7 @@ describe("the artifact", () => {
     }
     const first = readFileSync(`${tarball}.sha256`, "utf8");
     expect(buildArtifact().sha256).toBe(first.split(" ")[0]);
-  });
+  }, 120_000);
 
   it("runs on Debian's Node 18: two web nodes and a worker start at once, migrate once, and serve together", async () => {
     const dbUrl = await backends.mariadb.createDatabase(`megaweb_artifact_${process.pid}`);
@@ -129,7 +129,7 @@ describe("the artifact", () => {
 
     for (const process of [webA, webB, worker]) process.child.kill("SIGTERM");
     expect(await Promise.all([webA.exited, webB.exited, worker.exited])).toEqual([0, 0, 0]);
-  });
+  }, 180_000);
 
   it("refuses a bad environment naming each variable, without echoing a secret", async () => {
     const web = start("web.js", { MEGAWEB_DB_URL: "postgres://x", MEGAWEB_API_TOKEN: "short-secret", MEGAWEB_CORS_ORIGINS: "ftp://a" });

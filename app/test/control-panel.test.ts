@@ -82,7 +82,7 @@ describe("control panel", () => {
     mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     console.log(`control panel screenshot: ${SCREENSHOT}`);
-  });
+  }, 180_000);
 
   it("clears everything after a second click", async () => {
     await page.click("#clear-button");
@@ -90,5 +90,5 @@ describe("control panel", () => {
     await page.click("#clear-button");
     await expect.poll(() => page.locator("#message").textContent(), { timeout: 60_000 }).toBe("cleared 20,000 sessions");
     await expect.poll(() => metric("total_sessions").textContent(), { timeout: 15_000 }).toBe("0");
-  });
+  }, 120_000);
 });

@@ -104,6 +104,19 @@ describe("proxies", () => {
   });
 });
 
+describe("proxy pools", () => {
+  it("lists pools with their rotation and refuses an unknown rotation by field", async () => {
+    const pools = await orchestrator.api("/api/proxy-pools");
+    expect(pools.body).toEqual([
+      { id: "eu-pool", region: "eu", rotation: "round-robin" },
+      { id: "global-pool", region: "global", rotation: "round-robin" },
+    ]);
+    const bad = await orchestrator.api("/api/proxy-pools/eu-pool", { method: "PUT", body: { rotation: "random" } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.message).toBe("rotation: must be one of round-robin, sticky, burst, geo");
+  });
+});
+
 describe("events", () => {
   it("filters by type and since, and pages by cursor in either order", async () => {
     const proxyEvents = await orchestrator.api("/api/events?event_type=proxy.created&limit=2");

@@ -225,7 +225,7 @@ describe("pagination at scale", () => {
     }
     expect(pages).toBe(25);
     expect(seen.size).toBe(25000);
-  });
+  }, 180_000);
 
   it("never returns more than the default page when no limit is given", async () => {
     const page = await orchestrator.api("/api/sessions");

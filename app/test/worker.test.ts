@@ -100,6 +100,7 @@ describe("reconciler", () => {
 
 describe("jobs", () => {
   it("scales to N sessions in the background and reports progress, then does nothing when asked again", async () => {
+    const [before] = await orchestrator.services.db.primary.query<RowDataPacket[]>("SELECT COUNT(*) AS n FROM sessions");
     const started = await orchestrator.api("/api/embed/scale-million", { method: "POST", body: { targetSessions: 20000 } });
     expect(started.status).toBe(202);
     expect(started.body).toMatchObject({ targetReached: false, targetSessions: 20000, statusUrl: `/api/jobs/${started.body.jobId}` });
@@ -108,6 +109,12 @@ describe("jobs", () => {
       return job.body.state === "completed" ? job.body : undefined;
     }, 120_000);
     expect(done).toMatchObject({ targetReached: true, currentSessions: 20000, targetSessions: 20000 });
+    // One event per committed batch, all under the job's id: the log matches what exists even mid-job.
+    const events = await orchestrator.api(`/api/events?aggregate_id=job-${started.body.jobId}&limit=1000`);
+    expect(events.body).toHaveLength(20);
+    expect(events.body.reduce((sum: number, event: { payload: { count: number } }) => sum + event.payload.count, 0)).toBe(
+      20000 - Number(before[0].n),
+    );
     const metrics = await eventually("fresh metrics", async () => {
       const response = await orchestrator.api("/api/metrics/global");
       return response.body.total_sessions === 20000 ? response.body : undefined;
@@ -122,7 +129,7 @@ describe("jobs", () => {
     });
     const [rows] = await orchestrator.services.db.primary.query<RowDataPacket[]>("SELECT COUNT(*) AS n FROM sessions");
     expect(Number(rows[0].n)).toBe(20000);
-  });
+  }, 180_000);
 
   it("clears every session and its replicas as a job", async () => {
     const started = await orchestrator.api("/api/sessions/clear", { method: "POST" });
@@ -136,7 +143,7 @@ describe("jobs", () => {
       "SELECT (SELECT COUNT(*) FROM sessions) AS sessions, (SELECT COUNT(*) FROM replicas) AS replicas",
     );
     expect(rows[0]).toEqual({ sessions: 0, replicas: 0 });
-  });
+  }, 180_000);
 
   it("records metric points and removes those past the retention", async () => {
     await orchestrator.services.db.primary.query(
