@@ -97,6 +97,9 @@ export const PhpSettings = z
     postMaxSize: PhpSize.default("64M"),
     /**
      * Extensions beyond Debian's php-fpm defaults, by Debian package suffix (`php8.2-<name>`).
+     * Debian enables an installed extension for every pool of that PHP version, so sites sharing
+     * a version share their extensions.
+     * @default []
      * @example ["mysql", "redis", "gd", "intl"]
      */
     extensions: z
