@@ -94,6 +94,8 @@ async function main() {
     }
 
     log(`scaling to ${SESSIONS} sessions through POST /api/embed/scale-million`);
+    // The app's own CPU during the job tells whether Node or the database sets the pace.
+    const cpuBefore = process.cpuUsage();
     const [job, scaleSeconds] = await timed(async () => {
       const started = await run!.api("/api/embed/scale-million", { method: "POST", body: { targetSessions: SESSIONS } });
       for (;;) {
@@ -103,6 +105,7 @@ async function main() {
         await new Promise((resolve) => setTimeout(resolve, 250));
       }
     });
+    const cpu = process.cpuUsage(cpuBefore);
     const primary = run.services.db.primary;
     const [[counts]] = await primary.query<mysql.RowDataPacket[]>(
       "SELECT (SELECT COUNT(*) FROM sessions) AS sessions, (SELECT COUNT(*) FROM replicas) AS replicas, (SELECT COUNT(*) FROM events) AS events",
@@ -116,6 +119,7 @@ async function main() {
       events: Number(counts.events),
       rows_per_second: Math.round(appRows / scaleSeconds),
       sessions_per_second: Math.round(Number(counts.sessions) / scaleSeconds),
+      app_cpu_seconds: Math.round((cpu.user + cpu.system) / 1e5) / 10,
     };
     log(`scale: ${JSON.stringify(results.scale)}`);
 
