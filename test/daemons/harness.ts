@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { copyFileSync, chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -127,25 +127,31 @@ export interface Daemon {
 
 export async function startNginx(root: string): Promise<Daemon> {
   nginxConfigTest(root);
-  return started("nginx", nginxArgs(root, ["-g", "daemon off;"]), root);
+  return started("nginx", nginxArgs(root, ["-g", "daemon off;"]), join(root, "run/nginx.pid"));
 }
 
 export async function startFpm(root: string, phpVersion: string): Promise<Daemon> {
   fpmConfigTest(root, phpVersion);
   // The rendered FPM-wide ini sits in the scratch tree; PHP reads it next to Debian's own scan dir.
   const env = { ...process.env, PHP_INI_SCAN_DIR: `/etc/php/${phpVersion}/fpm/conf.d:${join(root, `etc/php/${phpVersion}/fpm/conf.d`)}` };
-  return started(`php-fpm${phpVersion}`, ["--nodaemonize", "-y", writeFpmMaster(root, phpVersion)], root, env);
+  return started(`php-fpm${phpVersion}`, ["--nodaemonize", "-y", writeFpmMaster(root, phpVersion)], join(root, `run/php/php${phpVersion}-fpm.pid`), env);
 }
 
-async function started(command: string, args: string[], root: string, env?: NodeJS.ProcessEnv): Promise<Daemon> {
+/** Starts a daemon in the foreground; it is ready once it has written its pid file, which both write after opening their listeners. */
+async function started(command: string, args: string[], pidFile: string, env?: NodeJS.ProcessEnv): Promise<Daemon> {
+  rmSync(pidFile, { force: true });
   const child: ChildProcess = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], env });
   let output = "";
   child.stdout?.on("data", (chunk) => (output += chunk));
   child.stderr?.on("data", (chunk) => (output += chunk));
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  // Both daemons open their listeners before serving; give them a moment, then make sure they are still up.
-  await new Promise((resolve) => setTimeout(resolve, 400));
-  if (child.exitCode !== null || child.pid === undefined) throw new Error(`${command} exited at start (root ${root}):\n${output}`);
+  for (let waited = 0; !existsSync(pidFile) && child.exitCode === null && waited < 15_000; waited += 50) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  if (child.exitCode !== null || child.pid === undefined || !existsSync(pidFile)) {
+    if (child.exitCode === null && child.pid !== undefined) process.kill(child.pid, "SIGTERM");
+    throw new Error(`${command} did not come up (no ${pidFile}):\n${output}`);
+  }
   const pid = child.pid;
   return {
     pid,
