@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type { Role } from "../../components/host";
 import { ConfigError } from "../schema/errors";
 import type { PhpVersion, Site, WebServer } from "../schema/site";
-import { phpBudget, sizePools, type PhpBudget, type PoolSize } from "./pool-sizing";
+import { phpBudget, sizePools, type PoolSize } from "./pool-sizing";
 
 /**
  * The facts every renderer of a site needs, decided once here so the nginx front and the
@@ -58,7 +58,6 @@ export interface HostContext {
   readonly listenAddress?: string;
   readonly trustedProxies: readonly string[];
   readonly webServerAccounts: Readonly<Record<WebServer, Account>>;
-  readonly budget: PhpBudget;
   /** Versions of PHP some site on the host uses, sorted. */
   readonly phpVersions: readonly PhpVersion[];
   /** Where certbot's webroot challenges land for every site (`certbot --webroot -w` this). */
@@ -148,7 +147,6 @@ export function resolveWebHost(sites: readonly Site[], facts: HostFacts): { host
     listenAddress: facts.listenAddress,
     trustedProxies: facts.trustedProxies ?? [],
     webServerAccounts: { ...defaultAccounts, ...facts.webServerAccounts },
-    budget,
     phpVersions: [...new Set(sites.filter((site) => site.kind === "php").map((site) => site.phpVersion))].sort(),
     acmeWebroot: `${root}/var/lib/megaweb/acme`,
     path: (absolute) => `${root}${absolute}`,
