@@ -1,0 +1,29 @@
+# Readiness of the orchestrator's units: the web process answers its health check (database and
+# Redis reachable), the worker has logged that it started. A unit that is merely "active" may
+# still be crash-looping on a bad environment.
+orchestrator_ready() {
+  local unit=$1 invocation
+  case $unit in
+    orchestrator-web.service) curl -fsS -o /dev/null --max-time 3 http://127.0.0.1:{{port}}/api/health ;;
+    *)
+      invocation=$(systemctl show -p InvocationID --value "$unit")
+      [ -n "$invocation" ] && journalctl -q -o cat "_SYSTEMD_INVOCATION_ID=$invocation" | grep -q '^worker started'
+      ;;
+  esac
+}
+
+# restart_orchestrator UNIT...: restarts the units, then waits up to a minute for each to be ready;
+# on a timeout it prints the unit's journal (the app never logs its secrets) and returns false.
+restart_orchestrator() {
+  local unit
+  systemctl restart "$@"
+  for unit in "$@"; do
+    for _ in $(seq 1 60); do
+      orchestrator_ready "$unit" && continue 2
+      sleep 1
+    done
+    echo "megaweb: $unit is not ready after 60s; its journal:" >&2
+    journalctl -q -o cat -u "$unit" -n 30 --no-pager >&2 || true
+    return 1
+  done
+}
