@@ -4,6 +4,7 @@ import type { CostEstimate } from "../../lib/plan/cost";
 import { type PlannedHost, type TopologyPlan, planTopology } from "../../lib/plan/topology";
 import type { Phase } from "../../lib/schema/infrastructure";
 import type { Stack } from "../../lib/schema/stack";
+import { Orchestrator } from "../app/orchestrator";
 import { Firewalls, type FirewallsArgs } from "../digitalocean/firewalls";
 import { ManagedLoadBalancer, type ManagedLoadBalancerArgs } from "../digitalocean/load-balancer";
 import { Network } from "../digitalocean/network";
@@ -26,6 +27,16 @@ export interface PhaseArgs {
    * @example config.requireSecret("sshPrivateKey")
    */
   readonly sshPrivateKey: pulumi.Input<string>;
+  /**
+   * The app's `MEGAWEB_API_TOKEN`; required when the config's `app` is enabled. Pass it as a secret.
+   * @example config.requireSecret("apiToken")
+   */
+  readonly apiToken?: pulumi.Input<string>;
+  /**
+   * The built orchestrator tarball to deploy when the app is enabled.
+   * @default "app/dist/megaweb-orchestrator-<version>.tgz" of the checkout megaweb runs from
+   */
+  readonly appArtifact?: string;
   /** Adjust children before they are created. */
   readonly transform?: {
     readonly droplet?: NodeArgs["transform"];
@@ -60,6 +71,8 @@ export abstract class PhaseComponent extends pulumi.ComponentResource {
   /** Monthly list price with a per-droplet breakdown; zero for existing hosts. */
   readonly monthlyCost: CostEstimate;
   readonly provisioning: Provisioning;
+  /** The MegaWeb Orchestrator on the phase's web and worker hosts, when the config's `app` is enabled. */
+  readonly orchestrator?: Orchestrator;
 
   protected constructor(phase: Phase, name: string, args: PhaseArgs, opts?: pulumi.ComponentResourceOptions) {
     const type = phaseTypes[phase];
@@ -76,12 +89,21 @@ export abstract class PhaseComponent extends pulumi.ComponentResource {
       .apply((ips) => Object.fromEntries(this.hosts.map((host, index) => [host.name, { publicIp: ips[index]![0], privateIp: ips[index]![1] }])));
     this.monthlyCost = this.plan.cost;
     this.provisioning = new Provisioning(`${name}-provisioning`, { hosts: this.hosts, config: args.config }, { parent: this });
+    if (args.config.app?.enabled) {
+      if (args.apiToken === undefined) throw new Error("the app is enabled but no apiToken was given (megaweb:apiToken)");
+      this.orchestrator = new Orchestrator(
+        `${name}-orchestrator`,
+        { hosts: this.hosts, config: args.config, apiToken: args.apiToken, artifact: args.appArtifact, provisioning: this.provisioning },
+        { parent: this },
+      );
+    }
     this.registerOutputs({
       plan: this.plan,
       endpoint: this.endpoint,
       addresses: this.addresses,
       monthlyCost: this.monthlyCost,
       provisioning: this.provisioning,
+      orchestrator: this.orchestrator,
     });
   }
 
