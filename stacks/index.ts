@@ -1,15 +1,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import { phaseComponent } from "../components/phases";
+import { apiTokenProblems } from "../lib/schema/app";
 import { ConfigError } from "../lib/schema/errors";
-import { parseStack, stackInputFromConfig } from "../lib/schema/stack";
+import { parseStack, programSecretKeys, stackInputFromConfig } from "../lib/schema/stack";
 
 /**
  * The megaweb program: the stack's `megaweb:*` config, validated by the root schema before
  * anything is created, becomes the phase component it asks for.
  */
-
-/** Secrets the program reads itself; the schema describes the stack's shape, not its credentials. */
-const secretKeys = new Set(["megaweb:sshPrivateKey"]);
 
 /** Pulumi hands structured values over as JSON text and plain ones as bare strings. */
 function configValue(text: string): unknown {
@@ -21,9 +19,13 @@ function configValue(text: string): unknown {
 }
 
 function readStack() {
-  const raw = Object.entries(pulumi.runtime.allConfig()).filter(([key]) => !secretKeys.has(key));
+  const raw = Object.entries(pulumi.runtime.allConfig()).filter(([key]) => !programSecretKeys.includes(key));
   try {
-    return parseStack(stackInputFromConfig(Object.fromEntries(raw.map(([key, text]) => [key, configValue(text)]))));
+    const stack = parseStack(stackInputFromConfig(Object.fromEntries(raw.map(([key, text]) => [key, configValue(text)]))));
+    // The token is a secret the program reads itself, but its rules are checked here with the rest.
+    const tokenProblems = stack.app?.enabled ? apiTokenProblems(pulumi.runtime.allConfig()["megaweb:apiToken"]) : [];
+    if (tokenProblems.length > 0) throw new ConfigError(tokenProblems);
+    return stack;
   } catch (error) {
     if (error instanceof ConfigError) {
       // RunError prints just the message: one `path: rule` line per problem, no stack trace.
@@ -34,8 +36,10 @@ function readStack() {
 }
 
 const config = readStack();
-const sshPrivateKey = new pulumi.Config("megaweb").requireSecret("sshPrivateKey");
-const cluster = phaseComponent(`megaweb-${pulumi.getStack()}`, { config, sshPrivateKey });
+const megaweb = new pulumi.Config("megaweb");
+const sshPrivateKey = megaweb.requireSecret("sshPrivateKey");
+const apiToken = config.app?.enabled ? megaweb.requireSecret("apiToken") : undefined;
+const cluster = phaseComponent(`megaweb-${pulumi.getStack()}`, { config, sshPrivateKey, apiToken });
 
 export const phase = config.phase;
 export const endpoint = cluster.endpoint;
@@ -43,3 +47,5 @@ export const addresses = cluster.addresses;
 export const monthlyCost = cluster.monthlyCost;
 /** Each site's URL; until DNS points the domain at `endpoint`, send its Host header to the endpoint. */
 export const urls = Object.fromEntries(config.sites.map((site) => [site.domain, `${site.tls.mode === "none" ? "http" : "https"}://${site.domain}/`]));
+/** The orchestrator's control panel and API, when the app is enabled. */
+export const orchestratorUrl = cluster.orchestrator?.url;
