@@ -6,6 +6,7 @@
 // Config: one schema, validated once at the edge.
 export { parseStack, Stack, stackInputFromConfig, type StackInput } from "./lib/schema/stack";
 export { Site, type SiteInput, type PhpVersion, type WebServer, type SiteKind, phpVersions, webServers, siteKinds } from "./lib/schema/site";
+export { App, type AppInput } from "./lib/schema/app";
 export { Infrastructure, type InfrastructureInput, type Phase, type Target, type SecretRef } from "./lib/schema/infrastructure";
 export { ConfigError, formatProblem, type Problem } from "./lib/schema/errors";
 
@@ -19,3 +20,4 @@ export { phpBudget, sizePools, type PhpBudget, type PoolSize } from "./lib/rende
 export type { Host, Role } from "./components/host";
 export * from "./components/phases";
 export { Provisioning, type ProvisioningArgs } from "./components/provision/provisioning";
+export { Orchestrator, type OrchestratorArgs, type OrchestratorHostSteps } from "./components/app/orchestrator";
