@@ -116,7 +116,8 @@ export class Machine {
   /** An HTTP GET to the machine with the site's Host header, as a browser resolving the domain would send. */
   get(domain: string, path: string): Promise<{ status: number; body: string }> {
     return new Promise((resolve, reject) => {
-      const request = httpGet({ host: this.address, path, headers: { Host: domain }, timeout: 10_000 }, (response) => {
+      // A fresh connection each time: a pooled keep-alive one may have been closed by an nginx reload.
+      const request = httpGet({ host: this.address, path, headers: { Host: domain }, timeout: 10_000, agent: false }, (response) => {
         let body = "";
         response.setEncoding("utf8");
         response.on("data", (chunk: string) => (body += chunk));
