@@ -3,7 +3,6 @@ import { symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { createServer, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { renderApacheHost, renderApacheSite } from "../../lib/render/apache";
 import { resolveWebHost, type HostFacts } from "../../lib/render/context";
 import { renderWebHost } from "../../lib/render/files";
 import { Site } from "../../lib/schema/site";
@@ -67,14 +66,10 @@ beforeAll(async () => {
     listenAddress: "127.0.0.1",
     ports: { apache: ports.apache, http: ports.http, https: await freePort() },
   };
+  // The whole host as megaweb renders it: nginx, the pools and the Apache files alike.
   const render = renderWebHost({ sites }, facts);
   createdUsers = materialize(render, root);
-  const { host, sites: contexts } = resolveWebHost(sites, facts);
-  const apacheFiles = [
-    ...renderApacheHost(host),
-    ...sites.flatMap((site, index) => (site.webServer === "apache" ? [renderApacheSite(site, contexts[index]!, host)] : [])),
-  ];
-  for (const file of apacheFiles) writeHostFile(file.path, file.content);
+  const { sites: contexts } = resolveWebHost(sites, facts);
 
   const docroot = (slug: string) => contexts.find((context) => context.slug === slug)!.documentRoot;
   const owner = (slug: string) => `${contexts.find((context) => context.slug === slug)!.account.user}:www-data`;

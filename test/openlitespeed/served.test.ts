@@ -5,9 +5,8 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { checkOlsDeployment, formatOlsFinding, olsSocketPath } from "../../lib/openlitespeed/check";
 import { blocksNamed, firstValue, parseOlsConfig, statementsNamed } from "../../lib/openlitespeed/parse";
 import { resolveWebHost, type HostFacts } from "../../lib/render/context";
-import type { HostFile } from "../../lib/render/files";
-import { renderWebHost } from "../../lib/render/files";
-import { olsServerRoot, renderOpenLiteSpeedHost, renderOpenLiteSpeedSite } from "../../lib/render/openlitespeed";
+import { allFiles, renderWebHost, type HostFile } from "../../lib/render/files";
+import { olsServerRoot } from "../../lib/render/openlitespeed";
 import { Site } from "../../lib/schema/site";
 import { waitForFiles } from "../daemons/apache-harness";
 import { materialize, removeRoot, removeUsers, scratchRoot, startFpm, writeHostFile, type Daemon } from "../daemons/harness";
@@ -41,14 +40,14 @@ beforeAll(async () => {
     { domain: "front.ols.test" },
   ].map((input) => Site.parse(input));
   const facts: HostFacts = { name: "web-test", memoryMb: 4096, roles: ["web"], phpVersions: ["8.2"], root, listenAddress: "127.0.0.1" };
+  // The whole host as megaweb renders it; the OLS files are taken from that render.
   const render = renderWebHost({ sites }, facts);
   createdUsers = materialize(render, root);
   const { host, sites: contexts } = resolveWebHost(sites, facts);
-  const hostSites = sites.map((site, index) => ({ site, context: contexts[index]! }));
-  server = renderOpenLiteSpeedHost(host, hostSites);
-  vhosts = hostSites.filter(({ site }) => site.webServer === "openlitespeed").map(({ site, context }) => renderOpenLiteSpeedSite(site, context, host));
-  for (const file of [server, ...vhosts]) writeHostFile(file.path, file.content);
   serverRoot = host.path(olsServerRoot);
+  const olsFiles = allFiles(render).filter((file) => file.path.startsWith(`${serverRoot}/conf/`));
+  server = olsFiles.find((file) => file.path === `${serverRoot}/conf/httpd_config.conf`)!;
+  vhosts = olsFiles.filter((file) => file !== server);
   // The OLS package ships its logs directory; the vhosts log there.
   mkdirSync(join(serverRoot, "logs"), { recursive: true });
   sockets = contexts.flatMap((context) => (context.pool ? [context.pool.socket] : []));
