@@ -10,11 +10,16 @@ import {
 
 /** Request and query shapes of the API; the domain types are inferred from them. */
 
+/** A missing field says so instead of naming the type it should have had. */
+function expected(rule: string) {
+  return (issue: { input?: unknown }) => (issue.input === undefined ? "is required" : rule);
+}
+
 export const sessionStatuses = ["pending", "active", "paused", "terminated", "failed"] as const;
 export const rotations = ["round-robin", "sticky", "burst", "geo"] as const;
 
 const webUrl = z
-  .string({ error: "must be a string" })
+  .string({ error: expected("must be a string") })
   .max(2048, "must be at most 2048 characters")
   .refine((value) => {
     try {
@@ -26,12 +31,12 @@ const webUrl = z
   }, "must be an http(s) URL");
 
 const name = z
-  .string({ error: "must be a string" })
+  .string({ error: expected("must be a string") })
   .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, "must be 1-64 lowercase letters, digits, '.', '_' or '-'");
 
 const country = z.string().regex(/^[A-Z]{2}$/, "must be an ISO 3166 two-letter code such as US");
 
-const jsonObject = z.record(z.string(), z.unknown(), { error: "must be a JSON object" });
+const jsonObject = z.record(z.string(), z.unknown(), { error: expected("must be a JSON object") });
 
 export const proxyRequirementsSchema = z.looseObject({
   country: country.optional(),
@@ -39,7 +44,7 @@ export const proxyRequirementsSchema = z.looseObject({
 });
 
 const replicaCount = z
-  .number({ error: "must be a number" })
+  .number({ error: expected("must be a number") })
   .int("must be a whole number")
   .min(0, "must be 0 or more")
   .max(MAX_REPLICAS_PER_SESSION, `must be at most ${MAX_REPLICAS_PER_SESSION}`);
@@ -71,13 +76,13 @@ export type SessionUpdate = z.infer<typeof updateSessionSchema>;
 export const scaleSessionSchema = z.object({ target_replicas: replicaCount });
 
 export const batchCreateSchema = z
-  .array(z.unknown(), { error: "must be an array of session definitions" })
+  .array(z.unknown(), { error: expected("must be an array of session definitions") })
   .min(1, "must hold at least one session")
   .max(MAX_BATCH_SESSIONS, `must hold at most ${MAX_BATCH_SESSIONS} sessions`);
 
 export const bulkEmbedSchema = z.object({
   urls: z
-    .array(webUrl, { error: "must be an array of URLs" })
+    .array(webUrl, { error: expected("must be an array of URLs") })
     .min(1, "must hold at least one URL")
     .max(MAX_BULK_URLS, `must hold at most ${MAX_BULK_URLS} URLs`),
   bulkOptions: z
@@ -93,7 +98,7 @@ export const bulkEmbedSchema = z.object({
 
 export const scaleMillionSchema = z.object({
   targetSessions: z
-    .number({ error: "must be a number" })
+    .number({ error: expected("must be a number") })
     .int("must be a whole number")
     .min(1, "must be 1 or more")
     .max(MAX_SESSIONS, `must be at most ${MAX_SESSIONS}`)
@@ -104,18 +109,18 @@ export const scaleMillionSchema = z.object({
 });
 export type ScaleMillionRequest = z.infer<typeof scaleMillionSchema>;
 
-const latitude = z.number({ error: "must be a number" }).min(-90, "must be -90 or more").max(90, "must be 90 or less");
-const longitude = z.number({ error: "must be a number" }).min(-180, "must be -180 or more").max(180, "must be 180 or less");
+const latitude = z.number({ error: expected("must be a number") }).min(-90, "must be -90 or more").max(90, "must be 90 or less");
+const longitude = z.number({ error: expected("must be a number") }).min(-180, "must be -180 or more").max(180, "must be 180 or less");
 
 export const createProxySchema = z.object({
   pool_id: name.default("global-pool"),
   host: z.string().regex(/^[A-Za-z0-9.-]{1,253}$|^\[?[0-9a-fA-F:]+\]?$/, "must be a host name or IP address"),
   port: z
-    .number({ error: "must be a number" })
+    .number({ error: expected("must be a number") })
     .int("must be a whole number")
     .min(1, "must be 1 or more")
     .max(65535, "must be at most 65535"),
-  protocol: z.enum(["http", "https", "socks5"], { error: "must be http, https or socks5" }).default("http"),
+  protocol: z.enum(["http", "https", "socks5"], { error: expected("must be http, https or socks5") }).default("http"),
   country: country.nullable().default(null),
   region: name.nullable().default(null),
   city: z.string().max(128).nullable().default(null),
@@ -155,7 +160,7 @@ export const listEventsQuery = z.object({
   event_type: z.string().max(64).optional(),
   since: since.optional(),
   cursor: z.coerce.number().int().min(0, "must be a cursor from X-Next-Cursor").optional(),
-  order: z.enum(["asc", "desc"], { error: "must be asc or desc" }).default("asc"),
+  order: z.enum(["asc", "desc"], { error: expected("must be asc or desc") }).default("asc"),
   limit: pageSize,
 });
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startBackends, startOrchestrator, type Backends, type RunningOrchestrator } from "./support/orchestrator";
+import { cached } from "../src/cache";
+import { eventually, startBackends, startOrchestrator, type Backends, type RunningOrchestrator } from "./support/orchestrator";
 
 let backends: Backends;
 let orchestrator: RunningOrchestrator;
@@ -72,6 +73,19 @@ describe("metrics and hypergrid", () => {
     const rest = await orchestrator.api("/api/hypergrid?cursor=2");
     expect(rest.body.tiles).toEqual([expect.objectContaining({ tile: 2, count: 5 })]);
     expect(rest.body.next_cursor).toBeNull();
+  });
+});
+
+describe("aggregate cache", () => {
+  it("answers from the last copy while one request recomputes it", async () => {
+    const redis = orchestrator.services.redis;
+    let computed = 0;
+    const compute = async () => ++computed;
+    expect(await cached(redis, "megaweb:test:cache", 0, compute)).toBe(1);
+    // Stale at once (0 s fresh): answered from the copy, refreshed behind the answer.
+    expect(await cached(redis, "megaweb:test:cache", 0, compute)).toBe(1);
+    await eventually("the refreshed copy", async () => ((await cached(redis, "megaweb:test:cache", 60, compute)) === 2 ? true : undefined));
+    expect(computed).toBe(2);
   });
 });
 

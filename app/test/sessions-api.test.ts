@@ -141,6 +141,13 @@ describe("validation", () => {
     });
   });
 
+  it("says a missing field is required", async () => {
+    const response = await orchestrator.api("/api/sessions", { method: "POST", body: { region: "eu-west" } });
+    expect(response.body.message).toBe("url: is required");
+    const scale = await orchestrator.api(`/api/sessions/${"0".repeat(8)}-0000-0000-0000-${"0".repeat(12)}/scale`, { method: "POST", body: {} });
+    expect(scale.body.message).toBe("target_replicas: is required");
+  });
+
   it("names the nested field of a bad bulk embed", async () => {
     const response = await orchestrator.api("/api/embed/bulk", {
       method: "POST",
