@@ -123,9 +123,3 @@ function securityHeaders(site: Site): string[] {
     ...(site.tls.mode === "none" ? [] : ["Strict-Transport-Security max-age=31536000"]),
   ];
 }
-
-const secondsPer = { s: 1, m: 60, h: 3600, d: 86400 } as const;
-
-function durationSeconds(duration: string): number {
-  return Number(duration.slice(0, -1)) * secondsPer[duration.slice(-1) as keyof typeof secondsPer];
-}
