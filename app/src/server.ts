@@ -71,6 +71,8 @@ export async function buildServer(services: Services): Promise<FastifyInstance> 
   const { config } = services;
   const app = Fastify({
     logger: { level: config.MEGAWEB_LOG_LEVEL, redact: ["req.headers.authorization"] },
+    // nginx in front keeps the access log; the app's journal keeps what went wrong.
+    disableRequestLogging: true,
     trustProxy: config.MEGAWEB_TRUST_PROXY,
     bodyLimit: 5 * 1024 * 1024,
   });
