@@ -1,4 +1,4 @@
-import { phpSizeMb, type Site } from "../schema/site";
+import { durationSeconds, phpSizeMb, type Site } from "../schema/site";
 import type { HostContext, SiteContext } from "./context";
 import type { HostFile } from "./files";
 import { renderTemplate } from "./template";
