@@ -223,6 +223,11 @@ describe("nginx in front: sites on different web servers on one host", () => {
     expect(JSON.parse(answer.body)).toMatchObject({ user: "nginx_apache_test", memory_limit: "160M" });
   });
 
+  test("a body over the Apache site's post_max_size gets 413 through nginx as well", async () => {
+    const over = await viaNginx({ host: "php.apache.test", method: "POST", path: "/index.php", body: Buffer.alloc(1024 * 1024 + 1, 97) });
+    expect(over.status).toBe(413);
+  });
+
   test("a blocked client connecting to nginx is refused by the Apache site's list", async () => {
     expect((await viaNginx({ host: "php.apache.test", localAddress: "127.0.0.2" })).status).toBe(403);
   });
