@@ -33,11 +33,14 @@ describe("the Pulumi engine on a local file backend", { timeout: 300_000 }, () =
     expect(preview.changeSummary).toEqual({ create: 2 });
   });
 
-  it("runs the command on up with stdin and a secret environment, and keeps the secret out of state", async () => {
+  it("runs the command on up with stdin and a secret environment, runs an invoke, and keeps the secret out of state", async () => {
     const output = await workspace.up();
     expect(output).toContain("2 created");
     expect(await readFile(join(markerDir, "greeting"), "utf8")).toBe("hello from stdin");
     expect(await readFile(join(markerDir, "token-length"), "utf8")).toBe(String(secretToken.length));
+
+    const { stdout } = await workspace.pulumi(["stack", "output", "--json"]);
+    expect(JSON.parse(stdout)).toMatchObject({ markerOutput: "created", invoked: "hello from stdin" });
 
     const state = await workspace.exportState();
     expect(state).toContain('"stdout": "created"');

@@ -142,7 +142,7 @@ func (p *commandProvider) Delete(ctx context.Context, req plugin.DeleteRequest) 
 	if err != nil || in.Delete == nil {
 		return plugin.DeleteResponse{}, err
 	}
-	_, _, err = runCommand(ctx, req.Type, in, *in.Delete, previousOutputs(in, req.Outputs))
+	_, _, err = runCommand(ctx, req.Type, in, *in.Delete, commandEnvironment(in, req.Outputs))
 	return plugin.DeleteResponse{}, err
 }
 
@@ -164,7 +164,7 @@ func (p *commandProvider) Invoke(ctx context.Context, req plugin.InvokeRequest) 
 	if v := req.Args["command"]; v.IsString() {
 		script = v.StringValue()
 	}
-	stdout, stderr, err := runCommand(ctx, localCommandType, in, script, nil)
+	stdout, stderr, err := runCommand(ctx, localCommandType, in, script, commandEnvironment(in, nil))
 	if err != nil {
 		return plugin.InvokeResponse{}, err
 	}
@@ -192,7 +192,7 @@ func apply(
 	}
 	var stdout, stderr string
 	if script != nil {
-		if stdout, stderr, err = runCommand(ctx, typ, in, *script, previousOutputs(in, oldOutputs)); err != nil {
+		if stdout, stderr, err = runCommand(ctx, typ, in, *script, commandEnvironment(in, oldOutputs)); err != nil {
 			return nil, err
 		}
 	}
@@ -217,9 +217,9 @@ func previewOutputs(typ tokens.Type, inputs resource.PropertyMap) resource.Prope
 	return outputs
 }
 
-// previousOutputs is what the upstream provider exports to update and delete commands, so a
-// delete can undo exactly what create reported.
-func previousOutputs(in commandInputs, oldOutputs resource.PropertyMap) map[string]string {
+// commandEnvironment is the command's own environment plus, for update and delete, the previous
+// outputs as upstream exports them, so a delete can undo exactly what create reported.
+func commandEnvironment(in commandInputs, oldOutputs resource.PropertyMap) map[string]string {
 	env := map[string]string{}
 	for k, v := range in.Environment {
 		env[k] = v
