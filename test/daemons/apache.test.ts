@@ -3,11 +3,11 @@ import { symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { createServer, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { resolveWebHost, type HostFacts } from "../../lib/render/context";
+import { resolveWebHost, type HostFacts, type SiteContext } from "../../lib/render/context";
 import { renderWebHost } from "../../lib/render/files";
 import { Site } from "../../lib/schema/site";
 import { enableApacheSites, prepareApacheRoot, startApache, waitForFiles } from "./apache-harness";
-import { fetchFrom, freePort, materialize, removeRoot, removeUsers, scratchRoot, startFpm, startNginx, writeHostFile, type Daemon } from "./harness";
+import { fetchFrom, freePort, materialize, readLog, removeRoot, removeUsers, scratchRoot, startFpm, startNginx, writeHostFile, type Daemon } from "./harness";
 
 /**
  * The rendered host served for real: PHP-FPM pools from the FPM renderer, Apache on its loopback
@@ -31,6 +31,7 @@ let root: string;
 let ports: { apache: number; http: number; upstream: number };
 const daemons: Daemon[] = [];
 let createdUsers: string[] = [];
+let contexts: SiteContext[] = [];
 let upstream: Server | undefined;
 let upstreamSaw: { host?: string; forwardedFor?: string } = {};
 
@@ -69,7 +70,7 @@ beforeAll(async () => {
   // The whole host as megaweb renders it: nginx, the pools and the Apache files alike.
   const render = renderWebHost({ sites }, facts);
   createdUsers = materialize(render, root);
-  const { sites: contexts } = resolveWebHost(sites, facts);
+  contexts = resolveWebHost(sites, facts).sites;
 
   const docroot = (slug: string) => contexts.find((context) => context.slug === slug)!.documentRoot;
   const owner = (slug: string) => `${contexts.find((context) => context.slug === slug)!.account.user}:www-data`;
@@ -126,6 +127,12 @@ describe("Apache serving rendered sites", () => {
     const headers = { "X-Forwarded-For": "198.51.100.77, 203.0.113.9", "X-Forwarded-Proto": "https" };
     const answer = await apache({ host: "php.apache.test", headers });
     expect(JSON.parse(answer.body)).toMatchObject({ remote_addr: "203.0.113.9", https: "on" });
+  });
+
+  test("the site's access log records the client nginx reported, not nginx", async () => {
+    await apache({ host: "php.apache.test", path: "/logged", headers: { "X-Forwarded-For": "198.51.100.23" } });
+    const log = readLog(contexts.find((context) => context.slug === "php_apache_test")!.backendLogs!.access);
+    expect(log).toMatch(/^198\.51\.100\.23 .*"GET \/logged HTTP\/1\.1" 200 /m);
   });
 
   test("a blocked address gets 403, whether it connects itself or nginx reports it", async () => {
