@@ -171,8 +171,8 @@ describe.sequential("the single box on a local machine, with the real engine", (
     expect(left).not.toMatch(new RegExp(`${sites.legacy.user}\\.conf`));
     expect(left).toMatch(/no such user/);
     expect(left).toMatch(/inactive/);
-    const answer = await machine.get(sites.legacy.domain, "/probe.php");
-    expect(answer.body).not.toContain(sites.legacy.user);
+    // nginx's default server closes the connection without an answer (444) for a name it does not serve.
+    await expect(machine.get(sites.legacy.domain, "/probe.php")).rejects.toThrow("socket hang up");
     expect((await probe(sites.shop.domain)).user).toBe(sites.shop.user);
     expect((await probe(sites.blog.domain)).user).toBe(sites.blog.user);
   }, 600_000);
