@@ -1,5 +1,5 @@
 import { phpSizeMb, type Site } from "../schema/site";
-import type { HostContext, SiteContext } from "./context";
+import { securityHeaders, type HostContext, type SiteContext } from "./context";
 import type { HostFile } from "./files";
 import { renderTemplate } from "./template";
 
@@ -40,8 +40,7 @@ export function renderApacheSite(site: Site, context: SiteContext, host: HostCon
       errorLog: context.backendLogs.error,
       accessLog: context.backendLogs.access,
       bodyLimitBytes: Math.round(phpSizeMb(site.php.postMaxSize) * 1024 * 1024),
-      securityHeaders: site.securityHeaders,
-      hsts: site.tls.mode !== "none",
+      headers: securityHeaders(site),
       gzip: site.gzip,
       expires: site.caching.staticMaxAge === "off" ? undefined : expiresPeriod(site.caching.staticMaxAge),
       documentRoot: site.kind === "proxy" ? undefined : context.documentRoot,

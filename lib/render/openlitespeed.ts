@@ -1,5 +1,5 @@
 import { durationSeconds, phpSizeMb, type Site } from "../schema/site";
-import type { HostContext, SiteContext } from "./context";
+import { securityHeaders, type HostContext, type SiteContext } from "./context";
 import type { HostFile } from "./files";
 import { renderTemplate } from "./template";
 
@@ -111,15 +111,4 @@ export function renderOpenLiteSpeedSite(site: Site, context: SiteContext, host: 
       rewrite: site.kind === "php" ? 1 : 0,
     }),
   };
-}
-
-/** Apache mod_headers syntax, which OLS's header operations follow. */
-function securityHeaders(site: Site): string[] {
-  if (!site.securityHeaders) return [];
-  return [
-    "X-Content-Type-Options nosniff",
-    "X-Frame-Options SAMEORIGIN",
-    "Referrer-Policy strict-origin-when-cross-origin",
-    ...(site.tls.mode === "none" ? [] : ["Strict-Transport-Security max-age=31536000"]),
-  ];
 }
