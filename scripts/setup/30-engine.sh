@@ -51,7 +51,9 @@ provide() {
   key="$(find "$dir" -maxdepth 1 -type f \( -name 'go.*' -o -name '*.go' \) | sort | xargs cat | sha256sum | cut -c1-12)"
   local out="$versioned/bin/$name-$key"
   if [ ! -x "$out" ]; then
-    echo "engine: building $name from Go modules (the CLI takes several minutes on 2 cores)"
+    local hint=""
+    [ "$name" != pulumi ] || hint=" (8 to 20 minutes on 2 cores)"
+    echo "engine: building $name from Go modules$hint"
     local started=$SECONDS
     (cd "$dir" && nice -n 10 go build -trimpath -ldflags "-s -w $ldflags" -o "$out.tmp" "$package")
     mv "$out.tmp" "$out"
