@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
-import { get as httpGet } from "node:http";
+import { request as httpRequest } from "node:http";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { parseDocument } from "yaml";
@@ -25,9 +25,11 @@ export class LocalStack {
   /** Everything the CLI printed, so a test can check that no secret was ever shown. */
   readonly transcript: string[] = [];
 
+  /** `stackFile` is the stack file the workspace starts from. @default "stacks/Pulumi.local.yaml" */
   constructor(
     readonly machineSet: string,
     readonly stack: string,
+    stackFile?: string,
   ) {
     this.workspace = join(repo, "test-output", stack);
     this.configFile = join(this.workspace, `Pulumi.${stack}.yaml`);
@@ -38,6 +40,7 @@ export class LocalStack {
       MEGAWEB_DEMO_SET: machineSet,
       MEGAWEB_DEMO_STACK: stack,
       MEGAWEB_WORKSPACE: this.workspace,
+      ...(stackFile === undefined ? {} : { MEGAWEB_STACK_FILE: stackFile }),
       PULUMI_BACKEND_URL: `file://${join(this.workspace, "state")}`,
       PULUMI_CONFIG_PASSPHRASE: "megaweb-e2e-local-only",
       PULUMI_SKIP_UPDATE_CHECK: "true",
@@ -65,6 +68,15 @@ export class LocalStack {
     return result;
   }
 
+  /**
+   * Sets a secret stack value, handing it to the CLI on stdin so it never stands on a command line.
+   * `key` may be a path into a structured value (`megaweb:sites[0].tls.key`).
+   */
+  setSecret(key: string, value: string): void {
+    const result = this.exec("pulumi", ["config", "set", "--secret", "--path", key, "--stack", this.stack, "--non-interactive"], this.workspace, 60, value);
+    if (result.status !== 0) throw new Error(`pulumi config set --secret ${key} exited ${result.status}:\n${result.stderr}`);
+  }
+
   /** Edits the stack's `megaweb:sites` in the workspace's stack file, keeping everything else as it is. */
   editSites(edit: (sites: Record<string, unknown>[]) => void): void {
     const document = parseDocument(readFileSync(this.configFile, "utf8"));
@@ -89,12 +101,17 @@ export class LocalStack {
     return result;
   }
 
-  private exec(command: string, args: readonly string[], cwd: string, timeoutSeconds: number): CommandResult {
-    const result = spawnSync(command, args, { cwd, env: this.env, encoding: "utf8", timeout: timeoutSeconds * 1000, maxBuffer: 256 * 1024 * 1024 });
+  private exec(command: string, args: readonly string[], cwd: string, timeoutSeconds: number, input?: string): CommandResult {
+    const result = spawnSync(command, args, { cwd, env: this.env, input, encoding: "utf8", timeout: timeoutSeconds * 1000, maxBuffer: 256 * 1024 * 1024 });
     const outcome = { status: result.status ?? -1, stdout: result.stdout ?? "", stderr: `${result.stderr ?? ""}${result.error ? `\n${result.error.message}` : ""}` };
     this.transcript.push(outcome.stdout, outcome.stderr);
     return outcome;
   }
+}
+
+export interface HttpAnswer {
+  readonly status: number;
+  readonly body: string;
 }
 
 export class Machine {
@@ -114,17 +131,25 @@ export class Machine {
   }
 
   /** An HTTP GET to the machine with the site's Host header, as a browser resolving the domain would send. */
-  get(domain: string, path: string): Promise<{ status: number; body: string }> {
+  get(domain: string, path: string): Promise<HttpAnswer> {
+    return this.request("GET", domain, path);
+  }
+
+  /** An HTTP request to the machine with the site's Host header; a `body` goes as JSON. */
+  request(method: string, domain: string, path: string, options: { headers?: Record<string, string>; body?: unknown } = {}): Promise<HttpAnswer> {
+    const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
+    const headers = { Host: domain, ...(payload === undefined ? {} : { "Content-Type": "application/json" }), ...options.headers };
     return new Promise((resolve, reject) => {
       // A fresh connection each time: a pooled keep-alive one may have been closed by an nginx reload.
-      const request = httpGet({ host: this.address, path, headers: { Host: domain }, timeout: 10_000, agent: false }, (response) => {
+      const request = httpRequest({ host: this.address, method, path, headers, timeout: 10_000, agent: false }, (response) => {
         let body = "";
         response.setEncoding("utf8");
         response.on("data", (chunk: string) => (body += chunk));
         response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
       });
-      request.on("timeout", () => request.destroy(new Error(`GET http://${domain}${path} timed out`)));
+      request.on("timeout", () => request.destroy(new Error(`${method} http://${domain}${path} timed out`)));
       request.on("error", reject);
+      request.end(payload);
     });
   }
 

@@ -1,4 +1,6 @@
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalStack, type Machine, repo } from "./local-stack";
@@ -148,6 +150,34 @@ describe.sequential("the single box on a local machine, with the real engine", (
     const open = (await Promise.all(candidates.map(async (port) => ((await machine.answers(port)) ? port : undefined)))).filter((port) => port !== undefined);
     expect(open).toEqual([22, 80, 443].filter((port) => listening.includes(port)));
   });
+
+  it("fails the step of a site whose certificate does not match its key, and the previous config keeps serving", async () => {
+    const scratch = mkdtempSync(join(tmpdir(), "megaweb-tls-"));
+    const openssl = (...args: string[]) => expect(spawnSync("openssl", args, { cwd: scratch, encoding: "utf8" }).status).toBe(0);
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", `/CN=${sites.shop.domain}`, "-days", "1", "-keyout", "right.key", "-out", "site.crt");
+    openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "wrong.key");
+    const shopIndex = 0;
+    local.editSites((all) => {
+      all[shopIndex]!.tls = { mode: "custom", certificate: readFileSync(join(scratch, "site.crt"), "utf8") };
+    });
+    const wrongKey = readFileSync(join(scratch, "wrong.key"), "utf8");
+    local.setSecret(`megaweb:sites[${shopIndex}].tls.key`, wrongKey);
+
+    const failed = local.pulumi(["up", "--yes", "--skip-preview"]);
+    expect(failed.status).not.toBe(0);
+    expect(failed.stdout + failed.stderr).toContain("check failed: nginx -t; the previous configuration was restored and keeps serving");
+    expect((await probe(sites.shop.domain)).user).toBe(sites.shop.user);
+    expect(machine.ssh(`grep -c ssl_certificate /etc/nginx/sites-enabled/${sites.shop.user}.conf || true`).trim()).toBe("0");
+    const keyLine = wrongKey.split("\n")[1]!;
+    expect(local.pulumiOk(["stack", "export"]).stdout).not.toContain(keyLine);
+    for (const output of local.transcript) expect(output).not.toContain(keyLine);
+
+    local.editSites((all) => {
+      delete all[shopIndex]!.tls;
+    });
+    local.pulumiOk(["up", "--yes", "--skip-preview"]);
+    expect((await probe(sites.shop.domain)).user).toBe(sites.shop.user);
+  }, 600_000);
 
   it("removes a site's vhost, pool and user when it leaves the config, and the others keep serving", async () => {
     local.editSites((all) => all.splice(all.findIndex((site) => site.domain === sites.legacy.domain), 1));
