@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { privatePorts } from "../plan/firewall";
-import { Access, Domain, Tls, type SiteInput } from "./site";
+import { AbsolutePath, Access, Domain, Tls, type SiteInput } from "./site";
 import type { Problem } from "./errors";
 
 /**
@@ -27,6 +27,13 @@ export const App = z
     enabled: z.boolean().default(true),
     /** Where nginx serves the API and the control panel. @example "orchestrator.example.com" */
     domain: Domain,
+    /**
+     * The built app (`npm run build -w app`) on the machine running Pulumi; a tarball with other
+     * content is a new release.
+     * @default "app/dist/megaweb-orchestrator-<version>.tgz" of the checkout megaweb runs from
+     * @example "/srv/ci/megaweb-orchestrator-0.1.0.tgz"
+     */
+    artifact: AbsolutePath.optional(),
     /** Loopback port of the web process, behind nginx. @default 3000 */
     port: z
       .number()

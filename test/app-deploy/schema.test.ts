@@ -67,6 +67,7 @@ describe("bad app settings are refused with the field path and the rule", () => 
     ["an origin with a path", { domain: "o.example.com", corsOrigins: ["https://panel.example.com/x"] }, `app.corsOrigins[0]: "https://panel.example.com/x" is not an origin (like https://panel.example.com) or *`],
     ["an unknown log level", { domain: "o.example.com", logLevel: "verbose" }, `app.logLevel: "verbose" is not a log level (fatal, error, warn, info, debug, trace, silent)`],
     ["a database name with a dash", { domain: "o.example.com", database: { name: "mega-web" } }, `app.database.name: "mega-web" is not a database name (letters, digits, _; at most 32)`],
+    ["a relative artifact path", { domain: "o.example.com", artifact: "app/dist/megaweb-orchestrator-0.1.0.tgz" }, `app.artifact: "app/dist/megaweb-orchestrator-0.1.0.tgz" must be an absolute path`],
     ["an unknown key", { domain: "o.example.com", workers: 3 }, "app.workers: is not a known setting"],
   ])("rejects %s", (_, app, message) => {
     expect(problems(withApp(app))).toEqual([message]);
