@@ -25,11 +25,6 @@ export interface OrchestratorArgs {
    * @example config.requireSecret("apiToken")
    */
   readonly apiToken: pulumi.Input<string>;
-  /**
-   * The built app (`npm run build -w app`). A different tarball (by content) is a new release.
-   * @default "app/dist/megaweb-orchestrator-<version>.tgz" of the checkout megaweb runs from
-   */
-  readonly artifact?: string;
   /** The phase's provisioning: the app starts after the web tier, its site, MySQL and Redis are configured. */
   readonly provisioning: Provisioning;
 }
@@ -63,7 +58,7 @@ export class Orchestrator extends pulumi.ComponentResource {
     const { config, hosts } = args;
     const app = config.app;
     if (!app?.enabled) throw new Error("the Orchestrator component needs an enabled app section (megaweb:app)");
-    const artifact = readArtifact(args.artifact ?? defaultArtifactPath());
+    const artifact = readArtifact(app.artifact ?? defaultArtifactPath());
     const plan = planTopology(config);
     const byName = new Map(hosts.map((host) => [host.name, host]));
     const hostNamed = (hostName: string) => {

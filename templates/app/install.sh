@@ -62,6 +62,6 @@ fi
 forget_previous
 
 # The running release and the one before it stay, for a quick way back; older ones and uploads go.
-ls -1dt {{releases}}/*/ | tail -n +3 | grep -vxF "$release/" | xargs -r rm -rf
+ls -1dt {{releases}}/*/ | tail -n +3 | { grep -vxF "$release/" || true; } | xargs -r rm -rf
 find {{uploadDir}} -maxdepth 1 -name '{{uploadPattern}}' ! -path {{upload}} -delete
 echo "orchestrator {{version}} ready: ${units[*]}${stale[*]:+ (restarted ${stale[*]})}"

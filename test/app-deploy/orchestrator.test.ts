@@ -54,7 +54,8 @@ interface Run {
 async function deployApp(infrastructure: InfrastructureInput, appArtifact = release1, sites: unknown[] = [{ domain: "shop.example.com" }]): Promise<Run> {
   let phase: PhaseComponent | undefined;
   const run = await deploy(() => {
-    phase = phases.phaseComponent("megaweb", { config: stackConfig(infrastructure, sites), sshPrivateKey, apiToken, appArtifact }, undefined);
+    const app = (infrastructure as { app: Record<string, unknown> }).app;
+    phase = phases.phaseComponent("megaweb", { config: stackConfig({ ...infrastructure, app: { artifact: appArtifact, ...app } } as InfrastructureInput, sites), sshPrivateKey, apiToken });
   });
   return { run, phase: phase! };
 }
@@ -223,14 +224,14 @@ describe("what makes the units restart", () => {
 
 describe("refusals before anything is created", () => {
   it("needs the API token when the app is enabled", () => {
-    expect(() => phases.phaseComponent("refused", { config: stackConfig(withApp({ phase: "single" })), sshPrivateKey, appArtifact: release1 })).toThrow(
+    expect(() => phases.phaseComponent("refused", { config: stackConfig(withApp({ phase: "single" }, { ...appSite, artifact: release1 })), sshPrivateKey })).toThrow(
       "the app is enabled but no apiToken was given (megaweb:apiToken)",
     );
   });
 
   it("names a missing artifact and how to build it", () => {
     const missing = join(scratch, "megaweb-orchestrator-9.9.9.tgz");
-    expect(() => phases.phaseComponent("refused", { config: stackConfig(withApp({ phase: "single" })), sshPrivateKey, apiToken, appArtifact: missing })).toThrow(
+    expect(() => phases.phaseComponent("refused", { config: stackConfig(withApp({ phase: "single" }, { ...appSite, artifact: missing })), sshPrivateKey, apiToken })).toThrow(
       `${missing} does not exist: build it with npm run build -w app, or pass the path of a built artifact`,
     );
   });
