@@ -32,11 +32,6 @@ export interface PhaseArgs {
    * @example config.requireSecret("apiToken")
    */
   readonly apiToken?: pulumi.Input<string>;
-  /**
-   * The built orchestrator tarball to deploy when the app is enabled.
-   * @default "app/dist/megaweb-orchestrator-<version>.tgz" of the checkout megaweb runs from
-   */
-  readonly appArtifact?: string;
   /** Adjust children before they are created. */
   readonly transform?: {
     readonly droplet?: NodeArgs["transform"];
@@ -93,7 +88,7 @@ export abstract class PhaseComponent extends pulumi.ComponentResource {
       if (args.apiToken === undefined) throw new Error("the app is enabled but no apiToken was given (megaweb:apiToken)");
       this.orchestrator = new Orchestrator(
         `${name}-orchestrator`,
-        { hosts: this.hosts, config: args.config, apiToken: args.apiToken, artifact: args.appArtifact, provisioning: this.provisioning },
+        { hosts: this.hosts, config: args.config, apiToken: args.apiToken, provisioning: this.provisioning },
         { parent: this },
       );
     }
