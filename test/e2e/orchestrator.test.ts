@@ -1,0 +1,148 @@
+import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseDocument, type YAMLMap } from "yaml";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LocalStack, type Machine, repo } from "./local-stack";
+
+/**
+ * The orchestrator end to end: the real engine deploys the single box with the app enabled (and no
+ * other site) onto a fresh local machine, then the app is used through nginx as a client would.
+ */
+
+const domain = "orchestrator.megaweb.test";
+const units = ["orchestrator-web.service", "orchestrator-worker.service"];
+const local = new LocalStack("orch", "orchestrator", join(repo, "test", "app-deploy", "fixtures", "Pulumi.orchestrator.yaml"));
+const apiToken = randomBytes(24).toString("hex");
+const timings: Record<string, number> = {};
+let machine: Machine;
+
+async function timed<T>(label: string, work: () => T | Promise<T>): Promise<T> {
+  const started = Date.now();
+  try {
+    return await work();
+  } finally {
+    timings[label] = Math.round((Date.now() - started) / 100) / 10;
+  }
+}
+
+/** A call to the API through nginx; `token: null` sends none. */
+async function api(method: string, path: string, body?: unknown, token: string | null = apiToken) {
+  const answer = await machine.request(method, domain, path, { body, headers: token === null ? {} : { Authorization: `Bearer ${token}` } });
+  return { status: answer.status, body: answer.body === "" ? undefined : JSON.parse(answer.body) };
+}
+
+async function eventually<T>(what: string, probe: () => Promise<T | undefined>, seconds = 60): Promise<T> {
+  const deadline = Date.now() + seconds * 1000;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${seconds}s`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+/** Edits the workspace's `megaweb:app`, keeping the rest of the stack file as it is. */
+function editApp(edit: (app: YAMLMap) => void): void {
+  const document = parseDocument(readFileSync(local.configFile, "utf8"));
+  edit(document.getIn(["config", "megaweb:app"]) as YAMLMap);
+  writeFileSync(local.configFile, document.toString());
+}
+
+/** Main PID and start time of each unit: both change on a restart. */
+const unitIdentity = () => machine.ssh(units.map((unit) => `systemctl show -p MainPID -p ActiveEnterTimestampMonotonic ${unit}`).join("; "));
+
+/** Steps the engine would touch, as `op name`, from `pulumi preview --json`. */
+function changedSteps(previewJson: string): string[] {
+  const preview = JSON.parse(previewJson) as { steps?: { op: string; urn: string }[] };
+  return (preview.steps ?? []).filter((step) => step.op !== "same").map((step) => `${step.op} ${step.urn.split("::").pop()}`);
+}
+
+describe.sequential("the orchestrator on the single box, with the real engine", () => {
+  beforeAll(async () => {
+    if (process.platform !== "linux" || process.getuid?.() !== 0) throw new Error("the end-to-end test needs Linux and root (it boots a systemd-nspawn machine)");
+    local.destroy();
+    // The build is reproducible: an unchanged app gives the same tarball, and so no new release.
+    await timed("app build (s)", () => {
+      const build = spawnSync("npm", ["run", "build", "-w", "app"], { cwd: repo, encoding: "utf8", timeout: 300_000 });
+      if (build.status !== 0) throw new Error(`npm run build -w app failed:\n${build.stdout}\n${build.stderr}`);
+    });
+    await timed("machine boot and stack setup (s)", () => local.prepare());
+    // The stack deploys its own copy, so another build of app/ during the test is not a new release.
+    const artifact = join(local.workspace, "megaweb-orchestrator-0.1.0.tgz");
+    copyFileSync(join(repo, "app", "dist", "megaweb-orchestrator-0.1.0.tgz"), artifact);
+    editApp((app) => app.set("artifact", artifact));
+    local.setSecret("megaweb:apiToken", apiToken);
+    await timed("first pulumi up (s)", () => local.pulumiOk(["up", "--yes", "--skip-preview"], 1200));
+    machine = local.machine();
+  }, 1_500_000);
+
+  afterAll(() => {
+    const result = local.destroy();
+    mkdirSync(join(repo, "test-output"), { recursive: true });
+    writeFileSync(join(repo, "test-output", "e2e-orchestrator-timings.json"), `${JSON.stringify(timings, null, 2)}\n`);
+    console.log("orchestrator e2e timings:", timings);
+    if (result.status !== 0) throw new Error(`demo.sh destroy failed:\n${result.stderr}`);
+  }, 300_000);
+
+  it("answers healthy through nginx, with MySQL and Redis reached, on the distribution's Node.js 18", async () => {
+    const health = await api("GET", "/api/health", undefined, null);
+    expect(health.status).toBe(200);
+    expect(health.body).toMatchObject({ status: "healthy", database: "healthy", redis: "healthy", version: "0.1.0" });
+    expect(health.body.runtime).toMatch(/^v18\./);
+    expect(machine.ssh("systemctl is-active orchestrator-web orchestrator-worker nginx mariadb redis-server").trim().split("\n")).toEqual(Array(5).fill("active"));
+    // The app listens on loopback only; nginx is the way in.
+    expect(await machine.answers(3000)).toBe(false);
+  });
+
+  it("refuses a write without the token, creates a session with it, and the worker reconciles its replicas", async () => {
+    expect((await api("POST", "/api/sessions", { url: "https://e2e.example" }, null)).status).toBe(401);
+    const created = await api("POST", "/api/sessions", { url: "https://e2e.example", target_replica_count: 4 });
+    expect(created.status).toBe(201);
+    const id = created.body.id as string;
+    await eventually("4 active replicas", async () => ((await api("GET", `/api/sessions/${id}`)).body.active_replica_count === 4 ? true : undefined));
+    expect((await api("POST", `/api/sessions/${id}/scale`, { target_replicas: 9 })).status).toBe(200);
+    const session = await eventually("9 active replicas", async () => {
+      const { body } = await api("GET", `/api/sessions/${id}`);
+      return body.active_replica_count === 9 ? body : undefined;
+    });
+    expect(session).toMatchObject({ id, target_replica_count: 9, active_replica_count: 9 });
+  }, 180_000);
+
+  it("reports no changes on a second preview, and a no-change up restarts nothing", async () => {
+    const before = unitIdentity();
+    await timed("no-change preview (s)", () => local.pulumiOk(["preview", "--expect-no-changes"]));
+    await timed("no-change up (s)", () => local.pulumiOk(["up", "--yes", "--skip-preview", "--expect-no-changes"]));
+    expect(unitIdentity()).toBe(before);
+  }, 300_000);
+
+  it("an app setting updates only the hosts' environment step, which restarts the units with it", async () => {
+    const before = unitIdentity();
+    editApp((app) => app.set("workerConcurrency", 3));
+
+    expect(changedSteps(local.pulumiOk(["preview", "--json"]).stdout)).toEqual(["update megaweb-orchestrator-orchestrator-web-1-environment"]);
+    await timed("environment change up (s)", () => local.pulumiOk(["up", "--yes", "--skip-preview"]));
+    expect(unitIdentity()).not.toBe(before);
+    expect(machine.ssh("journalctl -u orchestrator-worker -o cat | grep '^worker started' | tail -n 1").trim()).toBe("worker started, concurrency 3");
+    expect((await api("GET", "/api/health", undefined, null)).body.status).toBe("healthy");
+  }, 300_000);
+
+  it("keeps the token and the generated passwords out of the state, command strings and the CLI's output", () => {
+    const environment = machine.ssh("cat /etc/megaweb/orchestrator.env");
+    expect(machine.ssh("stat -c '%a %U:%G' /etc/megaweb/orchestrator.env").trim()).toBe("600 root:root");
+    const databasePassword = /^MEGAWEB_DB_URL=mysql:\/\/megaweb:([^@]+)@/m.exec(environment)![1]!;
+    const redisPassword = /^MEGAWEB_REDIS_URL=redis:\/\/:([^@]+)@/m.exec(environment)![1]!;
+    expect(environment).toContain(`MEGAWEB_API_TOKEN=${apiToken}\n`);
+
+    const exported = local.pulumiOk(["stack", "export"]).stdout;
+    const resources = (JSON.parse(exported) as { deployment: { resources: { inputs?: Record<string, unknown> }[] } }).deployment.resources;
+    const commandStrings = resources.flatMap((resource) => [resource.inputs?.create, resource.inputs?.delete].filter((text): text is string => typeof text === "string"));
+    expect(commandStrings.some((text) => text.includes("orchestrator-web.service"))).toBe(true);
+    for (const secret of [apiToken, databasePassword, redisPassword]) {
+      expect(exported).not.toContain(secret);
+      for (const text of commandStrings) expect(text).not.toContain(secret);
+      for (const output of local.transcript) expect(output).not.toContain(secret);
+    }
+  }, 120_000);
+});
