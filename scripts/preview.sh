@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `npm run preview -- <stack> [pulumi preview flags]`: the planned changes of
 # stacks/Pulumi.<stack>.yaml as a diff, on a local file backend in .pulumi-state/ (git-ignored).
-# A path to a stack file anywhere (e.g. the demo's .megaweb/Pulumi.local.yaml) works too.
+# A path to a stack file anywhere (e.g. the demo's .megaweb/local/Pulumi.local.yaml) works too.
+#
+# MEGAWEB_PREVIEW_STATE moves the backend elsewhere (the tests use it).
 #
 # Secrets are encrypted with PULUMI_CONFIG_PASSPHRASE. Without one, outside CI, a fixed
 # passphrase labelled local-only is used so a first preview needs no set-up.
@@ -30,7 +32,7 @@ fi
 export PATH="${MEGAWEB_CACHE:-/var/cache/megaweb}/bin:$PATH"
 command -v pulumi >/dev/null || bash scripts/setup/30-engine.sh
 
-state="$PWD/.pulumi-state"
+state="${MEGAWEB_PREVIEW_STATE:-$PWD/.pulumi-state}"
 export PULUMI_BACKEND_URL="file://$state"
 export PULUMI_SKIP_UPDATE_CHECK=true
 if [ -z "${PULUMI_CONFIG_PASSPHRASE:-}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]; then
@@ -42,17 +44,24 @@ if [ -z "${PULUMI_CONFIG_PASSPHRASE:-}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FI
   echo "preview: PULUMI_CONFIG_PASSPHRASE is not set; using the local-only default passphrase" >&2
 fi
 
-# Creating a passphrase stack writes its salt into the stack file. Committed stack files stay
-# as they are: the stack is created from a scratch project whose stack files live in
-# .pulumi-state/, and the preview reads the stack file plus that salt.
-config="$stack_file"
-if ! grep -qE '^(encryptionsalt|secretsprovider):' "$stack_file"; then
-  project="$(sed -n 's/^name:[[:space:]]*//p' Pulumi.yaml)"
-  mkdir -p "$state/project" "$state/stacks"
-  printf 'name: %s\nruntime: nodejs\nstackConfigDir: ../stacks\n' "$project" > "$state/project/Pulumi.yaml"
-  pulumi stack select --create --non-interactive --cwd "$state/project" "$stack"
-  config="$state/stacks/Pulumi.$stack.preview.yaml"
-  { sed -e '$a\' "$stack_file"; grep '^encryptionsalt:' "$state/stacks/Pulumi.$stack.yaml"; } > "$config"
+if grep -q '^secretsprovider:' "$stack_file"; then
+  echo "preview: $stack_file uses its own secrets provider; preview it with its own backend (pulumi preview --diff)" >&2
+  exit 2
 fi
+
+# Creating a passphrase stack writes its salt into the stack file. Committed stack files stay
+# as they are: the stack is created from a scratch project whose stack files live in the state
+# directory, and the preview reads the given stack file plus that salt. A salt already in the
+# given file wins, as its secure values were encrypted with it.
+project="$(sed -n 's/^name:[[:space:]]*//p' Pulumi.yaml)"
+mkdir -p "$state/project" "$state/stacks"
+printf 'name: %s\nruntime: nodejs\nstackConfigDir: ../stacks\n' "$project" > "$state/project/Pulumi.yaml"
+seed="$state/stacks/Pulumi.$stack.yaml"
+if grep -q '^encryptionsalt:' "$stack_file"; then
+  grep '^encryptionsalt:' "$stack_file" > "$seed"
+fi
+pulumi stack select --create --non-interactive --cwd "$state/project" "$stack"
+config="$state/stacks/Pulumi.$stack.preview.yaml"
+{ sed -e '/^encryptionsalt:/d' -e '$a\' "$stack_file"; grep '^encryptionsalt:' "$seed"; } > "$config"
 
 exec pulumi preview --diff --non-interactive --stack "$stack" --config-file "$config" "$@"

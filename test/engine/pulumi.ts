@@ -36,7 +36,7 @@ export class Workspace {
     readonly programDir: string,
     readonly stack: string,
     /** The stack file, when it lives outside the program's stackConfigDir. */
-    private readonly configFile?: string,
+    readonly configFile?: string,
   ) {}
 
   static async create(program: string, stack = "test"): Promise<Workspace> {
