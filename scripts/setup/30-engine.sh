@@ -59,7 +59,12 @@ provide() {
     mv "$out.tmp" "$out"
     echo "engine: built $name in $((SECONDS - started))s"
   fi
-  ln -sfn "$out" "$bin/$name"
+  # The engine takes a language host that sits next to its own (resolved) executable as
+  # bundled, and only warns about one found elsewhere on PATH: so each tool also gets its plain
+  # name beside the CLI, and the stable link points at that name.
+  ln -f "$out" "$versioned/bin/$name"
+  ln -sfn "$versioned/bin/$name" "$bin/$name"
+  find "$versioned/bin" -maxdepth 1 -name "$name-????????????" ! -name "${out##*/}" -delete
 }
 
 provide pulumi "$modules/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi \
