@@ -55,8 +55,8 @@ provide() {
     [ "$name" != pulumi ] || hint=" (8 to 20 minutes on 2 cores)"
     echo "engine: building $name from Go modules$hint"
     local started=$SECONDS
-    (cd "$dir" && nice -n 10 go build -trimpath -ldflags "-s -w $ldflags" -o "$out.tmp" "$package")
-    mv "$out.tmp" "$out"
+    (cd "$dir" && nice -n 10 go build -trimpath -ldflags "-s -w $ldflags" -o "$out.$$" "$package")
+    mv "$out.$$" "$out"
     echo "engine: built $name in $((SECONDS - started))s"
   fi
   # The engine takes a language host that sits next to its own (resolved) executable as
