@@ -55,7 +55,10 @@ provide() {
     [ "$name" != pulumi ] || hint=" (8 to 20 minutes on 2 cores)"
     echo "engine: building $name from Go modules$hint"
     local started=$SECONDS
-    (cd "$dir" && nice -n 10 go build -trimpath -ldflags "-s -w $ldflags" -o "$out.$$" "$package")
+    if ! (cd "$dir" && nice -n 10 go build -trimpath -ldflags "-s -w $ldflags" -o "$out.$$" "$package"); then
+      echo "engine: building $name from $dir failed (Go's error above); installing the official Pulumi CLI also works" >&2
+      exit 1
+    fi
     mv "$out.$$" "$out"
     echo "engine: built $name in $((SECONDS - started))s"
   fi
