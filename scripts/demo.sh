@@ -30,11 +30,20 @@ check_prerequisites() {
   [ "$(uname -s)" = Linux ] || die "needs Linux: the demo boots a local machine with systemd-nspawn (this is $(uname -s))"
   [ "$(id -u)" -eq 0 ] || die "needs root: it creates a network bridge, nftables rules and a systemd-nspawn machine (run with sudo)"
   command -v apt-get >/dev/null || die "needs a Debian-based host (apt-get) to install systemd-container, debootstrap and nftables"
+}
+
+# What a fresh clone lacks (host packages, node_modules, the Pulumi engine), through the same
+# idempotent setup steps the tests use. `prepare` skips this: its caller, the test run, has done it,
+# and a reinstall of node_modules under running tests would pull it from under them.
+install_tools() {
   local step
   for step in scripts/setup/*.sh; do
     bash "$step" >/dev/null || die "setup step $step failed (run it alone to see why)"
   done
-  command -v pulumi >/dev/null || die "the Pulumi engine is missing after scripts/setup/30-engine.sh"
+}
+
+require_engine() {
+  command -v pulumi >/dev/null || die "the Pulumi engine is missing: run bash scripts/setup/30-engine.sh (or install the official CLI)"
 }
 
 prepare() {
@@ -73,8 +82,8 @@ destroy() {
 }
 
 case $action in
-  up) check_prerequisites; up ;;
-  prepare) check_prerequisites; prepare ;;
+  up) check_prerequisites; install_tools; require_engine; up ;;
+  prepare) check_prerequisites; require_engine; prepare ;;
   destroy) [ "$(id -u)" -eq 0 ] || die "needs root to remove the machine"; destroy ;;
   *) die "usage: scripts/demo.sh [up|prepare|destroy]" ;;
 esac
