@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
 )
 
-func runLocal(ctx context.Context, in commandInputs, script string, env map[string]string) (string, string, error) {
+func runLocal(ctx context.Context, in commandInputs, script string, env map[string]string, show streams) (string, string, error) {
 	interpreter := in.Interpreter
 	if len(interpreter) == 0 {
 		interpreter = []string{"/bin/sh", "-c"}
@@ -24,7 +25,7 @@ func runLocal(ctx context.Context, in commandInputs, script string, env map[stri
 		cmd.Stdin = strings.NewReader(*in.Stdin)
 	}
 	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.Stdout, cmd.Stderr = io.MultiWriter(&stdout, show.stdout), io.MultiWriter(&stderr, show.stderr)
 	err := cmd.Run()
 	return finish(in.Logging, stdout.String(), stderr.String(), err)
 }

@@ -1,17 +1,21 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/blang/semver"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/diag"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/provider"
 )
 
 const (
@@ -23,6 +27,7 @@ const (
 
 type commandProvider struct {
 	plugin.UnimplementedProvider
+	host *provider.HostClient
 }
 
 func (p *commandProvider) Close() error { return nil }
@@ -115,7 +120,7 @@ func (p *commandProvider) Create(ctx context.Context, req plugin.CreateRequest) 
 	if req.Preview {
 		return plugin.CreateResponse{Properties: previewOutputs(req.Type, req.Properties)}, nil
 	}
-	outputs, err := apply(ctx, req.Type, req.Properties, nil, "create")
+	outputs, err := apply(ctx, req.Type, req.Properties, nil, "create", p.progress(ctx, req.URN, req.Properties))
 	if err != nil {
 		return plugin.CreateResponse{}, err
 	}
@@ -126,7 +131,7 @@ func (p *commandProvider) Update(ctx context.Context, req plugin.UpdateRequest) 
 	if req.Preview {
 		return plugin.UpdateResponse{Properties: previewOutputs(req.Type, req.NewInputs)}, nil
 	}
-	outputs, err := apply(ctx, req.Type, req.NewInputs, req.OldOutputs, "update")
+	outputs, err := apply(ctx, req.Type, req.NewInputs, req.OldOutputs, "update", p.progress(ctx, req.URN, req.NewInputs))
 	if err != nil {
 		return plugin.UpdateResponse{}, err
 	}
@@ -142,7 +147,7 @@ func (p *commandProvider) Delete(ctx context.Context, req plugin.DeleteRequest) 
 	if err != nil || in.Delete == nil {
 		return plugin.DeleteResponse{}, err
 	}
-	_, _, err = runCommand(ctx, req.Type, in, *in.Delete, commandEnvironment(in, req.Outputs))
+	_, _, err = runCommand(ctx, req.Type, in, *in.Delete, commandEnvironment(in, req.Outputs), p.progress(ctx, req.URN, req.Inputs))
 	return plugin.DeleteResponse{}, err
 }
 
@@ -164,7 +169,7 @@ func (p *commandProvider) Invoke(ctx context.Context, req plugin.InvokeRequest) 
 	if v := req.Args["command"]; v.IsString() {
 		script = v.StringValue()
 	}
-	stdout, stderr, err := runCommand(ctx, localCommandType, in, script, commandEnvironment(in, nil))
+	stdout, stderr, err := runCommand(ctx, localCommandType, in, script, commandEnvironment(in, nil), hidden)
 	if err != nil {
 		return plugin.InvokeResponse{}, err
 	}
@@ -176,7 +181,7 @@ func (p *commandProvider) Invoke(ctx context.Context, req plugin.InvokeRequest) 
 
 // apply runs the create (or update) step of a resource and returns its new outputs.
 func apply(
-	ctx context.Context, typ tokens.Type, inputs, oldOutputs resource.PropertyMap, step string,
+	ctx context.Context, typ tokens.Type, inputs, oldOutputs resource.PropertyMap, step string, show streams,
 ) (resource.PropertyMap, error) {
 	outputs := inputs.Copy()
 	if typ == copyToRemoteType {
@@ -192,7 +197,7 @@ func apply(
 	}
 	var stdout, stderr string
 	if script != nil {
-		if stdout, stderr, err = runCommand(ctx, typ, in, *script, commandEnvironment(in, oldOutputs)); err != nil {
+		if stdout, stderr, err = runCommand(ctx, typ, in, *script, commandEnvironment(in, oldOutputs), show); err != nil {
 			return nil, err
 		}
 	}
@@ -201,11 +206,59 @@ func apply(
 	return outputs, nil
 }
 
-func runCommand(ctx context.Context, typ tokens.Type, in commandInputs, script string, env map[string]string) (string, string, error) {
+func runCommand(
+	ctx context.Context, typ tokens.Type, in commandInputs, script string, env map[string]string, show streams,
+) (string, string, error) {
 	if typ == remoteCommandType {
-		return runRemote(ctx, in, script, env)
+		return runRemote(ctx, in, script, env, show)
 	}
-	return runLocal(ctx, in, script, env)
+	return runLocal(ctx, in, script, env, show)
+}
+
+// streams are where a running command's stdout and stderr are shown, besides being captured.
+type streams struct{ stdout, stderr io.Writer }
+
+var hidden = streams{io.Discard, io.Discard}
+
+// progress shows a running command's output line by line in the Info column of the engine's
+// progress display, as upstream does, for the streams its logging option allows: provisioning
+// steps run for minutes, and the lines are not kept in the final output.
+func (p *commandProvider) progress(ctx context.Context, urn resource.URN, inputs resource.PropertyMap) streams {
+	logging := "stdoutAndStderr"
+	if v := plain(inputs["logging"]); v.IsString() && v.StringValue() != "" {
+		logging = v.StringValue()
+	}
+	show := hidden
+	if logging == "stdout" || logging == "stdoutAndStderr" {
+		show.stdout = &statusLines{ctx: ctx, host: p.host, urn: urn}
+	}
+	if logging == "stderr" || logging == "stdoutAndStderr" {
+		show.stderr = &statusLines{ctx: ctx, host: p.host, urn: urn}
+	}
+	return show
+}
+
+// statusLines sends each complete line written to it as a status message of one resource.
+type statusLines struct {
+	ctx     context.Context
+	host    *provider.HostClient
+	urn     resource.URN
+	partial []byte
+}
+
+func (s *statusLines) Write(p []byte) (int, error) {
+	s.partial = append(s.partial, p...)
+	for {
+		end := bytes.IndexByte(s.partial, '\n')
+		if end < 0 {
+			return len(p), nil
+		}
+		if line := strings.TrimRight(string(s.partial[:end]), "\r"); line != "" {
+			// A lost status line only thins the progress display; the command goes on.
+			_ = s.host.LogStatus(s.ctx, diag.Info, s.urn, line)
+		}
+		s.partial = s.partial[end+1:]
+	}
 }
 
 func previewOutputs(typ tokens.Type, inputs resource.PropertyMap) resource.PropertyMap {

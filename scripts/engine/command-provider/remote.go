@@ -30,7 +30,7 @@ eval "$(printf '%s' "$megaweb_env" | base64 -d)" || exit 97
 unset megaweb_env
 `
 
-func runRemote(ctx context.Context, in commandInputs, script string, env map[string]string) (string, string, error) {
+func runRemote(ctx context.Context, in commandInputs, script string, env map[string]string, show streams) (string, string, error) {
 	client, err := dial(ctx, in.Connection)
 	if err != nil {
 		return "", "", err
@@ -46,7 +46,7 @@ func runRemote(ctx context.Context, in commandInputs, script string, env map[str
 		stdin = base64.StdEncoding.EncodeToString([]byte(exports(env))) + "\n" + stdin
 	}
 	var stdout, stderr bytes.Buffer
-	err = runSession(ctx, client, script, strings.NewReader(stdin), &stdout, &stderr)
+	err = runSession(ctx, client, script, strings.NewReader(stdin), io.MultiWriter(&stdout, show.stdout), io.MultiWriter(&stderr, show.stderr))
 	return finish(in.Logging, stdout.String(), stderr.String(), err)
 }
 
