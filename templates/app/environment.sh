@@ -11,7 +11,7 @@ if was_replaced; then
   done
   if [ "${#running[@]}" -gt 0 ] && ! restart_orchestrator "${running[@]}"; then
     restore_files
-    systemctl restart "${running[@]}" || true
+    restart_orchestrator "${running[@]}" || true
     echo "megaweb: the orchestrator did not come up with the new environment; the previous one was put back" >&2
     exit 1
   fi

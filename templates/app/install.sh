@@ -53,9 +53,14 @@ done
 if [ "${#stale[@]}" -gt 0 ] && ! restart_orchestrator "${stale[@]}"; then
   restore_files
   systemctl daemon-reload
+  previous=()
   for unit in "${stale[@]}"; do
-    if [ -e "/etc/systemd/system/$unit" ]; then systemctl restart "$unit" || true; fi
+    if [ -e "/etc/systemd/system/$unit" ]; then previous+=("$unit"); fi
   done
+  # The step ends once the previous release serves again, so a failed deploy leaves no gap behind it.
+  if [ "${#previous[@]}" -gt 0 ] && ! restart_orchestrator "${previous[@]}"; then
+    echo "megaweb: the previous release does not come up either" >&2
+  fi
   echo "megaweb: the orchestrator {{version}} did not come up; the previous units were put back" >&2
   exit 1
 fi
