@@ -50,6 +50,26 @@ function editApp(edit: (app: YAMLMap) => void): void {
   writeFileSync(local.configFile, document.toString());
 }
 
+const firstBuild = () => join(local.workspace, "megaweb-orchestrator-0.1.0.tgz");
+
+/** Another build of the same version: the first one unpacked, changed by `change`, packed again. */
+function rebuilt(name: string, change: (root: string) => void): string {
+  const work = join(local.workspace, name);
+  mkdirSync(join(work, "dist"), { recursive: true });
+  const tar = (args: string[]) => {
+    const result = spawnSync("tar", args, { encoding: "utf8" });
+    if (result.status !== 0) throw new Error(`tar ${args.join(" ")}: ${result.stderr}`);
+  };
+  tar(["-xzf", firstBuild(), "-C", work]);
+  change(join(work, "megaweb-orchestrator-0.1.0"));
+  const artifact = join(work, "dist", "megaweb-orchestrator-0.1.0.tgz");
+  tar(["-czf", artifact, "-C", work, "megaweb-orchestrator-0.1.0"]);
+  return artifact;
+}
+
+/** The release directory each unit runs from. */
+const runningReleases = () => machine.ssh(units.map((unit) => `systemctl show -p ExecStart --value ${unit} | grep -o '/opt/megaweb/orchestrator/[^/ ]*'`).join("; ")).trim().split("\n");
+
 /** Main PID and start time of each unit: both change on a restart. */
 const unitIdentity = () => machine.ssh(units.map((unit) => `systemctl show -p MainPID -p ActiveEnterTimestampMonotonic ${unit}`).join("; "));
 
@@ -70,9 +90,8 @@ describe.sequential("the orchestrator on the single box, with the real engine", 
     });
     await timed("machine boot and stack setup (s)", () => local.prepare());
     // The stack deploys its own copy, so another build of app/ during the test is not a new release.
-    const artifact = join(local.workspace, "megaweb-orchestrator-0.1.0.tgz");
-    copyFileSync(join(repo, "app", "dist", "megaweb-orchestrator-0.1.0.tgz"), artifact);
-    editApp((app) => app.set("artifact", artifact));
+    copyFileSync(join(repo, "app", "dist", "megaweb-orchestrator-0.1.0.tgz"), firstBuild());
+    editApp((app) => app.set("artifact", firstBuild()));
     local.setSecret("megaweb:apiToken", apiToken);
     await timed("first pulumi up (s)", () => local.pulumiOk(["up", "--yes", "--skip-preview"], 1200));
     machine = local.machine();
@@ -125,6 +144,33 @@ describe.sequential("the orchestrator on the single box, with the real engine", 
     await timed("environment change up (s)", () => local.pulumiOk(["up", "--yes", "--skip-preview"]));
     expect(unitIdentity()).not.toBe(before);
     expect(machine.ssh("journalctl -u orchestrator-worker -o cat | grep '^worker started' | tail -n 1").trim()).toBe("worker started, concurrency 3");
+    expect((await api("GET", "/api/health", undefined, null)).body.status).toBe("healthy");
+  }, 300_000);
+
+  it("a new build becomes a new release: only the uploads and the install step update, the units restart on it, the previous release stays", async () => {
+    const before = { units: unitIdentity(), releases: runningReleases() };
+    editApp((app) => app.set("artifact", rebuilt("second-build", (root) => writeFileSync(join(root, "BUILD"), "second\n"))));
+    expect(changedSteps(local.pulumiOk(["preview", "--json"]).stdout).sort()).toEqual([
+      "update megaweb-orchestrator-orchestrator-web-1-artifact",
+      "update megaweb-orchestrator-orchestrator-web-1-install",
+    ]);
+    await timed("new release up (s)", () => local.pulumiOk(["up", "--yes", "--skip-preview"]));
+    const after = runningReleases();
+    expect(new Set(after).size).toBe(1);
+    expect(after[0]).not.toBe(before.releases[0]);
+    expect(unitIdentity()).not.toBe(before.units);
+    expect(machine.ssh("ls /opt/megaweb/orchestrator").trim().split("\n").sort()).toEqual([...new Set([...before.releases, ...after])].map((path) => path.split("/").pop()).sort());
+    expect((await api("GET", "/api/health", undefined, null)).body.status).toBe("healthy");
+  }, 300_000);
+
+  it("a release whose web process does not start fails its step, and the previous release keeps serving", async () => {
+    const serving = runningReleases();
+    editApp((app) => app.set("artifact", rebuilt("broken-build", (root) => writeFileSync(join(root, "web.js"), "process.exit(1);\n"))));
+    const up = await timed("failed release up (s)", () => local.pulumi(["up", "--yes", "--skip-preview"]));
+    expect(up.status).not.toBe(0);
+    expect(up.stdout + up.stderr).toContain("the previous units were put back");
+    expect(runningReleases()).toEqual(serving);
+    expect(machine.ssh("systemctl is-active orchestrator-web orchestrator-worker").trim().split("\n")).toEqual(["active", "active"]);
     expect((await api("GET", "/api/health", undefined, null)).body.status).toBe("healthy");
   }, 300_000);
 
