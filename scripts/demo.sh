@@ -9,7 +9,8 @@
 # The stack lives in a workspace under .megaweb/ (git-ignored): a Pulumi project whose program is
 # this repository's stacks/, a copy of the stack file pointed at the machine, and a file backend.
 # Overrides: MEGAWEB_DEMO_SET (machine set, default demo), MEGAWEB_DEMO_STACK (default local),
-# MEGAWEB_WORKSPACE, MEGAWEB_STACK_FILE, PULUMI_CONFIG_PASSPHRASE.
+# MEGAWEB_WORKSPACE, MEGAWEB_STACK_FILE, MEGAWEB_DEMO_ROLES (a role per machine, default web),
+# PULUMI_CONFIG_PASSPHRASE.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -18,6 +19,9 @@ machine_set=${MEGAWEB_DEMO_SET:-demo}
 stack=${MEGAWEB_DEMO_STACK:-local}
 workspace=${MEGAWEB_WORKSPACE:-$repo/.megaweb/$stack}
 stack_file=${MEGAWEB_STACK_FILE:-$repo/stacks/Pulumi.local.yaml}
+# The single box is one machine planned as `web`; other phases name a role per machine, in order.
+machine_roles=${MEGAWEB_DEMO_ROLES:-web}
+machine_count=$(tr ',' '\n' <<<"$machine_roles" | wc -l)
 export PATH="${MEGAWEB_CACHE:-/var/cache/megaweb}/bin:$PATH"
 export PULUMI_BACKEND_URL="file://$workspace/state"
 export PULUMI_SKIP_UPDATE_CHECK=true
@@ -47,7 +51,7 @@ require_engine() {
 }
 
 prepare() {
-  [ -d "/var/lib/megaweb/machines/$machine_set" ] || bash scripts/machines.sh up --set "$machine_set" --count 1 >/dev/null
+  [ -d "/var/lib/megaweb/machines/$machine_set" ] || bash scripts/machines.sh up --set "$machine_set" --count "$machine_count" >/dev/null
   mkdir -p "$workspace/state"
   printf 'name: megaweb\nruntime:\n  name: nodejs\n  options:\n    typescript: true\nmain: %s/stacks/\n' "$repo" >"$workspace/Pulumi.yaml"
   local config=$workspace/Pulumi.$stack.yaml salt=""
@@ -56,7 +60,7 @@ prepare() {
   { sed -e '$a\' "$stack_file"; [ -z "$salt" ] || echo "$salt"; } >"$config.new"
   mv "$config.new" "$config"
   (cd "$workspace" && pulumi stack select --create --non-interactive "$stack" >/dev/null)
-  (cd "$workspace" && bash "$repo/scripts/machines.sh" configure --set "$machine_set" --stack "$stack")
+  (cd "$workspace" && bash "$repo/scripts/machines.sh" configure --set "$machine_set" --stack "$stack" --role "$machine_roles")
 }
 
 up() {

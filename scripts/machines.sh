@@ -4,7 +4,7 @@
 #
 #   scripts/machines.sh up [--set NAME] [--count N]   boot N machines, print the set's hosts.json
 #   scripts/machines.sh down [--set NAME]             power off and remove every machine of the set
-#   scripts/machines.sh configure [--set NAME] --stack STACK [--config-file FILE] [--role ROLE]
+#   scripts/machines.sh configure [--set NAME] --stack STACK [--config-file FILE] [--role ROLE[,ROLE...]]
 #                                                     point a stack's `target: existing` at the set
 #   scripts/machines.sh list                          the sets that exist
 #
@@ -241,8 +241,9 @@ cmd_down() {
 }
 
 # Sets the stack's target and hosts from the set's hosts.json, and its SSH key as a secret.
+# `roles` is one role for every machine, or a comma-separated role per machine in order.
 cmd_configure() {
-  local set=$1 stack=$2 config_file=$3 role=$4 set_dir=$sets_dir/$1 i=0 address
+  local set=$1 stack=$2 config_file=$3 roles=$4 set_dir=$sets_dir/$1 n=0 address role
   [ -f "$set_dir/hosts.json" ] || die "set \"$set\" is not up; run: scripts/machines.sh up --set $set"
   [ -n "$stack" ] || die "--stack is required"
   command -v pulumi >/dev/null || die "pulumi is not on PATH"
@@ -250,15 +251,23 @@ cmd_configure() {
   [ -z "$config_file" ] || file_args+=(--config-file "$config_file")
   pulumi config set "${file_args[@]}" megaweb:target existing
   pulumi config rm "${file_args[@]}" megaweb:hosts >/dev/null 2>&1 || true
-  for address in $(grep -o '"address":"[^"]*"' "$set_dir/hosts.json" | cut -d'"' -f4); do
-    pulumi config set "${file_args[@]}" --path "megaweb:hosts.$role[$i].address" "$address"
-    i=$((i + 1))
+  local -a addresses per_machine
+  mapfile -t addresses < <(grep -o '"address":"[^"]*"' "$set_dir/hosts.json" | cut -d'"' -f4)
+  IFS=, read -r -a per_machine <<<"$roles"
+  [ "${#per_machine[@]}" -eq 1 ] || [ "${#per_machine[@]}" -eq "${#addresses[@]}" ] ||
+    die "--role: \"$roles\" names ${#per_machine[@]} roles for ${#addresses[@]} machines; give one role, or one per machine"
+  local -A taken=()
+  for address in "${addresses[@]}"; do
+    role=${per_machine[$((${#per_machine[@]} == 1 ? 0 : n))]}
+    pulumi config set "${file_args[@]}" --path "megaweb:hosts.$role[${taken[$role]:-0}].address" "$address"
+    taken[$role]=$((${taken[$role]:-0} + 1))
+    n=$((n + 1))
   done
   pulumi config set "${file_args[@]}" --secret megaweb:sshPrivateKey <"$set_dir/id_ed25519" >/dev/null
 }
 
 main() {
-  local action=${1:-} set=local count=1 stack="" config_file="" role=web
+  local action=${1:-} set=local count=1 stack="" config_file="" roles=web
   [ $# -gt 0 ] && shift
   while [ $# -gt 0 ]; do
     case $1 in
@@ -266,7 +275,7 @@ main() {
       --count) count=${2:?--count needs a value}; shift 2 ;;
       --stack) stack=${2:?--stack needs a value}; shift 2 ;;
       --config-file) config_file=${2:?--config-file needs a value}; shift 2 ;;
-      --role) role=${2:?--role needs a value}; shift 2 ;;
+      --role) roles=${2:?--role needs a value}; shift 2 ;;
       *) die "unknown option $1" ;;
     esac
   done
@@ -274,7 +283,7 @@ main() {
   case $action in
     up) require_host; cmd_up "$set" "$count" ;;
     down) require_host; cmd_down "$set" ;;
-    configure) cmd_configure "$set" "$stack" "$config_file" "$role" ;;
+    configure) cmd_configure "$set" "$stack" "$config_file" "$roles" ;;
     list) ls "$sets_dir" 2>/dev/null || true ;;
     *) die "usage: scripts/machines.sh up|down|configure|list [--set NAME] [--count N] [--stack STACK]" ;;
   esac

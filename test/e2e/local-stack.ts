@@ -25,11 +25,15 @@ export class LocalStack {
   /** Everything the CLI printed, so a test can check that no secret was ever shown. */
   readonly transcript: string[] = [];
 
-  /** `stackFile` is the stack file the workspace starts from. @default "stacks/Pulumi.local.yaml" */
+  /**
+   * `stackFile` is the stack file the workspace starts from. @default "stacks/Pulumi.local.yaml"
+   * `roles` gives each machine's planned role, in order, one machine per entry. @default ["web"]
+   */
   constructor(
     readonly machineSet: string,
     readonly stack: string,
     stackFile?: string,
+    roles: readonly string[] = ["web"],
   ) {
     this.workspace = join(repo, "test-output", stack);
     this.configFile = join(this.workspace, `Pulumi.${stack}.yaml`);
@@ -41,6 +45,7 @@ export class LocalStack {
       MEGAWEB_DEMO_STACK: stack,
       MEGAWEB_WORKSPACE: this.workspace,
       ...(stackFile === undefined ? {} : { MEGAWEB_STACK_FILE: stackFile }),
+      MEGAWEB_DEMO_ROLES: roles.join(","),
       PULUMI_BACKEND_URL: `file://${join(this.workspace, "state")}`,
       PULUMI_CONFIG_PASSPHRASE: "megaweb-e2e-local-only",
       PULUMI_SKIP_UPDATE_CHECK: "true",
@@ -86,13 +91,13 @@ export class LocalStack {
     writeFileSync(this.configFile, document.toString());
   }
 
-  /** The machine's address and a command runner on it over SSH, from the set's hosts.json. */
-  machine(): Machine {
+  /** A machine of the set (the first by default) with a command runner on it over SSH, from the set's hosts.json. */
+  machine(index = 0): Machine {
     const hosts = JSON.parse(readFileSync(`/var/lib/megaweb/machines/${this.machineSet}/hosts.json`, "utf8")) as {
       privateKeyPath: string;
       machines: { address: string }[];
     };
-    return new Machine(hosts.machines[0]!.address, hosts.privateKeyPath);
+    return new Machine(hosts.machines[index]!.address, hosts.privateKeyPath);
   }
 
   private run(command: string, args: readonly string[], cwd: string, timeoutSeconds: number): CommandResult {
