@@ -31,23 +31,25 @@ describe("remote commands and copies over SSH under the real engine", { timeout:
     await sshd?.stop();
   });
 
-  it("previews two copies and a command without contacting the host", async () => {
+  it("previews three copies and a command without contacting the host", async () => {
     expect(planOf(await workspace.preview())).toEqual([
       "create pulumi:pulumi:Stack engine-remote-test",
       "create command:remote:CopyToRemote site",
       "create command:remote:CopyToRemote motd",
+      "create command:remote:CopyToRemote page",
       "create command:remote:Command install",
     ]);
     expect(existsSync(remoteDir)).toBe(false);
   });
 
-  it("copies an archive and an asset, then runs the command with stdin and a secret environment", async () => {
+  it("copies an archive and two assets, then runs the command with stdin and a secret environment", async () => {
     const output = await workspace.up();
     // logging "none": the listing the command prints is not shown while it runs.
     expect(output).not.toContain("site.css");
     expect(await readFile(join(remoteDir, "site/index.html"), "utf8")).toContain("copied by command:remote:CopyToRemote");
     expect(await readFile(join(remoteDir, "site/assets/site.css"), "utf8")).toBe("body { color: #333; }\n");
     expect(await readFile(join(remoteDir, "etc/motd"), "utf8")).toBe("welcome, first edition");
+    expect(await readFile(join(remoteDir, "etc/index.html"), "utf8")).toContain("copied by command:remote:CopyToRemote");
     expect(await readFile(join(remoteDir, "greeting"), "utf8")).toBe("hello over ssh");
     expect(await readFile(join(remoteDir, "token-length"), "utf8")).toBe(String(secretToken.length));
   });
@@ -63,13 +65,13 @@ describe("remote commands and copies over SSH under the real engine", { timeout:
 
   it("plans no change when nothing changed", async () => {
     const preview = await workspace.preview(["--expect-no-changes"]);
-    expect(preview.changeSummary).toEqual({ same: 4 });
+    expect(preview.changeSummary).toEqual({ same: 5 });
   });
 
   it("updates only the copy whose content changed, and writes the new content", async () => {
     await workspace.setConfig("motd", "welcome, second edition");
     const preview = await workspace.preview();
-    expect(preview.changeSummary).toEqual({ same: 3, update: 1 });
+    expect(preview.changeSummary).toEqual({ same: 4, update: 1 });
     expect(preview.steps.find((step) => step.op === "update")).toMatchObject({
       urn: expect.stringMatching(/::motd$/),
       diffReasons: ["source"],

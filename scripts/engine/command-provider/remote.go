@@ -50,7 +50,9 @@ func runRemote(ctx context.Context, in commandInputs, script string, env map[str
 	return finish(in.Logging, stdout.String(), stderr.String(), err)
 }
 
-// copyToRemote writes an asset to remotePath, or unpacks an archive into the directory remotePath.
+// copyToRemote writes an asset to remotePath (into it, if it is a directory), or unpacks an
+// archive into the directory remotePath: unlike upstream, which copies a directory into an
+// existing remotePath as a sub-directory, so that copying again replaces files instead of nesting.
 func copyToRemote(ctx context.Context, inputs resource.PropertyMap) error {
 	in, err := decodeCommand(inputs)
 	if err != nil {
@@ -72,7 +74,13 @@ func copyToRemote(ctx context.Context, inputs resource.PropertyMap) error {
 			return fmt.Errorf("reading source: %w", err)
 		}
 		defer blob.Close()
-		script := fmt.Sprintf("mkdir -p %s && cat > %s", shellQuote(path.Dir(remotePath)), shellQuote(remotePath))
+		// As upstream: into an existing directory the file goes under its own name.
+		target := shellQuote(remotePath)
+		if name := path.Base(source.AssetValue().Path); source.AssetValue().IsPath() {
+			target = fmt.Sprintf(`"$(if [ -d %s ]; then printf '%%s/%%s' %s %s; else printf '%%s' %s; fi)"`,
+				target, target, shellQuote(name), target)
+		}
+		script := fmt.Sprintf("mkdir -p %s && cat > %s", shellQuote(path.Dir(remotePath)), target)
 		err = runSession(ctx, client, script, blob, io.Discard, &stderr)
 	case source.IsArchive():
 		reader, writer := io.Pipe()
