@@ -44,9 +44,7 @@ export class Workspace {
     const programDir = join(dir, "program");
     await cp(program, programDir, { recursive: true });
     await symlink(join(repoRoot, "node_modules"), join(programDir, "node_modules"));
-    const workspace = new Workspace(dir, programDir, stack);
-    await workspace.pulumi(["stack", "init"]);
-    return workspace;
+    return new Workspace(dir, programDir, stack).init(["stack", "init"]);
   }
 
   /**
@@ -61,9 +59,18 @@ export class Workspace {
     const project = (await readFile(join(repoRoot, "Pulumi.yaml"), "utf8")).match(/^name:\s*(\S+)/m)?.[1];
     await mkdir(join(dir, "project"));
     await writeFile(join(dir, "project/Pulumi.yaml"), `name: ${project}\nruntime: nodejs\nstackConfigDir: ..\n`);
-    const workspace = new Workspace(dir, repoRoot, stack, configFile);
-    await workspace.pulumi(["stack", "init", "--cwd", join(dir, "project")]);
-    return workspace;
+    return new Workspace(dir, repoRoot, stack, configFile).init(["stack", "init", "--cwd", join(dir, "project")]);
+  }
+
+  /** Creates the stack; a workspace whose stack cannot be created is removed, as no test will. */
+  private async init(args: string[]): Promise<Workspace> {
+    try {
+      await this.pulumi(args);
+      return this;
+    } catch (error) {
+      await this.remove();
+      throw error;
+    }
   }
 
   get env(): NodeJS.ProcessEnv {
