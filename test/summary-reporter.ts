@@ -7,14 +7,17 @@ export default class SummaryReporter implements Reporter {
     let failed = 0;
     let skipped = 0;
     for (const module of testModules) {
-      for (const test of module.children.allTests()) {
-        const state = test.result().state;
-        if (state === "passed") passed++;
-        else if (state === "failed") failed++;
-        else skipped++;
+      const states = [...module.children.allTests()].map((test) => test.result().state);
+      const moduleFailed = module.state() === "failed";
+      passed += states.filter((state) => state === "passed").length;
+      const notPassed = states.filter((state) => state !== "passed");
+      // A failing beforeAll leaves its tests "skipped", and a file that fails to load has none:
+      // either way the file failed, so what did not pass counts as failed (at least one).
+      if (moduleFailed) failed += Math.max(1, notPassed.length);
+      else {
+        failed += notPassed.filter((state) => state === "failed").length;
+        skipped += notPassed.filter((state) => state !== "failed").length;
       }
-      // A file that fails to load has no tests to count, yet it is a failure.
-      if (module.state() === "failed" && module.children.size === 0) failed++;
     }
     process.stdout.write(`\n${passed} passed, ${failed} failed, ${skipped} skipped\n`);
   }
