@@ -17,6 +17,15 @@ function sh(command: string): string {
   return spawnSync("bash", ["-c", command], { encoding: "utf8" }).stdout;
 }
 
+/** An exited process may stay a zombie until init reaps it; that is not running. */
+function running(pid: string): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "")[0] !== "Z";
+  } catch {
+    return false;
+  }
+}
+
 interface HostsFile {
   subnet: string;
   privateKeyPath: string;
@@ -63,7 +72,7 @@ describe.runIf(process.getuid?.() === 0)("local machines", () => {
     const pids = ["mtest-1", "mtest-2"].map((name) => readFileSync(`/var/lib/megaweb/machines/${machineSet}/${name}/nspawn.pid`, "utf8").trim());
     const down = machines("down");
     expect(down.status, down.stderr).toBe(0);
-    for (const pid of pids) expect(existsSync(`/proc/${pid}`)).toBe(false);
+    for (const pid of pids) expect(running(pid), `machine process ${pid}`).toBe(false);
     expect(sh(`ip -o link show mw-${machineSet} 2>/dev/null`)).toBe("");
     expect(sh(`nft list tables`)).not.toContain(`megaweb-${machineSet}`);
     expect(existsSync(`/var/lib/megaweb/machines/${machineSet}`)).toBe(false);
