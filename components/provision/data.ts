@@ -1,3 +1,4 @@
+import { type HaproxyBackend, renderHaproxyConfig } from "../../lib/plan/haproxy-config";
 import { renderTemplate } from "../../lib/render/template";
 import { stepCommand } from "./script";
 
@@ -31,4 +32,9 @@ export function databaseCommand(database: SiteDatabase): string {
 
 export function databaseDeleteCommand(database: SiteDatabase): string {
   return stepCommand(renderTemplate("provision/database-delete.sh", database));
+}
+
+/** HAProxy on a load balancer host, balancing over the web hosts' private addresses. */
+export function haproxyCommand(backends: readonly HaproxyBackend[], healthPath: string): string {
+  return stepCommand(renderTemplate("provision/haproxy.sh", { config: renderHaproxyConfig({ backends, healthPath }).trimEnd() }));
 }

@@ -7,7 +7,7 @@ import type { Site } from "../../lib/schema/site";
 import type { Stack } from "../../lib/schema/stack";
 import type { Host, Role } from "../host";
 import { baseCommand, factsCommand, firewallCommand, hostFirewallRules, nftablesConfig, parseFacts, type ServerFacts } from "./base";
-import { databaseCommand, databaseDeleteCommand, mysqlCommand, redisCommand, type SiteDatabase } from "./data";
+import { databaseCommand, databaseDeleteCommand, haproxyCommand, mysqlCommand, redisCommand, type SiteDatabase } from "./data";
 import { derivedPassword } from "./secrets";
 import { remoteStep } from "./step";
 import { homeOf, secretFileCommand, siteCommand, siteDeleteCommand, webRoleCommand } from "./web";
@@ -38,7 +38,7 @@ export interface HostSteps {
 
 /**
  * Configures servers over SSH with idempotent remote steps: base system and firewall, then roles
- * (web tier, MariaDB, Redis), then one step per site, so changing a site touches only its steps.
+ * (web tier, MariaDB, Redis, HAProxy), then one step per site, so changing a site touches only its steps.
  * The same steps run on droplets and on existing hosts.
  */
 export class Provisioning extends pulumi.ComponentResource {
@@ -101,6 +101,11 @@ export class Provisioning extends pulumi.ComponentResource {
           },
           this,
         );
+      }
+      if (host.roles.includes("loadbalancer")) {
+        const webHosts = hosts.filter((each) => each.roles.includes("web"));
+        const backends = pulumi.all(webHosts.map((each) => each.privateIp)).apply((addresses) => webHosts.map((each, index) => ({ name: each.name, address: addresses[index]! })));
+        roles.loadbalancer = remoteStep(`${prefix}-haproxy`, { host, create: backends.apply((all) => haproxyCommand(all, config.healthPath)), dependsOn: [firewall] }, this);
       }
       if (mysqlHost === host) {
         for (const site of config.sites.filter((each) => each.database !== undefined)) {

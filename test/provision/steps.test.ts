@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { hostFirewallRules, nftablesConfig } from "../../components/provision/base";
+import { haproxyCommand } from "../../components/provision/data";
 import { putFiles, shellQuote, stepCommand } from "../../components/provision/script";
 import { phpRepositoryScript, siteCommand, siteDeleteCommand, webRoleCommand } from "../../components/provision/web";
 import { planTopology } from "../../lib/plan/topology";
@@ -158,5 +159,20 @@ describe("site steps", () => {
     expect(web).toContain("systemctl mask php8.2-fpm.service");
     expect(web).toContain("put_file '/etc/systemd/system/php8.2-fpm-site@.service'");
     expect(web).not.toContain("put_file '/etc/php/8.2/fpm/php-fpm.conf'");
+  });
+});
+
+describe("load balancer step", () => {
+  it("balances over the web hosts' private addresses and checks the file with haproxy -c before reloading", () => {
+    const command = haproxyCommand(
+      [
+        { name: "web-1", address: "10.0.0.2" },
+        { name: "web-2", address: "10.0.0.3" },
+      ],
+      "/health",
+    );
+    expect(command).toMatch(/server web-1 10\.0\.0\.2:80/);
+    expect(command).toMatch(/server web-2 10\.0\.0\.3:80/);
+    expect(command.indexOf("checked haproxy -c -f /etc/haproxy/haproxy.cfg")).toBeLessThan(command.indexOf("systemctl reload haproxy"));
   });
 });
