@@ -13,16 +13,22 @@ orchestrator_ready() {
 }
 
 # restart_orchestrator UNIT...: restarts the units, then waits up to a minute for each to be ready;
-# on a timeout it prints the unit's journal (the app never logs its secrets) and returns false.
+# otherwise it prints the unit's journal (the app never logs its secrets) and returns false.
 restart_orchestrator() {
-  local unit
+  local unit now
+  local -A restarts=()
+  for unit in "$@"; do restarts[$unit]=$(systemctl show -p NRestarts --value "$unit"); done
   systemctl restart "$@"
   for unit in "$@"; do
     for _ in $(seq 1 60); do
       orchestrator_ready "$unit" && continue 2
+      # systemd counted a restart after a crash (whether or not our restart zeroed the counter):
+      # the release will not come up, and waiting out the minute would not change that.
+      now=$(systemctl show -p NRestarts --value "$unit")
+      if [ "$now" != 0 ] && [ "$now" != "${restarts[$unit]}" ]; then break; fi
       sleep 1
     done
-    echo "megaweb: $unit is not ready after 60s; its journal:" >&2
+    echo "megaweb: $unit did not become ready; its journal:" >&2
     journalctl -q -o cat -u "$unit" -n 30 --no-pager >&2 || true
     return 1
   done
