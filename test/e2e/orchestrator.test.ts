@@ -27,11 +27,12 @@ async function timed<T>(label: string, work: () => T | Promise<T>): Promise<T> {
   }
 }
 
-/** A call to the API through nginx; `token: null` sends none. */
-async function api(method: string, path: string, body?: unknown, token: string | null = apiToken) {
-  const answer = await machine.request(method, domain, path, { body, headers: token === null ? {} : { Authorization: `Bearer ${token}` } });
+/** A call to the API through the web host's nginx; `token: null` sends none. */
+async function callApi(web: Machine, method: string, path: string, body?: unknown, token: string | null = apiToken) {
+  const answer = await web.request(method, domain, path, { body, headers: token === null ? {} : { Authorization: `Bearer ${token}` } });
   return { status: answer.status, body: answer.body === "" ? undefined : JSON.parse(answer.body) };
 }
+const api = (method: string, path: string, body?: unknown, token: string | null = apiToken) => callApi(machine, method, path, body, token);
 
 async function eventually<T>(what: string, probe: () => Promise<T | undefined>, seconds = 60): Promise<T> {
   const deadline = Date.now() + seconds * 1000;
@@ -44,10 +45,19 @@ async function eventually<T>(what: string, probe: () => Promise<T | undefined>, 
 }
 
 /** Edits the workspace's `megaweb:app`, keeping the rest of the stack file as it is. */
-function editApp(edit: (app: YAMLMap) => void): void {
-  const document = parseDocument(readFileSync(local.configFile, "utf8"));
+function editApp(edit: (app: YAMLMap) => void, stack = local): void {
+  const document = parseDocument(readFileSync(stack.configFile, "utf8"));
   edit(document.getIn(["config", "megaweb:app"]) as YAMLMap);
-  writeFileSync(local.configFile, document.toString());
+  writeFileSync(stack.configFile, document.toString());
+}
+
+/** Points a prepared stack at its own copy of the app's build (so another build during the test is no new release) and sets the token. */
+function deployFromOwnBuild(stack: LocalStack): string {
+  const artifact = join(stack.workspace, "megaweb-orchestrator-0.1.0.tgz");
+  copyFileSync(join(repo, "app", "dist", "megaweb-orchestrator-0.1.0.tgz"), artifact);
+  editApp((app) => app.set("artifact", artifact), stack);
+  stack.setSecret("megaweb:apiToken", apiToken);
+  return artifact;
 }
 
 const firstBuild = () => join(local.workspace, "megaweb-orchestrator-0.1.0.tgz");
@@ -70,6 +80,12 @@ function rebuilt(name: string, change: (root: string) => void): string {
 /** The release directory each unit runs from. */
 const runningReleases = () => machine.ssh(units.map((unit) => `systemctl show -p ExecStart --value ${unit} | grep -o '/opt/megaweb/orchestrator/[^/ ]*'`).join("; ")).trim().split("\n");
 
+/** The build is reproducible: an unchanged app gives the same tarball, and so no new release. */
+function buildApp(): void {
+  const build = spawnSync("npm", ["run", "build", "-w", "app"], { cwd: repo, encoding: "utf8", timeout: 300_000 });
+  if (build.status !== 0) throw new Error(`npm run build -w app failed:\n${build.stdout}\n${build.stderr}`);
+}
+
 /** Main PID and start time of each unit: both change on a restart. */
 const unitIdentity = () => machine.ssh(units.map((unit) => `systemctl show -p MainPID -p ActiveEnterTimestampMonotonic ${unit}`).join("; "));
 
@@ -83,16 +99,9 @@ describe.sequential("the orchestrator on the single box, with the real engine", 
   beforeAll(async () => {
     if (process.platform !== "linux" || process.getuid?.() !== 0) throw new Error("the end-to-end test needs Linux and root (it boots a systemd-nspawn machine)");
     local.destroy();
-    // The build is reproducible: an unchanged app gives the same tarball, and so no new release.
-    await timed("app build (s)", () => {
-      const build = spawnSync("npm", ["run", "build", "-w", "app"], { cwd: repo, encoding: "utf8", timeout: 300_000 });
-      if (build.status !== 0) throw new Error(`npm run build -w app failed:\n${build.stdout}\n${build.stderr}`);
-    });
+    await timed("app build (s)", buildApp);
     await timed("machine boot and stack setup (s)", () => local.prepare());
-    // The stack deploys its own copy, so another build of app/ during the test is not a new release.
-    copyFileSync(join(repo, "app", "dist", "megaweb-orchestrator-0.1.0.tgz"), firstBuild());
-    editApp((app) => app.set("artifact", firstBuild()));
-    local.setSecret("megaweb:apiToken", apiToken);
+    deployFromOwnBuild(local);
     await timed("first pulumi up (s)", () => local.pulumiOk(["up", "--yes", "--skip-preview"], 1200));
     machine = local.machine();
   }, 1_500_000);
@@ -101,7 +110,6 @@ describe.sequential("the orchestrator on the single box, with the real engine", 
     const result = local.destroy();
     mkdirSync(join(repo, "test-output"), { recursive: true });
     writeFileSync(join(repo, "test-output", "e2e-orchestrator-timings.json"), `${JSON.stringify(timings, null, 2)}\n`);
-    console.log("orchestrator e2e timings:", timings);
     if (result.status !== 0) throw new Error(`demo.sh destroy failed:\n${result.stderr}`);
   }, 300_000);
 
@@ -191,4 +199,56 @@ describe.sequential("the orchestrator on the single box, with the real engine", 
       for (const output of local.transcript) expect(output).not.toContain(secret);
     }
   }, 120_000);
+});
+
+const fourRoles = ["web", "redis", "mysql", "worker"] as const;
+const four = new LocalStack("orchfour", "orchfour", join(repo, "test", "app-deploy", "fixtures", "Pulumi.orchestrator-four.yaml"), fourRoles);
+const hosts = {} as Record<(typeof fourRoles)[number], Machine>;
+
+describe.sequential("the orchestrator on the four-server phase: web and worker on their own hosts", () => {
+  beforeAll(async () => {
+    four.destroy();
+    await timed("four-server: machines and stack setup (s)", () => four.prepare());
+    deployFromOwnBuild(four);
+    await timed("four-server: first pulumi up (s)", () => four.pulumiOk(["up", "--yes", "--skip-preview"], 1200));
+    fourRoles.forEach((role, index) => (hosts[role] = four.machine(index)));
+  }, 1_500_000);
+
+  afterAll(() => {
+    const result = four.destroy();
+    mkdirSync(join(repo, "test-output"), { recursive: true });
+    writeFileSync(join(repo, "test-output", "e2e-orchestrator-timings.json"), `${JSON.stringify(timings, null, 2)}\n`);
+    console.log("orchestrator e2e timings:", timings);
+    if (result.status !== 0) throw new Error(`demo.sh destroy failed:\n${result.stderr}`);
+  }, 300_000);
+
+  it("runs the web process only on the web host and the worker only on the worker host, both on the remote MySQL and Redis", async () => {
+    const unitsOn = (host: Machine) => host.ssh("systemctl list-units --no-legend --plain 'orchestrator-*' | awk '{print $1 \" \" $3}'").trim();
+    expect(unitsOn(hosts.web)).toBe("orchestrator-web.service active");
+    expect(unitsOn(hosts.worker)).toBe("orchestrator-worker.service active");
+    expect(unitsOn(hosts.mysql)).toBe("");
+    expect(unitsOn(hosts.redis)).toBe("");
+    for (const host of [hosts.web, hosts.worker]) {
+      const environment = host.ssh("grep -E '^MEGAWEB_(DB|REDIS)_URL=' /etc/megaweb/orchestrator.env");
+      expect(environment).toContain(`@${hosts.mysql.address}:3306/megaweb`);
+      expect(environment).toContain(`@${hosts.redis.address}:6379`);
+    }
+    const health = await callApi(hosts.web, "GET", "/api/health", undefined, null);
+    expect(health).toMatchObject({ status: 200, body: { status: "healthy", database: "healthy", redis: "healthy" } });
+  });
+
+  it("lets the app's database user in from the web and worker hosts only", () => {
+    const allowed = hosts.mysql.ssh("mariadb -N -e \"SELECT host FROM mysql.user WHERE user = 'megaweb'\"").trim().split("\n").sort();
+    expect(allowed).toEqual([hosts.web.address, hosts.worker.address].sort());
+  });
+
+  it("has the worker host reconcile a session created through the web host", async () => {
+    const created = await callApi(hosts.web, "POST", "/api/sessions", { url: "https://four.example", target_replica_count: 5 });
+    expect(created.status).toBe(201);
+    await eventually("5 active replicas", async () => ((await callApi(hosts.web, "GET", `/api/sessions/${created.body.id}`)).body.active_replica_count === 5 ? true : undefined));
+  }, 120_000);
+
+  it("reports no changes on a second preview", async () => {
+    await timed("four-server: no-change preview (s)", () => four.pulumiOk(["preview", "--expect-no-changes"]));
+  }, 300_000);
 });
