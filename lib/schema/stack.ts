@@ -19,7 +19,7 @@ const Sites = z.array(Site).default([]);
  * An enabled app brings its own proxy site, appended to `sites`, so provisioning serves it like any site.
  */
 export const Stack = z
-  .looseObject({ sites: z.unknown(), app: z.unknown().optional() })
+  .looseObject({ sites: z.unknown().optional(), app: z.unknown().optional() })
   .transform((input, ctx) => {
     const { sites: sitesInput, app: appInput, ...infrastructureInput } = input;
     const infrastructure = Infrastructure.safeParse(infrastructureInput, { reportInput: true });
