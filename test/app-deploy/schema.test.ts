@@ -51,6 +51,10 @@ describe("the app section", () => {
     expect(parseStack({ sites: [{ domain: "shop.example.com" }] }).app).toBeUndefined();
   });
 
+  it("makes a stack of its own, without a sites key", () => {
+    expect(parseStack({ app: { domain: "orchestrator.example.com" } }).sites.map((site) => site.domain)).toEqual(["orchestrator.example.com"]);
+  });
+
   it("keeps the app's site out of the PHP pool budget", () => {
     expect(problems({ sizes: { web: "s-1vcpu-1gb" }, ...withApp({ domain: "orchestrator.example.com" }, []) })).toEqual([]);
   });
