@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { parse } from "yaml";
 import { renderWebHost, type WebHostRender } from "../lib/render/files";
-import { planTopology, PlanError, type PlannedHost } from "../lib/plan/topology";
+import { deploymentProblems, planTopology, type PlannedHost, type PlanProblem, type TopologyPlan } from "../lib/plan/topology";
 import { ConfigError, formatProblem } from "../lib/schema/errors";
 import { parseStack, stackInputFromConfig, type Stack } from "../lib/schema/stack";
 
@@ -23,11 +23,14 @@ export interface LoadedStack {
   /** `dev` for `Pulumi.dev.yaml`. */
   readonly name: string;
   readonly stack: Stack;
+  readonly plan: TopologyPlan;
+  /** What `pulumi up` will still ask for on this target (SSH access on DigitalOcean); the file itself is valid. */
+  readonly deploymentProblems: readonly PlanProblem[];
   /** Every web host of the plan with its rendered files. */
   readonly webHosts: readonly { readonly host: PlannedHost; readonly render: WebHostRender }[];
 }
 
-/** Parses, validates, plans and renders in memory: everything `pulumi up` would refuse, refused here first. */
+/** Parses, validates, plans and renders in memory: every config `pulumi up` would refuse, refused here first. */
 export function loadStackFile(path: string): LoadedStack {
   const name = /^Pulumi\.(.+)\.ya?ml$/.exec(basename(path))?.[1];
   if (name === undefined) throw new StackFileError([`${path}: a stack file is named Pulumi.<stack>.yaml`]);
@@ -48,10 +51,9 @@ export function loadStackFile(path: string): LoadedStack {
     const webHosts = plan.hosts
       .filter((host) => host.roles.includes("web"))
       .map((host) => ({ host, render: renderWebHost(stack, { name: host.name, memoryMb: host.memoryMb, roles: host.roles }) }));
-    return { name, stack, webHosts };
+    return { name, stack, plan, deploymentProblems: deploymentProblems(stack), webHosts };
   } catch (error) {
     if (error instanceof ConfigError) throw new StackFileError(error.problems.map(formatProblem));
-    if (error instanceof PlanError) throw new StackFileError(error.problems.map((problem) => `${problem.path}: ${problem.message}`));
     throw error;
   }
 }

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { phaseComponent } from "../components/phases";
+import { deploymentProblems, PlanError } from "../lib/plan/topology";
 import { apiTokenProblems } from "../lib/schema/app";
 import { ConfigError } from "../lib/schema/errors";
 import { parseStack, programSecretKeys, stackInputFromConfig } from "../lib/schema/stack";
@@ -25,9 +26,11 @@ function readStack() {
     // The token is a secret the program reads itself, but its rules are checked here with the rest.
     const tokenProblems = stack.app?.enabled ? apiTokenProblems(pulumi.runtime.allConfig()["megaweb:apiToken"]) : [];
     if (tokenProblems.length > 0) throw new ConfigError(tokenProblems);
+    const deployment = deploymentProblems(stack);
+    if (deployment.length > 0) throw new PlanError(deployment);
     return stack;
   } catch (error) {
-    if (error instanceof ConfigError) {
+    if (error instanceof ConfigError || error instanceof PlanError) {
       // RunError prints just the message: one `path: rule` line per problem, no stack trace.
       throw new pulumi.RunError(`the stack config is not valid; nothing was changed:\n${error.message.replace(/^/gm, "  megaweb:")}`);
     }

@@ -1,6 +1,5 @@
 import { parseArgs } from "node:util";
 import { formatPlan } from "../../lib/plan/format";
-import { planTopology } from "../../lib/plan/topology";
 import { UsageError, type Command } from "../command";
 import { loadStackFile } from "../stack-file";
 
@@ -11,8 +10,7 @@ export const plan: Command = {
   async run(args, io) {
     const { values, positionals } = parseArgs({ args: [...args], options: { json: { type: "boolean", default: false } }, allowPositionals: true });
     if (positionals.length !== 1) throw new UsageError("expects exactly one stack file");
-    const { name, stack } = loadStackFile(positionals[0]!);
-    const topology = planTopology(stack);
+    const { name, stack, plan: topology } = loadStackFile(positionals[0]!);
     if (values.json) io.out(JSON.stringify({ stack: name, adminCidrs: stack.adminCidrs, ...topology }, null, 2));
     else formatPlan(name, topology, stack.adminCidrs).forEach((line) => io.out(line));
     return 0;

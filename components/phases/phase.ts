@@ -1,7 +1,7 @@
 import * as digitalocean from "@pulumi/digitalocean";
 import * as pulumi from "@pulumi/pulumi";
 import type { CostEstimate } from "../../lib/plan/cost";
-import { type PlannedHost, type TopologyPlan, planTopology } from "../../lib/plan/topology";
+import { deploymentProblems, PlanError, type PlannedHost, type TopologyPlan, planTopology } from "../../lib/plan/topology";
 import type { Phase } from "../../lib/schema/infrastructure";
 import type { Stack } from "../../lib/schema/stack";
 import { Orchestrator } from "../app/orchestrator";
@@ -104,6 +104,8 @@ export abstract class PhaseComponent extends pulumi.ComponentResource {
 
   private onDigitalOcean(name: string, args: PhaseArgs): Built {
     const { config } = args;
+    const problems = deploymentProblems(config);
+    if (problems.length > 0) throw new PlanError(problems);
     const plan = this.plan;
     const roles = [...new Set(plan.hosts.flatMap((host) => host.roles))];
     const network = new Network(name, { region: config.region, ipRange: config.vpc.ipRange, roles }, { parent: this });

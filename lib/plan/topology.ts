@@ -59,9 +59,14 @@ export interface TopologyPlan {
   readonly cost: CostEstimate;
 }
 
+export interface PlanProblem {
+  readonly path: string;
+  readonly message: string;
+}
+
 /** Raised when a config parses but cannot be deployed as asked; each problem names its field. */
 export class PlanError extends Error {
-  constructor(readonly problems: readonly { readonly path: string; readonly message: string }[]) {
+  constructor(readonly problems: readonly PlanProblem[]) {
     super(problems.map((problem) => `${problem.path}: ${problem.message}`).join("\n"));
     this.name = "PlanError";
   }
@@ -76,7 +81,6 @@ const roleOrder: readonly Role[] = ["loadbalancer", "web", "redis", "sentinel", 
  * read the same answer.
  */
 export function planTopology(infrastructure: Infrastructure): TopologyPlan {
-  requireDeployable(infrastructure);
   const counts = hostCountsPerRole(infrastructure);
   const hosts: PlannedHost[] = roleOrder.flatMap((role) =>
     Array.from({ length: counts[role] }, (_, index) => plannedHost(infrastructure, role, index)),
@@ -137,18 +141,18 @@ function plannedLoadBalancer(infrastructure: Infrastructure, nodes: string[], ba
 }
 
 /**
- * Droplets are reachable only by SSH key from the admin CIDRs, and provisioning connects that
- * way. The schema lets both lists be empty (a stack file may hold just a domain); a DigitalOcean
- * deployment may not.
+ * What a DigitalOcean deployment needs beyond a valid config: droplets are reachable only by SSH
+ * key from the admin CIDRs, and provisioning connects that way. The schema lets both lists be
+ * empty, so a stack file holding just a domain validates and plans; `pulumi up` asks for them.
  */
-function requireDeployable(infrastructure: Infrastructure): void {
-  if (infrastructure.target !== "digitalocean") return;
-  const problems = [];
+export function deploymentProblems(infrastructure: Infrastructure): PlanProblem[] {
+  if (infrastructure.target !== "digitalocean") return [];
+  const problems: PlanProblem[] = [];
   if (infrastructure.sshPublicKeys.length === 0) {
     problems.push({ path: "sshPublicKeys", message: "at least one key is needed on digitalocean; the first goes onto new droplets and must match megaweb:sshPrivateKey" });
   }
   if (infrastructure.adminCidrs.length === 0) {
     problems.push({ path: "adminCidrs", message: "at least one CIDR is needed on digitalocean: SSH is closed to all others and provisioning connects over SSH" });
   }
-  if (problems.length > 0) throw new PlanError(problems);
+  return problems;
 }

@@ -33,6 +33,25 @@ const dropletsBySize = (run: Deployment) =>
 /** Firewalls, load balancers and reserved IPs take the numeric form of a droplet's id. */
 const dropletIdOf = (run: Deployment, host: string) => Number(run.named(droplet, `megaweb-${host}`).id);
 
+describe("refusals before any resource", () => {
+  it("refuses a DigitalOcean phase nobody could SSH into, naming both settings, and creates nothing", async () => {
+    let thrown: unknown;
+    const run = await deploy(() => {
+      try {
+        phases.phaseComponent("megaweb", { config: stackConfig({ phase: "four-server", sshPublicKeys: [], adminCidrs: [] }), sshPrivateKey: "key" });
+      } catch (error) {
+        thrown = error;
+      }
+    });
+    expect((thrown as Error).message).toBe(
+      "sshPublicKeys: at least one key is needed on digitalocean; the first goes onto new droplets and must match megaweb:sshPrivateKey\n" +
+        "adminCidrs: at least one CIDR is needed on digitalocean: SSH is closed to all others and provisioning connects over SSH",
+    );
+    expect(run.ofType(droplet)).toHaveLength(0);
+    expect(run.ofType(vpc)).toHaveLength(0);
+  });
+});
+
 describe("per-phase topology on DigitalOcean", () => {
   it("single: one droplet in the VPC carrying every role's tag, the endpoint is its public IP", async () => {
     const { run, phase } = await deployPhase({ phase: "single" });

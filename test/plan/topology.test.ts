@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { Role } from "../../components/host";
 import { priceTable, sizeMemoryMb } from "../../lib/plan/droplet-sizes";
 import { privatePorts } from "../../lib/plan/firewall";
-import { PlanError, planTopology } from "../../lib/plan/topology";
+import { deploymentProblems, planTopology } from "../../lib/plan/topology";
 import { Infrastructure, type InfrastructureInput, phases, phaseRules } from "../../lib/schema/infrastructure";
 
 const deployable = { sshPublicKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGnmPRvX2XbQ3RRkXhhD0yRSsOEv7Ba9rTfZrgqlIWcm ops"], adminCidrs: ["203.0.113.0/24"] };
@@ -106,13 +106,14 @@ describe("the firewall matrix as a property over phases, load balancers and coun
   });
 });
 
-describe("plan refusals", () => {
-  it("names both missing SSH settings on DigitalOcean", () => {
-    expect(() => planTopology(Infrastructure.parse({}))).toThrow(PlanError);
-    expect(() => planTopology(Infrastructure.parse({}))).toThrow(
-      "sshPublicKeys: at least one key is needed on digitalocean; the first goes onto new droplets and must match megaweb:sshPrivateKey\n" +
-        "adminCidrs: at least one CIDR is needed on digitalocean: SSH is closed to all others and provisioning connects over SSH",
-    );
+describe("deployment needs", () => {
+  it("plans a config without SSH access, and names both missing settings for DigitalOcean", () => {
+    expect(planTopology(Infrastructure.parse({})).hosts.map((host) => host.name)).toEqual(["web-1"]);
+    expect(deploymentProblems(Infrastructure.parse({}))).toEqual([
+      { path: "sshPublicKeys", message: "at least one key is needed on digitalocean; the first goes onto new droplets and must match megaweb:sshPrivateKey" },
+      { path: "adminCidrs", message: "at least one CIDR is needed on digitalocean: SSH is closed to all others and provisioning connects over SSH" },
+    ]);
+    expect(deploymentProblems(Infrastructure.parse({ target: "existing", hosts: { web: [{ address: "198.18.0.2" }] } }))).toEqual([]);
   });
 });
 
