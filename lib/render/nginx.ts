@@ -69,6 +69,7 @@ export function renderNginxSite(site: Site, context: SiteContext, host: HostCont
     pageCache: servesItself && site.kind === "php" && site.caching.pageCache !== "off" ? { ttl: site.caching.pageCache } : false,
     // Headers nginx sets are hidden from the upstream's answer so clients never get them twice.
     upstream: upstream && { ...upstream, hiddenHeaders: headers.map((header) => header.name) },
+    directives: site.nginxDirectives?.trimEnd() ?? false,
   };
 
   const files: HostFile[] = [

@@ -238,6 +238,64 @@ export const Access = z
   .strict();
 export type Access = z.infer<typeof Access>;
 
+/**
+ * Raw directives go into the site's server block verbatim; `nginx -t` on the host is their real
+ * check. What is refused here is only what would break out of the block or run into the lines
+ * that follow it, found with nginx's own token rules: braces and `#` count only between tokens,
+ * quotes and `\\` escape, and `${` opens a variable, not a block.
+ */
+export const NginxDirectives = z.string().superRefine((text, ctx) => {
+  const fail = (rule: string) => ctx.addIssue({ code: "custom", message: rule });
+  let open = 0;
+  let line = 1;
+  let quote: string | undefined;
+  let inToken = false;
+  let inComment = false;
+  let escaped = false;
+  let last = ";";
+  for (let index = 0; index < text.length; index++) {
+    const char = text[index]!;
+    if (char === "\n") line++;
+    if (escaped || inComment) {
+      escaped = false;
+      inComment &&= char !== "\n";
+      continue;
+    }
+    if (char === "\\") {
+      escaped = true;
+      last = char;
+      inToken ||= quote === undefined;
+      continue;
+    }
+    if (quote !== undefined) {
+      if (char === quote) quote = undefined;
+      last = char;
+      continue;
+    }
+    if (/\s/.test(char)) {
+      inToken = false;
+      continue;
+    }
+    if (char === "{" && text[index - 1] === "$") continue;
+    if (char === "#" && !inToken) {
+      inComment = true;
+      continue;
+    }
+    last = char;
+    if (char === ";" || char === "{" || (char === "}" && !inToken)) {
+      inToken = false;
+      if (char === "{") open++;
+      if (char === "}" && --open < 0) return fail(`the "}" on line ${line} would close the site's server block; directives must stay inside it`);
+      continue;
+    }
+    if (!inToken && (char === '"' || char === "'")) quote = char;
+    inToken = true;
+  }
+  if (quote !== undefined) return fail(`leaves a ${quote} quote unclosed`);
+  if (open > 0) return fail(`leaves ${open} "{" unclosed`);
+  if (last !== ";" && last !== "}") fail(`must end its last directive with ; or }`);
+});
+
 /** Where a `proxy` site forwards: an app listening on this host's loopback. */
 export const ProxyUpstream = z
   .object({
@@ -277,6 +335,14 @@ export const Site = z
     documentRoot: AbsolutePath.optional(),
     /** Required when kind is `proxy`. */
     proxy: ProxyUpstream.optional(),
+    /**
+     * nginx directives for power users, placed at the end of the site's server block (nginx fronts
+     * every site, whatever its `webServer`). They are checked by `nginx -t` on the host before
+     * nginx reloads; a refused snippet fails the site's step and the previous config keeps serving.
+     * @default undefined (no directives)
+     * @example "location = /health { access_log off; return 200 \"ok\\n\"; }"
+     */
+    nginxDirectives: NginxDirectives.optional(),
   })
   .strict()
   .superRefine((site, ctx) => {

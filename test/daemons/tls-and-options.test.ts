@@ -33,22 +33,23 @@ function selfSigned(domain: string): { certificate: string; key: string } {
 const custom = selfSigned("secure.megaweb.test");
 const letsencrypt = selfSigned("le.megaweb.test");
 
-beforeAll(async () => {
-  root = scratchRoot("options");
-  ports = { http: await freePort(), https: await freePort() };
+const directives = 'location = /megaweb-directive {\n    default_type text/plain;\n    return 200 "from nginxDirectives\\n";\n}';
+
+/** The host with `nginxDirectives` on the plain site; root and ports must be chosen first. */
+function renderHost(nginxDirectives: string): WebHostRender {
   const stack = parseStack({
     sizes: { web: "s-2vcpu-4gb" },
     sites: [
       // As the Pulumi program sees it: the key decrypted from its `secure:` value.
       { domain: "secure.megaweb.test", tls: { mode: "custom", certificate: custom.certificate, key: custom.key }, kind: "static" },
       { domain: "le.megaweb.test", tls: { mode: "letsencrypt", email: "ops@megaweb.test" }, pool: { pm: "static", maxChildren: 2 } },
-      { domain: "plain.megaweb.test", kind: "static", securityHeaders: false, gzip: false, caching: { staticMaxAge: "off" } },
+      { domain: "plain.megaweb.test", kind: "static", securityHeaders: false, gzip: false, caching: { staticMaxAge: "off" }, nginxDirectives },
       { domain: "dyn.megaweb.test", pool: { pm: "dynamic", maxChildren: 4, maxRequests: 0 }, caching: { pageCache: "5m", staticMaxAge: "12h" } },
       { domain: "office.megaweb.test", access: { allow: ["10.0.0.0/8", "2001:db8::/32"], deny: ["10.9.9.9"] }, documentRoot: "/srv/office/web" },
       { domain: "ws.megaweb.test", aliases: ["*.ws.megaweb.test"], kind: "proxy", proxy: { port: 3999, host: "::1", websockets: true } },
     ],
   });
-  render = renderWebHost(stack, {
+  return renderWebHost(stack, {
     name: "web-options",
     memoryMb: 4096,
     roles: ["web"],
@@ -58,6 +59,12 @@ beforeAll(async () => {
     trustedProxies: ["10.20.0.2", "10.20.0.3"],
     root,
   });
+}
+
+beforeAll(async () => {
+  root = scratchRoot("options");
+  ports = { http: await freePort(), https: await freePort() };
+  render = renderHost(directives);
   createdUsers = materialize(render, root);
   const live = join(root, "etc/letsencrypt/live/le.megaweb.test");
   writeHostFile(join(live, "fullchain.pem"), letsencrypt.certificate);
@@ -122,5 +129,21 @@ describe("every site option, checked and served by the real daemons", () => {
 
   it("limits an allow-listed site to its networks", async () => {
     expect((await fetchFrom({ port: ports.http, host: "office.megaweb.test" })).status).toBe(403);
+  });
+
+  it("serves what a site's nginxDirectives add", async () => {
+    expect(await fetchFrom({ port: ports.http, host: "plain.megaweb.test", path: "/megaweb-directive" })).toMatchObject({ status: 200, body: "from nginxDirectives\n" });
+  });
+
+  it("fails nginx -t on a directive nginx does not know, naming it", () => {
+    const vhost = (host: WebHostRender) => host.sites.find((site) => site.slug === "plain_megaweb_test")!.files.find((file) => file.path.includes("/etc/nginx/"))!;
+    const good = vhost(render);
+    writeHostFile(good.path, vhost(renderHost("megaweb_no_such_directive on;")).content);
+    try {
+      expect(() => nginxConfigTest(root)).toThrow(/unknown directive "megaweb_no_such_directive" in .*plain_megaweb_test\.conf/);
+    } finally {
+      writeHostFile(good.path, good.content);
+    }
+    expect(() => nginxConfigTest(root)).not.toThrow();
   });
 });

@@ -116,6 +116,14 @@ describe("a web host's files", () => {
     expect(conf).not.toContain("Strict-Transport-Security");
     expect(fileAt(showcase, "/etc/nginx/sites-enabled/example_com.conf")).toContain('add_header Strict-Transport-Security "max-age=31536000" always;');
   });
+
+  it("put a site's nginxDirectives verbatim at the end of its own server block, after megaweb's locations", () => {
+    const directives = 'location = /health {\n    return 200 "ok\\n";\n}\n';
+    const conf = fileAt({ sites: [{ domain: "a.example.com", nginxDirectives: directives }] }, "/etc/nginx/sites-enabled/a_example_com.conf");
+    expect(conf.endsWith(`    # The site's nginxDirectives, last so megaweb's regex locations (the dotfile guard among them) match first.\n${directives}}\n`)).toBe(true);
+    expect(conf.indexOf("location = /health")).toBeGreaterThan(conf.indexOf("location ~ \\.php$"));
+    expect(fileAt({ sites: [{ domain: "a.example.com" }] }, "/etc/nginx/sites-enabled/a_example_com.conf")).not.toContain("nginxDirectives");
+  });
 });
 
 describe("site slugs and accounts", () => {

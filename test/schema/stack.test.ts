@@ -159,6 +159,24 @@ describe("bad input is refused with the field path and the rule", () => {
     expect(problems(oneSite({ domain: "a.example.com", tls: { mode: "selfsigned" } }))).toEqual([`sites[1].tls.mode: "selfsigned" is not a TLS mode (none, letsencrypt, custom)`]);
     expect(problems(oneSite({ domain: "a.example.com", tls: { email: "a@example.com" } }))).toEqual([`sites[1].tls.mode: needs a mode (none, letsencrypt, custom)`]);
   });
+
+  it("refuses nginxDirectives that would break out of the server block or run into what follows", () => {
+    const directives = (nginxDirectives: string) => problems(oneSite({ domain: "a.example.com", nginxDirectives }));
+    expect(directives("add_header X-Extra 1;\n}\nserver { listen 81; }")).toEqual([
+      `sites[1].nginxDirectives: the "}" on line 2 would close the site's server block; directives must stay inside it`,
+    ]);
+    expect(directives("location /a {\n  return 204;\n")).toEqual([`sites[1].nginxDirectives: leaves 1 "{" unclosed`]);
+    expect(directives("add_header X-Extra 1")).toEqual([`sites[1].nginxDirectives: must end its last directive with ; or }`]);
+    expect(directives(`return 200 "oops;`)).toEqual([`sites[1].nginxDirectives: leaves a " quote unclosed`]);
+  });
+
+  it("accepts nginxDirectives whose braces are quoted, escaped, commented or variables", () => {
+    const directives = (nginxDirectives: string) => problems(oneSite({ domain: "a.example.com", nginxDirectives }));
+    expect(directives(`location = /hi { return 200 "}{"; }`)).toEqual([]);
+    expect(directives("# a } in a comment\nset $greeting ${host}x;\nadd_header X-Brace \\};")).toEqual([]);
+    expect(directives("location ~ '^/a{2}$' {\n  return 204;\n}\n")).toEqual([]);
+    expect(directives("# only a comment")).toEqual([]);
+  });
 });
 
 describe("stack config from a stack file", () => {
