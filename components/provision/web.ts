@@ -27,12 +27,6 @@ const unitPath = (version: string) => `/etc/systemd/system/php${version}-fpm-sit
 const fpmUnit = (version: string, slug: string) => `php${version}-fpm-site@${slug}.service`;
 const fpmMaster = (version: string, slug: string) => `/etc/php/${version}/fpm/sites/${slug}.conf`;
 
-/**
- * Each site runs its own FPM master, so the distribution's per-version master config would only
- * mislead a reader of the host; it is not written.
- */
-const isVersionMaster = (file: HostFile) => /^\/etc\/php\/\d\.\d\/fpm\/php-fpm\.conf$/.test(file.path);
-
 /** Host-wide web tier: packages, nginx.conf and its snippets, php.ini settings, Apache's listener. */
 export function webRoleCommand(render: WebHostRender, facts: ServerFacts): string {
   const versions = phpVersionsOf(render.packages);
@@ -47,7 +41,7 @@ export function webRoleCommand(render: WebHostRender, facts: ServerFacts): strin
     phpVersions: versions,
     units: putFiles(versions.map((version) => ({ path: unitPath(version), content: renderTemplate("fpm-site/php-fpm-site@.service", { phpVersion: version }) }))),
     directories: render.hostDirectories.map(directoryView),
-    files: putFiles(render.host.filter((file) => !isVersionMaster(file)).map(withDefaults)),
+    files: putFiles(render.host.map(withDefaults)),
     apache: apache && {
       modules: apacheModules.join(" "),
       confs: render.host.flatMap((file) => /^\/etc\/apache2\/conf-available\/(.+)\.conf$/.exec(file.path)?.[1] ?? []).join(" "),
