@@ -63,12 +63,9 @@ export function loadStackFile(path: string): LoadedStack {
  * they must be `secure:` values, or the file itself leaks them.
  */
 function plaintextSecrets(stack: Stack): string[] {
-  return stack.sites.flatMap((site, index) => [
-    ...(site.tls.mode === "custom" && typeof site.tls.key === "string"
+  return stack.sites.flatMap((site, index) =>
+    site.tls.mode === "custom" && typeof site.tls.key === "string"
       ? [`sites[${index}].tls.key: is in plain text; store it with pulumi config set --secret --path 'sites[${index}].tls.key' < key.pem`]
-      : []),
-    ...(typeof site.database?.password === "string"
-      ? [`sites[${index}].database.password: is in plain text; store it with pulumi config set --secret --path 'sites[${index}].database.password'`]
-      : []),
-  ]);
+      : [],
+  );
 }

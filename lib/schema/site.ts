@@ -165,18 +165,16 @@ export type FpmPool = z.infer<typeof FpmPool>;
 const sqlName = (what: string) =>
   z.string().regex(/^[A-Za-z0-9_]{1,32}$/, { error: (issue) => `${shown(issue.input)} is not a ${what} (letters, digits, _; at most 32)` });
 
-/** The site's MySQL database; name and user default to the site's slug. */
+/**
+ * The site's MySQL database; name and user default to the site's slug. Its password has no
+ * setting: provisioning derives it from the stack's SSH key and hands it to the site in `.env`.
+ */
 export const Database = z
   .object({
     name: sqlName("database name").optional(),
     user: sqlName("database user").optional(),
     /** @default "utf8mb4" */
     charset: z.enum(["utf8mb4", "utf8mb3", "latin1"]).default("utf8mb4"),
-    /**
-     * Set with `pulumi config set --secret --path 'sites[0].database.password'`; generated when
-     * absent. A `secure:` value in the stack file, the decrypted text inside a Pulumi program.
-     */
-    password: z.union([SecretRef, z.string().min(1)], { error: "must be a secret (pulumi config set --secret --path 'sites[N].database.password')" }).optional(),
   })
   .strict();
 export type Database = z.infer<typeof Database>;

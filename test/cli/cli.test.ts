@@ -76,7 +76,6 @@ describe("megaweb validate", () => {
         "    secure: v1:c3No",
         "  megaweb:sites:",
         "    - domain: shop.example.com",
-        "      database: { password: hunter2 }",
         "      tls:",
         "        mode: custom",
         "        certificate: |",
@@ -92,7 +91,6 @@ describe("megaweb validate", () => {
     expect(result.code).toBe(1);
     expect(result.err).toEqual([
       "sites[0].tls.key: is in plain text; store it with pulumi config set --secret --path 'sites[0].tls.key' < key.pem",
-      "sites[0].database.password: is in plain text; store it with pulumi config set --secret --path 'sites[0].database.password'",
     ]);
   });
 

@@ -160,6 +160,11 @@ describe("bad input is refused with the field path and the rule", () => {
     expect(problems(oneSite({ domain: "a.example.com", tls: { email: "a@example.com" } }))).toEqual([`sites[1].tls.mode: needs a mode (none, letsencrypt, custom)`]);
   });
 
+  it("refuses a database password, since provisioning derives each site's own", () => {
+    expect(problems(oneSite({ domain: "a.example.com", database: { password: "hunter2" } }))).toEqual([`sites[1].database.password: is not a known setting`]);
+    expect(problems(oneSite({ domain: "a.example.com", database: { password: { secure: "v1:abc" } } }))).toEqual([`sites[1].database.password: is not a known setting`]);
+  });
+
   it("refuses nginxDirectives that would break out of the server block or run into what follows", () => {
     const directives = (nginxDirectives: string) => problems(oneSite({ domain: "a.example.com", nginxDirectives }));
     expect(directives("add_header X-Extra 1;\n}\nserver { listen 81; }")).toEqual([
