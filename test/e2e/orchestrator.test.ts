@@ -199,6 +199,32 @@ describe.sequential("the orchestrator on the single box, with the real engine", 
       for (const output of local.transcript) expect(output).not.toContain(secret);
     }
   }, 120_000);
+  it("removes the units, releases, account, environment, site and database user when the app is disabled, and keeps the data", async () => {
+    editApp((app) => app.set("enabled", false));
+    expect(changedSteps(local.pulumiOk(["preview", "--json"]).stdout).sort()).toEqual([
+      "delete megaweb-orchestrator-orchestrator",
+      "delete megaweb-orchestrator-orchestrator-web-1-artifact",
+      "delete megaweb-orchestrator-orchestrator-web-1-database",
+      "delete megaweb-orchestrator-orchestrator-web-1-environment",
+      "delete megaweb-orchestrator-orchestrator-web-1-install",
+      "delete megaweb-orchestrator-provisioning-web-1-site-orchestrator_megaweb_test",
+    ]);
+    await timed("disable app up (s)", () => local.pulumiOk(["up", "--yes", "--skip-preview"]));
+    const left = machine.ssh(
+      [
+        "systemctl list-unit-files --no-legend 'orchestrator-*' | wc -l",
+        "ls /opt/megaweb/orchestrator /etc/megaweb/orchestrator.env /etc/nginx/sites-enabled/orchestrator_megaweb_test.conf 2>&1 | grep -c 'No such file'",
+        "id _orchestrator 2>&1 | grep -c 'no such user'",
+        "mariadb -N -e \"SELECT COUNT(*) FROM mysql.user WHERE user = 'megaweb'\"",
+        "mariadb -N -e \"SELECT COUNT(*) FROM megaweb.sessions\"",
+      ].join("; "),
+    );
+    const [unitFiles, missing, noUser, users, sessions] = left.trim().split("\n");
+    expect({ unitFiles, missing, noUser, users }).toEqual({ unitFiles: "0", missing: "3", noUser: "1", users: "0" });
+    expect(Number(sessions)).toBeGreaterThan(0);
+    // nginx's default server now takes the name, and closes such connections without an answer (444).
+    await expect(machine.get(domain, "/api/health")).rejects.toThrow(/socket hang up|ECONNRESET/);
+  }, 300_000);
 });
 
 const fourRoles = ["web", "redis", "mysql", "worker"] as const;
