@@ -116,7 +116,34 @@ describe.sequential("the single box on a local machine, with the real engine", (
     expect(machine.ssh(`cat /var/log/php8.2-fpm-${sites.shop.user}.log /var/log/php8.2-fpm-${sites.legacy.user}.log | grep -c Reloading || true`)).toBe(reloadsBefore);
   }, 600_000);
 
-  it.todo("a site with a bad custom nginx include fails its step and the previous config keeps serving (needs the raw nginx snippet option in the site schema)");
+  it("fails the step of a site whose nginxDirectives nginx refuses, the previous config keeps serving, and a good snippet then serves", async () => {
+    const served = (await probe(sites.blog.domain)).memory_limit;
+    const vhost = `/etc/nginx/sites-enabled/${sites.blog.user}.conf`;
+    const vhostBefore = machine.ssh(`cat ${vhost}`);
+    // The memory_limit change rides along, so a served old value shows the whole step was rolled back, pool included.
+    const editBlog = (nginxDirectives: string) =>
+      local.editSites((all) => {
+        const blog = all.find((site) => site.domain === sites.blog.domain)!;
+        blog.nginxDirectives = nginxDirectives;
+        (blog.php as Record<string, unknown>).memoryLimit = "112M";
+      });
+    editBlog("megaweb_no_such_directive on;");
+
+    const failed = local.pulumi(["up", "--yes", "--skip-preview"]);
+    expect(failed.status).not.toBe(0);
+    const output = failed.stdout + failed.stderr;
+    expect(output).toMatch(/\(megaweb-e2e-provisioning-web-1-site-blog_megaweb_test\):\s+error:/);
+    expect(output).toContain(`unknown directive "megaweb_no_such_directive"`);
+    expect(output).toContain("check failed: nginx -t; the previous configuration was restored and keeps serving");
+    expect(machine.ssh(`cat ${vhost}`)).toBe(vhostBefore);
+    expect((await probe(sites.blog.domain)).memory_limit).toBe(served);
+    expect((await probe(sites.shop.domain)).user).toBe(sites.shop.user);
+
+    editBlog('location = /megaweb-directive {\n    default_type text/plain;\n    return 200 "from nginxDirectives\\n";\n}');
+    local.pulumiOk(["up", "--yes", "--skip-preview"]);
+    expect(await machine.get(sites.blog.domain, "/megaweb-directive")).toMatchObject({ status: 200, body: "from nginxDirectives\n" });
+    expect((await probe(sites.blog.domain)).memory_limit).toBe("112M");
+  }, 600_000);
 
   it("keeps every generated password out of the stack export, command strings and the CLI's output", () => {
     const secrets = machine
