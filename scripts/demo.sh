@@ -63,9 +63,23 @@ prepare() {
   (cd "$workspace" && bash "$repo/scripts/machines.sh" configure --set "$machine_set" --stack "$stack" --role "$machine_roles")
 }
 
+# The orchestrator joins the demo here, not in the committed stack file, so the single-box e2e
+# (which prepares from that file) keeps testing the sites alone; test/e2e/orchestrator.test.ts
+# covers the app on the same stack. Its token is made once per workspace and kept out of the
+# command line: pulumi reads it from stdin and stores it encrypted.
+enable_app() {
+  npm run --silent build -w app >/dev/null || die "building the orchestrator (npm run build -w app) failed"
+  local token=$workspace/api-token
+  [ -s "$token" ] || (umask 077 && openssl rand -hex 24 >"$token")
+  (cd "$workspace" &&
+    pulumi config set --stack "$stack" --path 'megaweb:app.domain' orchestrator.megaweb.test &&
+    pulumi config set --stack "$stack" --secret megaweb:apiToken <"$token")
+}
+
 up() {
   local started=$SECONDS
   prepare
+  enable_app
   (cd "$workspace" && pulumi up --yes --skip-preview --non-interactive --stack "$stack")
   echo
   echo "demo: up in $((SECONDS - started))s. The sites, served by the local machine:"
