@@ -4,7 +4,8 @@ import { parse } from "yaml";
 import { renderWebHost, type WebHostRender } from "../lib/render/files";
 import { deploymentProblems, planTopology, type PlannedHost, type PlanProblem, type TopologyPlan } from "../lib/plan/topology";
 import { ConfigError, formatProblem } from "../lib/schema/errors";
-import { parseStack, stackInputFromConfig, type Stack } from "../lib/schema/stack";
+import { SecretRef } from "../lib/schema/infrastructure";
+import { parseStack, programSecretKeys, stackInputFromConfig, type Stack } from "../lib/schema/stack";
 
 /**
  * Reading `stacks/Pulumi.<stack>.yaml` the way the Pulumi program sees its config, minus
@@ -45,7 +46,7 @@ export function loadStackFile(path: string): LoadedStack {
 
   try {
     const stack = parseStack(stackInputFromConfig(config as Record<string, unknown>));
-    const exposed = plaintextSecrets(stack);
+    const exposed = [...plaintextProgramSecrets(config as Record<string, unknown>), ...plaintextSecrets(stack)];
     if (exposed.length > 0) throw new StackFileError(exposed);
     const plan = planTopology(stack);
     const webHosts = plan.hosts
@@ -56,6 +57,13 @@ export function loadStackFile(path: string): LoadedStack {
     if (error instanceof ConfigError) throw new StackFileError(error.problems.map(formatProblem));
     throw error;
   }
+}
+
+/** Secrets the program reads outside the schema: in a stack file they must be `secure:` values too. */
+function plaintextProgramSecrets(config: Record<string, unknown>): string[] {
+  return programSecretKeys
+    .filter((key) => key in config && SecretRef.safeParse(config[key]).success === false)
+    .map((key) => `${key.slice("megaweb:".length)}: is in plain text; store it with pulumi config set --secret ${key}`);
 }
 
 /**

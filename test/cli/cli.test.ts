@@ -66,7 +66,7 @@ describe("megaweb validate", () => {
     ]);
   });
 
-  it("refuses secrets written in plain text, and skips the SSH key the program reads itself", async () => {
+  it("refuses secrets written in plain text, the program's own (API token) as well as the schema's", async () => {
     const file = stackFile(
       "leaky",
       [
@@ -74,6 +74,7 @@ describe("megaweb validate", () => {
         access.trimEnd(),
         "  megaweb:sshPrivateKey:",
         "    secure: v1:c3No",
+        "  megaweb:apiToken: 0123456789abcdef0123",
         "  megaweb:sites:",
         "    - domain: shop.example.com",
         "      tls:",
@@ -90,6 +91,7 @@ describe("megaweb validate", () => {
     const result = await megaweb("validate", file);
     expect(result.code).toBe(1);
     expect(result.err).toEqual([
+      "apiToken: is in plain text; store it with pulumi config set --secret megaweb:apiToken",
       "sites[0].tls.key: is in plain text; store it with pulumi config set --secret --path 'sites[0].tls.key' < key.pem",
     ]);
   });
