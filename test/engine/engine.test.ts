@@ -68,3 +68,14 @@ describe("the Pulumi engine on a local file backend", { timeout: 300_000 }, () =
     expect(existsSync(join(markerDir, "token-length"))).toBe(false);
   });
 });
+
+describe("engine pins", () => {
+  // The engine and the SDK speak one protocol version per minor line; pulumi-engine.md asks to keep them together.
+  it("builds the CLI on the same minor line as the @pulumi/pulumi the program loads", async () => {
+    const goMod = await readFile(join(repoRoot, "scripts/engine/pulumi/go.mod"), "utf8");
+    const cli = /github\.com\/pulumi\/pulumi\/pkg\/v3 v(\d+\.\d+)\.\d+/.exec(goMod)?.[1];
+    const sdk = JSON.parse(await readFile(join(repoRoot, "node_modules/@pulumi/pulumi/package.json"), "utf8")).version as string;
+    expect(cli).toBeDefined();
+    expect(sdk.split(".").slice(0, 2).join(".")).toBe(cli);
+  });
+});
