@@ -1,18 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { apiTokenProblems } from "../../lib/schema/app";
-import { ConfigError } from "../../lib/schema/errors";
-import { parseStack, type StackInput } from "../../lib/schema/stack";
+import { parseStack } from "../../lib/schema/stack";
+import { problems } from "../schema/problems";
 
-/** The lines `megaweb validate` prints for an input, or [] when it is valid. */
-function problems(input: StackInput | Record<string, unknown>): string[] {
-  try {
-    parseStack(input);
-    return [];
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    return error.message.split("\n");
-  }
-}
 
 const withApp = (app: Record<string, unknown>, sites: Record<string, unknown>[] = [{ domain: "shop.example.com" }]) => ({ sites, app });
 

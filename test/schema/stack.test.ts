@@ -1,17 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError } from "../../lib/schema/errors";
+import { problems } from "./problems";
 import { parseStack, stackInputFromConfig, type StackInput } from "../../lib/schema/stack";
 
-/** The lines `megaweb validate` prints for an input, or [] when it is valid. */
-function problems(input: unknown): string[] {
-  try {
-    parseStack(input);
-    return [];
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    return error.message.split("\n");
-  }
-}
 
 const oneSite = (site: Record<string, unknown>): StackInput => ({ sites: [{ domain: "ok.example.com" }, site] as StackInput["sites"] });
 
