@@ -33,6 +33,24 @@ put_file() {
   replaced+=("$path")
 }
 
+# `systemctl reload nginx` returns once the master has the signal; until it has started new
+# workers, new connections still meet the old config. Wait (10 s at most) for a generation of
+# workers the reload started, so a finished step means the new config is what answers.
+reload_nginx() {
+  local master old_workers workers
+  master=$(systemctl show -p MainPID --value nginx)
+  old_workers=$(pgrep -P "$master" | sort || true)
+  systemctl reload nginx
+  for _ in $(seq 100); do
+    # Old workers are renamed "worker process is shutting down" and no longer accept.
+    workers=$(pgrep -P "$master" -f 'worker process$' | sort || true)
+    if [ -n "$workers" ] && [ -z "$(comm -12 <(echo "$old_workers") <(echo "$workers"))" ]; then return 0; fi
+    sleep 0.1
+  done
+  echo "megaweb: nginx started no new workers within 10 s of the reload" >&2
+  return 1
+}
+
 # True when this step replaced PATH (or any file when no PATH is given).
 was_replaced() {
   local path

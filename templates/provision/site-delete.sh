@@ -6,7 +6,7 @@ systemctl disable --now {{unit}} >/dev/null 2>&1 || true
 a2dissite -q {{slug}} >/dev/null 2>&1 || true
 {{/apacheSite}}
 rm -f {{paths}}
-nginx -t && systemctl reload nginx
+nginx -t && reload_nginx
 {{#apacheSite}}
 apache2ctl -t && systemctl reload apache2
 {{/apacheSite}}

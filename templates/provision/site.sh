@@ -32,5 +32,5 @@ if was_replaced; then systemctl reload apache2; fi
 # Graceful (SIGUSR1), and it starts OLS when it is not running yet.
 if was_replaced || ! systemctl is-active --quiet lshttpd; then /usr/local/lsws/bin/lswsctrl restart >/dev/null; fi
 {{/olsSite}}
-if was_replaced; then systemctl reload nginx; fi
+if was_replaced; then reload_nginx; fi
 forget_previous

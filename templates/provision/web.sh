@@ -28,7 +28,7 @@ a2enconf -q {{confs}} >/dev/null
 checked apache2ctl -t
 {{/apache}}
 systemctl enable nginx.service >/dev/null 2>&1
-if ! systemctl is-active --quiet nginx; then systemctl start nginx; elif was_replaced; then systemctl reload nginx; fi
+if ! systemctl is-active --quiet nginx; then systemctl start nginx; elif was_replaced; then reload_nginx; fi
 {{#apache}}
 systemctl enable apache2.service >/dev/null 2>&1
 if systemctl is-active --quiet apache2; then systemctl reload apache2; else systemctl start apache2; fi
