@@ -1,9 +1,9 @@
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { apacheModules } from "../../lib/render/apache";
-import type { Daemon } from "./harness";
+import { type Daemon, startDaemon } from "./harness";
 
 /**
  * Real Apache in an isolated config root: a copy of Debian's /etc/apache2 under the scratch root,
@@ -56,32 +56,11 @@ export function apacheConfigTest(apache: ApacheRoot): { ok: boolean; output: str
   return { ok: result.status === 0, output: `${result.stdout}${result.stderr}` };
 }
 
-/** Apache in the foreground of a child process, so its PID is the one to stop; ready once it accepts. */
+/** Apache in the foreground, ready once it accepts on `port`. */
 export async function startApache(apache: ApacheRoot, port: number): Promise<Daemon> {
   const check = apacheConfigTest(apache);
   if (!check.ok) throw new Error(`apache2 -t refused the config:\n${check.output}`);
-  const child = spawn("apache2", ["-d", apache.confDir, "-f", "apache2.conf", "-DFOREGROUND"], { env: apache.env, stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  child.stdout?.on("data", (chunk) => (output += chunk));
-  child.stderr?.on("data", (chunk) => (output += chunk));
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const deadline = Date.now() + 20_000;
-  while (!(await accepts(port))) {
-    if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill("SIGTERM");
-      throw new Error(`apache2 did not come up on ${port}:\n${output}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  const pid = child.pid!;
-  return {
-    pid,
-    async stop() {
-      if (child.exitCode !== null) return;
-      process.kill(pid, "SIGTERM");
-      await exited;
-    },
-  };
+  return startDaemon("apache2", ["-d", apache.confDir, "-f", "apache2.conf", "-DFOREGROUND"], { check: () => accepts(port), awaited: `not listening on ${port}` }, apache.env);
 }
 
 /** Waits for files a daemon creates once it is up, such as the pools' sockets. */

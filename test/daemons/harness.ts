@@ -140,19 +140,33 @@ export async function startFpm(root: string, phpVersion: string): Promise<Daemon
 /** Starts a daemon in the foreground; it is ready once it has written its pid file, which both write after opening their listeners. */
 async function started(command: string, args: string[], pidFile: string, env?: NodeJS.ProcessEnv): Promise<Daemon> {
   rmSync(pidFile, { force: true });
+  return startDaemon(command, args, { check: () => existsSync(pidFile), awaited: `no ${pidFile}` }, env);
+}
+
+/**
+ * Starts a daemon in the foreground of a child process, so its PID is the one to stop, and waits
+ * up to 20 s for `ready` to say it serves; a daemon that exits or never gets ready fails the start.
+ */
+export async function startDaemon(
+  command: string,
+  args: string[],
+  ready: { readonly check: () => boolean | Promise<boolean>; readonly awaited: string },
+  env?: NodeJS.ProcessEnv,
+): Promise<Daemon> {
   const child: ChildProcess = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], env });
   let output = "";
   child.stdout?.on("data", (chunk) => (output += chunk));
   child.stderr?.on("data", (chunk) => (output += chunk));
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  for (let waited = 0; !existsSync(pidFile) && child.exitCode === null && waited < 15_000; waited += 50) {
+  const deadline = Date.now() + 20_000;
+  while (!(await ready.check())) {
+    if (child.exitCode !== null || child.pid === undefined || Date.now() > deadline) {
+      if (child.exitCode === null && child.pid !== undefined) process.kill(child.pid, "SIGTERM");
+      throw new Error(`${command} did not come up (${ready.awaited}):\n${output}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  if (child.exitCode !== null || child.pid === undefined || !existsSync(pidFile)) {
-    if (child.exitCode === null && child.pid !== undefined) process.kill(child.pid, "SIGTERM");
-    throw new Error(`${command} did not come up (no ${pidFile}):\n${output}`);
-  }
-  const pid = child.pid;
+  const pid = child.pid!;
   return {
     pid,
     async stop() {
