@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { connect } from "node:net";
 import { join } from "node:path";
@@ -11,6 +11,28 @@ import { parseDocument } from "yaml";
  */
 
 export const repo = join(__dirname, "..", "..");
+
+/** Wall-clock seconds an e2e records for its issue note, kept in test-output/<file> after the run. */
+export class Timings {
+  readonly seconds: Record<string, number> = {};
+
+  constructor(private readonly file: string) {}
+
+  readonly time = async <T>(label: string, work: () => T | Promise<T>): Promise<T> => {
+    const started = Date.now();
+    try {
+      return await work();
+    } finally {
+      this.seconds[label] = Math.round((Date.now() - started) / 100) / 10;
+    }
+  };
+
+  save(): void {
+    mkdirSync(join(repo, "test-output"), { recursive: true });
+    writeFileSync(join(repo, "test-output", this.file), `${JSON.stringify(this.seconds, null, 2)}\n`);
+    console.log(`${this.file}:`, this.seconds);
+  }
+}
 
 export interface CommandResult {
   readonly status: number;

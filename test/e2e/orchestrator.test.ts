@@ -4,7 +4,7 @@ import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseDocument, type YAMLMap } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LocalStack, type Machine, repo } from "./local-stack";
+import { LocalStack, type Machine, repo, Timings } from "./local-stack";
 
 /**
  * The orchestrator end to end: the real engine deploys the single box with the app enabled (and no
@@ -15,17 +15,9 @@ const domain = "orchestrator.megaweb.test";
 const units = ["orchestrator-web.service", "orchestrator-worker.service"];
 const local = new LocalStack("orch", "orchestrator", join(repo, "test", "app-deploy", "fixtures", "Pulumi.orchestrator.yaml"));
 const apiToken = randomBytes(24).toString("hex");
-const timings: Record<string, number> = {};
+const timings = new Timings("e2e-orchestrator-timings.json");
+const timed = timings.time;
 let machine: Machine;
-
-async function timed<T>(label: string, work: () => T | Promise<T>): Promise<T> {
-  const started = Date.now();
-  try {
-    return await work();
-  } finally {
-    timings[label] = Math.round((Date.now() - started) / 100) / 10;
-  }
-}
 
 /** A call to the API through the web host's nginx; `token: null` sends none. */
 async function callApi(web: Machine, method: string, path: string, body?: unknown, token: string | null = apiToken) {
@@ -108,8 +100,7 @@ describe.sequential("the orchestrator on the single box, with the real engine", 
 
   afterAll(() => {
     const result = local.destroy();
-    mkdirSync(join(repo, "test-output"), { recursive: true });
-    writeFileSync(join(repo, "test-output", "e2e-orchestrator-timings.json"), `${JSON.stringify(timings, null, 2)}\n`);
+    timings.save();
     if (result.status !== 0) throw new Error(`demo.sh destroy failed:\n${result.stderr}`);
   }, 300_000);
 
@@ -242,9 +233,7 @@ describe.sequential("the orchestrator on the four-server phase: web and worker o
 
   afterAll(() => {
     const result = four.destroy();
-    mkdirSync(join(repo, "test-output"), { recursive: true });
-    writeFileSync(join(repo, "test-output", "e2e-orchestrator-timings.json"), `${JSON.stringify(timings, null, 2)}\n`);
-    console.log("orchestrator e2e timings:", timings);
+    timings.save();
     if (result.status !== 0) throw new Error(`demo.sh destroy failed:\n${result.stderr}`);
   }, 300_000);
 

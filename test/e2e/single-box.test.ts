@@ -1,9 +1,9 @@
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LocalStack, type Machine, repo } from "./local-stack";
+import { LocalStack, type Machine, Timings } from "./local-stack";
 
 /**
  * The single box end to end: the real engine runs stacks/ against a fresh local machine
@@ -19,17 +19,9 @@ const sites = {
 const fpmUnit = (user: string) => `php8.2-fpm-site@${user}.service`;
 
 const local = new LocalStack("e2e", "e2e");
-const timings: Record<string, number> = {};
+const timings = new Timings("e2e-timings.json");
+const timed = timings.time;
 let machine: Machine;
-
-async function timed<T>(label: string, work: () => T | Promise<T>): Promise<T> {
-  const started = Date.now();
-  try {
-    return await work();
-  } finally {
-    timings[label] = Math.round((Date.now() - started) / 100) / 10;
-  }
-}
 
 function installProbe(user: string): void {
   machine.ssh(`install -m 0640 -o ${user} -g www-data /dev/stdin /var/www/${user}/public/probe.php`, readFileSync(join(__dirname, "probe.php"), "utf8"));
@@ -66,9 +58,7 @@ describe.sequential("the single box on a local machine, with the real engine", (
 
   afterAll(() => {
     const result = local.destroy();
-    mkdirSync(join(repo, "test-output"), { recursive: true });
-    writeFileSync(join(repo, "test-output", "e2e-timings.json"), `${JSON.stringify(timings, null, 2)}\n`);
-    console.log("single box e2e timings:", timings);
+    timings.save();
     if (result.status !== 0) throw new Error(`demo.sh destroy failed:\n${result.stderr}`);
   }, 300_000);
 
