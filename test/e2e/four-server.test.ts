@@ -29,8 +29,7 @@ describe.sequential("the four-server phase on existing hosts, with the real engi
   }, 1_500_000);
 
   afterAll(() => {
-    const result = local.destroy();
-    if (result.status !== 0) throw new Error(`demo.sh destroy failed:\n${result.stderr}`);
+    local.destroyOk();
   }, 300_000);
 
   it("serves the site from the web host, with MySQL and Redis on their own hosts", async () => {

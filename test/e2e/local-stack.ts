@@ -84,6 +84,12 @@ export class LocalStack {
     return this.exec("bash", ["scripts/demo.sh", "destroy"], repo, 300);
   }
 
+  /** Like `destroy`, but machines left behind fail the caller (a test's afterAll). */
+  destroyOk(): void {
+    const result = this.destroy();
+    if (result.status !== 0) throw new Error(`demo.sh destroy failed:\n${result.stderr}`);
+  }
+
   pulumi(args: readonly string[], timeoutSeconds = 900): CommandResult {
     return this.exec("pulumi", [...args, "--stack", this.stack, "--non-interactive"], this.workspace, timeoutSeconds);
   }

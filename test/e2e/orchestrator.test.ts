@@ -99,9 +99,8 @@ describe.sequential("the orchestrator on the single box, with the real engine", 
   }, 1_500_000);
 
   afterAll(() => {
-    const result = local.destroy();
     timings.save();
-    if (result.status !== 0) throw new Error(`demo.sh destroy failed:\n${result.stderr}`);
+    local.destroyOk();
   }, 300_000);
 
   it("answers healthy through nginx, with MySQL and Redis reached, on the distribution's Node.js 18", async () => {
@@ -232,9 +231,8 @@ describe.sequential("the orchestrator on the four-server phase: web and worker o
   }, 1_500_000);
 
   afterAll(() => {
-    const result = four.destroy();
     timings.save();
-    if (result.status !== 0) throw new Error(`demo.sh destroy failed:\n${result.stderr}`);
+    four.destroyOk();
   }, 300_000);
 
   it("runs the web process only on the web host and the worker only on the worker host, both on the remote MySQL and Redis", async () => {

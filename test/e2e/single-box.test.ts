@@ -57,9 +57,8 @@ describe.sequential("the single box on a local machine, with the real engine", (
   }, 1_500_000);
 
   afterAll(() => {
-    const result = local.destroy();
     timings.save();
-    if (result.status !== 0) throw new Error(`demo.sh destroy failed:\n${result.stderr}`);
+    local.destroyOk();
   }, 300_000);
 
   it("serves each site through its own pool with its own PHP settings, and MySQL and Redis work from PHP", async () => {
