@@ -12,7 +12,16 @@ export { ConfigError, formatProblem, type Problem } from "./lib/schema/errors";
 
 // Pure planning and rendering.
 export { planTopology, PlanError, type TopologyPlan, type PlannedHost } from "./lib/plan/topology";
-export { renderWebHost, allFiles, webHostPackages, type HostFile, type HostDirectory, type SiteRender, type WebHostRender, type WebHostConfig } from "./lib/render/files";
+export {
+  renderWebHost,
+  allFiles,
+  webHostPackages,
+  type HostFile,
+  type HostDirectory,
+  type SiteRender,
+  type WebHostRender,
+  type WebHostConfig,
+} from "./lib/render/files";
 export { resolveWebHost, siteSlug, unixUserName, type HostFacts, type HostPorts, type SiteContext, type HostContext } from "./lib/render/context";
 export { phpBudget, sizePools, type PhpBudget, type PoolSize } from "./lib/render/pool-sizing";
 

@@ -41,7 +41,8 @@
       const response = await fetch("/api/health");
       const health = await response.json();
       badge.dataset.status = health.status;
-      badge.textContent = "health: " + health.status + " · queue " + ((health.queue && (health.queue.waiting + health.queue.prioritized + health.queue.active)) || 0);
+      badge.textContent =
+        "health: " + health.status + " · queue " + ((health.queue && health.queue.waiting + health.queue.prioritized + health.queue.active) || 0);
     } catch (error) {
       badge.dataset.status = "unhealthy";
       badge.textContent = "health: unreachable";
@@ -49,39 +50,46 @@
   }
 
   const statuses = ["pending", "active", "paused", "terminated", "failed"];
-  $("#legend").replaceChildren(...statuses.map((status) => {
-    const item = document.createElement("span");
-    item.className = "legend-" + status;
-    item.textContent = status;
-    return item;
-  }));
+  $("#legend").replaceChildren(
+    ...statuses.map((status) => {
+      const item = document.createElement("span");
+      item.className = "legend-" + status;
+      item.textContent = status;
+      return item;
+    }),
+  );
 
   async function refreshGrid() {
     const grid = await api("/api/hypergrid?limit=1000");
     $("#grid-summary").textContent = format.format(grid.total_sessions) + " sessions in " + grid.tile_count + " tiles of " + grid.tile_size;
-    $("#hypergrid").replaceChildren(...grid.tiles.map((tile) => {
-      const cell = document.createElement("div");
-      cell.className = "tile";
-      cell.dataset.status = tile.dominant_status;
-      cell.style.opacity = String(0.35 + 0.65 * Math.min(1, tile.count / grid.tile_size));
-      cell.title = "tile " + tile.tile + ": " + tile.count + " sessions, mostly " + tile.dominant_status + (tile.dominant_country ? ", " + tile.dominant_country : "");
-      return cell;
-    }));
+    $("#hypergrid").replaceChildren(
+      ...grid.tiles.map((tile) => {
+        const cell = document.createElement("div");
+        cell.className = "tile";
+        cell.dataset.status = tile.dominant_status;
+        cell.style.opacity = String(0.35 + 0.65 * Math.min(1, tile.count / grid.tile_size));
+        cell.title =
+          "tile " + tile.tile + ": " + tile.count + " sessions, mostly " + tile.dominant_status + (tile.dominant_country ? ", " + tile.dominant_country : "");
+        return cell;
+      }),
+    );
   }
 
   async function refreshEvents() {
     const events = await api("/api/events?order=desc&limit=25");
-    $("#events").replaceChildren(...events.map((event) => {
-      const item = document.createElement("li");
-      const time = document.createElement("time");
-      time.textContent = event.created_at.slice(11, 19);
-      const type = document.createElement("span");
-      type.className = "type";
-      type.textContent = event.event_type;
-      const detail = document.createTextNode(" " + event.aggregate_id.slice(0, 13) + " " + JSON.stringify(event.payload).slice(0, 80));
-      item.append(time, type, detail);
-      return item;
-    }));
+    $("#events").replaceChildren(
+      ...events.map((event) => {
+        const item = document.createElement("li");
+        const time = document.createElement("time");
+        time.textContent = event.created_at.slice(11, 19);
+        const type = document.createElement("span");
+        type.className = "type";
+        type.textContent = event.event_type;
+        const detail = document.createTextNode(" " + event.aggregate_id.slice(0, 13) + " " + JSON.stringify(event.payload).slice(0, 80));
+        item.append(time, type, detail);
+        return item;
+      }),
+    );
   }
 
   async function refreshAll() {

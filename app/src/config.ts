@@ -5,15 +5,16 @@ import { formatPath } from "./errors";
  * The orchestrator's whole configuration, read from the environment once at start.
  * Web and worker processes share it so a systemd unit can hand both the same EnvironmentFile.
  */
-const commaList = z
-  .string()
-  .transform((value) => value.split(",").map((item) => item.trim()).filter((item) => item.length > 0));
+const commaList = z.string().transform((value) =>
+  value
+    .split(",")
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0),
+);
 
-const mysqlUrl = z
-  .string()
-  .refine((value) => /^mysql:\/\/[^/]+\/[A-Za-z0-9_]+/.test(value), {
-    message: "must be mysql://user:password@host:port/database",
-  });
+const mysqlUrl = z.string().refine((value) => /^mysql:\/\/[^/]+\/[A-Za-z0-9_]+/.test(value), {
+  message: "must be mysql://user:password@host:port/database",
+});
 
 const hostPort = z.string().regex(/^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$/, "must be host:port");
 
@@ -37,11 +38,7 @@ export const environmentSchema = z
     MEGAWEB_REDIS_SENTINEL_PASSWORD: z.string().optional(),
     MEGAWEB_API_TOKEN: z.string().min(16, "must be at least 16 characters"),
     MEGAWEB_CORS_ORIGINS: commaList
-      .pipe(
-        z.array(
-          z.string().regex(/^\*$|^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/, "must be an origin such as https://panel.example.com, or *"),
-        ),
-      )
+      .pipe(z.array(z.string().regex(/^\*$|^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/, "must be an origin such as https://panel.example.com, or *")))
       .default([]),
     MEGAWEB_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(1000),
     /** Peers whose X-Forwarded-For is believed: the local nginx by default. */

@@ -29,12 +29,7 @@ export function validationError(error: z.ZodError, root = ""): ApiError {
     path: formatPath(issue.path, root) || "(body)",
     message: issue.message,
   }));
-  return new ApiError(
-    400,
-    "validation_failed",
-    issues.map((issue) => `${issue.path}: ${issue.message}`).join("; "),
-    issues,
-  );
+  return new ApiError(400, "validation_failed", issues.map((issue) => `${issue.path}: ${issue.message}`).join("; "), issues);
 }
 
 export function parseInput<S extends z.ZodType>(schema: S, value: unknown, root = ""): z.infer<S> {

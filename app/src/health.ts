@@ -38,10 +38,7 @@ export async function checkHealth(services: Services, version: string): Promise<
     .ping()
     .then(() => "healthy" as const)
     .catch(() => "unhealthy" as const);
-  const queue =
-    redis === "healthy"
-      ? await services.queue.getJobCounts("waiting", "prioritized", "active", "delayed", "failed", "completed")
-      : null;
+  const queue = redis === "healthy" ? await services.queue.getJobCounts("waiting", "prioritized", "active", "delayed", "failed", "completed") : null;
   const status =
     database === "unhealthy" || redis === "unhealthy"
       ? "unhealthy"

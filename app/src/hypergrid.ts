@@ -66,9 +66,7 @@ export async function computeHypergrid(pool: Pool, tileSize: number): Promise<Om
       }
     }
   }
-  const ordered = [...tiles.values()]
-    .sort((a, b) => a.tile - b.tile)
-    .map(({ topCountry: _c, topStatus: _s, ...tile }) => tile);
+  const ordered = [...tiles.values()].sort((a, b) => a.tile - b.tile).map(({ topCountry: _c, topStatus: _s, ...tile }) => tile);
   return {
     tile_size: tileSize,
     total_sessions: ordered.reduce((sum, tile) => sum + tile.count, 0),

@@ -20,12 +20,7 @@ export async function runJob(services: Services, job: Job): Promise<unknown> {
       return { enqueued: drifted.length };
     }
     case "scale-sessions":
-      return scaleSessionsTo(
-        services,
-        job.data as JobPayloads["scale-sessions"],
-        (progress) => job.updateProgress({ ...progress }),
-        job.id,
-      );
+      return scaleSessionsTo(services, job.data as JobPayloads["scale-sessions"], (progress) => job.updateProgress({ ...progress }), job.id);
     case "clear-sessions": {
       const deleted = await clearSessions(services, (count) => job.updateProgress({ deletedSessions: count }), job.id);
       return { deletedSessions: deleted };

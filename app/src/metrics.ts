@@ -21,9 +21,7 @@ export const GLOBAL_METRICS_TTL_SECONDS = 5;
 
 export async function computeGlobalMetrics(pool: Pool): Promise<GlobalMetrics> {
   const [statusRows] = await pool.query<RowDataPacket[]>("SELECT status, COUNT(*) AS n FROM sessions GROUP BY status");
-  const [replicaRows] = await pool.query<RowDataPacket[]>(
-    "SELECT COUNT(*) AS total, COALESCE(SUM(status = 'running'), 0) AS running FROM replicas",
-  );
+  const [replicaRows] = await pool.query<RowDataPacket[]>("SELECT COUNT(*) AS total, COALESCE(SUM(status = 'running'), 0) AS running FROM replicas");
   const [proxyRows] = await pool.query<RowDataPacket[]>(
     `SELECT COUNT(*) AS total, COALESCE(SUM(status = 'active'), 0) AS active,
             COUNT(DISTINCT IF(status = 'active', country, NULL)) AS countries,
@@ -51,19 +49,10 @@ export async function computeGlobalMetrics(pool: Pool): Promise<GlobalMetrics> {
 }
 
 export function globalMetrics(services: Services): Promise<GlobalMetrics> {
-  return cached(services.redis, "megaweb:cache:metrics:global", GLOBAL_METRICS_TTL_SECONDS, () =>
-    computeGlobalMetrics(services.db.reader()),
-  );
+  return cached(services.redis, "megaweb:cache:metrics:global", GLOBAL_METRICS_TTL_SECONDS, () => computeGlobalMetrics(services.db.reader()));
 }
 
-const RECORDED: (keyof GlobalMetrics)[] = [
-  "total_sessions",
-  "active_sessions",
-  "total_replicas",
-  "active_proxies",
-  "countries_covered",
-  "average_latency_ms",
-];
+const RECORDED: (keyof GlobalMetrics)[] = ["total_sessions", "active_sessions", "total_replicas", "active_proxies", "countries_covered", "average_latency_ms"];
 
 /** One point per figure into the time series the control panel and operators chart. */
 export async function recordMetrics(services: Services): Promise<number> {

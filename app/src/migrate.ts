@@ -22,10 +22,7 @@ export async function migrate(primaryUrl: string, directory = assetDir("migratio
     .sort();
   const connection = await mysql.createConnection({ uri: primaryUrl, multipleStatements: true });
   try {
-    const [lockRows] = await connection.query<mysql.RowDataPacket[]>("SELECT GET_LOCK(?, ?) AS acquired", [
-      LOCK_NAME,
-      LOCK_TIMEOUT_SECONDS,
-    ]);
+    const [lockRows] = await connection.query<mysql.RowDataPacket[]>("SELECT GET_LOCK(?, ?) AS acquired", [LOCK_NAME, LOCK_TIMEOUT_SECONDS]);
     if (lockRows[0].acquired !== 1) {
       throw new Error(`migrations: another process held the ${LOCK_NAME} lock for more than ${LOCK_TIMEOUT_SECONDS}s`);
     }

@@ -24,12 +24,7 @@ export interface SessionToPlace {
  * Places new replicas on a pool's proxies by the pool's rotation. Loads the pool once, so a bulk
  * insert of a million sessions costs one query plus one Redis INCRBY per batch.
  */
-export async function placeForPool(
-  connection: PoolConnection,
-  redis: Redis,
-  poolId: string | null,
-  sessions: SessionToPlace[],
-): Promise<NewReplica[]> {
+export async function placeForPool(connection: PoolConnection, redis: Redis, poolId: string | null, sessions: SessionToPlace[]): Promise<NewReplica[]> {
   const total = sessions.reduce((sum, session) => sum + session.count, 0);
   if (total === 0) return [];
   const pool = poolId ?? DEFAULT_POOL;
@@ -71,10 +66,9 @@ export async function placeForPool(
 export async function insertReplicas(connection: PoolConnection, replicas: NewReplica[]): Promise<void> {
   for (let offset = 0; offset < replicas.length; offset += ROWS_PER_STATEMENT) {
     const chunk = replicas.slice(offset, offset + ROWS_PER_STATEMENT);
-    await connection.query(
-      `INSERT INTO replicas (id, session_id, status, proxy_id, country, started_at, last_heartbeat_at) VALUES ?`,
-      [chunk.map((replica) => [replica.id, replica.sessionId, "running", replica.proxyId, replica.country, NOW, NOW])],
-    );
+    await connection.query(`INSERT INTO replicas (id, session_id, status, proxy_id, country, started_at, last_heartbeat_at) VALUES ?`, [
+      chunk.map((replica) => [replica.id, replica.sessionId, "running", replica.proxyId, replica.country, NOW, NOW]),
+    ]);
   }
 }
 

@@ -98,9 +98,7 @@ export async function addProxy(services: Services, spec: ProxySpec): Promise<str
       }
       throw error;
     }
-    await appendEvents(connection, [
-      { aggregateType: "proxy", aggregateId: id, type: "proxy.created", payload: { ...spec, id } },
-    ]);
+    await appendEvents(connection, [{ aggregateType: "proxy", aggregateId: id, type: "proxy.created", payload: { ...spec, id } }]);
   });
   return id;
 }
@@ -123,9 +121,7 @@ export async function upsertPool(services: Services, pool: ProxyPool): Promise<P
        ON DUPLICATE KEY UPDATE region = VALUES(region), rotation = VALUES(rotation)`,
       [pool.id, pool.region, pool.rotation],
     );
-    await appendEvents(connection, [
-      { aggregateType: "proxy_pool", aggregateId: pool.id, type: "proxy_pool.updated", payload: { ...pool } },
-    ]);
+    await appendEvents(connection, [{ aggregateType: "proxy_pool", aggregateId: pool.id, type: "proxy_pool.updated", payload: { ...pool } }]);
   });
   return pool;
 }

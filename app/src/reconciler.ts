@@ -25,24 +25,17 @@ export async function reconcileSession(services: Services, sessionId: string): P
     if (!rows.length) return undefined;
     const session = rows[0];
     const desired = session.status === "terminated" || session.status === "failed" ? 0 : session.target_replica_count;
-    const [countRows] = await connection.query<RowDataPacket[]>(
-      "SELECT COUNT(*) AS replicas FROM replicas WHERE session_id = ?",
-      [sessionId],
-    );
+    const [countRows] = await connection.query<RowDataPacket[]>("SELECT COUNT(*) AS replicas FROM replicas WHERE session_id = ?", [sessionId]);
     const current = Number(countRows[0].replicas);
     if (current < desired) {
-      const requirements =
-        typeof session.proxy_requirements === "string" ? JSON.parse(session.proxy_requirements) : session.proxy_requirements;
+      const requirements = typeof session.proxy_requirements === "string" ? JSON.parse(session.proxy_requirements) : session.proxy_requirements;
       const replicas = await placeForPool(connection, services.redis, session.proxy_pool_id, [
         { id: sessionId, region: session.region, count: desired - current, requirements: requirements ?? {} },
       ]);
       await insertReplicas(connection, replicas);
     } else if (current > desired) {
       // Newest first: the longest-running replicas are the ones worth keeping.
-      await connection.query("DELETE FROM replicas WHERE session_id = ? ORDER BY id DESC LIMIT ?", [
-        sessionId,
-        current - desired,
-      ]);
+      await connection.query("DELETE FROM replicas WHERE session_id = ? ORDER BY id DESC LIMIT ?", [sessionId, current - desired]);
     }
     const activates = session.status === "pending" && desired > 0;
     // The session's country follows its first replica, and is gone with the last one.
@@ -76,9 +69,6 @@ export async function reconcileSession(services: Services, sessionId: string): P
 
 /** Sessions whose replicas drifted from their target, found on the stored `converged` index. */
 export async function findUnconverged(services: Services, limit: number): Promise<string[]> {
-  const [rows] = await services.db.primary.query<RowDataPacket[]>(
-    "SELECT id FROM sessions WHERE converged = 0 LIMIT ?",
-    [limit],
-  );
+  const [rows] = await services.db.primary.query<RowDataPacket[]>("SELECT id FROM sessions WHERE converged = 0 LIMIT ?", [limit]);
   return rows.map((row) => row.id);
 }

@@ -77,11 +77,7 @@ export async function scaleSessionsTo(
  * Deletes every session (replicas go with them) in slices, so no transaction holds a million row
  * locks; each slice commits with its own `session.cleared` event.
  */
-export async function clearSessions(
-  services: Services,
-  onProgress: (deleted: number) => Promise<void>,
-  jobId?: string,
-): Promise<number> {
+export async function clearSessions(services: Services, onProgress: (deleted: number) => Promise<void>, jobId?: string): Promise<number> {
   const operationId = jobId ? `job-${jobId}` : uuidv7();
   let deleted = 0;
   for (;;) {

@@ -1,12 +1,5 @@
 import { z } from "zod";
-import {
-  DEFAULT_PAGE_SIZE,
-  MAX_BATCH_SESSIONS,
-  MAX_BULK_URLS,
-  MAX_PAGE_SIZE,
-  MAX_REPLICAS_PER_SESSION,
-  MAX_SESSIONS,
-} from "./limits";
+import { DEFAULT_PAGE_SIZE, MAX_BATCH_SESSIONS, MAX_BULK_URLS, MAX_PAGE_SIZE, MAX_REPLICAS_PER_SESSION, MAX_SESSIONS } from "./limits";
 
 /** Request and query shapes of the API; the domain types are inferred from them. */
 
@@ -30,9 +23,7 @@ const webUrl = z
     }
   }, "must be an http(s) URL");
 
-const name = z
-  .string({ error: expected("must be a string") })
-  .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, "must be 1-64 lowercase letters, digits, '.', '_' or '-'");
+const name = z.string({ error: expected("must be a string") }).regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, "must be 1-64 lowercase letters, digits, '.', '_' or '-'");
 
 const country = z.string().regex(/^[A-Z]{2}$/, "must be an ISO 3166 two-letter code such as US");
 
@@ -109,8 +100,14 @@ export const scaleMillionSchema = z.object({
 });
 export type ScaleMillionRequest = z.infer<typeof scaleMillionSchema>;
 
-const latitude = z.number({ error: expected("must be a number") }).min(-90, "must be -90 or more").max(90, "must be 90 or less");
-const longitude = z.number({ error: expected("must be a number") }).min(-180, "must be -180 or more").max(180, "must be 180 or less");
+const latitude = z
+  .number({ error: expected("must be a number") })
+  .min(-90, "must be -90 or more")
+  .max(90, "must be 90 or less");
+const longitude = z
+  .number({ error: expected("must be a number") })
+  .min(-180, "must be -180 or more")
+  .max(180, "must be 180 or less");
 
 export const createProxySchema = z.object({
   pool_id: name.default("global-pool"),
@@ -146,7 +143,10 @@ export const listSessionsQuery = z.object({
   status: z.enum(sessionStatuses, { error: `must be one of ${sessionStatuses.join(", ")}` }).optional(),
   region: name.optional(),
   proxy_pool_id: name.optional(),
-  cursor: z.string().regex(/^[0-9a-f-]{36}$/, "must be a cursor from X-Next-Cursor").optional(),
+  cursor: z
+    .string()
+    .regex(/^[0-9a-f-]{36}$/, "must be a cursor from X-Next-Cursor")
+    .optional(),
   limit: pageSize,
 });
 
@@ -166,7 +166,10 @@ export const listEventsQuery = z.object({
 
 export const listProxiesQuery = z.object({
   pool_id: name.optional(),
-  cursor: z.string().regex(/^[0-9a-f-]{36}$/, "must be a cursor from X-Next-Cursor").optional(),
+  cursor: z
+    .string()
+    .regex(/^[0-9a-f-]{36}$/, "must be a cursor from X-Next-Cursor")
+    .optional(),
   limit: pageSize,
 });
 

@@ -31,16 +31,7 @@ import {
   upsertPoolSchema,
   type SessionSpec,
 } from "./schemas";
-import {
-  createSession,
-  createSessionBatch,
-  deleteSession,
-  getSession,
-  getSessions,
-  listSessions,
-  scaleSession,
-  updateSession,
-} from "./sessions";
+import { createSession, createSessionBatch, deleteSession, getSession, getSessions, listSessions, scaleSession, updateSession } from "./sessions";
 import type { Services } from "./services";
 
 const idParams = z.object({ id: z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, "must be a session id") });
@@ -89,9 +80,7 @@ export async function buildServer(services: Services): Promise<FastifyInstance> 
       message: status >= 500 ? "internal error" : error.message,
     });
   });
-  app.setNotFoundHandler((request, reply) =>
-    reply.status(404).send({ error: "not_found", message: `${request.method} ${request.url} is not an endpoint` }),
-  );
+  app.setNotFoundHandler((request, reply) => reply.status(404).send({ error: "not_found", message: `${request.method} ${request.url} is not an endpoint` }));
 
   await app.register(cors, {
     origin: config.MEGAWEB_CORS_ORIGINS.includes("*") ? true : config.MEGAWEB_CORS_ORIGINS,
@@ -144,7 +133,13 @@ export async function buildServer(services: Services): Promise<FastifyInstance> 
         failed.push({ index, error: apiError.message, issues: apiError.issues, input: item });
       }
     });
-    const ids = valid.length ? await createSessionBatch(services, valid.map((entry) => entry.spec), "session.batch_created") : [];
+    const ids = valid.length
+      ? await createSessionBatch(
+          services,
+          valid.map((entry) => entry.spec),
+          "session.batch_created",
+        )
+      : [];
     // The primary, so the creator sees its own rows before the replicas do.
     return { created: await getSessions(services.db.primary, ids), failed };
   });
@@ -176,9 +171,7 @@ export async function buildServer(services: Services): Promise<FastifyInstance> 
     const totalReplicas = bulk.urls.length * bulk.bulkOptions.replicasPerUrl;
     if (totalReplicas > MAX_REPLICAS_PER_REQUEST) {
       const message = `${bulk.urls.length} urls × ${bulk.bulkOptions.replicasPerUrl} replicas is more than ${MAX_REPLICAS_PER_REQUEST} replicas per request; use /api/embed/scale-million`;
-      throw new ApiError(400, "validation_failed", `bulkOptions.replicasPerUrl: ${message}`, [
-        { path: "bulkOptions.replicasPerUrl", message },
-      ]);
+      throw new ApiError(400, "validation_failed", `bulkOptions.replicasPerUrl: ${message}`, [{ path: "bulkOptions.replicasPerUrl", message }]);
     }
     const specs: SessionSpec[] = bulk.urls.map((url) => ({
       url,
@@ -223,9 +216,7 @@ export async function buildServer(services: Services): Promise<FastifyInstance> 
   });
 
   app.get("/api/metrics/global", async () => globalMetrics(services));
-  app.get("/api/metrics/history", async (request) =>
-    metricsHistory(services.db.reader(), parseInput(metricsHistoryQuery, request.query, "query")),
-  );
+  app.get("/api/metrics/history", async (request) => metricsHistory(services.db.reader(), parseInput(metricsHistoryQuery, request.query, "query")));
   app.get("/api/hypergrid", async (request) => hypergrid(services, parseInput(hypergridQuery, request.query, "query")));
   app.get("/api/events", async (request, reply) => {
     const query = parseInput(listEventsQuery, request.query, "query");

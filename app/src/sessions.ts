@@ -95,11 +95,7 @@ export async function listSessions(pool: Pool, filter: SessionFilter): Promise<{
  * Inserts sessions with their replicas already placed, in statements of ROWS_PER_STATEMENT rows,
  * on the caller's transaction. Returns the new ids in input order.
  */
-export async function insertSessions(
-  connection: PoolConnection,
-  services: Pick<Services, "redis">,
-  specs: SessionSpec[],
-): Promise<string[]> {
+export async function insertSessions(connection: PoolConnection, services: Pick<Services, "redis">, specs: SessionSpec[]): Promise<string[]> {
   const ids = specs.map(() => uuidv7());
   const replicas: NewReplica[] = [];
   const byPool = new Map<string | null, number[]>();
@@ -150,9 +146,7 @@ export async function createSession(services: Services, spec: SessionSpec): Prom
   return inTransaction(services.db, async (connection) => {
     const [id] = await insertSessions(connection, services, [spec]);
     const session = await getSession(connection, id);
-    await appendEvents(connection, [
-      { aggregateType: "session", aggregateId: id, type: "session.created", payload: { session } },
-    ]);
+    await appendEvents(connection, [{ aggregateType: "session", aggregateId: id, type: "session.created", payload: { session } }]);
     return session;
   });
 }
@@ -203,9 +197,7 @@ export async function updateSession(services: Services, id: string, update: Sess
     }
     await connection.query(`UPDATE sessions SET ${assignments.join(", ")} WHERE id = ?`, [...params, id]);
     const after = await getSession(connection, id);
-    const events: NewEvent[] = [
-      { aggregateType: "session", aggregateId: id, type: "session.updated", payload: { changes: update } },
-    ];
+    const events: NewEvent[] = [{ aggregateType: "session", aggregateId: id, type: "session.updated", payload: { changes: update } }];
     if (update.status !== undefined && update.status !== before.status) {
       events.push({
         aggregateType: "session",

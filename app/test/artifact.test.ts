@@ -78,7 +78,14 @@ describe("the artifact", () => {
     const entries = execFileSync("tar", ["-tzf", tarball], { encoding: "utf8" }).trim().split("\n");
     const version = JSON.parse(readFileSync(path.join(appDir, "package.json"), "utf8")).version;
     const top = `megaweb-orchestrator-${version}/`;
-    for (const file of ["web.js", "worker.js", "package.json", "public/index.html", "public/app.js", ...readdirSync(path.join(appDir, "migrations")).map((name) => `migrations/${name}`)]) {
+    for (const file of [
+      "web.js",
+      "worker.js",
+      "package.json",
+      "public/index.html",
+      "public/app.js",
+      ...readdirSync(path.join(appDir, "migrations")).map((name) => `migrations/${name}`),
+    ]) {
       expect(entries).toContain(top + file);
     }
     const first = readFileSync(`${tarball}.sha256`, "utf8");

@@ -66,9 +66,7 @@ describe("control panel", () => {
     await page.fill("#bulk-form textarea", "https://site1.com\nhttps://site2.com\nhttps://site3.com");
     await page.click("#bulk-form button");
     await expect.poll(() => page.locator("#message").textContent()).toBe("embedded 3 URLs with 3 replicas");
-    await expect.poll(() => page.locator("#events .type").allTextContents()).toEqual(
-      expect.arrayContaining(["session.created", "session.bulk_created"]),
-    );
+    await expect.poll(() => page.locator("#events .type").allTextContents()).toEqual(expect.arrayContaining(["session.created", "session.bulk_created"]));
   });
 
   it("scales to N sessions with a progress bar and draws the live hypergrid", async () => {

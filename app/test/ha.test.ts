@@ -84,9 +84,7 @@ describe("Redis through Sentinel", () => {
       await eventually("5 replicas", async () => ((await sessionBody(run, session.id)).active_replica_count === 5 ? true : undefined));
 
       const standbyClient = new Redis(standby.url);
-      await eventually("the standby to be in sync", async () =>
-        /master_link_status:up/.test(await standbyClient.info("replication")) ? true : undefined,
-      );
+      await eventually("the standby to be in sync", async () => (/master_link_status:up/.test(await standbyClient.info("replication")) ? true : undefined));
       standbyClient.disconnect();
       await sentinelClient.call("SENTINEL", "FAILOVER", "mymaster");
       await eventually("Sentinel to name the standby as master", async () => {

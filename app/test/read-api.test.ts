@@ -17,9 +17,7 @@ beforeAll(async () => {
       body: { pool_id: "eu-pool", host: `10.0.0.${index + 1}`, port: 3128, country, city: "Berlin", coordinates: { latitude: 52.52, longitude: 13.4 } },
     });
   }
-  await orchestrator.services.db.primary.query(
-    "UPDATE proxies SET success_count = 90, failure_count = 10, avg_latency_ms = 120 WHERE country = 'DE'",
-  );
+  await orchestrator.services.db.primary.query("UPDATE proxies SET success_count = 90, failure_count = 10, avg_latency_ms = 120 WHERE country = 'DE'");
   await orchestrator.api("/api/embed/bulk", {
     method: "POST",
     body: { urls: Array.from({ length: 25 }, (_, index) => `https://grid.example/${index}`), bulkOptions: { replicasPerUrl: 2, proxyPoolId: "eu-pool" } },
@@ -138,7 +136,7 @@ describe("events", () => {
     const next = await orchestrator.api(`/api/events?event_type=proxy.created&limit=2&cursor=${proxyEvents.headers.get("x-next-cursor")}`);
     expect(next.body.map((event: { id: number }) => event.id)[0]).toBeGreaterThan(proxyEvents.body[1].id);
     const newest = await orchestrator.api("/api/events?event_type=session.bulk_created&order=desc&limit=1");
-        expect(newest.body[0].payload).toMatchObject({ count: 25, replicas: 50 });
+    expect(newest.body[0].payload).toMatchObject({ count: 25, replicas: 50 });
     const future = await orchestrator.api(`/api/events?since=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`);
     expect(future.body).toEqual([]);
     const badSince = await orchestrator.api("/api/events?since=yesterday");
@@ -164,7 +162,9 @@ describe("rate limit", () => {
     const second = await startOrchestrator(backends, { env: { MEGAWEB_RATE_LIMIT_PER_MINUTE: "5" }, redisDb: 15 });
     try {
       // A second node on the same Redis database as the first.
-      const sameRedis = await startOrchestrator(backends, { env: { MEGAWEB_RATE_LIMIT_PER_MINUTE: "5", MEGAWEB_REDIS_URL: limited.config.MEGAWEB_REDIS_URL! } });
+      const sameRedis = await startOrchestrator(backends, {
+        env: { MEGAWEB_RATE_LIMIT_PER_MINUTE: "5", MEGAWEB_REDIS_URL: limited.config.MEGAWEB_REDIS_URL! },
+      });
       try {
         const statuses: number[] = [];
         for (let index = 0; index < 3; index++) statuses.push((await limited.api("/api/sessions")).status);

@@ -77,17 +77,11 @@ describe("sessions API", () => {
     const before = await orchestrator.api("/api/events?event_type=session.batch_created");
     const batch = await orchestrator.api("/api/sessions/batch", {
       method: "POST",
-      body: [
-        { url: "https://one.example", target_replica_count: 2 },
-        { url: "not a url" },
-        { url: "https://three.example", region: "ap-south" },
-      ],
+      body: [{ url: "https://one.example", target_replica_count: 2 }, { url: "not a url" }, { url: "https://three.example", region: "ap-south" }],
     });
     expect(batch.status).toBe(200);
     expect(batch.body.created.map((session: { url: string }) => session.url)).toEqual(["https://one.example", "https://three.example"]);
-    expect(batch.body.failed).toEqual([
-      expect.objectContaining({ index: 1, error: "[1].url: must be an http(s) URL" }),
-    ]);
+    expect(batch.body.failed).toEqual([expect.objectContaining({ index: 1, error: "[1].url: must be an http(s) URL" })]);
     const after = await orchestrator.api("/api/events?event_type=session.batch_created");
     expect(after.body.length - before.body.length).toBe(1);
     expect(after.body.at(-1).payload).toMatchObject({ count: 2, replicas: 3 });
@@ -167,9 +161,7 @@ describe("validation", () => {
   it("names a bad query parameter", async () => {
     const response = await orchestrator.api("/api/sessions?status=sleeping&limit=5000");
     expect(response.status).toBe(400);
-    expect(response.body.message).toBe(
-      "query.status: must be one of pending, active, paused, terminated, failed; query.limit: must be at most 1000",
-    );
+    expect(response.body.message).toBe("query.status: must be one of pending, active, paused, terminated, failed; query.limit: must be at most 1000");
   });
 
   it("rejects an update that changes nothing and an unknown session id", async () => {

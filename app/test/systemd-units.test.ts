@@ -21,7 +21,9 @@ describe("systemd units", () => {
     it(`${unit} renders to a unit systemd-analyze accepts`, () => {
       const rendered = renderTemplate(`systemd/${unit}`, view);
       expect(rendered).not.toMatch(/\{\{|\}\}/);
-      expect(rendered).toContain(`ExecStart=${process.execPath} --enable-source-maps /opt/megaweb-orchestrator/0.1.0/${unit.includes("web") ? "web" : "worker"}.js`);
+      expect(rendered).toContain(
+        `ExecStart=${process.execPath} --enable-source-maps /opt/megaweb-orchestrator/0.1.0/${unit.includes("web") ? "web" : "worker"}.js`,
+      );
       writeFileSync(view.environmentFile, "MEGAWEB_API_TOKEN=unused-by-the-check\n");
       const file = path.join(scratch, unit);
       writeFileSync(file, rendered);

@@ -17,10 +17,7 @@ afterAll(async () => {
 });
 
 async function replicaRows(run: RunningOrchestrator, sessionId: string) {
-  const [rows] = await run.services.db.primary.query<RowDataPacket[]>(
-    "SELECT proxy_id, country FROM replicas WHERE session_id = ? ORDER BY id",
-    [sessionId],
-  );
+  const [rows] = await run.services.db.primary.query<RowDataPacket[]>("SELECT proxy_id, country FROM replicas WHERE session_id = ? ORDER BY id", [sessionId]);
   return rows;
 }
 
@@ -72,7 +69,8 @@ describe("reconciler", () => {
     const sticky = await addProxies(orchestrator, "sticky-pool", "sticky", ["US", "DE", "FR"]);
     await addProxies(orchestrator, "geo-pool", "geo", ["US", "DE", "DE", "FR"]);
     const create = async (pool: string, extra: Record<string, unknown> = {}) =>
-      (await orchestrator.api("/api/sessions", { method: "POST", body: { url: "https://p.example", target_replica_count: 6, proxy_pool_id: pool, ...extra } })).body.id;
+      (await orchestrator.api("/api/sessions", { method: "POST", body: { url: "https://p.example", target_replica_count: 6, proxy_pool_id: pool, ...extra } }))
+        .body.id;
 
     const rrRows = await replicaRows(orchestrator, await create("rr-pool"));
     const perProxy = new Map<string, number>();
@@ -104,17 +102,19 @@ describe("jobs", () => {
     const started = await orchestrator.api("/api/embed/scale-million", { method: "POST", body: { targetSessions: 20000 } });
     expect(started.status).toBe(202);
     expect(started.body).toMatchObject({ targetReached: false, targetSessions: 20000, statusUrl: `/api/jobs/${started.body.jobId}` });
-    const done = await eventually("the scale job", async () => {
-      const job = await orchestrator.api(started.body.statusUrl);
-      return job.body.state === "completed" ? job.body : undefined;
-    }, 120_000);
+    const done = await eventually(
+      "the scale job",
+      async () => {
+        const job = await orchestrator.api(started.body.statusUrl);
+        return job.body.state === "completed" ? job.body : undefined;
+      },
+      120_000,
+    );
     expect(done).toMatchObject({ targetReached: true, currentSessions: 20000, targetSessions: 20000 });
     // One event per committed batch, all under the job's id: the log matches what exists even mid-job.
     const events = await orchestrator.api(`/api/events?aggregate_id=job-${started.body.jobId}&limit=1000`);
     expect(events.body).toHaveLength(20);
-    expect(events.body.reduce((sum: number, event: { payload: { count: number } }) => sum + event.payload.count, 0)).toBe(
-      20000 - Number(before[0].n),
-    );
+    expect(events.body.reduce((sum: number, event: { payload: { count: number } }) => sum + event.payload.count, 0)).toBe(20000 - Number(before[0].n));
     const metrics = await eventually("fresh metrics", async () => {
       const response = await orchestrator.api("/api/metrics/global");
       return response.body.total_sessions === 20000 ? response.body : undefined;
@@ -134,10 +134,14 @@ describe("jobs", () => {
   it("clears every session and its replicas as a job", async () => {
     const started = await orchestrator.api("/api/sessions/clear", { method: "POST" });
     expect(started.status).toBe(202);
-    const done = await eventually("the clear job", async () => {
-      const job = await orchestrator.api(started.body.statusUrl);
-      return job.body.state === "completed" ? job.body : undefined;
-    }, 60_000);
+    const done = await eventually(
+      "the clear job",
+      async () => {
+        const job = await orchestrator.api(started.body.statusUrl);
+        return job.body.state === "completed" ? job.body : undefined;
+      },
+      60_000,
+    );
     expect(done.deletedSessions).toBeGreaterThanOrEqual(20000);
     const [rows] = await orchestrator.services.db.primary.query<RowDataPacket[]>(
       "SELECT (SELECT COUNT(*) FROM sessions) AS sessions, (SELECT COUNT(*) FROM replicas) AS replicas",
@@ -151,9 +155,7 @@ describe("jobs", () => {
     );
     const record = await enqueue(orchestrator.services.queue, "record-metrics", {}, PRIORITY.metrics);
     const cleanup = await enqueue(orchestrator.services.queue, "cleanup-metrics", {}, PRIORITY.metrics);
-    await eventually("metrics jobs", async () =>
-      (await record.getState()) === "completed" && (await cleanup.getState()) === "completed" ? true : undefined,
-    );
+    await eventually("metrics jobs", async () => ((await record.getState()) === "completed" && (await cleanup.getState()) === "completed" ? true : undefined));
     const history = await orchestrator.api("/api/metrics/history?name=total_sessions");
     expect(history.body.points.length).toBeGreaterThanOrEqual(1);
     expect(history.body.points.every((point: { recorded_at: string }) => Date.parse(point.recorded_at) > Date.now() - 86_400_000)).toBe(true);
@@ -172,7 +174,12 @@ describe("job retries", () => {
     const connection = await mysql.createConnection({ uri: quiet.config.MEGAWEB_DB_URL });
     await connection.beginTransaction();
     await connection.query("SELECT id FROM sessions WHERE id = ? FOR UPDATE", [sessionId]);
-    return { release: async () => { await connection.rollback(); await connection.end(); } };
+    return {
+      release: async () => {
+        await connection.rollback();
+        await connection.end();
+      },
+    };
   }
 
   async function reconcileJob(sessionId: string) {

@@ -62,9 +62,7 @@ async function dumpTsv(connection: mysql.Connection, sql: string, file: string):
       ? "\\N"
       : // mysql2 hands JSON columns back parsed.
         (typeof value === "object" ? JSON.stringify(value) : String(value)).replace(/\\/g, "\\\\").replace(/\t/g, "\\t").replace(/\n/g, "\\n");
-  const stream = (connection as unknown as { connection: { query(sql: string): { stream(): NodeJS.ReadableStream } } }).connection
-    .query(sql)
-    .stream();
+  const stream = (connection as unknown as { connection: { query(sql: string): { stream(): NodeJS.ReadableStream } } }).connection.query(sql).stream();
   for await (const row of stream as AsyncIterable<Record<string, unknown>>) {
     if (!out.write(`${Object.values(row).map(escape).join("\t")}\n`)) await once(out, "drain");
     rows++;
@@ -130,7 +128,8 @@ async function main() {
       dateStrings: true,
       infileStreamFactory: (file: string) => createReadStream(file),
     });
-    const sessionColumns = "id, seq, url, status, region, proxy_pool_id, target_replica_count, active_replica_count, rendering_options, proxy_requirements, created_at, updated_at";
+    const sessionColumns =
+      "id, seq, url, status, region, proxy_pool_id, target_replica_count, active_replica_count, rendering_options, proxy_requirements, created_at, updated_at";
     const replicaColumns = "id, session_id, status, proxy_id, country, started_at, last_heartbeat_at, created_at";
     const sessionsFile = path.join(scratch, "sessions.tsv");
     const replicasFile = path.join(scratch, "replicas.tsv");
@@ -139,7 +138,9 @@ async function main() {
     await loader.query("CREATE TABLE sessions_load LIKE sessions");
     await loader.query("CREATE TABLE replicas_load LIKE replicas");
     // LIKE copies no foreign keys; the app's inserts paid for one, so LOAD DATA does too.
-    await loader.query("ALTER TABLE replicas_load ADD CONSTRAINT replicas_load_session FOREIGN KEY (session_id) REFERENCES sessions_load (id) ON DELETE CASCADE");
+    await loader.query(
+      "ALTER TABLE replicas_load ADD CONSTRAINT replicas_load_session FOREIGN KEY (session_id) REFERENCES sessions_load (id) ON DELETE CASCADE",
+    );
     const [, loadSeconds] = await timed(async () => {
       await loader.query({ sql: `LOAD DATA LOCAL INFILE ? INTO TABLE sessions_load (${sessionColumns})`, values: [sessionsFile] });
       await loader.query({ sql: `LOAD DATA LOCAL INFILE ? INTO TABLE replicas_load (${replicaColumns})`, values: [replicasFile] });
@@ -171,11 +172,9 @@ async function main() {
     writeFileSync(idsFile, idRows.map((row) => row.id).join("\n") + "\n");
     log(`wrk: GET /api/sessions/{id}, 2 threads, 32 connections, ${WRK_SECONDS} s`);
     // Asynchronous: the web server under test runs on this process's event loop.
-    const wrk = spawn(
-      "wrk",
-      ["-t2", "-c32", `-d${WRK_SECONDS}s`, "--latency", "-s", path.join(__dirname, "get-session.lua"), run.baseUrl],
-      { env: { ...process.env, MEGAWEB_BENCH_IDS: idsFile } },
-    );
+    const wrk = spawn("wrk", ["-t2", "-c32", `-d${WRK_SECONDS}s`, "--latency", "-s", path.join(__dirname, "get-session.lua"), run.baseUrl], {
+      env: { ...process.env, MEGAWEB_BENCH_IDS: idsFile },
+    });
     let wrkOutput = "";
     wrk.stdout.on("data", (chunk) => (wrkOutput += chunk));
     wrk.stderr.on("data", (chunk) => (wrkOutput += chunk));

@@ -17,9 +17,7 @@ export interface DatabaseEndpoint {
   readonly replicas: readonly string[];
 }
 
-export type RedisEndpoint =
-  | { readonly password: string; readonly address: string }
-  | { readonly password: string; readonly sentinels: readonly string[] };
+export type RedisEndpoint = { readonly password: string; readonly address: string } | { readonly password: string; readonly sentinels: readonly string[] };
 
 export interface EnvironmentValues {
   readonly app: App;

@@ -170,4 +170,3 @@ export function unitsOf(host: Pick<Host, "roles">): OrchestratorUnit[] {
 function failMissingSteps(host: Host): never {
   throw new Error(`provisioning has no steps for ${host.name}'s roles (${host.roles.join(", ")}); the Orchestrator must get the phase's own Provisioning`);
 }
-

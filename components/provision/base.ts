@@ -49,7 +49,12 @@ export interface FirewallPeer {
  * CIDRs, and traffic from DigitalOcean's load balancer, are open here: on droplets the cloud
  * firewall narrows them, and on existing hosts the operator's own network does.
  */
-export function hostFirewallRules(roles: readonly Role[], matrix: readonly FirewallRule[], peers: readonly FirewallPeer[], adminCidrs: readonly string[]): string[] {
+export function hostFirewallRules(
+  roles: readonly Role[],
+  matrix: readonly FirewallRule[],
+  peers: readonly FirewallPeer[],
+  adminCidrs: readonly string[],
+): string[] {
   const rows = matrix.filter((rule) => rule.role === "all" || roles.includes(rule.role));
   const byPort = new Map<number, Set<string> | "anywhere">();
   for (const rule of rows) {

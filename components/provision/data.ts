@@ -13,7 +13,9 @@ export function mysqlCommand(bindAddress: string): string {
  */
 export function redisCommand(bindAddresses: readonly string[], memoryMb: number, dedicated: boolean): string {
   const maxMemoryMb = dedicated ? Math.round(memoryMb * 0.75) : Math.max(64, Math.round(memoryMb * 0.05));
-  return stepCommand(renderTemplate("provision/redis.sh", { config: renderTemplate("redis/megaweb.conf", { bindAddresses: bindAddresses.join(" "), maxMemoryMb }).trimEnd() }));
+  return stepCommand(
+    renderTemplate("provision/redis.sh", { config: renderTemplate("redis/megaweb.conf", { bindAddresses: bindAddresses.join(" "), maxMemoryMb }).trimEnd() }),
+  );
 }
 
 export interface SiteDatabase {

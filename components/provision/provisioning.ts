@@ -78,7 +78,9 @@ export class Provisioning extends pulumi.ComponentResource {
         `${prefix}-firewall`,
         {
           host,
-          create: peersOf(host).apply((peers) => firewallCommand(nftablesConfig(host.name, host.roles, hostFirewallRules(host.roles, plan.firewall, peers, config.adminCidrs)))),
+          create: peersOf(host).apply((peers) =>
+            firewallCommand(nftablesConfig(host.name, host.roles, hostFirewallRules(host.roles, plan.firewall, peers, config.adminCidrs))),
+          ),
           dependsOn: [base],
         },
         this,
@@ -89,7 +91,9 @@ export class Provisioning extends pulumi.ComponentResource {
         roles.mysql = remoteStep(`${prefix}-mysql`, { host, create: bindAddress.apply(mysqlCommand), dependsOn: [firewall] }, this);
       }
       if (host.roles.includes("redis")) {
-        const bind = servesOthers(host, ["web", "worker", "redis", "sentinel"]) ? pulumi.output(host.privateIp).apply((ip) => ["127.0.0.1", ip]) : pulumi.output(["127.0.0.1"]);
+        const bind = servesOthers(host, ["web", "worker", "redis", "sentinel"])
+          ? pulumi.output(host.privateIp).apply((ip) => ["127.0.0.1", ip])
+          : pulumi.output(["127.0.0.1"]);
         const dedicated = host.roles.every((role) => role === "redis" || role === "sentinel");
         roles.redis = remoteStep(
           `${prefix}-redis`,
@@ -104,8 +108,14 @@ export class Provisioning extends pulumi.ComponentResource {
       }
       if (host.roles.includes("loadbalancer")) {
         const webHosts = hosts.filter((each) => each.roles.includes("web"));
-        const backends = pulumi.all(webHosts.map((each) => each.privateIp)).apply((addresses) => webHosts.map((each, index) => ({ name: each.name, address: addresses[index]! })));
-        roles.loadbalancer = remoteStep(`${prefix}-haproxy`, { host, create: backends.apply((all) => haproxyCommand(all, config.healthPath)), dependsOn: [firewall] }, this);
+        const backends = pulumi
+          .all(webHosts.map((each) => each.privateIp))
+          .apply((addresses) => webHosts.map((each, index) => ({ name: each.name, address: addresses[index]! })));
+        roles.loadbalancer = remoteStep(
+          `${prefix}-haproxy`,
+          { host, create: backends.apply((all) => haproxyCommand(all, config.healthPath)), dependsOn: [firewall] },
+          this,
+        );
       }
       if (mysqlHost === host) {
         for (const site of config.sites.filter((each) => each.database !== undefined)) {
@@ -188,7 +198,13 @@ export class Provisioning extends pulumi.ComponentResource {
             [
               ...(database === undefined || databasePassword === undefined
                 ? []
-                : [`DB_HOST=${databaseAddress}`, "DB_PORT=3306", `DB_DATABASE=${database.database}`, `DB_USERNAME=${database.user}`, `DB_PASSWORD=${databasePassword}`]),
+                : [
+                    `DB_HOST=${databaseAddress}`,
+                    "DB_PORT=3306",
+                    `DB_DATABASE=${database.database}`,
+                    `DB_USERNAME=${database.user}`,
+                    `DB_PASSWORD=${databasePassword}`,
+                  ]),
               `REDIS_HOST=${redisAddress}`,
               "REDIS_PORT=6379",
               `REDIS_PASSWORD=${redisSecret}`,
@@ -199,7 +215,9 @@ export class Provisioning extends pulumi.ComponentResource {
           `${sitePrefix}-env`,
           {
             host,
-            create: siteRender.apply((rendered) => secretFileCommand({ path: `${homeOf(rendered)}/.env`, mode: "0640", owner: `root:${rendered.account.group}` })),
+            create: siteRender.apply((rendered) =>
+              secretFileCommand({ path: `${homeOf(rendered)}/.env`, mode: "0640", owner: `root:${rendered.account.group}` }),
+            ),
             secretStdin: environment,
             dependsOn: [siteStep, ...(databaseStep === undefined ? [] : [databaseStep])],
           },

@@ -7,7 +7,5 @@ import * as pulumi from "@pulumi/pulumi";
  * Changing the root secret rotates every derived password on the next `up`.
  */
 export function derivedPassword(rootSecret: pulumi.Input<string>, purpose: string): pulumi.Output<string> {
-  return pulumi.secret(
-    pulumi.output(rootSecret).apply((secret) => createHmac("sha256", secret).update(`megaweb:${purpose}`).digest("base64url").slice(0, 32)),
-  );
+  return pulumi.secret(pulumi.output(rootSecret).apply((secret) => createHmac("sha256", secret).update(`megaweb:${purpose}`).digest("base64url").slice(0, 32)));
 }

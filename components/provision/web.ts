@@ -39,7 +39,9 @@ export function webRoleCommand(render: WebHostRender, facts: ServerFacts): strin
     openlitespeed,
     packages: [...new Set(packages)].sort().join(" "),
     phpVersions: versions,
-    units: putFiles(versions.map((version) => ({ path: unitPath(version), content: renderTemplate("fpm-site/php-fpm-site@.service", { phpVersion: version }) }))),
+    units: putFiles(
+      versions.map((version) => ({ path: unitPath(version), content: renderTemplate("fpm-site/php-fpm-site@.service", { phpVersion: version }) })),
+    ),
     directories: render.hostDirectories.map(directoryView),
     files: putFiles(render.host.map(withDefaults)),
     apache: apache && {
@@ -101,7 +103,14 @@ export function siteDeleteCommand(site: SiteRender): string {
   const parts = siteParts(site);
   const paths = [...site.files.map((file) => file.path), ...(parts.fpm ? [parts.fpm.master] : [])];
   return stepCommand(
-    renderTemplate("provision/site-delete.sh", { domain: site.domain, slug: site.slug, user: site.account.user, home: homeOf(site), paths: paths.join(" "), ...parts }),
+    renderTemplate("provision/site-delete.sh", {
+      domain: site.domain,
+      slug: site.slug,
+      user: site.account.user,
+      home: homeOf(site),
+      paths: paths.join(" "),
+      ...parts,
+    }),
   );
 }
 

@@ -42,10 +42,7 @@ const keywords = new Set(olsKeywords.map((keyword) => keyword.toLowerCase()));
 const openBlocks = new Set(["module", "context", "rewrite", "urlfilter"]);
 
 /** Keys written once per list item (GRAMMAR.md §2.11); every other key is single-valued. */
-const repeatableKeys = new Set([
-  "env", "add", "map", "dir", "member", "param", "include",
-  "php_value", "php_flag", "php_admin_value", "php_admin_flag",
-]);
+const repeatableKeys = new Set(["env", "add", "map", "dir", "member", "param", "include", "php_value", "php_flag", "php_admin_value", "php_admin_flag"]);
 /** Blocks that name an object (GRAMMAR.md §2.14) may appear once per name. */
 const namedBlocks = new Set(["context", "errorpage", "module", "vhtemplate", "member", "realm", "websocket"]);
 /** Named blocks whose duplicates R1, R6 and R8 report with what OLS then does. */
@@ -54,8 +51,20 @@ const registeredBlocks = new Set(["virtualhost", "listener", "extprocessor"]);
 const handlerTypes = ["fcgi", "lsapi", "proxy", "scgi", "uwsgi", "servlet", "loadbalancer", "module"];
 const extAppTypes = ["fcgi", "fcgiauth", "lsapi", "proxy", "scgi", "uwsgi", "servlet", "logger", "loadbalancer"];
 const contextTypes = [
-  "null", "static", "cgi", "fcgi", "lsapi", "proxy", "redirect", "webapp", "appserver", "servlet",
-  "loadbalancer", "module", "scgi", "uwsgi",
+  "null",
+  "static",
+  "cgi",
+  "fcgi",
+  "lsapi",
+  "proxy",
+  "redirect",
+  "webapp",
+  "appserver",
+  "servlet",
+  "loadbalancer",
+  "module",
+  "scgi",
+  "uwsgi",
 ];
 /** The stock `accessDenyDir` (STOCK:81-87), used when the server file gives none. */
 const stockDeniedDirs = ["/", "/etc/*", "/dev/*", "$SERVER_ROOT/conf/*", "$SERVER_ROOT/admin/conf/*"];
@@ -184,7 +193,11 @@ function checkRepeatedKeys(block: OlsBlock, out: Findings): void {
     if (first === undefined) {
       seen.set(key, child);
     } else {
-      out.add("S7", child, `"${child.name}${child.kind === "block" && namedBlocks.has(name) ? ` ${child.value}` : ""}" repeats ${where(first, child)} in the same block; OLS uses the first one only`);
+      out.add(
+        "S7",
+        child,
+        `"${child.name}${child.kind === "block" && namedBlocks.has(name) ? ` ${child.value}` : ""}" repeats ${where(first, child)} in the same block; OLS uses the first one only`,
+      );
     }
   }
 }
@@ -212,7 +225,7 @@ function checkNumber(node: OlsStatement, parent: OlsBlock, out: Findings): void 
   }
   if (number < rule.min || (rule.max !== undefined && number > rule.max)) {
     const range = rule.max === undefined ? `at least ${rule.min}` : rule.min === rule.max ? `${rule.min}` : `${rule.min}..${rule.max}`;
-    const why = lower(node.name) === "enablescript" ? "; with 0 every PHP request gets 403 \"Scripting is disabled\"" : "; OLS warns and uses its default";
+    const why = lower(node.name) === "enablescript" ? '; with 0 every PHP request gets 403 "Scripting is disabled"' : "; OLS warns and uses its default";
     out.add(rule.check, node, `${node.name} ${node.value} must be ${range}${why}`);
   }
 }
@@ -308,7 +321,14 @@ function checkRegistration(parsed: ParsedOlsFile, serverRoot: string, out: Findi
     for (const map of statementsNamed(listener, "map")) {
       const cut = map.value.search(/[ \t]/);
       const vhostName = cut < 0 ? map.value : map.value.slice(0, cut);
-      const domains = cut < 0 ? [] : map.value.slice(cut).split(",").map((domain) => domain.trim()).filter(Boolean);
+      const domains =
+        cut < 0
+          ? []
+          : map.value
+              .slice(cut)
+              .split(",")
+              .map((domain) => domain.trim())
+              .filter(Boolean);
       if (domains.length === 0) {
         out.add("R4", map, `map "${map.value}" must be "map VHNAME domain[, domain…]" with at least one domain`);
       }
@@ -332,7 +352,9 @@ function checkRegistration(parsed: ParsedOlsFile, serverRoot: string, out: Findi
 
 /** `VHostMap` lowercases, drops `:port` and strips a leading `www.` when it stores a map. */
 export function normalizeMappedDomain(domain: string): string {
-  return lower(domain.trim()).replace(/:\d+$/, "").replace(/^www\./, "");
+  return lower(domain.trim())
+    .replace(/:\d+$/, "")
+    .replace(/^www\./, "");
 }
 
 function checkExtProcessorNames(scope: OlsBlock, out: Findings): void {
@@ -340,7 +362,8 @@ function checkExtProcessorNames(scope: OlsBlock, out: Findings): void {
   for (const app of blocksNamed(scope, "extprocessor")) {
     const key = `${lower(firstValue(app, "type")?.value ?? "")} ${app.value}`;
     const first = seen.get(key);
-    if (first !== undefined) out.add("R8", app, `extprocessor "${app.value}" of the same type is already defined at ${where(first, app)}; OLS silently reuses the first`);
+    if (first !== undefined)
+      out.add("R8", app, `extprocessor "${app.value}" of the same type is already defined at ${where(first, app)}; OLS silently reuses the first`);
     else seen.set(key, app);
   }
 }
@@ -366,16 +389,29 @@ function checkHandlersAndApps(body: OlsBlock, scope: HandlerScope, out: Findings
     for (const add of adds) {
       const match = scriptHandlerPattern.exec(add.value);
       if (!match || !handlerTypes.includes(match[1]!)) {
-        out.add("V3", add, `add "${add.value}" must be TYPE:NAME SUFFIXES with TYPE one of ${handlerTypes.join(", ")} and suffixes without dots (add fcgi:NAME php)`);
+        out.add(
+          "V3",
+          add,
+          `add "${add.value}" must be TYPE:NAME SUFFIXES with TYPE one of ${handlerTypes.join(", ")} and suffixes without dots (add fcgi:NAME php)`,
+        );
         continue;
       }
       const [, type, name] = match as unknown as [string, string, string];
       const app = findApp(scope, name);
       if (!app) {
-        out.add("V4", add, `handler "${name}" names no extprocessor in this file or the server file (names are case-sensitive); OLS then answers every request for these suffixes with 403`);
+        out.add(
+          "V4",
+          add,
+          `handler "${name}" names no extprocessor in this file or the server file (names are case-sensitive); OLS then answers every request for these suffixes with 403`,
+        );
       } else if (lower(firstValue(app, "type")?.value ?? "") !== type) {
         out.add("V4", add, `handler "${type}:${name}" names an extprocessor of type "${firstValue(app, "type")?.value ?? ""}"`);
-      } else if (add.value.slice(match[0].indexOf(name) + name.length).split(",").some((suffix) => suffix.trim() === "php")) {
+      } else if (
+        add.value
+          .slice(match[0].indexOf(name) + name.length)
+          .split(",")
+          .some((suffix) => suffix.trim() === "php")
+      ) {
         phpApps.push(app);
       }
     }
@@ -388,7 +424,11 @@ function checkHandlersAndApps(body: OlsBlock, scope: HandlerScope, out: Findings
     }
     const address = firstValue(app, "address");
     if (address && !isExtAppAddress(address.value)) {
-      out.add("V6", address, `address "${address.value}" must be uds:// followed by the socket's absolute path without its leading "/" (uds://run/php/x.sock), or HOST:PORT`);
+      out.add(
+        "V6",
+        address,
+        `address "${address.value}" must be uds:// followed by the socket's absolute path without its leading "/" (uds://run/php/x.sock), or HOST:PORT`,
+      );
     }
     for (const env of statementsNamed(app, "env")) {
       if (!/^\S+=\S+$/.test(env.value)) out.add("V7", env, `env "${env.value}" must be KEY=VALUE`);
@@ -443,14 +483,14 @@ function checkVhostBody(body: OlsBlock, context: VhostContext, out: Findings): v
     }
     for (const denied of context.deniedDirs) {
       const dir = expand(denied, vars);
-      const blocked = dir.endsWith("/*") ? `${resolved}/`.startsWith(dir.slice(0, -1)) : resolved.replace(/\/+$/, "") === dir.replace(/\/+$/, "") || resolved === dir;
+      const blocked = dir.endsWith("/*")
+        ? `${resolved}/`.startsWith(dir.slice(0, -1))
+        : resolved.replace(/\/+$/, "") === dir.replace(/\/+$/, "") || resolved === dir;
       if (blocked) out.add("V14", docRoot, `docRoot ${resolved} is under accessDenyDir ${denied}`);
     }
   }
 
-  const isPhp = blocksNamed(body, "scripthandler").some((handler) =>
-    statementsNamed(handler, "add").some((add) => /[\s,]php(\s*,|\s*$)/.test(add.value)),
-  );
+  const isPhp = blocksNamed(body, "scripthandler").some((handler) => statementsNamed(handler, "add").some((add) => /[\s,]php(\s*,|\s*$)/.test(add.value)));
   const index = blocksNamed(body, "index")[0];
   if (!index) {
     out.add("V8", 0, "no index block; the server's list (index.html, index.php) would be used");
@@ -542,7 +582,11 @@ function checkParsed(parsed: ParsedOlsFile, kind: OlsFileKind, context: VhostCon
   if (kind === "vhost") {
     for (const wrapper of parsed.root.children) {
       if (wrapper.kind === "block" && (isNamed(wrapper, "virtualhost") || isNamed(wrapper, "virtualHostConfig"))) {
-        out.add("V2", wrapper, `a vhost file holds top-level statements only; OLS already reads it as <virtualHostConfig>, so "${wrapper.name}" is not unwrapped`);
+        out.add(
+          "V2",
+          wrapper,
+          `a vhost file holds top-level statements only; OLS already reads it as <virtualHostConfig>, so "${wrapper.name}" is not unwrapped`,
+        );
       }
     }
   } else {
@@ -616,15 +660,20 @@ export function checkOlsDeployment(input: OlsDeploymentInput): OlsFinding[] {
     }
     const parsed = parseOlsConfig(file.content, file.path);
     const vhostOut = new Findings(file.path);
-    checkParsed(parsed, "vhost", {
-      name: vhost.value,
-      vhRoot: expand(vhRoot.value, vars),
-      restrained: firstValue(vhost, "restrained")?.value === "1",
-      deniedDirs: facts.deniedDirs,
-      serverRoot,
-      serverApps: facts.extProcessors,
-      exists: input.exists,
-    }, vhostOut);
+    checkParsed(
+      parsed,
+      "vhost",
+      {
+        name: vhost.value,
+        vhRoot: expand(vhRoot.value, vars),
+        restrained: firstValue(vhost, "restrained")?.value === "1",
+        deniedDirs: facts.deniedDirs,
+        serverRoot,
+        serverApps: facts.extProcessors,
+        exists: input.exists,
+      },
+      vhostOut,
+    );
     for (const app of blocksNamed(parsed.root, "extprocessor")) {
       const owner = appOwners.get(app.value);
       if (owner !== undefined && owner !== vhost.value) {
@@ -659,7 +708,10 @@ function includeResolver(files: ReadonlyMap<string, OlsFileInput>, serverRoot: s
 }
 
 function globPattern(glob: string): RegExp {
-  const pattern = glob.replace(/[.+^${}()|\\]/g, "\\$&").replace(/\*/g, "[^/]*").replace(/\?/g, "[^/]");
+  const pattern = glob
+    .replace(/[.+^${}()|\\]/g, "\\$&")
+    .replace(/\*/g, "[^/]*")
+    .replace(/\?/g, "[^/]");
   return new RegExp(`^${pattern}$`);
 }
 

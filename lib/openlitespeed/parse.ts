@@ -8,9 +8,36 @@
  */
 
 export type OlsCheckId =
-  | "S1" | "S2" | "S3" | "S4" | "S5" | "S6" | "S7" | "S8"
-  | "R1" | "R2" | "R3" | "R4" | "R5" | "R6" | "R7" | "R8"
-  | "V1" | "V2" | "V3" | "V4" | "V5" | "V6" | "V7" | "V8" | "V9" | "V10" | "V11" | "V12" | "V13" | "V14"
+  | "S1"
+  | "S2"
+  | "S3"
+  | "S4"
+  | "S5"
+  | "S6"
+  | "S7"
+  | "S8"
+  | "R1"
+  | "R2"
+  | "R3"
+  | "R4"
+  | "R5"
+  | "R6"
+  | "R7"
+  | "R8"
+  | "V1"
+  | "V2"
+  | "V3"
+  | "V4"
+  | "V5"
+  | "V6"
+  | "V7"
+  | "V8"
+  | "V9"
+  | "V10"
+  | "V11"
+  | "V12"
+  | "V13"
+  | "V14"
   | "D1";
 
 export interface OlsFinding {
@@ -104,7 +131,12 @@ export function parseOlsConfig(text: string, file: string, resolveInclude?: OlsI
   const findings: OlsFinding[] = [];
   parseLines(text, file, { open, findings, resolveInclude, including: [file] });
   for (const block of open.slice(1)) {
-    findings.push({ check: "S1", file: block.file, line: block.line, message: `block "${`${block.name} ${block.value}`.trim()}" is never closed ('{' and '}' do not match at end of file)` });
+    findings.push({
+      check: "S1",
+      file: block.file,
+      line: block.line,
+      message: `block "${`${block.name} ${block.value}`.trim()}" is never closed ('{' and '}' do not match at end of file)`,
+    });
   }
   return { file, root, findings };
 }
@@ -223,9 +255,7 @@ export function blocksNamed(parent: OlsBlock, name: string): OlsBlock[] {
 }
 
 export function statementsNamed(parent: OlsBlock, name: string): OlsStatement[] {
-  return parent.children.filter(
-    (child): child is OlsStatement => child.kind === "statement" && isNamed(child, name),
-  );
+  return parent.children.filter((child): child is OlsStatement => child.kind === "statement" && isNamed(child, name));
 }
 
 /** The value OLS uses for a single-valued key: the first occurrence wins (`XmlNode::getChild`). */

@@ -2,10 +2,7 @@ import type { Role } from "../../components/host";
 
 /** Who may open a connection: anyone, the operators' CIDRs, the hosts of a role, or the managed load balancer. */
 export type Source =
-  | { readonly kind: "internet" }
-  | { readonly kind: "admin" }
-  | { readonly kind: "role"; readonly role: Role }
-  | { readonly kind: "loadBalancer" };
+  { readonly kind: "internet" } | { readonly kind: "admin" } | { readonly kind: "role"; readonly role: Role } | { readonly kind: "loadBalancer" };
 
 /** One row of the firewall matrix: hosts of `role` accept TCP on `port` from `sources`. */
 export interface FirewallRule {
@@ -38,7 +35,12 @@ function matrix(webSources: readonly Source[]): FirewallRule[] {
     { role: "web", port: 443, sources: webSources, purpose: "HTTPS (TLS ends on the web nodes)" },
     { role: "mysql", port: privatePorts.mysql, sources: from("web", "worker", "mysql"), purpose: "MySQL clients and replication" },
     { role: "redis", port: privatePorts.redis, sources: from("web", "worker", "redis", "sentinel"), purpose: "Redis clients, replication and Sentinel probes" },
-    { role: "sentinel", port: privatePorts.sentinel, sources: from("web", "worker", "sentinel"), purpose: "Sentinel discovery of the Redis primary, and Sentinel gossip" },
+    {
+      role: "sentinel",
+      port: privatePorts.sentinel,
+      sources: from("web", "worker", "sentinel"),
+      purpose: "Sentinel discovery of the Redis primary, and Sentinel gossip",
+    },
   ];
 }
 
@@ -47,8 +49,7 @@ function matrix(webSources: readonly Source[]): FirewallRule[] {
  * roles, so every rule can be rendered (DigitalOcean refuses a rule without sources).
  */
 export function firewallMatrix(presentRoles: ReadonlySet<Role>, loadBalancer: "digitalocean" | "haproxy" | undefined): FirewallRule[] {
-  const webSources: Source[] =
-    loadBalancer === undefined ? [internet] : loadBalancer === "digitalocean" ? [{ kind: "loadBalancer" }] : from("loadbalancer");
+  const webSources: Source[] = loadBalancer === undefined ? [internet] : loadBalancer === "digitalocean" ? [{ kind: "loadBalancer" }] : from("loadbalancer");
   return matrix(webSources)
     .filter((rule) => rule.role === "all" || presentRoles.has(rule.role))
     .map((rule) => ({ ...rule, sources: rule.sources.filter((source) => source.kind !== "role" || presentRoles.has(source.role)) }))

@@ -34,7 +34,10 @@ export function formatPlan(stackName: string, plan: TopologyPlan, adminCidrs: re
 
   const balancer = plan.loadBalancer;
   if (balancer) {
-    const front = balancer.kind === "digitalocean" ? "DigitalOcean load balancer" : `HAProxy on ${balancer.nodes.join(", ")}${balancer.reservedIp ? " behind a reserved IP" : ""}`;
+    const front =
+      balancer.kind === "digitalocean"
+        ? "DigitalOcean load balancer"
+        : `HAProxy on ${balancer.nodes.join(", ")}${balancer.reservedIp ? " behind a reserved IP" : ""}`;
     lines.push("", "Load balancer", `  ${front} → ${balancer.backends.join(", ")}`);
     lines.push(`  health check: GET ${balancer.healthCheck.path} on port ${balancer.healthCheck.port}`);
   }
@@ -59,10 +62,13 @@ export function formatPlan(stackName: string, plan: TopologyPlan, adminCidrs: re
     lines.push("  existing hosts: not priced here");
   } else {
     lines.push(
-      ...table([
-        ...cost.lines.map((line) => [line.item, line.size, line.monthly === null ? "not in price table" : dollars(line.monthly)]),
-        ["total", "", `${dollars(cost.monthlyTotal)}${cost.unpriced.length > 0 ? " + unpriced" : ""}`],
-      ], [2]),
+      ...table(
+        [
+          ...cost.lines.map((line) => [line.item, line.size, line.monthly === null ? "not in price table" : dollars(line.monthly)]),
+          ["total", "", `${dollars(cost.monthlyTotal)}${cost.unpriced.length > 0 ? " + unpriced" : ""}`],
+        ],
+        [2],
+      ),
     );
   }
   return lines;

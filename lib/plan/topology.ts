@@ -82,9 +82,7 @@ const roleOrder: readonly Role[] = ["loadbalancer", "web", "redis", "sentinel", 
  */
 export function planTopology(infrastructure: Infrastructure): TopologyPlan {
   const counts = hostCountsPerRole(infrastructure);
-  const hosts: PlannedHost[] = roleOrder.flatMap((role) =>
-    Array.from({ length: counts[role] }, (_, index) => plannedHost(infrastructure, role, index)),
-  );
+  const hosts: PlannedHost[] = roleOrder.flatMap((role) => Array.from({ length: counts[role] }, (_, index) => plannedHost(infrastructure, role, index)));
   const named = (role: Role) => hosts.filter((host) => host.roles.includes(role)).map((host) => host.name);
   const sentinels = named("sentinel");
   const [redisPrimary, ...redisReplicas] = named("redis");
@@ -149,10 +147,16 @@ export function deploymentProblems(infrastructure: Infrastructure): PlanProblem[
   if (infrastructure.target !== "digitalocean") return [];
   const problems: PlanProblem[] = [];
   if (infrastructure.sshPublicKeys.length === 0) {
-    problems.push({ path: "sshPublicKeys", message: "at least one key is needed on digitalocean; the first goes onto new droplets and must match megaweb:sshPrivateKey" });
+    problems.push({
+      path: "sshPublicKeys",
+      message: "at least one key is needed on digitalocean; the first goes onto new droplets and must match megaweb:sshPrivateKey",
+    });
   }
   if (infrastructure.adminCidrs.length === 0) {
-    problems.push({ path: "adminCidrs", message: "at least one CIDR is needed on digitalocean: SSH is closed to all others and provisioning connects over SSH" });
+    problems.push({
+      path: "adminCidrs",
+      message: "at least one CIDR is needed on digitalocean: SSH is closed to all others and provisioning connects over SSH",
+    });
   }
   return problems;
 }

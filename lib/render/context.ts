@@ -133,11 +133,19 @@ export function resolveWebHost(sites: readonly Site[], facts: HostFacts): { host
   const root = (facts.root ?? "").replace(/\/$/, "");
   const budget = phpBudget(facts.memoryMb, facts.roles, sites, `host ${facts.name} of ${facts.memoryMb} MB`);
   const sizing = sizePools(sites, budget);
-  const missingPhp = facts.phpVersions === undefined ? [] : sites.flatMap((site, index) =>
-    site.kind === "php" && !facts.phpVersions!.includes(site.phpVersion)
-      ? [{ path: ["sites", index, "phpVersion"], message: `PHP ${site.phpVersion} is not installed on ${facts.name} (installed: ${facts.phpVersions!.join(", ") || "none"})` }]
-      : [],
-  );
+  const missingPhp =
+    facts.phpVersions === undefined
+      ? []
+      : sites.flatMap((site, index) =>
+          site.kind === "php" && !facts.phpVersions!.includes(site.phpVersion)
+            ? [
+                {
+                  path: ["sites", index, "phpVersion"],
+                  message: `PHP ${site.phpVersion} is not installed on ${facts.name} (installed: ${facts.phpVersions!.join(", ") || "none"})`,
+                },
+              ]
+            : [],
+        );
   if (sizing.problems.length > 0 || missingPhp.length > 0) throw new ConfigError([...sizing.problems, ...missingPhp]);
 
   const host: HostContext = {

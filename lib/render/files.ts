@@ -68,7 +68,14 @@ export function renderWebHost(config: WebHostConfig, facts: HostFacts): WebHostR
       ...host.phpVersions.map((version) => renderFpmIni(host, version)),
       ...(servers.has("apache") ? renderApacheHost(host) : []),
       // OLS registers every vhost in its one server file, so that file follows the OLS sites.
-      ...(servers.has("openlitespeed") ? [renderOpenLiteSpeedHost(host, config.sites.map((site, index) => ({ site, context: sites[index]! })))] : []),
+      ...(servers.has("openlitespeed")
+        ? [
+            renderOpenLiteSpeedHost(
+              host,
+              config.sites.map((site, index) => ({ site, context: sites[index]! })),
+            ),
+          ]
+        : []),
     ],
     hostDirectories: [{ path: host.acmeWebroot, mode: "0755", owner: "root:root" }],
     sites: siteRenders,
@@ -108,7 +115,26 @@ function siteDirectories(context: SiteContext): HostDirectory[] {
 }
 
 /** Extensions Debian builds into php<v>-common rather than shipping as their own package. */
-const commonExtensions = new Set(["calendar", "ctype", "exif", "ffi", "fileinfo", "ftp", "gettext", "iconv", "pdo", "phar", "posix", "shmop", "sockets", "sysvmsg", "sysvsem", "sysvshm", "tokenizer", "json"]);
+const commonExtensions = new Set([
+  "calendar",
+  "ctype",
+  "exif",
+  "ffi",
+  "fileinfo",
+  "ftp",
+  "gettext",
+  "iconv",
+  "pdo",
+  "phar",
+  "posix",
+  "shmop",
+  "sockets",
+  "sysvmsg",
+  "sysvsem",
+  "sysvshm",
+  "tokenizer",
+  "json",
+]);
 
 export function webHostPackages(sites: readonly Site[]): string[] {
   const packages = new Set(["nginx"]);

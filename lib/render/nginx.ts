@@ -64,7 +64,16 @@ export function renderNginxSite(site: Site, context: SiteContext, host: HostCont
     accessList: site.access.allow.length + site.access.deny.length > 0,
     allow: site.access.allow,
     deny: site.access.deny,
-    php: servesItself && site.kind === "php" ? { socket: context.pool!.socket, statusPath: context.pool!.statusPath, pingPath: context.pool!.pingPath, staticMaxAge, readTimeout: phpTimeoutSeconds(site) } : false,
+    php:
+      servesItself && site.kind === "php"
+        ? {
+            socket: context.pool!.socket,
+            statusPath: context.pool!.statusPath,
+            pingPath: context.pool!.pingPath,
+            staticMaxAge,
+            readTimeout: phpTimeoutSeconds(site),
+          }
+        : false,
     static: servesItself && site.kind === "static" ? { staticMaxAge } : false,
     pageCache: servesItself && site.kind === "php" && site.caching.pageCache !== "off" ? { ttl: site.caching.pageCache } : false,
     // Headers nginx sets are hidden from the upstream's answer so clients never get them twice.
@@ -72,9 +81,7 @@ export function renderNginxSite(site: Site, context: SiteContext, host: HostCont
     directives: site.nginxDirectives?.trimEnd() ?? false,
   };
 
-  const files: HostFile[] = [
-    { path: host.path(`/etc/nginx/sites-enabled/${context.slug}.conf`), content: renderTemplate("nginx/site.conf", view, partials) },
-  ];
+  const files: HostFile[] = [{ path: host.path(`/etc/nginx/sites-enabled/${context.slug}.conf`), content: renderTemplate("nginx/site.conf", view, partials) }];
   if (site.tls.mode === "custom" && context.tls !== undefined) {
     files.push({ path: context.tls.certificate, content: withFinalNewline(site.tls.certificate) });
     // A `secure:` reference (the CLI's view) has no key to write; a Pulumi program holds the decrypted PEM.

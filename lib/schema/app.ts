@@ -94,6 +94,7 @@ export function apiTokenProblems(token: string | undefined): Problem[] {
   }
   if (token.length < 16) return [{ path: ["apiToken"], message: "must be at least 16 characters" }];
   // It stands bare in a systemd EnvironmentFile, where quotes, `$`, backslashes and spaces would be read as syntax.
-  if (!/^[A-Za-z0-9._~+/=-]+$/.test(token)) return [{ path: ["apiToken"], message: "may hold only letters, digits and . _ ~ + / = - (like the output of openssl rand -hex 24)" }];
+  if (!/^[A-Za-z0-9._~+/=-]+$/.test(token))
+    return [{ path: ["apiToken"], message: "may hold only letters, digits and . _ ~ + / = - (like the output of openssl rand -hex 24)" }];
   return [];
 }

@@ -8,9 +8,7 @@ export interface Problem {
 
 /** `["sites", 1, "domain"]` → `sites[1].domain`; the root is `(config)`. */
 export function formatPath(path: readonly PropertyKey[]): string {
-  const text = path
-    .map((segment, index) => (typeof segment === "number" ? `[${segment}]` : `${index === 0 ? "" : "."}${String(segment)}`))
-    .join("");
+  const text = path.map((segment, index) => (typeof segment === "number" ? `[${segment}]` : `${index === 0 ? "" : "."}${String(segment)}`)).join("");
   return text === "" ? "(config)" : text;
 }
 
@@ -33,7 +31,14 @@ export function problemsFromZod(error: z.core.$ZodError): Problem[] {
         // A union's branches each report; the first branch's own message is the useful one when it names the rule.
         return [{ path: issue.path, message: issue.message.startsWith("Invalid input") ? "matches none of the accepted forms" : issue.message }];
       default:
-        return [{ path: issue.path, message: issue.message.replace(/^Too (big|small): expected (\w+) to have /, "must have ").replace(/^Too (big|small): expected (\w+) to be /, "must be ") }];
+        return [
+          {
+            path: issue.path,
+            message: issue.message
+              .replace(/^Too (big|small): expected (\w+) to have /, "must have ")
+              .replace(/^Too (big|small): expected (\w+) to be /, "must be "),
+          },
+        ];
     }
   });
 }

@@ -85,12 +85,26 @@ const fixed = (count: number): CountRule => ({ default: count, min: count, max: 
 export const phaseRules: Readonly<Record<Phase, PhaseRule>> = {
   single: {
     counts: { web: fixed(1), worker: fixed(0), redisReplicas: fixed(0), mysqlReplicas: fixed(0), sentinels: fixed(0) },
-    sizes: { web: "s-1vcpu-2gb", mysql: "s-1vcpu-2gb", redis: "s-1vcpu-1gb", sentinel: "s-1vcpu-512mb-10gb", worker: "s-1vcpu-512mb-10gb", loadbalancer: "s-1vcpu-1gb" },
+    sizes: {
+      web: "s-1vcpu-2gb",
+      mysql: "s-1vcpu-2gb",
+      redis: "s-1vcpu-1gb",
+      sentinel: "s-1vcpu-512mb-10gb",
+      worker: "s-1vcpu-512mb-10gb",
+      loadbalancer: "s-1vcpu-1gb",
+    },
     haproxyNodes: 0,
   },
   "four-server": {
     counts: { web: fixed(1), worker: fixed(1), redisReplicas: fixed(0), mysqlReplicas: fixed(0), sentinels: fixed(0) },
-    sizes: { web: "s-1vcpu-2gb", mysql: "s-1vcpu-2gb", redis: "s-1vcpu-1gb", sentinel: "s-1vcpu-512mb-10gb", worker: "s-1vcpu-512mb-10gb", loadbalancer: "s-1vcpu-1gb" },
+    sizes: {
+      web: "s-1vcpu-2gb",
+      mysql: "s-1vcpu-2gb",
+      redis: "s-1vcpu-1gb",
+      sentinel: "s-1vcpu-512mb-10gb",
+      worker: "s-1vcpu-512mb-10gb",
+      loadbalancer: "s-1vcpu-1gb",
+    },
     haproxyNodes: 0,
   },
   horizontal: {
@@ -101,7 +115,14 @@ export const phaseRules: Readonly<Record<Phase, PhaseRule>> = {
       mysqlReplicas: fixed(0),
       sentinels: fixed(0),
     },
-    sizes: { web: "s-1vcpu-2gb", mysql: "s-2vcpu-4gb", redis: "s-1vcpu-2gb", sentinel: "s-1vcpu-512mb-10gb", worker: "s-1vcpu-1gb", loadbalancer: "s-1vcpu-1gb" },
+    sizes: {
+      web: "s-1vcpu-2gb",
+      mysql: "s-2vcpu-4gb",
+      redis: "s-1vcpu-2gb",
+      sentinel: "s-1vcpu-512mb-10gb",
+      worker: "s-1vcpu-1gb",
+      loadbalancer: "s-1vcpu-1gb",
+    },
     haproxyNodes: 1,
   },
   ha: {
@@ -112,7 +133,14 @@ export const phaseRules: Readonly<Record<Phase, PhaseRule>> = {
       mysqlReplicas: { default: 2, min: 1, max: 5 },
       sentinels: { default: 3, min: 3, max: 7 },
     },
-    sizes: { web: "s-1vcpu-2gb", mysql: "s-4vcpu-8gb", redis: "s-1vcpu-2gb", sentinel: "s-1vcpu-512mb-10gb", worker: "s-1vcpu-1gb", loadbalancer: "s-1vcpu-1gb" },
+    sizes: {
+      web: "s-1vcpu-2gb",
+      mysql: "s-4vcpu-8gb",
+      redis: "s-1vcpu-2gb",
+      sentinel: "s-1vcpu-512mb-10gb",
+      worker: "s-1vcpu-1gb",
+      loadbalancer: "s-1vcpu-1gb",
+    },
     haproxyNodes: 2,
   },
 };

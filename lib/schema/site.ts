@@ -102,9 +102,7 @@ export const PhpSettings = z
      * @default []
      * @example ["mysql", "redis", "gd", "intl"]
      */
-    extensions: z
-      .array(z.string().regex(/^[a-z][a-z0-9_]{0,31}$/, { error: (issue) => `${shown(issue.input)} is not a PHP extension name` }))
-      .default([]),
+    extensions: z.array(z.string().regex(/^[a-z][a-z0-9_]{0,31}$/, { error: (issue) => `${shown(issue.input)} is not a PHP extension name` })).default([]),
   })
   .strict()
   .superRefine((php, ctx) => {

@@ -13,7 +13,10 @@ function asSystemdReadsIt(file: string): Record<string, string> {
   );
 }
 
-const app = parseStack({ sites: [], app: { domain: "orchestrator.example.com", port: 3100, workerConcurrency: 8, corsOrigins: ["https://panel.example.com"] } }).app!;
+const app = parseStack({
+  sites: [],
+  app: { domain: "orchestrator.example.com", port: 3100, workerConcurrency: 8, corsOrigins: ["https://panel.example.com"] },
+}).app!;
 const values: EnvironmentValues = {
   app,
   apiToken: "0123456789abcdef0123456789abcdef",

@@ -55,7 +55,11 @@ async function deployApp(infrastructure: InfrastructureInput, appArtifact = rele
   let phase: PhaseComponent | undefined;
   const run = await deploy(() => {
     const app = (infrastructure as { app: Record<string, unknown> }).app;
-    phase = phases.phaseComponent("megaweb", { config: stackConfig({ ...infrastructure, app: { artifact: appArtifact, ...app } } as InfrastructureInput, sites), sshPrivateKey, apiToken });
+    phase = phases.phaseComponent("megaweb", {
+      config: stackConfig({ ...infrastructure, app: { artifact: appArtifact, ...app } } as InfrastructureInput, sites),
+      sshPrivateKey,
+      apiToken,
+    });
   });
   return { run, phase: phase! };
 }
@@ -110,7 +114,9 @@ describe("what the Orchestrator runs on each host", () => {
     const config = stackConfig(withApp({ phase: "horizontal" }, { ...appSite, port: 3100 }));
     const { run } = await deployApp(withApp({ phase: "horizontal" }, { ...appSite, port: 3100 }));
     const sites = run.ofType(command).filter((each) => each.name.endsWith("-site-orchestrator_example_com"));
-    expect(sites.map((each) => each.name).sort()).toEqual(["web-1", "web-2", "web-3"].map((host) => `megaweb-provisioning-${host}-site-orchestrator_example_com`));
+    expect(sites.map((each) => each.name).sort()).toEqual(
+      ["web-1", "web-2", "web-3"].map((host) => `megaweb-provisioning-${host}-site-orchestrator_example_com`),
+    );
     // What those steps write, rendered as provisioning renders it (the mocks report no host facts to render from).
     const rendered = renderWebHost(config, { name: "web-1", memoryMb: 2048, roles: ["web"] });
     const vhost = rendered.sites.find((site) => site.domain === "orchestrator.example.com")!.files[0]!;
@@ -135,7 +141,9 @@ describe("what the Orchestrator runs on each host", () => {
       ),
     );
     expect(dependencies("megaweb-orchestrator-worker-1-install")).toEqual(
-      expect.arrayContaining(["megaweb-orchestrator-worker-1-environment", "megaweb-orchestrator-mysql-1-database", "megaweb-provisioning-redis-1-redis"].map(urn)),
+      expect.arrayContaining(
+        ["megaweb-orchestrator-worker-1-environment", "megaweb-orchestrator-mysql-1-database", "megaweb-provisioning-redis-1-redis"].map(urn),
+      ),
     );
   });
 });
@@ -143,7 +151,11 @@ describe("what the Orchestrator runs on each host", () => {
 describe("secrets", () => {
   it("keeps the token and every password out of command strings, and sends them only through secret-only steps", async () => {
     const { run } = await deployApp(withApp({ phase: "ha" }));
-    const secrets = [apiToken, await valueOf(derivedPassword(sshPrivateKey, "redis")), await valueOf(derivedPassword(sshPrivateKey, "mysql:orchestrator.example.com"))];
+    const secrets = [
+      apiToken,
+      await valueOf(derivedPassword(sshPrivateKey, "redis")),
+      await valueOf(derivedPassword(sshPrivateKey, "mysql:orchestrator.example.com")),
+    ];
     const commands = run.ofType(command);
     for (const each of commands) {
       for (const field of ["create", "delete", "update"]) {
@@ -190,7 +202,9 @@ describe("where the app finds its data services", () => {
 
 describe("what makes the units restart", () => {
   const appInputs = (run: Deployment) =>
-    Object.fromEntries([...run.ofType(command), ...run.ofType(copy)].filter((each) => each.name.startsWith("megaweb-orchestrator-")).map((each) => [each.name, each.inputs]));
+    Object.fromEntries(
+      [...run.ofType(command), ...run.ofType(copy)].filter((each) => each.name.startsWith("megaweb-orchestrator-")).map((each) => [each.name, each.inputs]),
+    );
 
   it("nothing changes for the same config and artifact, nor for a change to another site", async () => {
     const before = appInputs((await deployApp(withApp({ phase: "four-server" }))).run);
@@ -224,15 +238,15 @@ describe("what makes the units restart", () => {
 
 describe("refusals before anything is created", () => {
   it("needs the API token when the app is enabled", () => {
-    expect(() => phases.phaseComponent("refused", { config: stackConfig(withApp({ phase: "single" }, { ...appSite, artifact: release1 })), sshPrivateKey })).toThrow(
-      "the app is enabled but no apiToken was given (megaweb:apiToken)",
-    );
+    expect(() =>
+      phases.phaseComponent("refused", { config: stackConfig(withApp({ phase: "single" }, { ...appSite, artifact: release1 })), sshPrivateKey }),
+    ).toThrow("the app is enabled but no apiToken was given (megaweb:apiToken)");
   });
 
   it("names a missing artifact and how to build it", () => {
     const missing = join(scratch, "megaweb-orchestrator-9.9.9.tgz");
-    expect(() => phases.phaseComponent("refused", { config: stackConfig(withApp({ phase: "single" }, { ...appSite, artifact: missing })), sshPrivateKey, apiToken })).toThrow(
-      `${missing} does not exist: build it with npm run build -w app, or pass the path of a built artifact`,
-    );
+    expect(() =>
+      phases.phaseComponent("refused", { config: stackConfig(withApp({ phase: "single" }, { ...appSite, artifact: missing })), sshPrivateKey, apiToken }),
+    ).toThrow(`${missing} does not exist: build it with npm run build -w app, or pass the path of a built artifact`);
   });
 });

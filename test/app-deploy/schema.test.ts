@@ -3,7 +3,6 @@ import { apiTokenProblems } from "../../lib/schema/app";
 import { parseStack } from "../../lib/schema/stack";
 import { problems } from "../schema/problems";
 
-
 const withApp = (app: Record<string, unknown>, sites: Record<string, unknown>[] = [{ domain: "shop.example.com" }]) => ({ sites, app });
 
 describe("the app section", () => {
@@ -58,10 +57,26 @@ describe("bad app settings are refused with the field path and the rule", () => 
     ["Redis's port", { domain: "o.example.com", port: 6379 }, "app.port: 6379 is redis's port"],
     ["a fractional concurrency", { domain: "o.example.com", workerConcurrency: 2.5 }, "app.workerConcurrency: must be an int (got number 2.5)"],
     ["a zero concurrency", { domain: "o.example.com", workerConcurrency: 0 }, "app.workerConcurrency: must be >=1"],
-    ["an origin with a path", { domain: "o.example.com", corsOrigins: ["https://panel.example.com/x"] }, `app.corsOrigins[0]: "https://panel.example.com/x" is not an origin (like https://panel.example.com) or *`],
-    ["an unknown log level", { domain: "o.example.com", logLevel: "verbose" }, `app.logLevel: "verbose" is not a log level (fatal, error, warn, info, debug, trace, silent)`],
-    ["a database name with a dash", { domain: "o.example.com", database: { name: "mega-web" } }, `app.database.name: "mega-web" is not a database name (letters, digits, _; at most 32)`],
-    ["a relative artifact path", { domain: "o.example.com", artifact: "app/dist/megaweb-orchestrator-0.1.0.tgz" }, `app.artifact: "app/dist/megaweb-orchestrator-0.1.0.tgz" must be an absolute path`],
+    [
+      "an origin with a path",
+      { domain: "o.example.com", corsOrigins: ["https://panel.example.com/x"] },
+      `app.corsOrigins[0]: "https://panel.example.com/x" is not an origin (like https://panel.example.com) or *`,
+    ],
+    [
+      "an unknown log level",
+      { domain: "o.example.com", logLevel: "verbose" },
+      `app.logLevel: "verbose" is not a log level (fatal, error, warn, info, debug, trace, silent)`,
+    ],
+    [
+      "a database name with a dash",
+      { domain: "o.example.com", database: { name: "mega-web" } },
+      `app.database.name: "mega-web" is not a database name (letters, digits, _; at most 32)`,
+    ],
+    [
+      "a relative artifact path",
+      { domain: "o.example.com", artifact: "app/dist/megaweb-orchestrator-0.1.0.tgz" },
+      `app.artifact: "app/dist/megaweb-orchestrator-0.1.0.tgz" must be an absolute path`,
+    ],
     ["an unknown key", { domain: "o.example.com", workers: 3 }, "app.workers: is not a known setting"],
   ])("rejects %s", (_, app, message) => {
     expect(problems(withApp(app))).toEqual([message]);
@@ -89,7 +104,9 @@ describe("bad app settings are refused with the field path and the rule", () => 
 
 describe("the API token (megaweb:apiToken)", () => {
   it("is required, at least 16 characters, and free of characters an environment file would read as syntax", () => {
-    expect(apiTokenProblems(undefined)).toEqual([{ path: ["apiToken"], message: "is required when the app is enabled (pulumi config set --secret megaweb:apiToken)" }]);
+    expect(apiTokenProblems(undefined)).toEqual([
+      { path: ["apiToken"], message: "is required when the app is enabled (pulumi config set --secret megaweb:apiToken)" },
+    ]);
     expect(apiTokenProblems("short")).toEqual([{ path: ["apiToken"], message: "must be at least 16 characters" }]);
     expect(apiTokenProblems("a token with spaces in it")).toEqual([
       { path: ["apiToken"], message: "may hold only letters, digits and . _ ~ + / = - (like the output of openssl rand -hex 24)" },

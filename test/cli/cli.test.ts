@@ -80,7 +80,10 @@ describe("megaweb validate", () => {
         "      tls:",
         "        mode: custom",
         "        certificate: |",
-        ...certificate.trimEnd().split("\n").map((line) => `          ${line}`),
+        ...certificate
+          .trimEnd()
+          .split("\n")
+          .map((line) => `          ${line}`),
         "        key: |",
         "          -----BEGIN PRIVATE KEY-----",
         "          MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg",
@@ -118,7 +121,10 @@ describe("megaweb render", () => {
         "      tls:",
         "        mode: custom",
         "        certificate: |",
-        ...certificate.trimEnd().split("\n").map((line) => `          ${line}`),
+        ...certificate
+          .trimEnd()
+          .split("\n")
+          .map((line) => `          ${line}`),
         "        key:",
         `          secure: ${secretKey}`,
         "    - domain: app.example.com",
@@ -158,7 +164,10 @@ describe("megaweb render", () => {
     const result = await megaweb("validate", stackFile("domain-only", "config:\n  megaweb:sites:\n    - domain: example.com\n"));
     expect(result.code).toBe(0);
     expect(result.err).toEqual([]);
-    expect(result.out.slice(1).map((line) => line.split(":").slice(0, 2).join(":"))).toEqual(["before pulumi up: sshPublicKeys", "before pulumi up: adminCidrs"]);
+    expect(result.out.slice(1).map((line) => line.split(":").slice(0, 2).join(":"))).toEqual([
+      "before pulumi up: sshPublicKeys",
+      "before pulumi up: adminCidrs",
+    ]);
   });
 
   it("refuses to render an invalid stack and writes nothing", async () => {

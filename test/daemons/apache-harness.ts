@@ -60,7 +60,12 @@ export function apacheConfigTest(apache: ApacheRoot): { ok: boolean; output: str
 export async function startApache(apache: ApacheRoot, port: number): Promise<Daemon> {
   const check = apacheConfigTest(apache);
   if (!check.ok) throw new Error(`apache2 -t refused the config:\n${check.output}`);
-  return startDaemon("apache2", ["-d", apache.confDir, "-f", "apache2.conf", "-DFOREGROUND"], { check: () => accepts(port), awaited: `not listening on ${port}` }, apache.env);
+  return startDaemon(
+    "apache2",
+    ["-d", apache.confDir, "-f", "apache2.conf", "-DFOREGROUND"],
+    { check: () => accepts(port), awaited: `not listening on ${port}` },
+    apache.env,
+  );
 }
 
 /** Waits for files a daemon creates once it is up, such as the pools' sockets. */

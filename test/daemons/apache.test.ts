@@ -93,7 +93,10 @@ beforeAll(async () => {
   link("static_apache_test", "borrowed.php.txt", join(docroot("php_apache_test"), "index.php"));
 
   const apache = prepareApacheRoot(root);
-  enableApacheSites(apache, contexts.filter((context) => context.backend !== undefined).map((context) => context.slug));
+  enableApacheSites(
+    apache,
+    contexts.filter((context) => context.backend !== undefined).map((context) => context.slug),
+  );
   daemons.push(await startFpm(root, "8.2"));
   await waitForFiles(contexts.flatMap((context) => (context.pool ? [context.pool.socket] : [])));
   daemons.push(await startApache(apache, ports.apache), await startNginx(root));

@@ -37,7 +37,16 @@ export function materialize(render: WebHostRender, root: string): string[] {
   const created: string[] = [];
   for (const site of render.sites) {
     if (!userExists(site.account.user)) {
-      execFileSync("useradd", ["--system", "--user-group", "--no-create-home", "--home-dir", `/var/www/${site.slug}`, "--shell", "/usr/sbin/nologin", site.account.user]);
+      execFileSync("useradd", [
+        "--system",
+        "--user-group",
+        "--no-create-home",
+        "--home-dir",
+        `/var/www/${site.slug}`,
+        "--shell",
+        "/usr/sbin/nologin",
+        site.account.user,
+      ]);
       created.push(site.account.user);
     }
   }
@@ -97,7 +106,13 @@ function writeFpmMaster(root: string, phpVersion: string): string {
   mkdirSync(join(root, "var/log"), { recursive: true });
   writeHostFile(
     path,
-    ["[global]", `pid = ${root}/run/php/php${phpVersion}-fpm.pid`, `error_log = ${root}/var/log/php${phpVersion}-fpm.log`, `include = ${root}/etc/php/${phpVersion}/fpm/pool.d/*.conf`, ""].join("\n"),
+    [
+      "[global]",
+      `pid = ${root}/run/php/php${phpVersion}-fpm.pid`,
+      `error_log = ${root}/var/log/php${phpVersion}-fpm.log`,
+      `include = ${root}/etc/php/${phpVersion}/fpm/pool.d/*.conf`,
+      "",
+    ].join("\n"),
   );
   return path;
 }

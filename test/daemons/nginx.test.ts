@@ -56,9 +56,19 @@ beforeAll(async () => {
   writeHostFile(join(docroot("alpha_megaweb_test"), "style.css"), `body { color: black; }\n`.repeat(40), "0644", owned("alpha_megaweb_test"));
   writeHostFile(join(docroot("alpha_megaweb_test"), ".env"), "DB_PASSWORD=hunter2\n", "0644", owned("alpha_megaweb_test"));
   writeHostFile(join(docroot("alpha_megaweb_test"), ".git/config"), "[core]\n", "0644", owned("alpha_megaweb_test"));
-  writeHostFile(join(docroot("alpha_megaweb_test"), ".well-known/security.txt"), "Contact: mailto:security@alpha.megaweb.test\n", "0644", owned("alpha_megaweb_test"));
+  writeHostFile(
+    join(docroot("alpha_megaweb_test"), ".well-known/security.txt"),
+    "Contact: mailto:security@alpha.megaweb.test\n",
+    "0644",
+    owned("alpha_megaweb_test"),
+  );
   writeHostFile(join(render.hostDirectories[0]!.path, ".well-known/acme-challenge/token-1"), "token-1.thumbprint\n");
-  writeHostFile(join(docroot("beta_megaweb_test"), "index.php"), `<?php echo ini_get("memory_limit"), " ", microtime(true);`, "0644", owned("beta_megaweb_test"));
+  writeHostFile(
+    join(docroot("beta_megaweb_test"), "index.php"),
+    `<?php echo ini_get("memory_limit"), " ", microtime(true);`,
+    "0644",
+    owned("beta_megaweb_test"),
+  );
   writeHostFile(join(docroot("static_megaweb_test"), "index.html"), "<h1>static site</h1>\n", "0644", owned("static_megaweb_test"));
 
   upstream = createServer((req, res) => {

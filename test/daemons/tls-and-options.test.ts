@@ -7,7 +7,20 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderWebHost, type WebHostRender } from "../../lib/render/files";
 import { parseStack } from "../../lib/schema/stack";
-import { fetchFrom, fpmConfigTest, freePort, materialize, nginxConfigTest, removeRoot, removeUsers, scratchRoot, startFpm, startNginx, writeHostFile, type Daemon } from "./harness";
+import {
+  fetchFrom,
+  fpmConfigTest,
+  freePort,
+  materialize,
+  nginxConfigTest,
+  removeRoot,
+  removeUsers,
+  scratchRoot,
+  startFpm,
+  startNginx,
+  writeHostFile,
+  type Daemon,
+} from "./harness";
 
 /**
  * Every option the schema offers, rendered into one host and accepted by `nginx -t` and
@@ -23,7 +36,29 @@ let createdUsers: string[] = [];
 function selfSigned(domain: string): { certificate: string; key: string } {
   const dir = mkdtempSync(join(tmpdir(), "megaweb-cert-"));
   try {
-    execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", `/CN=${domain}`, "-addext", `subjectAltName=DNS:${domain}`, "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")], { stdio: "ignore" });
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        `/CN=${domain}`,
+        "-addext",
+        `subjectAltName=DNS:${domain}`,
+        "-keyout",
+        join(dir, "key.pem"),
+        "-out",
+        join(dir, "cert.pem"),
+      ],
+      { stdio: "ignore" },
+    );
     return { certificate: readFileSync(join(dir, "cert.pem"), "utf8"), key: readFileSync(join(dir, "key.pem"), "utf8") };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -72,7 +107,12 @@ beforeAll(async () => {
   const site = (slug: string) => render.sites.find((candidate) => candidate.slug === slug)!;
   const owned = (slug: string) => `${site(slug).account.user}:${site(slug).account.group}`;
   writeHostFile(join(site("secure_megaweb_test").directories[1]!.path, "index.html"), "secure\n", "0644", owned("secure_megaweb_test"));
-  writeHostFile(join(site("le_megaweb_test").directories[1]!.path, "index.php"), "<?php echo 'le ', ini_get('memory_limit');", "0644", owned("le_megaweb_test"));
+  writeHostFile(
+    join(site("le_megaweb_test").directories[1]!.path, "index.php"),
+    "<?php echo 'le ', ini_get('memory_limit');",
+    "0644",
+    owned("le_megaweb_test"),
+  );
   mkdirSync(join(root, "var/cache/nginx"), { recursive: true });
   daemons.push(await startFpm(root, "8.2"), await startNginx(root));
 });
@@ -132,11 +172,15 @@ describe("every site option, checked and served by the real daemons", () => {
   });
 
   it("serves what a site's nginxDirectives add", async () => {
-    expect(await fetchFrom({ port: ports.http, host: "plain.megaweb.test", path: "/megaweb-directive" })).toMatchObject({ status: 200, body: "from nginxDirectives\n" });
+    expect(await fetchFrom({ port: ports.http, host: "plain.megaweb.test", path: "/megaweb-directive" })).toMatchObject({
+      status: 200,
+      body: "from nginxDirectives\n",
+    });
   });
 
   it("fails nginx -t on a directive nginx does not know, naming it", () => {
-    const vhost = (host: WebHostRender) => host.sites.find((site) => site.slug === "plain_megaweb_test")!.files.find((file) => file.path.includes("/etc/nginx/"))!;
+    const vhost = (host: WebHostRender) =>
+      host.sites.find((site) => site.slug === "plain_megaweb_test")!.files.find((file) => file.path.includes("/etc/nginx/"))!;
     const good = vhost(render);
     writeHostFile(good.path, vhost(renderHost("megaweb_no_such_directive on;")).content);
     try {

@@ -20,7 +20,8 @@ function reaches(from: Machine, to: Machine, port: number): boolean {
 
 describe.sequential("the four-server phase on existing hosts, with the real engine", () => {
   beforeAll(() => {
-    if (process.platform !== "linux" || process.getuid?.() !== 0) throw new Error("the end-to-end test needs Linux and root (it boots systemd-nspawn machines)");
+    if (process.platform !== "linux" || process.getuid?.() !== 0)
+      throw new Error("the end-to-end test needs Linux and root (it boots systemd-nspawn machines)");
     local.destroy();
     local.prepare();
     local.pulumiOk(["up", "--yes", "--skip-preview"], 1200);

@@ -136,7 +136,11 @@ export class LocalStack {
 
   private exec(command: string, args: readonly string[], cwd: string, timeoutSeconds: number, input?: string): CommandResult {
     const result = spawnSync(command, args, { cwd, env: this.env, input, encoding: "utf8", timeout: timeoutSeconds * 1000, maxBuffer: 256 * 1024 * 1024 });
-    const outcome = { status: result.status ?? -1, stdout: result.stdout ?? "", stderr: `${result.stderr ?? ""}${result.error ? `\n${result.error.message}` : ""}` };
+    const outcome = {
+      status: result.status ?? -1,
+      stdout: result.stdout ?? "",
+      stderr: `${result.stderr ?? ""}${result.error ? `\n${result.error.message}` : ""}`,
+    };
     this.transcript.push(outcome.stdout, outcome.stderr);
     return outcome;
   }
@@ -156,7 +160,20 @@ export class Machine {
   ssh(command: string, stdin?: string): string {
     const result = spawnSync(
       "ssh",
-      ["-i", this.privateKeyPath, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", `root@${this.address}`, command],
+      [
+        "-i",
+        this.privateKeyPath,
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "LogLevel=ERROR",
+        `root@${this.address}`,
+        command,
+      ],
       { input: stdin, encoding: "utf8", timeout: 60_000 },
     );
     if (result.status !== 0) throw new Error(`ssh ${command} exited ${result.status}: ${result.stderr}`);

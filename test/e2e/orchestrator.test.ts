@@ -70,7 +70,11 @@ function rebuilt(name: string, change: (root: string) => void): string {
 }
 
 /** The release directory each unit runs from. */
-const runningReleases = () => machine.ssh(units.map((unit) => `systemctl show -p ExecStart --value ${unit} | grep -o '/opt/megaweb/orchestrator/[^/ ]*'`).join("; ")).trim().split("\n");
+const runningReleases = () =>
+  machine
+    .ssh(units.map((unit) => `systemctl show -p ExecStart --value ${unit} | grep -o '/opt/megaweb/orchestrator/[^/ ]*'`).join("; "))
+    .trim()
+    .split("\n");
 
 /** The build is reproducible: an unchanged app gives the same tarball, and so no new release. */
 function buildApp(): void {
@@ -89,7 +93,8 @@ function changedSteps(previewJson: string): string[] {
 
 describe.sequential("the orchestrator on the single box, with the real engine", () => {
   beforeAll(async () => {
-    if (process.platform !== "linux" || process.getuid?.() !== 0) throw new Error("the end-to-end test needs Linux and root (it boots a systemd-nspawn machine)");
+    if (process.platform !== "linux" || process.getuid?.() !== 0)
+      throw new Error("the end-to-end test needs Linux and root (it boots a systemd-nspawn machine)");
     local.destroy();
     await timed("app build (s)", buildApp);
     await timed("machine boot and stack setup (s)", () => local.prepare());
@@ -108,7 +113,9 @@ describe.sequential("the orchestrator on the single box, with the real engine", 
     expect(health.status).toBe(200);
     expect(health.body).toMatchObject({ status: "healthy", database: "healthy", redis: "healthy", version: "0.1.0" });
     expect(health.body.runtime).toMatch(/^v18\./);
-    expect(machine.ssh("systemctl is-active orchestrator-web orchestrator-worker nginx mariadb redis-server").trim().split("\n")).toEqual(Array(5).fill("active"));
+    expect(machine.ssh("systemctl is-active orchestrator-web orchestrator-worker nginx mariadb redis-server").trim().split("\n")).toEqual(
+      Array(5).fill("active"),
+    );
     // The app listens on loopback only; nginx is the way in.
     expect(await machine.answers(3000)).toBe(false);
   });
@@ -147,7 +154,12 @@ describe.sequential("the orchestrator on the single box, with the real engine", 
 
   it("a new build becomes a new release: only the uploads and the install step update, the units restart on it, the previous release stays", async () => {
     const before = { units: unitIdentity(), releases: runningReleases() };
-    editApp((app) => app.set("artifact", rebuilt("second-build", (root) => writeFileSync(join(root, "BUILD"), "second\n"))));
+    editApp((app) =>
+      app.set(
+        "artifact",
+        rebuilt("second-build", (root) => writeFileSync(join(root, "BUILD"), "second\n")),
+      ),
+    );
     expect(changedSteps(local.pulumiOk(["preview", "--json"]).stdout).sort()).toEqual([
       "update megaweb-orchestrator-orchestrator-web-1-artifact",
       "update megaweb-orchestrator-orchestrator-web-1-install",
@@ -157,13 +169,20 @@ describe.sequential("the orchestrator on the single box, with the real engine", 
     expect(new Set(after).size).toBe(1);
     expect(after[0]).not.toBe(before.releases[0]);
     expect(unitIdentity()).not.toBe(before.units);
-    expect(machine.ssh("ls /opt/megaweb/orchestrator").trim().split("\n").sort()).toEqual([...new Set([...before.releases, ...after])].map((path) => path.split("/").pop()).sort());
+    expect(machine.ssh("ls /opt/megaweb/orchestrator").trim().split("\n").sort()).toEqual(
+      [...new Set([...before.releases, ...after])].map((path) => path.split("/").pop()).sort(),
+    );
     expect((await api("GET", "/api/health", undefined, null)).body.status).toBe("healthy");
   }, 300_000);
 
   it("a release whose web process does not start fails its step, and the previous release keeps serving", async () => {
     const serving = runningReleases();
-    editApp((app) => app.set("artifact", rebuilt("broken-build", (root) => writeFileSync(join(root, "web.js"), "process.exit(1);\n"))));
+    editApp((app) =>
+      app.set(
+        "artifact",
+        rebuilt("broken-build", (root) => writeFileSync(join(root, "web.js"), "process.exit(1);\n")),
+      ),
+    );
     const up = await timed("failed release up (s)", () => local.pulumi(["up", "--yes", "--skip-preview"]));
     expect(up.status).not.toBe(0);
     expect(up.stdout + up.stderr).toContain("the previous units were put back");
@@ -181,7 +200,9 @@ describe.sequential("the orchestrator on the single box, with the real engine", 
 
     const exported = local.pulumiOk(["stack", "export"]).stdout;
     const resources = (JSON.parse(exported) as { deployment: { resources: { inputs?: Record<string, unknown> }[] } }).deployment.resources;
-    const commandStrings = resources.flatMap((resource) => [resource.inputs?.create, resource.inputs?.delete].filter((text): text is string => typeof text === "string"));
+    const commandStrings = resources.flatMap((resource) =>
+      [resource.inputs?.create, resource.inputs?.delete].filter((text): text is string => typeof text === "string"),
+    );
     expect(commandStrings.some((text) => text.includes("orchestrator-web.service"))).toBe(true);
     for (const secret of [apiToken, databasePassword, redisPassword]) {
       expect(exported).not.toContain(secret);
@@ -206,7 +227,7 @@ describe.sequential("the orchestrator on the single box, with the real engine", 
         "ls /opt/megaweb/orchestrator /etc/megaweb/orchestrator.env /etc/nginx/sites-enabled/orchestrator_megaweb_test.conf 2>&1 | grep -c 'No such file'",
         "id _orchestrator 2>&1 | grep -c 'no such user'",
         "mariadb -N -e \"SELECT COUNT(*) FROM mysql.user WHERE user = 'megaweb'\"",
-        "mariadb -N -e \"SELECT COUNT(*) FROM megaweb.sessions\"",
+        'mariadb -N -e "SELECT COUNT(*) FROM megaweb.sessions"',
       ].join("; "),
     );
     const [unitFiles, missing, noUser, users, sessions] = left.trim().split("\n");
@@ -258,7 +279,9 @@ describe.sequential("the orchestrator on the four-server phase: web and worker o
   it("has the worker host reconcile a session created through the web host", async () => {
     const created = await callApi(hosts.web, "POST", "/api/sessions", { url: "https://four.example", target_replica_count: 5 });
     expect(created.status).toBe(201);
-    await eventually("5 active replicas", async () => ((await callApi(hosts.web, "GET", `/api/sessions/${created.body.id}`)).body.active_replica_count === 5 ? true : undefined));
+    await eventually("5 active replicas", async () =>
+      (await callApi(hosts.web, "GET", `/api/sessions/${created.body.id}`)).body.active_replica_count === 5 ? true : undefined,
+    );
   }, 120_000);
 
   it("reports no changes on a second preview", async () => {

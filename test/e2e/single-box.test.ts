@@ -46,7 +46,8 @@ function unitIdentity(units: readonly string[]): string {
 
 describe.sequential("the single box on a local machine, with the real engine", () => {
   beforeAll(async () => {
-    if (process.platform !== "linux" || process.getuid?.() !== 0) throw new Error("the end-to-end test needs Linux and root (it boots a systemd-nspawn machine)");
+    if (process.platform !== "linux" || process.getuid?.() !== 0)
+      throw new Error("the end-to-end test needs Linux and root (it boots a systemd-nspawn machine)");
     local.destroy();
     await timed("bare machine to serving (s)", async () => {
       await timed("machine boot and stack setup (s)", () => local.prepare());
@@ -86,7 +87,9 @@ describe.sequential("the single box on a local machine, with the real engine", (
   it("updates only the changed site's step for a memory_limit change, shows the changed line, and leaves other pools running", async () => {
     const others = [fpmUnit(sites.shop.user), fpmUnit(sites.legacy.user)];
     const before = unitIdentity(others);
-    const reloadsBefore = machine.ssh(`cat /var/log/php8.2-fpm-${sites.shop.user}.log /var/log/php8.2-fpm-${sites.legacy.user}.log | grep -c Reloading || true`);
+    const reloadsBefore = machine.ssh(
+      `cat /var/log/php8.2-fpm-${sites.shop.user}.log /var/log/php8.2-fpm-${sites.legacy.user}.log | grep -c Reloading || true`,
+    );
     local.editSites((all) => {
       const blog = all.find((site) => site.domain === sites.blog.domain)!;
       (blog.php as Record<string, unknown>).memoryLimit = "160M";
@@ -102,7 +105,9 @@ describe.sequential("the single box on a local machine, with the real engine", (
     expect((await probe(sites.blog.domain)).memory_limit).toBe("160M");
     expect((await probe(sites.shop.domain)).memory_limit).toBe(sites.shop.memoryLimit);
     expect(unitIdentity(others)).toBe(before);
-    expect(machine.ssh(`cat /var/log/php8.2-fpm-${sites.shop.user}.log /var/log/php8.2-fpm-${sites.legacy.user}.log | grep -c Reloading || true`)).toBe(reloadsBefore);
+    expect(machine.ssh(`cat /var/log/php8.2-fpm-${sites.shop.user}.log /var/log/php8.2-fpm-${sites.legacy.user}.log | grep -c Reloading || true`)).toBe(
+      reloadsBefore,
+    );
   }, 600_000);
 
   it("fails the step of a site whose nginxDirectives nginx refuses, the previous config keeps serving, and a good snippet then serves", async () => {
@@ -145,7 +150,9 @@ describe.sequential("the single box on a local machine, with the real engine", (
 
     const exported = local.pulumiOk(["stack", "export"]).stdout;
     const resources = (JSON.parse(exported) as { deployment: { resources: { inputs?: Record<string, unknown> }[] } }).deployment.resources;
-    const commandStrings = resources.flatMap((resource) => [resource.inputs?.create, resource.inputs?.delete].filter((text): text is string => typeof text === "string"));
+    const commandStrings = resources.flatMap((resource) =>
+      [resource.inputs?.create, resource.inputs?.delete].filter((text): text is string => typeof text === "string"),
+    );
     expect(commandStrings.length).toBeGreaterThan(10);
     for (const secret of [...secrets, privateKeyLine]) {
       expect(exported).not.toContain(secret);
@@ -196,7 +203,12 @@ describe.sequential("the single box on a local machine, with the real engine", (
   }, 600_000);
 
   it("removes a site's vhost, pool and user when it leaves the config, and the others keep serving", async () => {
-    local.editSites((all) => all.splice(all.findIndex((site) => site.domain === sites.legacy.domain), 1));
+    local.editSites((all) =>
+      all.splice(
+        all.findIndex((site) => site.domain === sites.legacy.domain),
+        1,
+      ),
+    );
     const plan = local.pulumiOk(["preview", "--json"]);
     expect(changedSteps(plan.stdout).sort()).toEqual([
       "delete megaweb-e2e-provisioning-web-1-db-legacy_megaweb_test",

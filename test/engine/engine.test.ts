@@ -26,10 +26,7 @@ describe("the Pulumi engine on a local file backend", { timeout: 300_000 }, () =
 
   it("previews the stack and a local command as creates", async () => {
     const preview = await workspace.preview();
-    expect(planOf(preview)).toEqual([
-      "create pulumi:pulumi:Stack engine-local-test",
-      "create command:local:Command marker",
-    ]);
+    expect(planOf(preview)).toEqual(["create pulumi:pulumi:Stack engine-local-test", "create command:local:Command marker"]);
     expect(preview.changeSummary).toEqual({ create: 2 });
   });
 

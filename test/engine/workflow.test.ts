@@ -41,10 +41,7 @@ describe("the Pulumi GitHub Actions workflow", () => {
       await mkdir(join(dir, ".github/workflows"), { recursive: true });
       const broken = join(dir, ".github/workflows/broken.yml");
       const text = await readFile(workflowPath, "utf8");
-      await writeFile(
-        broken,
-        text.replace("comment-on-pr: true", "comment-on-pull-request: true").replace('>> "$GITHUB_OUTPUT"', ">> $GITHUB_OUTPUT"),
-      );
+      await writeFile(broken, text.replace("comment-on-pr: true", "comment-on-pull-request: true").replace('>> "$GITHUB_OUTPUT"', ">> $GITHUB_OUTPUT"));
       const result = await actionlint(broken);
       expect(result.code).toBe(1);
       expect(result.output).toContain('input "comment-on-pull-request" is not defined in action "pulumi/actions@v6"');

@@ -3,9 +3,7 @@ import { fileURLToPath } from "node:url";
 import { expect, test } from "vitest";
 import { olsKeywords } from "../../lib/openlitespeed/keywords";
 
-const extracted = fileURLToPath(
-  new URL("../../../shared/reference/openlitespeed/openlitespeed--src-main-plainconf.cpp--sKeywords.txt", import.meta.url),
-);
+const extracted = fileURLToPath(new URL("../../../shared/reference/openlitespeed/openlitespeed--src-main-plainconf.cpp--sKeywords.txt", import.meta.url));
 
 test("the keyword list is the one extracted from plainconf.cpp, in order", () => {
   const reference = readFileSync(extracted, "utf8").split("\n").filter(Boolean);

@@ -61,7 +61,8 @@ describe("real OLS configs", () => {
   test("CyberPanel's php70 handler resolves once its include is there to read", () => {
     const file = "cyberpanel--install-litespeed-conf-httpd_config.conf";
     const text = readFileSync(`${referenceDir}${file}`, "utf8");
-    const php70 = "extprocessor php70 {\n  type                    lsapi\n  address                 uds://tmp/lshttpd/php70.sock\n  autoStart               0\n}\n";
+    const php70 =
+      "extprocessor php70 {\n  type                    lsapi\n  address                 uds://tmp/lshttpd/php70.sock\n  autoStart               0\n}\n";
     const v4 = (files: { path: string; content: string }[]) =>
       checkOlsDeployment({ server: { path: "/usr/local/lsws/conf/httpd_config.conf", content: text }, files })
         .filter((finding) => finding.check === "V4")

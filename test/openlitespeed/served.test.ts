@@ -115,7 +115,10 @@ describe("OpenLiteSpeed wiring on a real host tree", () => {
   });
 
   test("a PHP request through the rendered wiring reaches the site's own pool, as the OLS user", () => {
-    for (const [vhost, user, memoryLimit] of [["one.ols.test", "one_ols_test", "96M"], ["two.ols.test", "two_ols_test", "160M"]] as const) {
+    for (const [vhost, user, memoryLimit] of [
+      ["one.ols.test", "one_ols_test", "96M"],
+      ["two.ols.test", "two_ols_test", "160M"],
+    ] as const) {
       const wiring = phpWiring(vhost);
       expect(wiring.user).toBe("nobody");
       const answer = fastcgi(wiring.socket, `${wiring.docRoot}/index.php`, wiring);

@@ -26,7 +26,12 @@ export class Deployment {
 
   named(type: string, name: string): Registration {
     const found = this.registrations.find((registration) => registration.type === type && registration.name === name);
-    if (!found) throw new Error(`no ${type} named ${name}; have ${this.ofType(type).map((each) => each.name).join(", ")}`);
+    if (!found)
+      throw new Error(
+        `no ${type} named ${name}; have ${this.ofType(type)
+          .map((each) => each.name)
+          .join(", ")}`,
+      );
     return found;
   }
 }

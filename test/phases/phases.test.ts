@@ -28,8 +28,7 @@ async function deployPhase(infrastructure: InfrastructureInput, sites?: readonly
   return { run, phase: phase! };
 }
 
-const dropletsBySize = (run: Deployment) =>
-  Object.fromEntries(run.ofType(droplet).map((each) => [each.name.replace("megaweb-", ""), each.inputs.size]));
+const dropletsBySize = (run: Deployment) => Object.fromEntries(run.ofType(droplet).map((each) => [each.name.replace("megaweb-", ""), each.inputs.size]));
 /** Firewalls, load balancers and reserved IPs take the numeric form of a droplet's id. */
 const dropletIdOf = (run: Deployment, host: string) => Number(run.named(droplet, `megaweb-${host}`).id);
 
@@ -120,7 +119,12 @@ describe("per-phase topology on DigitalOcean", () => {
     const { run, phase } = await deployPhase({ phase: "ha" });
     const count = (role: string) => run.ofType(droplet).filter((each) => each.name.startsWith(`megaweb-${role}-`)).length;
     expect([count("web"), count("redis"), count("sentinel"), count("mysql"), count("worker"), count("loadbalancer")]).toEqual([5, 3, 3, 3, 5, 0]);
-    expect(phase.plan.redis).toEqual({ primary: "redis-1", replicas: ["redis-2", "redis-3"], sentinels: ["sentinel-1", "sentinel-2", "sentinel-3"], sentinelQuorum: 2 });
+    expect(phase.plan.redis).toEqual({
+      primary: "redis-1",
+      replicas: ["redis-2", "redis-3"],
+      sentinels: ["sentinel-1", "sentinel-2", "sentinel-3"],
+      sentinelQuorum: 2,
+    });
     expect(phase.plan.mysql).toEqual({ primary: "mysql-1", replicas: ["mysql-2", "mysql-3"] });
     expect(phase.plan.hosts.filter((host) => host.mysql).map((host) => host.mysql)).toEqual(["primary", "replica", "replica"]);
     expect(run.ofType(loadBalancer)[0]!.inputs.dropletIds).toHaveLength(5);
@@ -131,10 +135,12 @@ describe("per-phase topology on DigitalOcean", () => {
 
   it("ha with haproxy: two HAProxy droplets share one reserved IP, assigned to the first", async () => {
     const { run, phase } = await deployPhase({ phase: "ha", loadBalancer: { kind: "haproxy" }, nodes: { sentinels: 5, redisReplicas: 1 } });
-    expect(run.ofType(droplet).filter((each) => each.name.startsWith("megaweb-loadbalancer-")).map((each) => each.name)).toEqual([
-      "megaweb-loadbalancer-1",
-      "megaweb-loadbalancer-2",
-    ]);
+    expect(
+      run
+        .ofType(droplet)
+        .filter((each) => each.name.startsWith("megaweb-loadbalancer-"))
+        .map((each) => each.name),
+    ).toEqual(["megaweb-loadbalancer-1", "megaweb-loadbalancer-2"]);
     expect(run.ofType(reservedIp)).toHaveLength(1);
     expect(run.ofType(reservedIpAssignment)[0]!.inputs.dropletId).toBe(dropletIdOf(run, "loadbalancer-1"));
     expect(phase.plan.redis.sentinels).toHaveLength(5);
@@ -233,7 +239,11 @@ describe("changes that must not touch servers", () => {
   it("changing sites or the app's site leaves every droplet's inputs unchanged", async () => {
     const app = (port: number) => ({ domain: "orchestrator.example.com", kind: "proxy", proxy: { port } });
     const before = await deployPhase({ phase: "ha" }, [{ domain: "shop.example.com", phpVersion: "8.2" }, app(3000)]);
-    const after = await deployPhase({ phase: "ha" }, [{ domain: "shop.example.com", phpVersion: "8.3" }, { domain: "blog.example.com", kind: "static" }, app(3100)]);
+    const after = await deployPhase({ phase: "ha" }, [
+      { domain: "shop.example.com", phpVersion: "8.3" },
+      { domain: "blog.example.com", kind: "static" },
+      app(3100),
+    ]);
     const inputs = (run: Deployment) => run.ofType(droplet).map((each) => [each.name, each.inputs]);
     expect(inputs(after.run)).toHaveLength(19);
     expect(inputs(after.run)).toEqual(inputs(before.run));
@@ -306,4 +316,3 @@ describe("misuse", () => {
     );
   });
 });
-

@@ -1,13 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { sizeMemoryMb } from "../../lib/plan/droplet-sizes";
-import {
-  Infrastructure,
-  type InfrastructureInput,
-  hostCountsPerRole,
-  loadBalancerKind,
-  plannedSize,
-  resolvedNodes,
-} from "../../lib/schema/infrastructure";
+import { Infrastructure, type InfrastructureInput, hostCountsPerRole, loadBalancerKind, plannedSize, resolvedNodes } from "../../lib/schema/infrastructure";
 
 /** Issues as `path: message` lines, the form users read. */
 function problems(input: InfrastructureInput | Record<string, unknown>): string[] {
@@ -50,9 +43,9 @@ describe("infrastructure schema: per-phase limits", () => {
     expect(problems({ phase: "four-server", loadBalancer: { kind: "haproxy" } })).toEqual([
       "loadBalancer: the four-server phase has no load balancer (horizontal and ha have one)",
     ]);
-    expect(
-      problems({ phase: "single", target: "existing", hosts: { web: [{ address: "198.18.0.2" }] }, loadBalancer: { kind: "digitalocean" } }),
-    ).toContain('loadBalancer.kind: "digitalocean" needs the digitalocean target; existing hosts use "haproxy"');
+    expect(problems({ phase: "single", target: "existing", hosts: { web: [{ address: "198.18.0.2" }] }, loadBalancer: { kind: "digitalocean" } })).toContain(
+      'loadBalancer.kind: "digitalocean" needs the digitalocean target; existing hosts use "haproxy"',
+    );
   });
 });
 
@@ -141,7 +134,8 @@ describe("infrastructure schema: resolved defaults", () => {
 
   it("gives every role a size that only grows from phase to phase", () => {
     const order = ["single", "four-server", "horizontal", "ha"] as const;
-    const memory = (phase: (typeof order)[number], role: "web" | "mysql" | "redis" | "worker") => sizeMemoryMb(plannedSize(Infrastructure.parse({ phase }), role));
+    const memory = (phase: (typeof order)[number], role: "web" | "mysql" | "redis" | "worker") =>
+      sizeMemoryMb(plannedSize(Infrastructure.parse({ phase }), role));
     for (const role of ["web", "mysql", "redis", "worker"] as const) {
       const sizes = order.slice(1).map((phase) => memory(phase, role));
       expect(sizes, role).toEqual([...sizes].sort((a, b) => a - b));

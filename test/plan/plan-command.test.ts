@@ -37,7 +37,16 @@ describe("megaweb plan", () => {
     const printed = JSON.parse(out);
     expect(printed.hosts.map((host: { name: string }) => host.name)).toEqual(["web-1", "web-2", "web-3", "redis-1", "mysql-1", "worker-1", "worker-2"]);
     expect(printed.cost).toMatchObject({ monthlyTotal: 96, currency: "USD" });
-    expect(printed.firewall).toContainEqual({ role: "redis", port: 6379, sources: [{ kind: "role", role: "web" }, { kind: "role", role: "worker" }, { kind: "role", role: "redis" }], purpose: "Redis clients, replication and Sentinel probes" });
+    expect(printed.firewall).toContainEqual({
+      role: "redis",
+      port: 6379,
+      sources: [
+        { kind: "role", role: "web" },
+        { kind: "role", role: "worker" },
+        { kind: "role", role: "redis" },
+      ],
+      purpose: "Redis clients, replication and Sentinel probes",
+    });
   });
 
   it("refuses a bad phase config with the field path and rule", async () => {

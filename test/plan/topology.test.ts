@@ -50,7 +50,16 @@ describe("hosts and replication", () => {
   it("makes the single box the web node that also runs MySQL and Redis primaries and the worker", () => {
     const single = plan({ phase: "single" });
     expect(single.hosts).toEqual([
-      { name: "web-1", plannedAs: "web", ordinal: 1, roles: ["web", "mysql", "redis", "worker"], size: "s-1vcpu-2gb", memoryMb: 2048, mysql: "primary", redis: "primary" },
+      {
+        name: "web-1",
+        plannedAs: "web",
+        ordinal: 1,
+        roles: ["web", "mysql", "redis", "worker"],
+        size: "s-1vcpu-2gb",
+        memoryMb: 2048,
+        mysql: "primary",
+        redis: "primary",
+      },
     ]);
     expect(single.redis).toEqual({ primary: "web-1", replicas: [], sentinels: [], sentinelQuorum: 0 });
     expect(single.loadBalancer).toBeUndefined();
@@ -67,8 +76,16 @@ describe("hosts and replication", () => {
   });
 
   it("needs no reserved IP for HAProxy on existing hosts", () => {
-    const hosts = { web: [{ address: "198.18.0.2" }], worker: [{ address: "198.18.0.3" }], redis: [{ address: "198.18.0.4" }], mysql: [{ address: "198.18.0.5" }], loadbalancer: [{ address: "198.18.0.6" }] };
-    expect(planTopology(Infrastructure.parse({ phase: "horizontal", target: "existing", nodes: { web: 1, worker: 1 }, hosts })).loadBalancer?.reservedIp).toBe(false);
+    const hosts = {
+      web: [{ address: "198.18.0.2" }],
+      worker: [{ address: "198.18.0.3" }],
+      redis: [{ address: "198.18.0.4" }],
+      mysql: [{ address: "198.18.0.5" }],
+      loadbalancer: [{ address: "198.18.0.6" }],
+    };
+    expect(planTopology(Infrastructure.parse({ phase: "horizontal", target: "existing", nodes: { web: 1, worker: 1 }, hosts })).loadBalancer?.reservedIp).toBe(
+      false,
+    );
   });
 });
 

@@ -47,7 +47,20 @@ describe.runIf(process.getuid?.() === 0)("local machines", () => {
     const hostKeys = hosts.machines.map((machine) => {
       const ssh = spawnSync(
         "ssh",
-        ["-i", hosts.privateKeyPath, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", `root@${machine.address}`, "hostname; cat /etc/ssh/ssh_host_ed25519_key.pub; grep -c security /etc/apt/sources.list"],
+        [
+          "-i",
+          hosts.privateKeyPath,
+          "-o",
+          "BatchMode=yes",
+          "-o",
+          "StrictHostKeyChecking=no",
+          "-o",
+          "UserKnownHostsFile=/dev/null",
+          "-o",
+          "LogLevel=ERROR",
+          `root@${machine.address}`,
+          "hostname; cat /etc/ssh/ssh_host_ed25519_key.pub; grep -c security /etc/apt/sources.list",
+        ],
         { encoding: "utf8", timeout: 30_000 },
       );
       expect(ssh.status, ssh.stderr).toBe(0);

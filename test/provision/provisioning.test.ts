@@ -91,7 +91,9 @@ describe("Provisioning", () => {
 
   it("sends generated passwords only on stdin of steps that log nothing, never in a command string", async () => {
     const steps = await provision(singleBox(threeSites));
-    const passwords = await Promise.all(["redis", "mysql:shop.example.com", "mysql:blog.example.com"].map((purpose) => valueOf(secrets.derivedPassword(privateKey, purpose))));
+    const passwords = await Promise.all(
+      ["redis", "mysql:shop.example.com", "mysql:blog.example.com"].map((purpose) => valueOf(secrets.derivedPassword(privateKey, purpose))),
+    );
     for (const [name, inputs] of [...steps].filter(([, inputs]) => inputs.type === commandType)) {
       for (const password of passwords) {
         expect(`${inputs.create ?? ""}${inputs.delete ?? ""}`, name).not.toContain(password);
@@ -107,7 +109,9 @@ describe("Provisioning", () => {
   });
 
   it("derives a different, stable password per purpose", async () => {
-    const [a, b, again] = await Promise.all([secrets.derivedPassword("key", "redis"), secrets.derivedPassword("key", "mysql:a"), secrets.derivedPassword("key", "redis")].map(valueOf));
+    const [a, b, again] = await Promise.all(
+      [secrets.derivedPassword("key", "redis"), secrets.derivedPassword("key", "mysql:a"), secrets.derivedPassword("key", "redis")].map(valueOf),
+    );
     expect(a).toHaveLength(32);
     expect(a).not.toBe(b);
     expect(again).toBe(a);

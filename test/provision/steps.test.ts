@@ -29,7 +29,7 @@ describe("step scripts", () => {
   it("quotes inputs so no value can end the shell word", () => {
     expect(shellQuote("it's $HOME")).toBe(`'it'\\''s $HOME'`);
     const command = stepCommand('printf "%s" "$value" >&2', { value: "it's $HOME; rm -rf /" });
-    expect(runStep(command.replace('if [ "$(id -u)" -eq 0 ]; then exec bash', 'if true; then exec bash'))).toMatchObject({
+    expect(runStep(command.replace('if [ "$(id -u)" -eq 0 ]; then exec bash', "if true; then exec bash"))).toMatchObject({
       status: 0,
       stderr: "it's $HOME; rm -rf /",
     });

@@ -94,7 +94,10 @@ describe("apache2 -t on the rendered host", () => {
   test("accepts every site shape, enabled with Debian's own tools", () => {
     const apache = prepareApacheRoot(root);
     for (const file of [...files.host, ...files.sites.map((site) => site.file)]) writeHostFile(file.path, file.content);
-    enableApacheSites(apache, files.sites.map((site) => site.slug));
+    enableApacheSites(
+      apache,
+      files.sites.map((site) => site.slug),
+    );
     const result = apacheConfigTest(apache);
     expect(result.output).toContain("Syntax OK");
     expect(result.ok).toBe(true);

@@ -9,22 +9,22 @@ import { Site, type SiteInput } from "../../lib/schema/site";
  * shared/reference/openlitespeed/CHECKS.md, together, as the server would load them.
  */
 const siteInputs: SiteInput[] = [
-    { domain: "shop.example", webServer: "openlitespeed", pool: { maxChildren: 3 } },
-    {
-      domain: "locked.example",
-      aliases: ["www.locked.example", "*.locked.example"],
-      webServer: "openlitespeed",
-      php: { memoryLimit: "128M", postMaxSize: "200M", uploadMaxFilesize: "100M" },
-      pool: { pm: "static", maxChildren: 4 },
-      access: { allow: ["10.0.0.0/8", "2001:db8::/32"], deny: ["10.1.2.3"] },
-      tls: { mode: "letsencrypt" },
-      caching: { staticMaxAge: "12h" },
-    },
-    { domain: "plain.example", webServer: "openlitespeed", kind: "static", gzip: false, securityHeaders: false, caching: { staticMaxAge: "off" } },
-    { domain: "app.example", webServer: "openlitespeed", kind: "proxy", proxy: { port: 3000 } },
-    { domain: "ws.example", webServer: "openlitespeed", kind: "proxy", proxy: { port: 3001, host: "::1", websockets: false }, documentRoot: "/srv/ws/public" },
-    { domain: "front.example", webServer: "nginx" },
-    { domain: "legacy.example", webServer: "apache" },
+  { domain: "shop.example", webServer: "openlitespeed", pool: { maxChildren: 3 } },
+  {
+    domain: "locked.example",
+    aliases: ["www.locked.example", "*.locked.example"],
+    webServer: "openlitespeed",
+    php: { memoryLimit: "128M", postMaxSize: "200M", uploadMaxFilesize: "100M" },
+    pool: { pm: "static", maxChildren: 4 },
+    access: { allow: ["10.0.0.0/8", "2001:db8::/32"], deny: ["10.1.2.3"] },
+    tls: { mode: "letsencrypt" },
+    caching: { staticMaxAge: "12h" },
+  },
+  { domain: "plain.example", webServer: "openlitespeed", kind: "static", gzip: false, securityHeaders: false, caching: { staticMaxAge: "off" } },
+  { domain: "app.example", webServer: "openlitespeed", kind: "proxy", proxy: { port: 3000 } },
+  { domain: "ws.example", webServer: "openlitespeed", kind: "proxy", proxy: { port: 3001, host: "::1", websockets: false }, documentRoot: "/srv/ws/public" },
+  { domain: "front.example", webServer: "nginx" },
+  { domain: "legacy.example", webServer: "apache" },
 ];
 const sites = siteInputs.map((input) => Site.parse(input));
 
@@ -85,8 +85,12 @@ describe("OpenLiteSpeed rendering", () => {
     const server = renderHost().server.content;
     expect(server).not.toContain("front.example");
     expect(server).not.toContain("legacy.example");
-    expect(server).toContain("extprocessor shop_example_fpm {\n  type                    fcgi\n  address                 uds://run/php/php8.2-fpm-shop_example.sock\n");
-    expect(server).toContain("extprocessor locked_example_fpm {\n  type                    fcgi\n  address                 uds://run/php/php8.2-fpm-locked_example.sock\n  maxConns                4\n");
+    expect(server).toContain(
+      "extprocessor shop_example_fpm {\n  type                    fcgi\n  address                 uds://run/php/php8.2-fpm-shop_example.sock\n",
+    );
+    expect(server).toContain(
+      "extprocessor locked_example_fpm {\n  type                    fcgi\n  address                 uds://run/php/php8.2-fpm-locked_example.sock\n  maxConns                4\n",
+    );
     expect(server.match(/^ {2}autoStart {15}0$/gm)).toHaveLength(4);
     expect(server).toContain("  map                     locked.example locked.example, www.locked.example, *.locked.example\n");
   });
@@ -107,11 +111,15 @@ describe("OpenLiteSpeed rendering", () => {
 
   test("the checker reads the rendered files, not a stand-in: breaking one is caught", () => {
     const rendered = renderHost();
-    const broken = { ...rendered, server: { ...rendered.server, content: rendered.server.content.replace("uds://run/php/php8.2-fpm-shop_example.sock", "/run/php/php8.2-fpm-shop_example.sock") } };
+    const broken = {
+      ...rendered,
+      server: {
+        ...rendered.server,
+        content: rendered.server.content.replace("uds://run/php/php8.2-fpm-shop_example.sock", "/run/php/php8.2-fpm-shop_example.sock"),
+      },
+    };
     expect(check(broken)).toEqual([expect.stringMatching(/httpd_config\.conf:\d+: V6 address "\/run\/php\/php8\.2-fpm-shop_example\.sock"/)]);
     const unmapped = { ...rendered, server: { ...rendered.server, content: rendered.server.content.replace(/^ {2}map {21}app\.example .*\n/m, "") } };
-    expect(check(unmapped)).toEqual([
-      expect.stringMatching(/R5 listener "megaweb" does not map app\.example to "app\.example"/),
-    ]);
+    expect(check(unmapped)).toEqual([expect.stringMatching(/R5 listener "megaweb" does not map app\.example to "app\.example"/)]);
   });
 });

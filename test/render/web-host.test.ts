@@ -21,7 +21,13 @@ describe("a web host's files", () => {
   const showcase: StackInput = {
     sizes: { web: "s-2vcpu-4gb" },
     sites: [
-      { domain: "example.com", aliases: ["www.example.com"], access: { allow: ["203.0.113.0/24"], deny: ["203.0.113.7"] }, caching: { pageCache: "10s" }, tls: { mode: "letsencrypt" } },
+      {
+        domain: "example.com",
+        aliases: ["www.example.com"],
+        access: { allow: ["203.0.113.0/24"], deny: ["203.0.113.7"] },
+        caching: { pageCache: "10s" },
+        tls: { mode: "letsencrypt" },
+      },
       { domain: "static.example.com", kind: "static", securityHeaders: false, gzip: false, caching: { staticMaxAge: "off" } },
       { domain: "app.example.com", kind: "proxy", proxy: { port: 3000 } },
       { domain: "legacy.example.com", webServer: "apache", phpVersion: "8.1", pool: { pm: "dynamic", maxChildren: 6 } },
@@ -59,7 +65,11 @@ describe("a web host's files", () => {
       { path: "/var/www/example_com/sessions", mode: "0700", owner: "example_com:example_com" },
       { path: "/var/www/example_com/tmp", mode: "0700", owner: "example_com:example_com" },
     ]);
-    expect(host.sites[1]!.directories.map((directory) => directory.path)).toEqual(["/var/www/static_example_com", "/var/www/static_example_com/public", "/var/www/static_example_com/logs"]);
+    expect(host.sites[1]!.directories.map((directory) => directory.path)).toEqual([
+      "/var/www/static_example_com",
+      "/var/www/static_example_com/public",
+      "/var/www/static_example_com/logs",
+    ]);
     expect(render({ sites: [{ domain: "a.example.com", php: { extensions: ["redis", "intl", "ctype"] } }] }).packages).toEqual([
       "nginx",
       "php8.2-common",
@@ -71,8 +81,14 @@ describe("a web host's files", () => {
 
   it("put a pool per PHP site under its version's pool.d, and none for static or proxy sites", () => {
     const paths = allFiles(render(showcase)).map((file) => file.path);
-    expect(paths.filter((path) => path.includes("/pool.d/"))).toEqual(["/etc/php/8.2/fpm/pool.d/example_com.conf", "/etc/php/8.1/fpm/pool.d/legacy_example_com.conf"]);
-    expect(paths.filter((path) => path.endsWith("99-megaweb.ini"))).toEqual(["/etc/php/8.1/fpm/conf.d/99-megaweb.ini", "/etc/php/8.2/fpm/conf.d/99-megaweb.ini"]);
+    expect(paths.filter((path) => path.includes("/pool.d/"))).toEqual([
+      "/etc/php/8.2/fpm/pool.d/example_com.conf",
+      "/etc/php/8.1/fpm/pool.d/legacy_example_com.conf",
+    ]);
+    expect(paths.filter((path) => path.endsWith("99-megaweb.ini"))).toEqual([
+      "/etc/php/8.1/fpm/conf.d/99-megaweb.ini",
+      "/etc/php/8.2/fpm/conf.d/99-megaweb.ini",
+    ]);
   });
 
   it("front an Apache site with nginx on the Apache loopback port", () => {
@@ -98,7 +114,10 @@ describe("a web host's files", () => {
   it("write a custom certificate, and its key only when the key is decrypted, as a secret root-only file", () => {
     const site = (key: unknown) => ({ sites: [{ domain: "shop.example.com", tls: { mode: "custom", certificate, key } }] }) as StackInput;
     const fromProgram = allFiles(render(site(privateKey)));
-    expect(fromProgram.find((file) => file.path === "/etc/ssl/megaweb/shop_example_com.crt")).toEqual({ path: "/etc/ssl/megaweb/shop_example_com.crt", content: certificate });
+    expect(fromProgram.find((file) => file.path === "/etc/ssl/megaweb/shop_example_com.crt")).toEqual({
+      path: "/etc/ssl/megaweb/shop_example_com.crt",
+      content: certificate,
+    });
     expect(fromProgram.find((file) => file.path === "/etc/ssl/private/megaweb-shop_example_com.key")).toEqual({
       path: "/etc/ssl/private/megaweb-shop_example_com.key",
       content: privateKey,
@@ -111,7 +130,10 @@ describe("a web host's files", () => {
   });
 
   it("tie the body limit to post_max_size and send HSTS only with TLS", () => {
-    const conf = fileAt({ sites: [{ domain: "a.example.com", php: { uploadMaxFilesize: "8M", postMaxSize: "20M" } }] }, "/etc/nginx/sites-enabled/a_example_com.conf");
+    const conf = fileAt(
+      { sites: [{ domain: "a.example.com", php: { uploadMaxFilesize: "8M", postMaxSize: "20M" } }] },
+      "/etc/nginx/sites-enabled/a_example_com.conf",
+    );
     expect(conf).toContain("client_max_body_size 20M;");
     expect(conf).not.toContain("Strict-Transport-Security");
     expect(fileAt(showcase, "/etc/nginx/sites-enabled/example_com.conf")).toContain('add_header Strict-Transport-Security "max-age=31536000" always;');
@@ -120,7 +142,9 @@ describe("a web host's files", () => {
   it("put a site's nginxDirectives verbatim at the end of its own server block, after megaweb's locations", () => {
     const directives = 'location = /health {\n    return 200 "ok\\n";\n}\n';
     const conf = fileAt({ sites: [{ domain: "a.example.com", nginxDirectives: directives }] }, "/etc/nginx/sites-enabled/a_example_com.conf");
-    expect(conf.endsWith(`    # The site's nginxDirectives, last so megaweb's regex locations (the dotfile guard among them) match first.\n${directives}}\n`)).toBe(true);
+    expect(
+      conf.endsWith(`    # The site's nginxDirectives, last so megaweb's regex locations (the dotfile guard among them) match first.\n${directives}}\n`),
+    ).toBe(true);
     expect(conf.indexOf("location = /health")).toBeGreaterThan(conf.indexOf("location ~ \\.php$"));
     expect(fileAt({ sites: [{ domain: "a.example.com" }] }, "/etc/nginx/sites-enabled/a_example_com.conf")).not.toContain("nginxDirectives");
   });
@@ -156,24 +180,40 @@ describe("PHP-FPM pool sizing on a host", () => {
 
   it("leaves room for MySQL, Redis and the worker on a single box", () => {
     // 4096 - 320 - 1024 (MySQL 25%) - 205 (Redis 5%) - 192 (worker) = 2355 MB: 18 workers at 128M.
-    expect(sizes({ sites: [{ domain: "a.example.com", php: { memoryLimit: "128M" } }] }, 4096, ["web", "mysql", "redis", "worker"])).toEqual([{ pm: "ondemand", maxChildren: 18 }]);
+    expect(sizes({ sites: [{ domain: "a.example.com", php: { memoryLimit: "128M" } }] }, 4096, ["web", "mysql", "redis", "worker"])).toEqual([
+      { pm: "ondemand", maxChildren: 18 },
+    ]);
   });
 
   it("keeps room for the app behind each proxy site", () => {
     // 1024 - 320 (OS) - 128 (the app) = 576 MB: 4 workers at 128M; without the app, 704 MB: 5.
-    expect(sizes({ sites: [{ domain: "a.example.com", php: { memoryLimit: "128M" } }, { domain: "app.example.com", kind: "proxy", proxy: { port: 3000 } }] }, 1024)).toEqual([
-      { pm: "ondemand", maxChildren: 4 },
-      undefined,
-    ]);
+    expect(
+      sizes(
+        {
+          sites: [
+            { domain: "a.example.com", php: { memoryLimit: "128M" } },
+            { domain: "app.example.com", kind: "proxy", proxy: { port: 3000 } },
+          ],
+        },
+        1024,
+      ),
+    ).toEqual([{ pm: "ondemand", maxChildren: 4 }, undefined]);
     expect(sizes({ sites: [{ domain: "a.example.com", php: { memoryLimit: "128M" } }] }, 1024)).toEqual([{ pm: "ondemand", maxChildren: 5 }]);
   });
 
   it("charges explicit pools first and derives dynamic spare servers", () => {
-    expect(sizes({ sites: [{ domain: "a.example.com", pool: { pm: "dynamic", maxChildren: 4 } }, { domain: "b.example.com", kind: "static" }, { domain: "c.example.com" }] }, 2048)).toEqual([
-      { pm: "dynamic", maxChildren: 4, startServers: 1, minSpareServers: 1, maxSpareServers: 2 },
-      undefined,
-      { pm: "ondemand", maxChildren: 2 },
-    ]);
+    expect(
+      sizes(
+        {
+          sites: [
+            { domain: "a.example.com", pool: { pm: "dynamic", maxChildren: 4 } },
+            { domain: "b.example.com", kind: "static" },
+            { domain: "c.example.com" },
+          ],
+        },
+        2048,
+      ),
+    ).toEqual([{ pm: "dynamic", maxChildren: 4, startServers: 1, minSpareServers: 1, maxSpareServers: 2 }, undefined, { pm: "ondemand", maxChildren: 2 }]);
   });
 
   it("refuses an explicit pool the host's real memory cannot hold, naming the field", () => {

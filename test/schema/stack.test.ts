@@ -2,7 +2,6 @@ import { describe, expect, it } from "vitest";
 import { problems } from "./problems";
 import { parseStack, stackInputFromConfig, type StackInput } from "../../lib/schema/stack";
 
-
 const oneSite = (site: Record<string, unknown>): StackInput => ({ sites: [{ domain: "ok.example.com" }, site] as StackInput["sites"] });
 
 describe("a stack with only a domain", () => {
@@ -74,7 +73,9 @@ describe("bad input is refused with the field path and the rule", () => {
   });
 
   it("rejects the same domain on two sites", () => {
-    expect(problems({ sites: [{ domain: "example.com" }, { domain: "EXAMPLE.com" }] })).toEqual([`sites[1].domain: "example.com" is already used by sites[0].domain`]);
+    expect(problems({ sites: [{ domain: "example.com" }, { domain: "EXAMPLE.com" }] })).toEqual([
+      `sites[1].domain: "example.com" is already used by sites[0].domain`,
+    ]);
   });
 
   it("rejects an alias equal to another site's domain", () => {
@@ -137,7 +138,9 @@ describe("bad input is refused with the field path and the rule", () => {
     expect(problems(oneSite({ domain: "a.example.com", pool: { pm: "dynamic", maxChildren: 4, minSpareServers: 3, maxSpareServers: 2 } }))).toEqual([
       `sites[1].pool.minSpareServers: 3 is more than maxSpareServers 2`,
     ]);
-    expect(problems(oneSite({ domain: "a.example.com", pool: { startServers: 2 } }))).toEqual([`sites[1].pool.startServers: applies only when pm is "dynamic"`]);
+    expect(problems(oneSite({ domain: "a.example.com", pool: { startServers: 2 } }))).toEqual([
+      `sites[1].pool.startServers: applies only when pm is "dynamic"`,
+    ]);
   });
 
   it("refuses a TLS key written in plain text and an unknown TLS mode", () => {
@@ -146,13 +149,19 @@ describe("bad input is refused with the field path and the rule", () => {
       `sites[1].tls.key: must be a secret (pulumi config set --secret --path 'sites[N].tls.key' < key.pem)`,
     ]);
     expect(problems(oneSite({ domain: "a.example.com", tls: { mode: "custom", certificate, key: { secure: "v1:abc" } } }))).toEqual([]);
-    expect(problems(oneSite({ domain: "a.example.com", tls: { mode: "selfsigned" } }))).toEqual([`sites[1].tls.mode: "selfsigned" is not a TLS mode (none, letsencrypt, custom)`]);
-    expect(problems(oneSite({ domain: "a.example.com", tls: { email: "a@example.com" } }))).toEqual([`sites[1].tls.mode: needs a mode (none, letsencrypt, custom)`]);
+    expect(problems(oneSite({ domain: "a.example.com", tls: { mode: "selfsigned" } }))).toEqual([
+      `sites[1].tls.mode: "selfsigned" is not a TLS mode (none, letsencrypt, custom)`,
+    ]);
+    expect(problems(oneSite({ domain: "a.example.com", tls: { email: "a@example.com" } }))).toEqual([
+      `sites[1].tls.mode: needs a mode (none, letsencrypt, custom)`,
+    ]);
   });
 
   it("refuses a database password, since provisioning derives each site's own", () => {
     expect(problems(oneSite({ domain: "a.example.com", database: { password: "hunter2" } }))).toEqual([`sites[1].database.password: is not a known setting`]);
-    expect(problems(oneSite({ domain: "a.example.com", database: { password: { secure: "v1:abc" } } }))).toEqual([`sites[1].database.password: is not a known setting`]);
+    expect(problems(oneSite({ domain: "a.example.com", database: { password: { secure: "v1:abc" } } }))).toEqual([
+      `sites[1].database.password: is not a known setting`,
+    ]);
   });
 
   it("refuses nginxDirectives that would break out of the server block or run into what follows", () => {
@@ -176,9 +185,11 @@ describe("bad input is refused with the field path and the rule", () => {
 
 describe("stack config from a stack file", () => {
   it("keeps megaweb: keys without their prefix and leaves other namespaces out", () => {
-    expect(stackInputFromConfig({ "megaweb:sites": [{ domain: "example.com" }], "megaweb:phase": "single", "digitalocean:token": { secure: "v1:x" } })).toEqual({
-      sites: [{ domain: "example.com" }],
-      phase: "single",
-    });
+    expect(stackInputFromConfig({ "megaweb:sites": [{ domain: "example.com" }], "megaweb:phase": "single", "digitalocean:token": { secure: "v1:x" } })).toEqual(
+      {
+        sites: [{ domain: "example.com" }],
+        phase: "single",
+      },
+    );
   });
 });

@@ -53,7 +53,9 @@ function requireBinary(name: string): void {
 }
 
 function mariadbVersion(): string {
-  return spawnSync("mariadbd", ["--version"], { encoding: "utf8" }).stdout.replace(/[^A-Za-z0-9.]+/g, "_").slice(0, 80);
+  return spawnSync("mariadbd", ["--version"], { encoding: "utf8" })
+    .stdout.replace(/[^A-Za-z0-9.]+/g, "_")
+    .slice(0, 80);
 }
 
 export interface MariaDbOptions {
@@ -85,11 +87,9 @@ function templateDir(options: MariaDbOptions): string {
   }
   mkdirSync(CACHE, { recursive: true });
   const building = mkdtempSync(path.join(CACHE, "mariadb-building-"));
-  const result = spawnSync(
-    "mariadb-install-db",
-    [...serverArgs(building, options), "--auth-root-authentication-method=normal", "--skip-test-db"],
-    { encoding: "utf8" },
-  );
+  const result = spawnSync("mariadb-install-db", [...serverArgs(building, options), "--auth-root-authentication-method=normal", "--skip-test-db"], {
+    encoding: "utf8",
+  });
   if (result.status !== 0) throw new Error(`mariadb-install-db failed:\n${result.stdout}\n${result.stderr}`);
   try {
     renameSync(building, template);
@@ -242,8 +242,25 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisServe
   const replication = options.replicaOf ? ["--replicaof", "127.0.0.1", String(options.replicaOf.port), "--masterauth", password] : [];
   const child = await startRedisProcess(
     "redis-server",
-    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", directory,
-      "--requirepass", password, "--masterauth", password, "--daemonize", "no", ...replication],
+    [
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      "--dir",
+      directory,
+      "--requirepass",
+      password,
+      "--masterauth",
+      password,
+      "--daemonize",
+      "no",
+      ...replication,
+    ],
     directory,
     url,
   );

@@ -30,7 +30,10 @@ export interface RunningOrchestrator {
   app: FastifyInstance;
   worker?: Worker;
   /** fetch against the app, with the API token unless `token: null`. */
-  api(path: string, init?: { method?: string; body?: unknown; token?: string | null; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Headers }>;
+  api(
+    path: string,
+    init?: { method?: string; body?: unknown; token?: string | null; headers?: Record<string, string> },
+  ): Promise<{ status: number; body: any; headers: Headers }>;
   stop(): Promise<void>;
 }
 
