@@ -57,6 +57,7 @@ prepare() {
   local config=$workspace/Pulumi.$stack.yaml salt=""
   [ -f "$config" ] && salt=$(grep '^encryptionsalt:' "$config" || true)
   # Start from the committed stack file every time, so edits to it reach the demo.
+  # shellcheck disable=SC1003 # sed's `$a\` appends a final newline when the file lacks one
   { sed -e '$a\' "$stack_file"; [ -z "$salt" ] || echo "$salt"; } >"$config.new"
   mv "$config.new" "$config"
   (cd "$workspace" && pulumi stack select --create --non-interactive "$stack" >/dev/null)
@@ -83,6 +84,7 @@ up() {
   (cd "$workspace" && pulumi up --yes --skip-preview --non-interactive --stack "$stack")
   echo
   echo "demo: up in $((SECONDS - started))s. The sites, served by the local machine:"
+  # shellcheck disable=SC2016 # the single quotes hold a JavaScript program, not shell
   (cd "$workspace" && pulumi stack output --stack "$stack" --json) | node -e '
     const { endpoint, urls } = JSON.parse(require("fs").readFileSync(0, "utf8"));
     for (const [domain, url] of Object.entries(urls)) console.log(`  ${url}   curl -H "Host: ${domain}" http://${endpoint}/`);'

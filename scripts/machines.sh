@@ -259,7 +259,7 @@ cmd_configure() {
   local -A taken=()
   for address in "${addresses[@]}"; do
     role=${per_machine[$((${#per_machine[@]} == 1 ? 0 : n))]}
-    pulumi config set "${file_args[@]}" --path "megaweb:hosts.$role[${taken[$role]:-0}].address" "$address"
+    pulumi config set "${file_args[@]}" --path "megaweb:hosts.${role}[${taken[$role]:-0}].address" "$address"
     taken[$role]=$((${taken[$role]:-0} + 1))
     n=$((n + 1))
   done

@@ -62,6 +62,7 @@ if grep -q '^encryptionsalt:' "$stack_file"; then
 fi
 pulumi stack select --create --non-interactive --cwd "$state/project" "$stack"
 config="$state/stacks/Pulumi.$stack.preview.yaml"
+# shellcheck disable=SC1003 # sed's `$a\` appends a final newline when the file lacks one
 { sed -e '/^encryptionsalt:/d' -e '$a\' "$stack_file"; grep '^encryptionsalt:' "$seed"; } > "$config"
 
 exec pulumi preview --diff --non-interactive --stack "$stack" --config-file "$config" "$@"
