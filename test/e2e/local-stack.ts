@@ -12,6 +12,16 @@ import { parseDocument } from "yaml";
 
 export const repo = join(__dirname, "..", "..");
 
+/**
+ * A test's machine set name, prefixed with MEGAWEB_SET_PREFIX (up to two letters) so checkouts
+ * running the suite side by side on one host boot sets of their own.
+ */
+export function machineSetName(name: string): string {
+  const prefix = process.env.MEGAWEB_SET_PREFIX ?? "";
+  if (!/^[a-z]{0,2}$/.test(prefix)) throw new Error(`MEGAWEB_SET_PREFIX: "${prefix}" must be at most two lower-case letters`);
+  return `${prefix}${name}`;
+}
+
 /** Wall-clock seconds an e2e records for its issue note, kept in test-output/<file> after the run. */
 export class Timings {
   readonly seconds: Record<string, number> = {};
@@ -51,12 +61,15 @@ export class LocalStack {
    * `stackFile` is the stack file the workspace starts from. @default "stacks/Pulumi.local.yaml"
    * `roles` gives each machine's planned role, in order, one machine per entry. @default ["web"]
    */
+  readonly machineSet: string;
+
   constructor(
-    readonly machineSet: string,
+    machineSet: string,
     readonly stack: string,
     stackFile?: string,
     roles: readonly string[] = ["web"],
   ) {
+    this.machineSet = machineSetName(machineSet);
     this.workspace = join(repo, "test-output", stack);
     this.configFile = join(this.workspace, `Pulumi.${stack}.yaml`);
     const cache = process.env.MEGAWEB_CACHE ?? "/var/cache/megaweb";

@@ -2,11 +2,12 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { machineSetName } from "../e2e/local-stack";
 
 /** scripts/machines.sh for real: two nspawn machines on their own bridge, then nothing left behind. */
 
 const repo = join(__dirname, "..", "..");
-const machineSet = "mtest";
+const machineSet = machineSetName("mtest");
 
 function machines(...args: string[]) {
   const result = spawnSync("bash", ["scripts/machines.sh", ...args, "--set", machineSet], { cwd: repo, encoding: "utf8", timeout: 600_000 });
@@ -82,7 +83,9 @@ describe.runIf(process.getuid?.() === 0)("local machines", () => {
   });
 
   it("takes down the machines, their bridge, nftables table and directories, and only its own processes", () => {
-    const pids = ["mtest-1", "mtest-2"].map((name) => readFileSync(`/var/lib/megaweb/machines/${machineSet}/${name}/nspawn.pid`, "utf8").trim());
+    const pids = [1, 2]
+      .map((index) => `${machineSet}-${index}`)
+      .map((name) => readFileSync(`/var/lib/megaweb/machines/${machineSet}/${name}/nspawn.pid`, "utf8").trim());
     const down = machines("down");
     expect(down.status, down.stderr).toBe(0);
     for (const pid of pids) expect(running(pid), `machine process ${pid}`).toBe(false);
