@@ -54,7 +54,8 @@ describe("the Pulumi engine on a local file backend", { timeout: 300_000 }, () =
     await workspace.setConfig("revision", "2");
     const preview = await workspace.preview();
     const marker = preview.steps.find((step) => step.urn.endsWith("::marker"));
-    expect(marker).toMatchObject({ op: "replace", replaceReasons: ["triggers[0]"] });
+    // The upstream provider names the replacing property in the detailed diff, not in replaceReasons.
+    expect(marker).toMatchObject({ op: "replace", diffReasons: ["triggers"], detailedDiff: { "triggers[0]": { kind: "update-replace" } } });
   });
 
   it("runs the delete command with the create output on destroy", async () => {

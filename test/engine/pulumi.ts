@@ -17,6 +17,7 @@ export interface PreviewStep {
   oldState?: { type: string };
   diffReasons?: string[];
   replaceReasons?: string[];
+  detailedDiff?: Record<string, { kind: string; inputDiff?: boolean }>;
 }
 
 export interface Preview {
@@ -48,7 +49,7 @@ export class Workspace {
   }
 
   /**
-   * The repo's own program (Pulumi.yaml at the root, main: stacks/) on a copy of a stack file.
+   * The repo's own program (Pulumi.yaml at the root, main: stacks/index.ts) on a copy of a stack file.
    * The stack is created from a scratch project whose stack files live in the workspace, so the
    * passphrase salt Pulumi writes on creation never touches the committed stack files.
    */

@@ -45,7 +45,7 @@ describe("remote commands and copies over SSH under the real engine", { timeout:
     expect(existsSync(remoteDir)).toBe(false);
   });
 
-  it("copies an archive and two assets, then runs the command with stdin and a secret environment", async () => {
+  it("copies an archive and two assets, then runs the command with a secret on stdin", async () => {
     const output = await workspace.up();
     // logging "none": the listing the command prints is not shown while it runs.
     expect(output).not.toContain("site.css");
@@ -81,6 +81,12 @@ describe("remote commands and copies over SSH under the real engine", { timeout:
     });
     await workspace.up();
     expect(await readFile(join(remoteDir, "etc/motd"), "utf8")).toBe("welcome, second edition");
+  });
+
+  it("fails a command whose environment the host's sshd does not accept, naming the variable", async () => {
+    await workspace.setConfig("probeEnvironment", "true");
+    await expect(workspace.up()).rejects.toThrow(/could not set environment variable "PROBE"/);
+    await workspace.pulumi(["config", "rm", "probeEnvironment"]);
   });
 
   it("runs the delete command on destroy", async () => {

@@ -36,6 +36,8 @@ export class LoopbackSshd {
         "UsePAM no",
         // The key files live in a temp dir whose modes sshd's owner checks would reject.
         "StrictModes no",
+        // CopyToRemote writes over SFTP, as on any Debian host.
+        "Subsystem sftp internal-sftp",
       ].join("\n") + "\n",
     );
     // sshd refuses to start without its privilege separation directory.
