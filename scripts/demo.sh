@@ -53,7 +53,7 @@ require_engine() {
 prepare() {
   [ -d "/var/lib/megaweb/machines/$machine_set" ] || bash scripts/machines.sh up --set "$machine_set" --count "$machine_count" >/dev/null
   mkdir -p "$workspace/state"
-  printf 'name: megaweb\nruntime:\n  name: nodejs\n  options:\n    typescript: true\nmain: %s/stacks/\n' "$repo" >"$workspace/Pulumi.yaml"
+  printf 'name: megaweb\nruntime:\n  name: nodejs\n  options:\n    typescript: true\nmain: %s/stacks/index.ts\n' "$repo" >"$workspace/Pulumi.yaml"
   local config=$workspace/Pulumi.$stack.yaml salt=""
   [ -f "$config" ] && salt=$(grep '^encryptionsalt:' "$config" || true)
   # Start from the committed stack file every time, so edits to it reach the demo.

@@ -38,9 +38,23 @@ function readStack() {
   }
 }
 
+/**
+ * The key provisioning connects with. A preview may run before it is set (a stack file fresh from
+ * stacks/Pulumi.do-example.yaml, or a pull-request preview without the secret): the steps then
+ * preview with an unknown key, and `pulumi up` refuses to start without one.
+ */
+function readSshPrivateKey(): pulumi.Output<string> {
+  const key = megaweb.getSecret("sshPrivateKey");
+  if (key !== undefined) return key;
+  const howTo = "pulumi config set --secret megaweb:sshPrivateKey < ~/.ssh/id_ed25519";
+  if (!pulumi.runtime.isDryRun()) throw new pulumi.RunError(`megaweb:sshPrivateKey is not set; nothing was changed (${howTo})`);
+  pulumi.log.warn(`megaweb:sshPrivateKey is not set: the provisioning steps preview without it, and pulumi up will refuse to run (${howTo})`);
+  return pulumi.secret(pulumi.output(pulumi.unknown as unknown as string));
+}
+
 const config = readStack();
 const megaweb = new pulumi.Config("megaweb");
-const sshPrivateKey = megaweb.requireSecret("sshPrivateKey");
+const sshPrivateKey = readSshPrivateKey();
 const apiToken = config.app?.enabled ? megaweb.requireSecret("apiToken") : undefined;
 const cluster = phaseComponent(`megaweb-${pulumi.getStack()}`, { config, sshPrivateKey, apiToken });
 
@@ -48,7 +62,8 @@ export const phase = config.phase;
 export const endpoint = cluster.endpoint;
 export const addresses = cluster.addresses;
 export const monthlyCost = cluster.monthlyCost;
-/** Each site's URL; until DNS points the domain at `endpoint`, send its Host header to the endpoint. */
+/**
+ * Each site's URL, the orchestrator's control panel and API among them when the app is enabled;
+ * until DNS points the domain at `endpoint`, send its Host header to the endpoint.
+ */
 export const urls = Object.fromEntries(config.sites.map((site) => [site.domain, `${site.tls.mode === "none" ? "http" : "https"}://${site.domain}/`]));
-/** The orchestrator's control panel and API, when the app is enabled. */
-export const orchestratorUrl = cluster.orchestrator?.url;
