@@ -44,6 +44,12 @@ if [ -z "${PULUMI_CONFIG_PASSPHRASE:-}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FI
   echo "preview: PULUMI_CONFIG_PASSPHRASE is not set; using the local-only default passphrase" >&2
 fi
 
+# A preview asks DigitalOcean nothing, but the provider will not start without a token.
+if [ -z "${DIGITALOCEAN_TOKEN:-}" ] && ! grep -Eq '^ *megaweb:target: *existing' "$stack_file"; then
+  export DIGITALOCEAN_TOKEN=dop_v1_preview_only
+  echo "preview: DIGITALOCEAN_TOKEN is not set; the preview runs offline with a placeholder (pulumi up needs a real token)" >&2
+fi
+
 if grep -q '^secretsprovider:' "$stack_file"; then
   echo "preview: $stack_file uses its own secrets provider; preview it with its own backend (pulumi preview --diff)" >&2
   exit 2

@@ -68,6 +68,17 @@ describe("npm run preview", { timeout: 300_000 }, () => {
     expect(result.stdout).toMatch(/Resources:\s+\+ \d+ to create/);
   });
 
+  it("previews the committed DigitalOcean example offline, with no token and no SSH key set", async () => {
+    const { DIGITALOCEAN_TOKEN: _token, ...withoutToken } = env;
+    const result = await preview(["do-example"], withoutToken);
+    expect(result.stderr).toContain("DIGITALOCEAN_TOKEN is not set; the preview runs offline");
+    expect(result.code).toBe(0);
+    expect(`${result.stdout}${result.stderr}`).toContain("megaweb:sshPrivateKey is not set: the provisioning steps preview without it");
+    expect(result.stdout).toMatch(/\+ megaweb:phases:Horizontal: \(create\)/);
+    expect(result.stdout).toMatch(/\+ digitalocean:index\/loadBalancer:LoadBalancer: \(create\)/);
+    expect(result.stdout).not.toContain("error:");
+  });
+
   it("leaves the stack file as it was", async () => {
     expect(await readFile(stackFile, "utf8")).toBe(before);
   });

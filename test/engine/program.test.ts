@@ -66,6 +66,13 @@ describe("the megaweb program under the real engine (existing target)", { timeou
     expect(stdout).toContain("198.18.0.77");
   });
 
+  it("pulumi about lists the program's packages, as the upstream language host reads them", async () => {
+    const { stdout } = await workspace.pulumi(["about"]);
+    const dependencies = stdout.slice(stdout.indexOf("Dependencies:"));
+    for (const name of ["@pulumi/pulumi", "@pulumi/command", "@pulumi/digitalocean", "zod"]) expect(dependencies).toContain(name);
+    expect(stdout).toMatch(/nodejs\s+unknown|nodejs\s+3\.259\.0/);
+  });
+
   it("stops before planning anything when the stack config breaks a schema rule, naming the field", async () => {
     await workspace.pulumi(["config", "rm", "megaweb:hosts"]);
     await expect(workspace.preview()).rejects.toThrow(/megaweb:hosts\.web: the single phase needs 1 web host/);

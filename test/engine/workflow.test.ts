@@ -63,6 +63,21 @@ describe("the Pulumi GitHub Actions workflow", () => {
     expect(drift?.with).toMatchObject({ command: "preview", refresh: true, "expect-no-changes": true });
   });
 
+  it("previews every stack file in stacks/ but the local demo, the DigitalOcean example among them", async () => {
+    const workflow = parse(await readFile(workflowPath, "utf8"));
+    const script = (workflow.jobs.stacks.steps as { id?: string; run?: string }[]).find((step) => step.id === "stacks")!.run!;
+    const dir = await mkdtemp(join(tmpdir(), "megaweb-workflow-"));
+    try {
+      const output = join(dir, "output");
+      await run("bash", ["-euo", "pipefail", "-c", script], { cwd: repoRoot, env: { ...process.env, GITHUB_OUTPUT: output } });
+      const names = JSON.parse((await readFile(output, "utf8")).replace(/^names=/, ""));
+      expect(names).toContain("do-example");
+      expect(names).not.toContain("local");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it("takes the CLI version from the one pin, the engine's go.mod, not a literal", async () => {
     const text = await readFile(workflowPath, "utf8");
     expect(text).not.toMatch(/pulumi-version:\s*["']?\d/);

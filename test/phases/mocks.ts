@@ -13,6 +13,8 @@ export interface Registration {
   readonly id: string;
   readonly parentUrn: string;
   readonly inputs: Record<string, any>;
+  /** What the mock provider answered: the inputs and the values DigitalOcean would have computed. */
+  readonly state: Record<string, any>;
   /** Alias specs as sent to the engine (`{ type, name, parenturn, noparent, … }`). */
   readonly aliases: readonly Record<string, unknown>[];
 }
@@ -49,8 +51,24 @@ function fakeState(type: string, name: string, inputs: Record<string, any>): { i
     case "digitalocean:index/droplet:Droplet": {
       const n = dropletNumber(name);
       const id = String(400000 + n);
-      return { id, state: { ...inputs, ipv4Address: `198.51.100.${n}`, ipv4AddressPrivate: `10.10.0.${n}`, dropletUrn: `do:droplet:${id}` } };
+      return {
+        id,
+        state: {
+          ...inputs,
+          ipv4Address: `198.51.100.${n}`,
+          ipv4AddressPrivate: `10.10.0.${n}`,
+          dropletUrn: `do:droplet:${id}`,
+          // Read back from the API with the values a droplet created without them has.
+          backups: false,
+          gracefulShutdown: false,
+          ipv6: false,
+          volumeIds: [],
+        },
+      };
     }
+    case "digitalocean:index/firewall:Firewall":
+      // The API lists a firewall's pending changes; none once it is applied.
+      return { id: `${name}-id`, state: { ...inputs, pendingChanges: [] } };
     case "digitalocean:index/loadBalancer:LoadBalancer":
       return { id: `lb-${name}`, state: { ...inputs, ip: "203.0.113.10", loadBalancerUrn: `do:loadbalancer:lb-${name}` } };
     case "digitalocean:index/reservedIp:ReservedIp":
@@ -66,14 +84,17 @@ function fakeState(type: string, name: string, inputs: Record<string, any>): { i
 
 let recorded: Registration[] = [];
 const inputsByKey = new Map<string, Record<string, any>>();
+const statesByKey = new Map<string, Record<string, any>>();
 
 /** Installs the mocks; call before importing any component (a dynamic import in `beforeAll`). */
 export async function installMocks(): Promise<void> {
   await pulumi.runtime.setMocks(
     {
       newResource: ({ type, name, inputs }) => {
+        const answer = fakeState(type, name, inputs);
         inputsByKey.set(`${type}::${name}`, inputs);
-        return fakeState(type, name, inputs);
+        statesByKey.set(`${type}::${name}`, answer.state);
+        return answer;
       },
       call: ({ inputs }) => inputs,
     },
@@ -95,6 +116,7 @@ export async function installMocks(): Promise<void> {
           id: response.getId(),
           parentUrn: request.getParent(),
           inputs: inputsByKey.get(key) ?? {},
+          state: statesByKey.get(key) ?? {},
           aliases: request.getAliasesList().map((alias: any) => alias.toObject().spec ?? {}),
         });
       }
@@ -106,6 +128,7 @@ export async function installMocks(): Promise<void> {
 export async function deploy(program: () => unknown): Promise<Deployment> {
   recorded = [];
   inputsByKey.clear();
+  statesByKey.clear();
   program();
   await settings.waitForRPCs();
   return new Deployment(recorded);
