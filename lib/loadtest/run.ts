@@ -34,6 +34,7 @@ export function runLoad(run: LoadRun): Promise<RunMeasurements> {
         timeout: requestTimeoutSeconds,
         // TLS sites are told apart by SNI before the Host header is read; the first site's name opens every connection.
         ...(run.target.scheme === "https" && { servername: run.target.hosts[0] }),
+        setupClient: honourConnectionClose,
         requests: [
           {
             setupRequest: (request) => {
@@ -69,4 +70,33 @@ export function runLoad(run: LoadRun): Promise<RunMeasurements> {
       errors[cause] = (errors[cause] ?? 0) + 1;
     });
   });
+}
+
+/** The parts of autocannon 9's per-connection client that reconnecting touches (lib/httpClient.js). */
+interface ClientInternals extends NodeJS.EventEmitter {
+  _doRequest(...args: unknown[]): void;
+  _destroyConnection(): void;
+  _connect(): void;
+}
+
+/**
+ * autocannon ignores `Connection: close`, which nginx sends with every 1000th answer on a
+ * connection (keepalive_requests): it writes the next request onto the closing socket, where it
+ * is lost or reset, and times the next answer from the lost request's start. A browser opens a
+ * new connection instead, and so does this: the request after a closing answer goes out on a
+ * fresh connection.
+ */
+function honourConnectionClose(client: autocannon.Client): void {
+  const internals = client as unknown as ClientInternals;
+  let closing = false;
+  // `headers` carries the HTTP parser's view of the answer, whose keep-alive verdict covers HTTP/1.0 too.
+  internals.on("headers", (info: { shouldKeepAlive?: boolean }) => (closing = info.shouldKeepAlive === false));
+  const sendNext = internals._doRequest;
+  internals._doRequest = function (this: ClientInternals, ...args: unknown[]) {
+    if (!closing) return sendNext.apply(this, args);
+    closing = false;
+    this._destroyConnection();
+    // Connecting sends the next request itself.
+    this._connect();
+  };
 }
