@@ -178,3 +178,20 @@ describe("megaweb render", () => {
     expect((await megaweb("render", stackFile("ok", "config: {}\n"))).code).toBe(2);
   });
 });
+
+describe("megaweb help", () => {
+  it("lists every command, and prints a command's flags with --help", async () => {
+    const overview = await megaweb("--help");
+    expect(overview.code).toBe(0);
+    expect(
+      overview.out[0]!.split("\n")
+        .filter((line) => line.startsWith("  megaweb "))
+        .map((line) => line.split(" ")[3]),
+    ).toEqual(["validate", "render", "plan", "loadtest"]);
+    const loadtest = await megaweb("loadtest", "--help");
+    expect(loadtest.code).toBe(0);
+    expect(loadtest.out[0]).toMatch(/^usage: megaweb loadtest <stack file> /);
+    expect(loadtest.out.some((line) => line.trimStart().startsWith("--allow-any-target"))).toBe(true);
+    expect((await megaweb("plan", "--help")).out).toEqual(["usage: megaweb plan <stack file> [--json]", expect.stringMatching(/^ {2}print the topology/)]);
+  });
+});
