@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, w
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { runCli } from "../../cli/run";
+import { megaweb } from "./megaweb";
 
 const scratch = mkdtempSync(join(tmpdir(), "megaweb-cli-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -11,13 +11,6 @@ function stackFile(name: string, yaml: string): string {
   const path = join(scratch, `Pulumi.${name}.yaml`);
   writeFileSync(path, yaml);
   return path;
-}
-
-async function megaweb(...argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(argv, { out: (line) => out.push(line), err: (line) => err.push(line) });
-  return { code, out, err };
 }
 
 function filesUnder(dir: string): string[] {

@@ -2,10 +2,10 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { runCli } from "../../cli/run";
 import type { LoadTestReport } from "../../lib/loadtest/report";
 import { renderWebHost, type WebHostRender } from "../../lib/render/files";
 import { parseStack, type StackInput } from "../../lib/schema/stack";
+import { megaweb } from "../cli/megaweb";
 import { freePort, materialize, readLog, removeRoot, removeUsers, scratchRoot, startFpm, startNginx, writeHostFile, type Daemon } from "../daemons/harness";
 
 /**
@@ -36,13 +36,6 @@ function writeStackFile(name: string, input: Record<string, unknown>): string {
   mkdirSync(join(root, "stacks"), { recursive: true });
   writeFileSync(path, stringify({ config: Object.fromEntries(Object.entries(input).map(([key, value]) => [`megaweb:${key}`, value])) }));
   return path;
-}
-
-async function megaweb(...argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(argv, { out: (line) => out.push(line), err: (line) => err.push(line) });
-  return { code, out, err };
 }
 
 async function loadtest(...flags: string[]): Promise<{ code: number; report: LoadTestReport }> {
