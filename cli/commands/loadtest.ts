@@ -61,6 +61,7 @@ export const loadtest: Command = {
     const loaded = loadStackFile(positionals[0]!);
     const addresses = await stackAddresses(loaded, positionals[0]!, outputs);
     const target = flagsChecked(() => resolveLoadTarget(loaded.stack, addresses, options));
+    if (target.foreign) io.err(`megaweb loadtest: ${target.hostname} is not one of the stack's addresses; sending anyway (--allow-any-target)`);
 
     const setup = { url: target.url, hosts: target.hosts, paths: options.paths, connections: options.connections, durationSeconds: options.durationSeconds };
     const measured = await runLoad({

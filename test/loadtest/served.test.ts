@@ -217,6 +217,7 @@ describe("megaweb loadtest against nginx on the stack's own address", () => {
       "1%",
     );
     expect(allowed.code).toBe(3);
+    expect(allowed.err).toEqual(["megaweb loadtest: 127.0.0.2 is not one of the stack's addresses; sending anyway (--allow-any-target)"]);
     const report = JSON.parse(allowed.out.join("\n")) as LoadTestReport;
     expect(report.requests.answered).toBe(0);
     expect(report.errors.ECONNREFUSED).toBeGreaterThan(0);
