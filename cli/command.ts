@@ -10,7 +10,9 @@ export interface Command {
   /** `<stack file> --out DIR`, shown after the name in help. */
   readonly usage: string;
   readonly summary: string;
-  /** Exit code: 0 done, 1 the config has problems (one line each on stderr), 2 misuse. */
+  /** Lines `megaweb <name> --help` prints after the usage: the flags and what they take. */
+  readonly details?: readonly string[];
+  /** Exit code: 0 done, 1 the config has problems (one line each on stderr), 2 misuse, 3 a check the user asked for failed (a loadtest threshold). */
   run(args: readonly string[], io: Io): Promise<number>;
 }
 

@@ -11,6 +11,12 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
     (name === undefined || name === "--help" || name === "-h" ? io.out : io.err)(help.join("\n"));
     return name === undefined || name === "--help" || name === "-h" ? 0 : 2;
   }
+  if (args[0] === "--help" || args[0] === "-h") {
+    [`usage: megaweb ${command.name} ${command.usage}`, `  ${command.summary}`, ...(command.details ?? []).map((line) => `  ${line}`)].forEach((line) =>
+      io.out(line),
+    );
+    return 0;
+  }
   try {
     return await command.run(args, io);
   } catch (error) {

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, w
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { runCli } from "../../cli/run";
+import { megaweb } from "./megaweb";
 
 const scratch = mkdtempSync(join(tmpdir(), "megaweb-cli-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -11,13 +11,6 @@ function stackFile(name: string, yaml: string): string {
   const path = join(scratch, `Pulumi.${name}.yaml`);
   writeFileSync(path, yaml);
   return path;
-}
-
-async function megaweb(...argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(argv, { out: (line) => out.push(line), err: (line) => err.push(line) });
-  return { code, out, err };
 }
 
 function filesUnder(dir: string): string[] {
@@ -176,5 +169,22 @@ describe("megaweb render", () => {
     expect(result).toEqual({ code: 1, out: [], err: [`sites[0].domain: "a b" is not a valid host name`] });
     expect(existsSync(out)).toBe(false);
     expect((await megaweb("render", stackFile("ok", "config: {}\n"))).code).toBe(2);
+  });
+});
+
+describe("megaweb help", () => {
+  it("lists every command, and prints a command's flags with --help", async () => {
+    const overview = await megaweb("--help");
+    expect(overview.code).toBe(0);
+    expect(
+      overview.out[0]!.split("\n")
+        .filter((line) => line.startsWith("  megaweb "))
+        .map((line) => line.split(" ")[3]),
+    ).toEqual(["validate", "render", "plan", "loadtest"]);
+    const loadtest = await megaweb("loadtest", "--help");
+    expect(loadtest.code).toBe(0);
+    expect(loadtest.out[0]).toMatch(/^usage: megaweb loadtest <stack file> /);
+    expect(loadtest.out.some((line) => line.trimStart().startsWith("--allow-any-target"))).toBe(true);
+    expect((await megaweb("plan", "--help")).out).toEqual(["usage: megaweb plan <stack file> [--json]", expect.stringMatching(/^ {2}print the topology/)]);
   });
 });
