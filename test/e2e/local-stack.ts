@@ -57,12 +57,13 @@ export class LocalStack {
   /** Everything the CLI printed, so a test can check that no secret was ever shown. */
   readonly transcript: string[] = [];
 
+  /** The set's name with this checkout's MEGAWEB_SET_PREFIX. */
+  readonly machineSet: string;
+
   /**
    * `stackFile` is the stack file the workspace starts from. @default "stacks/Pulumi.local.yaml"
    * `roles` gives each machine's planned role, in order, one machine per entry. @default ["web"]
    */
-  readonly machineSet: string;
-
   constructor(
     machineSet: string,
     readonly stack: string,
