@@ -29,9 +29,11 @@ const keepCount = (what: string) =>
     .min(0, { error: (issue) => `${shown(issue.input)} is negative` })
     .max(1000);
 
-/** How many snapshots `restic forget` keeps, newest first, one per hour/day/week/month. */
+/** How many snapshots `restic forget` keeps: the newest ones, and the newest of each hour/day/week/month. */
 export const Retention = z
   .object({
+    /** The most recent snapshots whatever their time, so a manual backup before a risky change outlives the day's scheduled one. @default 0 */
+    last: keepCount("last").default(0),
     /** @default 0 */
     hourly: keepCount("hourly").default(0),
     /** @default 7 */
@@ -42,8 +44,8 @@ export const Retention = z
     monthly: keepCount("monthly").default(0),
   })
   .strict()
-  .refine((keep) => keep.hourly + keep.daily + keep.weekly + keep.monthly > 0, {
-    error: "keeps no snapshot at all; keep at least one hourly, daily, weekly or monthly snapshot",
+  .refine((keep) => keep.last + keep.hourly + keep.daily + keep.weekly + keep.monthly > 0, {
+    error: "keeps no snapshot at all; keep at least one last, hourly, daily, weekly or monthly snapshot",
   });
 export type Retention = z.infer<typeof Retention>;
 

@@ -16,7 +16,7 @@ describe("the backups section", () => {
   it("backs up daily and keeps 7 daily snapshots on the stack's backup host by default", () => {
     expect(parseStack({ backups: { destination: sftp } }).backups).toEqual({
       schedule: "daily",
-      retention: { hourly: 0, daily: 7, weekly: 0, monthly: 0 },
+      retention: { last: 0, hourly: 0, daily: 7, weekly: 0, monthly: 0 },
       destination: { kind: "sftp", port: 22, user: "megaweb-backup", path: "/srv/megaweb-backup" },
     });
   });
@@ -42,7 +42,7 @@ describe("the backups section", () => {
 
   it("rejects a retention that keeps nothing, and a fractional or negative count", () => {
     expect(problems({ backups: { destination: sftp, retention: { daily: 0 } } })).toEqual([
-      "backups.retention: keeps no snapshot at all; keep at least one hourly, daily, weekly or monthly snapshot",
+      "backups.retention: keeps no snapshot at all; keep at least one last, hourly, daily, weekly or monthly snapshot",
     ]);
     expect(problems({ backups: { destination: sftp, retention: { daily: 1.5, weekly: -1 } } })).toEqual([
       "backups.retention.daily: 1.5 is not a whole number of daily snapshots",
