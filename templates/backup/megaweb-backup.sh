@@ -32,11 +32,12 @@ done
 excludes=()
 for pattern in "${file_excludes[@]}"; do excludes+=(--exclude "$pattern"); done
 
-# The first run makes the repository; a repository that exists but cannot be read fails here.
-if ! restic cat config >/dev/null 2>&1; then restic init; fi
-restic backup --quiet --host "$snapshot_host" --tag megaweb "${excludes[@]}" "${paths[@]}"
+# The first run makes the repository. Later runs never do: a repository that has gone missing
+# must fail the backup, not be started afresh under everyone's feet.
+if [ ! -e "$last_success" ] && ! restic cat config >/dev/null 2>&1; then restic init; fi
+summary=$(restic backup --json --host "$snapshot_host" --tag megaweb "${excludes[@]}" "${paths[@]}" | grep '"message_type":"summary"')
+snapshot=$(grep -o '"snapshot_id":"[0-9a-f]*"' <<<"$summary" | cut -d '"' -f 4 | cut -c 1-8)
 restic forget --quiet --host "$snapshot_host" --group-by host "${retention[@]}" --prune
-snapshot=$(restic snapshots --host "$snapshot_host" --latest 1 --json | grep -o '"short_id":"[0-9a-f]*"' | tail -n 1 | cut -d '"' -f 4)
 install -d -m 755 "$(dirname "$last_success")"
 printf '%s snapshot %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$snapshot" >"$last_success.new"
 mv -f "$last_success.new" "$last_success"
