@@ -34,6 +34,8 @@ export class LoopbackSshd {
         "PasswordAuthentication no",
         "KbdInteractiveAuthentication no",
         "UsePAM no",
+        // restic's SFTP backend asks for the sftp subsystem (test/daemons/backup.test.ts).
+        "Subsystem sftp internal-sftp",
         // The key files live in a temp dir whose modes sshd's owner checks would reject.
         "StrictModes no",
       ].join("\n") + "\n",
