@@ -1,7 +1,9 @@
+import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { putFiles } from "../../components/provision/script";
 import { renderCertbotHost, renderCertbotSite, renderCertificateStep } from "../../lib/render/certbot";
 import { resolveWebHost } from "../../lib/render/context";
+import { renderTemplate } from "../../lib/render/template";
 import { parseStack } from "../../lib/schema/stack";
 
 const stack = parseStack({
@@ -37,6 +39,14 @@ describe("certbot's files for a Let's Encrypt site", () => {
     expect(shop.tlsVhost.content).toContain("ssl_certificate /etc/letsencrypt/live/shop.example.com/fullchain.pem;");
     expect(shop.tlsVhost.content).toContain("return 301 https://$host$request_uri;");
     expect(shop.tlsVhost.content).toContain("Strict-Transport-Security");
+  });
+
+  it("has scripts shellcheck passes: the step with the shared helpers it runs after, and the hook", () => {
+    const step = `#!/bin/bash\n${renderTemplate("provision/lib.sh", {})}\n${renderCertificateStep(shop, host, putFiles)}`;
+    const hook = renderCertbotHost(host).find((file) => file.path.includes("renewal-hooks"))!.content;
+    // The shared helpers serve every step, so one step leaves some of their variables and arguments unused.
+    const shared = ["-e", "SC2034,SC1091,SC2119,SC2120"];
+    for (const script of [step, hook]) expect(spawnSync("shellcheck", [...shared, "-"], { input: script, encoding: "utf8" }).stdout).toBe("");
   });
 
   it("renders the deploy hook, certbot.service's drop-in and the certificate step as the files on the server", () => {
