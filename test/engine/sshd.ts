@@ -34,10 +34,10 @@ export class LoopbackSshd {
         "PasswordAuthentication no",
         "KbdInteractiveAuthentication no",
         "UsePAM no",
-        // restic's SFTP backend asks for the sftp subsystem (test/daemons/backup.test.ts).
-        "Subsystem sftp internal-sftp",
         // The key files live in a temp dir whose modes sshd's owner checks would reject.
         "StrictModes no",
+        // CopyToRemote writes over SFTP, as on any Debian host.
+        "Subsystem sftp internal-sftp",
       ].join("\n") + "\n",
     );
     // sshd refuses to start without its privilege separation directory.
