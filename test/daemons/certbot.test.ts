@@ -1,11 +1,11 @@
 import { spawnSync } from "node:child_process";
-import { readFileSync, rmSync } from "node:fs";
+import { appendFileSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect, type PeerCertificate } from "node:tls";
 import { X509Certificate } from "node:crypto";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { putFiles } from "../../components/provision/script";
-import { renderCertbotHost, renderCertbotSite, renderCertificateStep, type CertificateRender } from "../../lib/render/certbot";
+import { renderCertbotHost, renderCertbotSite, renderCertificateStep } from "../../lib/render/certbot";
 import { resolveWebHost } from "../../lib/render/context";
 import { renderWebHost, type WebHostRender } from "../../lib/render/files";
 import { renderTemplate } from "../../lib/render/template";
@@ -24,12 +24,12 @@ import { hostCommands, type HostCommands } from "./host-commands";
 const issued = "shop.megaweb.test";
 const refused = "unreachable.megaweb.test";
 const plain = "plain.megaweb.test";
+const switched = "switch.megaweb.test";
 
 let root: string;
 let acme: AcmeServer;
 let stack: Stack;
 let render: WebHostRender;
-let certificates: Record<string, CertificateRender>;
 let host: HostCommands;
 let ports: { http: number; https: number };
 let nginx: Daemon;
@@ -40,14 +40,18 @@ function facts() {
   return { name: "web-1", memoryMb: 2048, roles: ["web" as const], listenAddress: "127.0.0.1", ports: { ...ports, apache: 8080, openlitespeed: 8088 }, root };
 }
 
+const caBundle = () => join(root, "test-ca-bundle.pem");
+
 /** The certificate step of a site as the step plan will run it: the shared helpers, then its body. */
-function runCertificateStep(domain: string) {
-  const { host: context } = resolveWebHost(stack.sites, facts());
+function runCertificateStep(domain: string, acmeDirectory = stack.certificates.acmeDirectory) {
+  const { host: context, sites } = resolveWebHost(stack.sites, facts());
+  const index = stack.sites.findIndex((site) => site.domain === domain);
+  const render = renderCertbotSite(stack.sites[index]!, sites[index]!, context, { ...stack.certificates, acmeDirectory }, stack.sites);
   const script = [
     renderTemplate("provision/lib.sh", {}),
     // The helpers keep replaced files under /var/lib/megaweb; here that lies in the scratch root.
     `previous_dir=${root}/var/lib/megaweb/previous`,
-    renderCertificateStep(certificates[domain]!, context, putFiles),
+    renderCertificateStep(render, context, putFiles),
   ].join("\n");
   const started = performance.now();
   const run = spawnSync("bash", ["-c", script], { encoding: "utf8", env: host.env, timeout: 120_000 });
@@ -101,23 +105,25 @@ beforeAll(async () => {
       { domain: issued, aliases: [`www.${issued}`], kind: "static", tls: { mode: "letsencrypt" } },
       { domain: refused, kind: "static", tls: { mode: "letsencrypt" } },
       { domain: plain, kind: "static" },
+      { domain: switched, kind: "static", tls: { mode: "letsencrypt" } },
     ],
   });
   render = renderWebHost(stack, facts());
   const { host: context, sites } = resolveWebHost(stack.sites, facts());
-  certificates = Object.fromEntries(
-    stack.sites.flatMap((site, index) =>
-      site.tls.mode === "letsencrypt" ? [[site.domain, renderCertbotSite(site, sites[index]!, context, stack.certificates, stack.sites)]] : [],
-    ),
-  );
   createdUsers = materialize(render, root);
   // What the site step writes while a site has no certificate yet.
-  for (const certificate of Object.values(certificates)) writeHostFile(certificate.httpOnlyVhost.path, certificate.httpOnlyVhost.content);
+  stack.sites.forEach((site, index) => {
+    if (site.tls.mode !== "letsencrypt") return;
+    const { httpOnlyVhost } = renderCertbotSite(site, sites[index]!, context, stack.certificates, stack.sites);
+    writeHostFile(httpOnlyVhost.path, httpOnlyVhost.content);
+  });
   for (const site of render.sites) {
     writeHostFile(join(site.directories[1]!.path, "index.html"), `${site.domain}\n`, "0644", `${site.account.user}:${site.account.group}`);
   }
   nginx = await startNginx(root);
-  host = hostCommands(root, { nginx: { pidFile: join(root, "run/nginx.pid"), reload: "nginx -s reload" } }, { REQUESTS_CA_BUNDLE: acme.caBundle });
+  // The CAs' API certificates, trusted by this test's certbot only.
+  writeFileSync(caBundle(), readFileSync(acme.caBundle));
+  host = hostCommands(root, { nginx: { pidFile: join(root, "run/nginx.pid"), reload: "nginx -s reload" } }, { REQUESTS_CA_BUNDLE: caBundle() });
   await acme.pointName(refused, "127.0.0.2");
 }, 60_000);
 
@@ -181,6 +187,29 @@ describe("Let's Encrypt mode against a private ACME CA", () => {
     expect((await servedCertificate(issued)).serialNumber).toBe(before);
   });
 
+  it("replaces a certificate that is not due when the stack moves to another ACME directory, as from staging to production", async () => {
+    // A second CA whose certificates last long enough that certbot would keep them.
+    const staging = await startAcmeServer(join(root, "pebble-staging"), { httpPort: ports.http, validitySeconds: 90 * 86_400 });
+    appendFileSync(caBundle(), readFileSync(staging.caBundle));
+    try {
+      const cn = (pem: string) =>
+        new X509Certificate(pem).subject
+          .split("\n")
+          .find((line) => line.startsWith("CN="))!
+          .slice(3);
+      const first = runCertificateStep(switched, staging.directory);
+      expect(first.status, first.output).toBe(0);
+      expect((await servedCertificate(switched)).issuer.CN).toBe(cn(await staging.issuingIntermediate()));
+      const kept = runCertificateStep(switched, staging.directory);
+      expect(kept.output).toContain("Certificate not yet due for renewal");
+      const moved = runCertificateStep(switched);
+      expect(moved.status, moved.output).toBe(0);
+      expect((await servedCertificate(switched)).issuer.CN).toBe(cn(await acme.issuingIntermediate()));
+    } finally {
+      await staging.stop();
+    }
+  });
+
   it("renews from Debian's certbot.timer command and reloads nginx through the deploy hook, without provisioning", async () => {
     const before = await servedCertificate(issued);
     const service = readFileSync("/lib/systemd/system/certbot.service", "utf8");
@@ -208,7 +237,7 @@ describe("Let's Encrypt mode against a private ACME CA", () => {
       expect(renewal.status).toBe(0);
       const check = unitCheck();
       expect(check.status).toBe(1);
-      expect(check.stderr).toMatch(/nginx did not load the renewed certificate of .*live\/shop\.megaweb\.test:\n.*unknown directive "this"/);
+      expect(check.stderr).toMatch(/nginx did not load the renewed certificate of .*live\/[a-z.]+\.megaweb\.test:\n.*unknown directive "this"/);
       expect((await servedCertificate(issued)).serialNumber).toBe(before);
       expect((await httpsGet(issued, (await acme.issuingRoot()) + (await acme.issuingIntermediate()))).status).toBe(200);
     } finally {
