@@ -22,11 +22,8 @@ import { renderTemplate } from "./template";
  * - the site's own step must write `httpOnlyVhost` instead of the TLS vhost while `certificate` is
  *   missing on the host, or its `nginx -t` fails on a new site.
  *
- * Behind a load balancer TLS still ends on the web nodes (HAProxy and DigitalOcean's balancer pass
- * HTTPS through), and one web node, the first, is the issuer: the other nodes' vhosts send a
- * challenge they do not hold to it (`try_files $uri @acme_issuer;` proxying to its private
- * address), so HTTP-01 works whichever node the balancer picks, and the issuer's deploy hook
- * copies each renewed lineage to them over SSH before they reload.
+ * Behind a load balancer TLS still ends on the web nodes and the first web node issues; how
+ * HTTP-01 reaches it and how the others get the renewed files: templates/certbot/README.md.
  */
 
 export interface CertificateRender {
