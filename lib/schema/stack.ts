@@ -6,12 +6,16 @@ import { sizeMemoryMb } from "../plan/droplet-sizes";
 import { Infrastructure, plannedSize, type InfrastructureInput } from "./infrastructure";
 import { App, appPortProblems, appSiteInput, type AppInput } from "./app";
 import { Site, type SiteInput } from "./site";
+import { Backups, backupSecretKeys, type BackupsInput } from "./backups";
+import { Certificates, certificateProblems, defaultCertificates, type CertificatesInput } from "./certificates";
 
 /**
  * The whole input of a stack: the `megaweb:*` keys of `stacks/Pulumi.<stack>.yaml` with the
  * prefix stripped. Rules that span sites (unique names, the PHP memory budget) live here.
  */
 const Sites = z.array(Site).default([]);
+/** Day-two operations: certificates (lib/schema/certificates.ts) and backups (lib/schema/backups.ts). */
+const Operations = z.object({ certificates: Certificates.default(defaultCertificates), backups: Backups.optional() });
 
 /**
  * The parts are parsed side by side, so the infrastructure schema keeps its own refinements
@@ -19,8 +23,9 @@ const Sites = z.array(Site).default([]);
  * An enabled app brings its own proxy site, appended to `sites`, so provisioning serves it like any site.
  */
 export const Stack = z.looseObject({ sites: z.unknown().optional(), app: z.unknown().optional() }).transform((input, ctx) => {
-  const { sites: sitesInput, app: appInput, ...infrastructureInput } = input;
+  const { sites: sitesInput, app: appInput, certificates, backups, ...infrastructureInput } = input;
   const infrastructure = Infrastructure.safeParse(infrastructureInput, { reportInput: true });
+  const operations = Operations.safeParse({ certificates, backups }, { reportInput: true });
   const sites = Sites.safeParse(sitesInput, { reportInput: true });
   const app = App.optional().safeParse(appInput, { reportInput: true });
   const forward = (issues: readonly z.core.$ZodIssue[], prefix: (string | number)[]) =>
@@ -28,13 +33,20 @@ export const Stack = z.looseObject({ sites: z.unknown().optional(), app: z.unkno
   if (!infrastructure.success) forward(infrastructure.error.issues, []);
   if (!sites.success) forward(sites.error.issues, ["sites"]);
   if (!app.success) forward(app.error.issues, ["app"]);
-  if (!infrastructure.success || !sites.success || !app.success) return z.NEVER;
+  if (!operations.success) forward(operations.error.issues, []);
+  if (!infrastructure.success || !sites.success || !app.success || !operations.success) return z.NEVER;
   const deployedApp = app.data?.enabled ? app.data : undefined;
-  const stack = { ...infrastructure.data, app: app.data, sites: [...sites.data, ...(deployedApp ? [Site.parse(appSiteInput(deployedApp))] : [])] };
+  const stack = {
+    ...infrastructure.data,
+    ...operations.data,
+    app: app.data,
+    sites: [...sites.data, ...(deployedApp ? [Site.parse(appSiteInput(deployedApp))] : [])],
+  };
   const problems = [
     ...duplicateNames(sites.data, deployedApp?.domain),
     ...(deployedApp ? appPortProblems(deployedApp, sites.data) : []),
     ...budgetProblems(stack),
+    ...certificateProblems(stack.sites),
   ];
   for (const problem of problems) {
     ctx.addIssue({ code: "custom", path: [...problem.path] as (string | number)[], message: problem.message });
@@ -42,7 +54,7 @@ export const Stack = z.looseObject({ sites: z.unknown().optional(), app: z.unkno
   return stack;
 });
 export type Stack = z.output<typeof Stack>;
-export type StackInput = InfrastructureInput & { sites?: SiteInput[]; app?: AppInput };
+export type StackInput = InfrastructureInput & { sites?: SiteInput[]; app?: AppInput; certificates?: CertificatesInput; backups?: BackupsInput };
 
 /** Validates once, at the edge; everything past this point trusts the result. */
 export function parseStack(input: unknown): Stack {
@@ -87,7 +99,7 @@ export function plannedWebBudget(stack: Pick<Stack, "phase" | "target" | "sizes"
 }
 
 /** Secrets the Pulumi program reads on its own, outside the schema (credentials, not the stack's shape). */
-export const programSecretKeys: readonly string[] = ["megaweb:sshPrivateKey", "megaweb:apiToken"];
+export const programSecretKeys: readonly string[] = ["megaweb:sshPrivateKey", "megaweb:apiToken", ...Object.values(backupSecretKeys)];
 
 /**
  * Pulumi stack config as written in a stack file: `megaweb:` keys become the stack's input;
