@@ -144,7 +144,7 @@ describe("the alert rules follow the stack's thresholds and windows", () => {
 });
 
 describe("each host's exporter files", () => {
-  const filesOf = (name: string): HostFile[] => exporters[hosts.findIndex((host) => host.name === name)]!.files;
+  const filesOf = (name: string): readonly HostFile[] => exporters[hosts.findIndex((host) => host.name === name)]!.files;
 
   it("give a web host nginx's stub_status, mtail, and a blackbox exporter whose config it accepts", () => {
     const web = renderExporters(hosts[1]!);
