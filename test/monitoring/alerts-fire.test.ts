@@ -278,7 +278,8 @@ async function promQuery(query: string): Promise<{ metric: Record<string, string
   return (JSON.parse(answer.body) as { data: { result: { metric: Record<string, string>; value: [number, string] }[] } }).data.result;
 }
 
-describe("alerts fire for real on loopback, reach the webhook, and resolve", () => {
+// Each fault waits at most 45 s for its notice and 45 s for the resolution.
+describe("alerts fire for real on loopback, reach the webhook, and resolve", { timeout: 120_000 }, () => {
   it("scrapes every exporter it was given, by the host names of the plan", async () => {
     // Bounded: every target has answered a scrape within 30 s, or the test fails on what is missing.
     const deadline = Date.now() + 30_000;

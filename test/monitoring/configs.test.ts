@@ -183,3 +183,17 @@ describe("each host's exporter files", () => {
     expect(grants).not.toContain("SELECT ON");
   });
 });
+
+describe("rendering is pure", () => {
+  it("gives the same bytes for the same single box (snapshot)", () => {
+    const box: MonitoredHost = {
+      name: "web-1",
+      roles: ["web", "mysql", "redis", "worker"],
+      address: "127.0.0.1",
+      monitoring: true,
+      sites: [site("example.com", true, true)],
+    };
+    const files = [...renderMonitoringServer(parseStack({}).monitoring, { name: "web-1", address: "127.0.0.1" }, [box]).files, ...renderExporters(box).files];
+    expect(Object.fromEntries(files.map((file) => [file.path, file.content]))).toMatchSnapshot();
+  });
+});
