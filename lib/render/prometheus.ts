@@ -72,22 +72,36 @@ function scrapeView(server: ResolvedServer, hosts: readonly ResolvedHost[]) {
     nginx: per("nginx", (host) => host.ports.nginx),
     mtail: per("mtail", (host) => host.ports.mtail),
     siteLogs: sites.map(({ site }) => ({ domain: site.domain, logPattern: siteLogPattern(site.accessLog) })),
-    fpmProbes: sites.flatMap(({ host, site }) =>
-      site.fpmPingUrl === undefined ? [] : [{ host: host.name, domain: site.domain, url: site.fpmPingUrl, module: fpmModule(site), blackbox: blackbox(host) }],
-    ),
-    tlsProbes: sites.flatMap(({ host, site }) =>
-      site.tlsEndpoint === undefined
-        ? []
-        : [{ host: host.name, domain: site.domain, endpoint: site.tlsEndpoint, module: tlsModule(site), blackbox: blackbox(host) }],
-    ),
+    probeJobs: [
+      {
+        job: "site-fpm",
+        comment: "Each site's pool answers its ping through nginx on the web host, probed there by blackbox.",
+        probes: sites.flatMap(({ host, site }) =>
+          site.fpmPingUrl === undefined
+            ? []
+            : [{ host: host.name, domain: site.domain, target: site.fpmPingUrl, module: fpmModule(site), blackbox: blackbox(host) }],
+        ),
+      },
+      {
+        job: "site-tls",
+        comment:
+          "The certificate each site serves, read over TLS with the site's name (what visitors get, even when a renewed one waits on disk for a reload).",
+        probes: sites.flatMap(({ host, site }) =>
+          site.tlsEndpoint === undefined
+            ? []
+            : [{ host: host.name, domain: site.domain, target: site.tlsEndpoint, module: tlsModule(site), blackbox: blackbox(host) }],
+        ),
+      },
+    ].filter((job) => job.probes.length > 0),
     mysqld: per("mysqld", (host) => host.ports.mysqld),
-    redis: hosts.flatMap((host) => {
-      const { redis } = redisTargets(host);
-      return redis === undefined ? [] : [{ host: host.name, service: redis, target: redisExporter(host) }];
-    }),
-    sentinel: hosts.flatMap((host) => {
-      const { sentinel } = redisTargets(host);
-      return sentinel === undefined ? [] : [{ host: host.name, service: sentinel, target: redisExporter(host) }];
-    }),
+    redisJobs: (["redis", "sentinel"] as const)
+      .map((job) => ({
+        job,
+        servers: hosts.flatMap((host) => {
+          const service = redisTargets(host)[job];
+          return service === undefined ? [] : [{ host: host.name, service, target: redisExporter(host) }];
+        }),
+      }))
+      .filter((job) => job.servers.length > 0),
   };
 }
