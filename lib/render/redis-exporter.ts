@@ -17,6 +17,8 @@ export function redisTargets(host: Pick<ResolvedHost, "roles" | "endpoints">): {
  */
 export function renderRedisExporter(host: ResolvedHost, passwords: { redis?: string; sentinel?: string }): HostFile[] {
   const targets = redisTargets(host);
+  // Redis always has a password (provisioning sets one); a Sentinel only when it is given one.
+  const takesPasswords = targets.redis !== undefined || passwords.sentinel !== undefined;
   const passwordFile = host.path("/etc/prometheus/redis-exporter-passwords.json");
   const known = Object.entries(targets).flatMap(([kind, target]) => {
     const password = passwords[kind as keyof typeof passwords];
@@ -29,7 +31,7 @@ export function renderRedisExporter(host: ResolvedHost, passwords: { redis?: str
         host: host.name,
         listen: hostPort(host.address, host.ports.redis),
         defaultTarget: targets.redis ?? targets.sentinel,
-        passwordFile,
+        passwordFile: takesPasswords && passwordFile,
       }),
     },
   ];

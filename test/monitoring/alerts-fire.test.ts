@@ -11,7 +11,17 @@ import { monitoredSites, type MonitoredHost } from "../../lib/render/scrape-targ
 import { parseStack } from "../../lib/schema/stack";
 import { replicate, startMariaDb, type MariaDbServer } from "../../app/test/support/backends";
 import { freePort, materialize, removeRoot, removeUsers, scratchRoot, startFpm, startNginx, writeHostFile, type Daemon } from "../daemons/harness";
-import { defaultsArgs, defaultsValues, httpGet, httpsStatus, RestartableRedis, startNodeExporterWithDisk, startServing, WebhookReceiver } from "./loopback";
+import {
+  defaultsArgs,
+  defaultsValues,
+  httpGet,
+  httpsStatus,
+  portsBelowEphemeral,
+  RestartableRedis,
+  startNodeExporterWithDisk,
+  startServing,
+  WebhookReceiver,
+} from "./loopback";
 
 /**
  * Alerts made to fire for real and to resolve: Prometheus, Alertmanager and the exporters from
@@ -41,6 +51,7 @@ const domain = "shop.megaweb.test";
 const arrivals: Record<string, { fired: number; resolved: number }> = {};
 const daemons = new Map<string, Daemon>();
 const redis: RestartableRedis[] = [];
+let sentinel: RestartableRedis;
 const mariadb: MariaDbServer[] = [];
 let root: string;
 let webRoot: string;
@@ -140,11 +151,13 @@ async function startWebHost(): Promise<void> {
 
 async function startDataHosts(): Promise<void> {
   const password = "redis-test-password";
-  const primary = new RestartableRedis(ports["redis redis-1"]!, password, join(root, "redis-1/data"));
-  const replica = new RestartableRedis(ports["redis redis-2"]!, password, join(root, "redis-2/data"), primary.port);
+  const primary = RestartableRedis.server(ports["redis redis-1"]!, password, join(root, "redis-1/data"));
+  const replica = RestartableRedis.server(ports["redis redis-2"]!, password, join(root, "redis-2/data"), primary.port);
+  sentinel = RestartableRedis.watching(ports["redis sentinel-1"]!, join(root, "sentinel-1/data"), primary);
   redis.push(primary, replica);
   await primary.start();
   await replica.start();
+  await sentinel.start();
   for (const [index, server] of redis.entries()) {
     const name = `redis-${index + 1}`;
     hosts.push({
@@ -156,6 +169,14 @@ async function startDataHosts(): Promise<void> {
       root: join(root, name),
     });
   }
+  hosts.push({
+    name: "sentinel-1",
+    roles: ["sentinel"],
+    address: "127.0.0.1",
+    ports: { node: ports["node sentinel-1"], redis: ports["exporter sentinel-1"] },
+    endpoints: { sentinel: `redis://127.0.0.1:${sentinel.port}` },
+    root: join(root, "sentinel-1"),
+  });
   mariadb.push(await startMariaDb({ serverId: 1 }), await startMariaDb({ serverId: 2 }));
   await replicate(mariadb[0]!, mariadb[1]!);
   // The exporter's account, made by the rendered SQL on the primary and replicated like any other.
@@ -195,7 +216,7 @@ async function startExporters(): Promise<void> {
   );
   daemons.set("node web-1", nodeWeb.daemon);
   disk = { path: nodeWeb.diskPath };
-  for (const name of ["redis-1", "redis-2", "mysql-1", "mysql-2"]) await startNodeExporter(name);
+  for (const name of ["redis-1", "redis-2", "sentinel-1", "mysql-1", "mysql-2"]) await startNodeExporter(name);
   await start("nginx-exporter", "prometheus-nginx-exporter", argsOf(web, "prometheus-nginx-exporter"), `http://127.0.0.1:${ports.nginxExporter}/metrics`);
   await start("blackbox", "prometheus-blackbox-exporter", argsOf(web, "prometheus-blackbox-exporter"), `http://127.0.0.1:${ports.blackbox}/metrics`);
   // Debian's mtail.service builds its command line from these settings and reads /etc/mtail.
@@ -206,7 +227,7 @@ async function startExporters(): Promise<void> {
     ["--progs", join(webRoot, "etc/mtail"), "--logtostderr", "--address", mtail.HOST!, "--port", mtail.PORT!, "--logs", mtail.LOGS!],
     `http://127.0.0.1:${ports.mtail}/metrics`,
   );
-  for (const name of ["redis-1", "redis-2"]) {
+  for (const name of ["redis-1", "redis-2", "sentinel-1"]) {
     await start(name, "prometheus-redis-exporter", argsOf(host(name), "prometheus-redis-exporter"), `http://127.0.0.1:${ports[`exporter ${name}`]}/`);
   }
   for (const name of ["mysql-1", "mysql-2"]) {
@@ -219,10 +240,10 @@ beforeAll(async () => {
   webRoot = join(root, "web-1");
   hosts = [];
   const names = ["http", "https", "nginxExporter", "nginxStatus", "mtail", "blackbox", "prometheus", "alertmanager"];
-  for (const name of ["web-1", "redis-1", "redis-2", "mysql-1", "mysql-2"]) names.push(`node ${name}`);
-  for (const name of ["redis-1", "redis-2", "mysql-1", "mysql-2"]) names.push(`exporter ${name}`, `redis ${name}`);
-  ports = {};
-  for (const name of names) ports[name] = await freePort();
+  for (const name of ["web-1", "redis-1", "redis-2", "sentinel-1", "mysql-1", "mysql-2"]) names.push(`node ${name}`);
+  for (const name of ["redis-1", "redis-2", "sentinel-1", "mysql-1", "mysql-2"]) names.push(`exporter ${name}`, `redis ${name}`);
+  const free = await portsBelowEphemeral(names.length);
+  ports = Object.fromEntries(names.map((name, index) => [name, free[index]!]));
   webhook = await WebhookReceiver.start();
 
   await startWebHost();
@@ -247,7 +268,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const name of [...daemons.keys()].reverse()) await stop(name);
-  for (const server of redis) await server.stop();
+  for (const server of [...redis, sentinel]) await server?.stop();
   for (const server of mariadb) await server.stop();
   await webhook?.stop();
   removeUsers(createdUsers);
@@ -287,7 +308,7 @@ describe("alerts fire for real on loopback, reach the webhook, and resolve", { t
     do {
       await new Promise((resolve) => setTimeout(resolve, 1000));
       up = (await promQuery("up == 1")).map((series) => `${series.metric.job} ${series.metric.host}`).sort();
-    } while (up.length < 15 && Date.now() < deadline);
+    } while (up.length < 17 && Date.now() < deadline);
     expect(up).toEqual(
       [
         "alertmanager monitoring-1",
@@ -299,10 +320,12 @@ describe("alerts fire for real on loopback, reach the webhook, and resolve", { t
         "node mysql-2",
         "node redis-1",
         "node redis-2",
+        "node sentinel-1",
         "node web-1",
         "prometheus monitoring-1",
         "redis redis-1",
         "redis redis-2",
+        "sentinel sentinel-1",
         "site-fpm web-1",
         "site-tls web-1",
       ].sort(),
@@ -386,6 +409,15 @@ describe("alerts fire for real on loopback, reach the webhook, and resolve", { t
       { alertname: "RedisDown", host: "redis-2" },
       () => redis[1]!.kill(),
       () => redis[1]!.start(),
+    );
+  });
+
+  it("SentinelDown: the Sentinel killed, then started again", async () => {
+    await fireAndResolve(
+      "SentinelDown",
+      { alertname: "SentinelDown", host: "sentinel-1" },
+      () => sentinel.kill(),
+      () => sentinel.start(),
     );
   });
 

@@ -1,5 +1,7 @@
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer as createNetServer } from "node:net";
+import { join } from "node:path";
 import { createServer, request, type Server } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { startDaemon, type Daemon } from "../daemons/harness";
@@ -9,6 +11,25 @@ import { startDaemon, type Daemon } from "../daemons/harness";
  * units start them (the rendered /etc/default ARGS), a webhook receiver that records when each
  * notice arrives, and Redis servers that can be stopped and started again on their port.
  */
+
+/**
+ * `count` ports free on loopback, below the kernel's ephemeral range (32768 and up), so the ports
+ * other daemons and tests pick with port 0 while this test starts its own never take them.
+ */
+export async function portsBelowEphemeral(count: number): Promise<number[]> {
+  const free = (port: number) =>
+    new Promise<boolean>((resolve) => {
+      const server = createNetServer();
+      server.once("error", () => resolve(false));
+      server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+    });
+  const ports: number[] = [];
+  for (let port = 20_000 + Math.floor(Math.random() * 10_000); ports.length < count && port < 32_768; port++) {
+    if (await free(port)) ports.push(port);
+  }
+  if (ports.length < count) throw new Error(`fewer than ${count} free loopback ports below 32768`);
+  return ports;
+}
 
 /** `ARGS="…"` of a rendered /etc/default file, split the way systemd splits `$ARGS`. */
 export function defaultsArgs(content: string): string[] {
@@ -128,23 +149,49 @@ export class WebhookReceiver {
   }
 }
 
-/** A Redis server on a fixed loopback port, so it can be killed and started again where its exporter and replica expect it. */
+/**
+ * A Redis server or Sentinel on a fixed loopback port, so it can be killed and started again
+ * where its exporter and replicas expect it. Passwords sit in its config file, never on a
+ * command line.
+ */
 export class RestartableRedis {
   private daemon: Daemon | undefined;
 
-  constructor(
+  private constructor(
     readonly port: number,
-    readonly password: string,
     private readonly dir: string,
-    private readonly replicaOf?: number,
-  ) {
-    mkdirSync(dir, { recursive: true });
+    private readonly sentinel: boolean,
+    readonly password?: string,
+  ) {}
+
+  static server(port: number, password: string, dir: string, replicaOf?: number): RestartableRedis {
+    const server = new RestartableRedis(port, dir, false, password);
+    server.writeConfig([
+      "save ''",
+      "appendonly no",
+      `requirepass ${password}`,
+      `masterauth ${password}`,
+      ...(replicaOf === undefined ? [] : [`replicaof 127.0.0.1 ${replicaOf}`]),
+    ]);
+    return server;
+  }
+
+  /** A Sentinel watching `primary` as `megaweb`, quorum 1. */
+  static watching(port: number, dir: string, primary: RestartableRedis): RestartableRedis {
+    const sentinel = new RestartableRedis(port, dir, true);
+    sentinel.writeConfig([`sentinel monitor megaweb 127.0.0.1 ${primary.port} 1`, `sentinel auth-pass megaweb ${primary.password}`]);
+    return sentinel;
+  }
+
+  private writeConfig(lines: string[]): void {
+    mkdirSync(this.dir, { recursive: true });
+    const common = [`port ${this.port}`, "bind 127.0.0.1", `dir ${this.dir}`, "daemonize no", `logfile ${this.dir}/redis.log`];
+    writeFileSync(join(this.dir, "redis.conf"), `${[...common, ...lines].join("\n")}\n`, { mode: 0o600 });
   }
 
   async start(): Promise<void> {
-    const args = ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", this.dir];
-    args.push("--requirepass", this.password, "--masterauth", this.password, "--daemonize", "no", "--logfile", `${this.dir}/redis.log`);
-    if (this.replicaOf !== undefined) args.push("--replicaof", "127.0.0.1", String(this.replicaOf));
+    // Sentinel rewrites its config file as it learns the topology; it stays in the same place.
+    const args = [join(this.dir, "redis.conf"), ...(this.sentinel ? ["--sentinel"] : [])];
     this.daemon = await startDaemon("redis-server", args, { check: () => this.cli("PING") === "PONG", awaited: `PONG on ${this.port}` });
   }
 
@@ -153,7 +200,7 @@ export class RestartableRedis {
     try {
       return execFileSync("redis-cli", ["-h", "127.0.0.1", "-p", String(this.port), ...command], {
         encoding: "utf8",
-        env: { ...process.env, REDISCLI_AUTH: this.password },
+        env: { ...process.env, ...(this.password !== undefined && { REDISCLI_AUTH: this.password }) },
         stdio: ["ignore", "pipe", "ignore"],
       }).trim();
     } catch {
