@@ -33,6 +33,8 @@ import {
 
 const monitoring = parseStack({
   monitoring: {
+    // Above Redis's 10 s ping to its replicas, which makes an idle replica up to 10 s "behind".
+    thresholds: { replicationLagSeconds: { warning: 12, critical: 300 } },
     windows: {
       scrapeInterval: "1s",
       evaluationInterval: "1s",
@@ -443,6 +445,38 @@ describe("alerts fire for real on loopback, reach the webhook, and resolve", { t
       () => onReplica("STOP SLAVE IO_THREAD"),
       () => onReplica("START SLAVE IO_THREAD"),
     );
+  });
+
+  it("MysqlReplicationLag: the replica held 20 s behind while the primary takes writes, then caught up", async () => {
+    const primary = await mysql.createConnection({ uri: mariadb[0]!.rootUrl, multipleStatements: true });
+    await primary.query("CREATE DATABASE IF NOT EXISTS lag; CREATE TABLE IF NOT EXISTS lag.ticks (at TIMESTAMP(3))");
+    let writing = true;
+    const writes = (async () => {
+      // Bounded: at most 180 writes, one every 500 ms.
+      for (let count = 0; writing && count < 180; count++) {
+        await primary.query("INSERT INTO lag.ticks VALUES (NOW(3))");
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    })();
+    const delay = async (seconds: number) => {
+      const replica = await mysql.createConnection({ uri: mariadb[1]!.rootUrl });
+      await replica.query("STOP SLAVE");
+      await replica.query(`CHANGE MASTER TO MASTER_DELAY = ${seconds}`);
+      await replica.query("START SLAVE");
+      await replica.end();
+    };
+    try {
+      await fireAndResolve(
+        "MysqlReplicationLag (warning, lag building from 0 past 12 s)",
+        { alertname: "MysqlReplicationLag", severity: "warning", host: "mysql-2" },
+        () => delay(20),
+        () => delay(0),
+      );
+    } finally {
+      writing = false;
+      await writes;
+      await primary.end();
+    }
   });
 
   it("TargetDown: a host's node_exporter killed, then started again", async () => {
