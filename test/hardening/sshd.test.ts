@@ -159,7 +159,8 @@ describe("the rendered sshd drop-in, graded by ssh-audit on a real sshd", () => 
     const options: ExecFileSyncOptions = {
       cwd: build,
       encoding: "utf8",
-      env: { ...process.env, GOFLAGS: "-mod=mod", ...(existsSync(moduleCache) && { GOMODCACHE: moduleCache }) },
+      // Where scripts/setup/30-engine.sh finds Go when it is not on PATH.
+      env: { ...process.env, PATH: `${process.env.PATH}:/usr/local/go/bin`, GOFLAGS: "-mod=mod", ...(existsSync(moduleCache) && { GOMODCACHE: moduleCache }) },
       stdio: ["ignore", "pipe", "pipe"],
     };
     execFileSync("nice", ["go", "build", "-o", "client", "."], options);
