@@ -40,7 +40,7 @@ export function renderHardening(facts: HardeningFacts): HardeningRender {
       file("/etc/systemd/coredump.conf.d/megaweb.conf", "coredump-megaweb.conf"),
       file("/etc/issue", "issue"),
       file("/etc/issue.net", "issue"),
-      file("/etc/fail2ban/jail.d/megaweb.conf", "fail2ban-megaweb.conf", { trusted: facts.trustedSources, sshPort: facts.sshPort ?? 22 }),
+      file("/etc/fail2ban/jail.local", "jail.local", { trusted: facts.trustedSources, sshPort: facts.sshPort ?? 22 }),
     ],
     packages: ["fail2ban", "python3-systemd", "libpam-tmpdir", "needrestart", "debsums", "apt-show-versions"],
   };
@@ -58,5 +58,6 @@ export const lynisLeftAlone: Readonly<Record<string, string>> = {
   "HRDN-7230 / FINT-4350":
     "no malware scanner or file integrity tool (rkhunter, AIDE): their nightly full-disk scans cost a small droplet more than they find, and sites' files change by design",
   "ACCT-9622 / ACCT-9628": "no process accounting or auditd: their logs grow with every PHP request and nobody reads them on a web host",
+  "DEB-0810 / DEB-0811": "no apt-listbugs or apt-listchanges: unattended upgrades install security fixes with nobody at the terminal to read them",
   "USB-3000 / LOGG-2154": "no USBGuard and no remote syslog: droplets have no USB, and logs stay in the journal (Prometheus alerts on what matters)",
 };

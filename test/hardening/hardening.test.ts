@@ -59,11 +59,11 @@ describe("the rendered hardening files", () => {
   it("pass fail2ban's config test with the jail as a server gets it (journal backend, nftables action)", () => {
     const confDir = join(root, "fail2ban-test");
     cpSync("/etc/fail2ban", confDir, { recursive: true });
-    writeFileSync(join(confDir, "jail.d/megaweb.conf"), content("jail.d/megaweb.conf"));
+    writeFileSync(join(confDir, "jail.local"), content("jail.local"));
     expect(execFileSync("fail2ban-client", ["-c", confDir, "-t"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] })).toContain(
       "configuration test is successful",
     );
-    expect(content("jail.d/megaweb.conf")).toContain("ignoreip = 127.0.0.1/32 ::1 203.0.113.0/24 2001:db8::/48");
+    expect(content("jail.local")).toContain("ignoreip = 127.0.0.1/32 ::1 203.0.113.0/24 2001:db8::/48");
   });
 
   it("turn core dumps off both ways and put up a login banner", () => {
