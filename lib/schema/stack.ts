@@ -19,38 +19,36 @@ const Sites = z.array(Site).default([]);
  * (which zod's `extend` refuses), and problems in all of them are reported together under their own paths.
  * An enabled app brings its own proxy site, appended to `sites`, so provisioning serves it like any site.
  */
-export const Stack = z
-  .looseObject({ sites: z.unknown().optional(), app: z.unknown().optional(), monitoring: z.unknown().optional() })
-  .transform((input, ctx) => {
-    const { sites: sitesInput, app: appInput, monitoring: monitoringInput, ...infrastructureInput } = input;
-    const infrastructure = Infrastructure.safeParse(infrastructureInput, { reportInput: true });
-    const sites = Sites.safeParse(sitesInput, { reportInput: true });
-    const app = App.optional().safeParse(appInput, { reportInput: true });
-    const monitoring = Monitoring.safeParse(monitoringInput, { reportInput: true });
-    const forward = (issues: readonly z.core.$ZodIssue[], prefix: (string | number)[]) =>
-      issues.forEach((issue) => ctx.addIssue({ ...issue, path: [...prefix, ...issue.path] as (string | number)[] } as z.core.$ZodRawIssue));
-    if (!infrastructure.success) forward(infrastructure.error.issues, []);
-    if (!sites.success) forward(sites.error.issues, ["sites"]);
-    if (!app.success) forward(app.error.issues, ["app"]);
-    if (!monitoring.success) forward(monitoring.error.issues, ["monitoring"]);
-    if (!infrastructure.success || !sites.success || !app.success || !monitoring.success) return z.NEVER;
-    const deployedApp = app.data?.enabled ? app.data : undefined;
-    const stack = {
-      ...infrastructure.data,
-      app: app.data,
-      monitoring: monitoring.data,
-      sites: [...sites.data, ...(deployedApp ? [Site.parse(appSiteInput(deployedApp))] : [])],
-    };
-    const problems = [
-      ...duplicateNames(sites.data, deployedApp?.domain),
-      ...(deployedApp ? appPortProblems(deployedApp, sites.data) : []),
-      ...budgetProblems(stack),
-    ];
-    for (const problem of problems) {
-      ctx.addIssue({ code: "custom", path: [...problem.path] as (string | number)[], message: problem.message });
-    }
-    return stack;
-  });
+export const Stack = z.looseObject({ sites: z.unknown().optional(), app: z.unknown().optional() }).transform((input, ctx) => {
+  const { sites: sitesInput, app: appInput, monitoring: monitoringInput, ...infrastructureInput } = input;
+  const infrastructure = Infrastructure.safeParse(infrastructureInput, { reportInput: true });
+  const sites = Sites.safeParse(sitesInput, { reportInput: true });
+  const app = App.optional().safeParse(appInput, { reportInput: true });
+  const monitoring = Monitoring.safeParse(monitoringInput, { reportInput: true });
+  const forward = (issues: readonly z.core.$ZodIssue[], prefix: (string | number)[]) =>
+    issues.forEach((issue) => ctx.addIssue({ ...issue, path: [...prefix, ...issue.path] as (string | number)[] } as z.core.$ZodRawIssue));
+  if (!infrastructure.success) forward(infrastructure.error.issues, []);
+  if (!sites.success) forward(sites.error.issues, ["sites"]);
+  if (!app.success) forward(app.error.issues, ["app"]);
+  if (!monitoring.success) forward(monitoring.error.issues, ["monitoring"]);
+  if (!infrastructure.success || !sites.success || !app.success || !monitoring.success) return z.NEVER;
+  const deployedApp = app.data?.enabled ? app.data : undefined;
+  const stack = {
+    ...infrastructure.data,
+    app: app.data,
+    monitoring: monitoring.data,
+    sites: [...sites.data, ...(deployedApp ? [Site.parse(appSiteInput(deployedApp))] : [])],
+  };
+  const problems = [
+    ...duplicateNames(sites.data, deployedApp?.domain),
+    ...(deployedApp ? appPortProblems(deployedApp, sites.data) : []),
+    ...budgetProblems(stack),
+  ];
+  for (const problem of problems) {
+    ctx.addIssue({ code: "custom", path: [...problem.path] as (string | number)[], message: problem.message });
+  }
+  return stack;
+});
 export type Stack = z.output<typeof Stack>;
 export type StackInput = InfrastructureInput & { sites?: SiteInput[]; app?: AppInput; monitoring?: MonitoringInput };
 
