@@ -8,14 +8,18 @@ import { App, appPortProblems, appSiteInput, type AppInput } from "./app";
 import { Site, type SiteInput } from "./site";
 import { Backups, backupSecretKeys, type BackupsInput } from "./backups";
 import { Certificates, certificateProblems, defaultCertificates, type CertificatesInput } from "./certificates";
+import { Monitoring, type MonitoringInput } from "./monitoring";
 
 /**
  * The whole input of a stack: the `megaweb:*` keys of `stacks/Pulumi.<stack>.yaml` with the
  * prefix stripped. Rules that span sites (unique names, the PHP memory budget) live here.
  */
 const Sites = z.array(Site).default([]);
-/** Day-two operations: certificates (lib/schema/certificates.ts) and backups (lib/schema/backups.ts). */
-const Operations = z.object({ certificates: Certificates.default(defaultCertificates), backups: Backups.optional() });
+/**
+ * Day-two operations, each in its own module: certificates (lib/schema/certificates.ts), backups
+ * (lib/schema/backups.ts) and monitoring (lib/schema/monitoring.ts).
+ */
+const Operations = z.object({ certificates: Certificates.default(defaultCertificates), backups: Backups.optional(), monitoring: Monitoring });
 
 /**
  * The parts are parsed side by side, so the infrastructure schema keeps its own refinements
@@ -23,9 +27,9 @@ const Operations = z.object({ certificates: Certificates.default(defaultCertific
  * An enabled app brings its own proxy site, appended to `sites`, so provisioning serves it like any site.
  */
 export const Stack = z.looseObject({ sites: z.unknown().optional(), app: z.unknown().optional() }).transform((input, ctx) => {
-  const { sites: sitesInput, app: appInput, certificates, backups, ...infrastructureInput } = input;
+  const { sites: sitesInput, app: appInput, certificates, backups, monitoring, ...infrastructureInput } = input;
   const infrastructure = Infrastructure.safeParse(infrastructureInput, { reportInput: true });
-  const operations = Operations.safeParse({ certificates, backups }, { reportInput: true });
+  const operations = Operations.safeParse({ certificates, backups, monitoring }, { reportInput: true });
   const sites = Sites.safeParse(sitesInput, { reportInput: true });
   const app = App.optional().safeParse(appInput, { reportInput: true });
   const forward = (issues: readonly z.core.$ZodIssue[], prefix: (string | number)[]) =>
@@ -54,7 +58,13 @@ export const Stack = z.looseObject({ sites: z.unknown().optional(), app: z.unkno
   return stack;
 });
 export type Stack = z.output<typeof Stack>;
-export type StackInput = InfrastructureInput & { sites?: SiteInput[]; app?: AppInput; certificates?: CertificatesInput; backups?: BackupsInput };
+export type StackInput = InfrastructureInput & {
+  sites?: SiteInput[];
+  app?: AppInput;
+  certificates?: CertificatesInput;
+  backups?: BackupsInput;
+  monitoring?: MonitoringInput;
+};
 
 /** Validates once, at the edge; everything past this point trusts the result. */
 export function parseStack(input: unknown): Stack {

@@ -1,0 +1,27 @@
+import type { HostFile } from "./files";
+import type { ResolvedHost } from "./scrape-targets";
+import { renderTemplate } from "./template";
+
+/**
+ * mtail counts every site's answers by status class from nginx's access logs: stub_status has no
+ * per-site counts, and the logs nginx already writes cost nothing more to read.
+ */
+export function renderMtail(host: ResolvedHost): HostFile[] {
+  return [
+    { path: host.path("/etc/mtail/megaweb-nginx.mtail"), content: renderTemplate("mtail/megaweb-nginx.mtail", {}) },
+    {
+      path: host.path("/etc/default/mtail"),
+      content: renderTemplate("mtail/mtail.default", {
+        host: host.name,
+        logs: host.sites.map((site) => site.accessLog).join(","),
+        address: host.address,
+        port: host.ports.mtail,
+      }),
+    },
+  ];
+}
+
+/** mtail's `log` label is the log's path; this regex matches one site's, for Prometheus to name the site. */
+export function siteLogPattern(accessLog: string): string {
+  return `.*/${accessLog.split("/").pop()!.replace(/[.]/g, "[.]")}`;
+}
