@@ -71,9 +71,12 @@ function plaintextProgramSecrets(config: Record<string, unknown>): string[] {
  * they must be `secure:` values, or the file itself leaks them.
  */
 function plaintextSecrets(stack: Stack): string[] {
-  return stack.sites.flatMap((site, index) =>
-    site.tls.mode === "custom" && typeof site.tls.key === "string"
-      ? [`sites[${index}].tls.key: is in plain text; store it with pulumi config set --secret --path 'sites[${index}].tls.key' < key.pem`]
-      : [],
-  );
+  const plain = (path: string, value: unknown, from = "") =>
+    typeof value === "string" ? [`${path}: is in plain text; store it with pulumi config set --secret --path '${path}'${from}`] : [];
+  const { email, webhooks } = stack.monitoring.receivers;
+  return [
+    ...stack.sites.flatMap((site, index) => (site.tls.mode === "custom" ? plain(`sites[${index}].tls.key`, site.tls.key, " < key.pem") : [])),
+    ...plain("monitoring.receivers.email.password", email?.password),
+    ...webhooks.flatMap((webhook, index) => plain(`monitoring.receivers.webhooks[${index}].bearerToken`, webhook.bearerToken)),
+  ];
 }

@@ -81,6 +81,10 @@ describe("megaweb validate", () => {
         "          -----BEGIN PRIVATE KEY-----",
         "          MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg",
         "          -----END PRIVATE KEY-----",
+        "  megaweb:monitoring:",
+        "    receivers:",
+        "      email: { to: [ops@example.com], from: alerts@example.com, smarthost: 'smtp.example.com:587', username: alerts, password: hunter22 }",
+        "      webhooks: [{ url: 'https://hooks.example.com/megaweb', bearerToken: t0ken }]",
         "",
       ].join("\n"),
     );
@@ -89,6 +93,8 @@ describe("megaweb validate", () => {
     expect(result.err).toEqual([
       "apiToken: is in plain text; store it with pulumi config set --secret megaweb:apiToken",
       "sites[0].tls.key: is in plain text; store it with pulumi config set --secret --path 'sites[0].tls.key' < key.pem",
+      "monitoring.receivers.email.password: is in plain text; store it with pulumi config set --secret --path 'monitoring.receivers.email.password'",
+      "monitoring.receivers.webhooks[0].bearerToken: is in plain text; store it with pulumi config set --secret --path 'monitoring.receivers.webhooks[0].bearerToken'",
     ]);
   });
 
