@@ -1,9 +1,13 @@
+import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Workspace, planOf, repoRoot } from "./pulumi";
 import { LoopbackSshd } from "./sshd";
+
+const run = promisify(execFile);
 
 const secretToken = "r3mote-s3cr3t-token";
 
@@ -45,8 +49,20 @@ describe("remote commands and copies over SSH under the real engine", { timeout:
     expect(existsSync(remoteDir)).toBe(false);
   });
 
-  it("copies an archive and two assets, then runs the command with a secret on stdin", async () => {
-    const output = await workspace.up();
+  it("copies an archive and two assets, then runs the command with a secret on stdin, which no process list ever shows", async () => {
+    // The sshd, the remote shell and the provider all run on this host: watch every process's arguments while up runs.
+    let watching = true;
+    const seen: string[] = [];
+    const watcher = (async () => {
+      while (watching) {
+        seen.push((await run("ps", ["-eo", "args"], { maxBuffer: 16 * 1024 * 1024 })).stdout);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    })();
+    const output = await workspace.up().finally(() => (watching = false));
+    await watcher;
+    expect(seen.some((list) => list.includes("token-length"))).toBe(true);
+    expect(seen.filter((list) => list.includes(secretToken))).toEqual([]);
     // logging "none": the listing the command prints is not shown while it runs.
     expect(output).not.toContain("site.css");
     expect(await readFile(join(remoteDir, "site/index.html"), "utf8")).toContain("copied by command:remote:CopyToRemote");
