@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { join } from "node:path";
 import { freePort, startDaemon, type Daemon } from "./harness";
+import { selfSignedCertificate } from "./certificates";
 
 /**
  * A private ACME CA on loopback: Debian's Pebble, with Debian's pebble-challtestsrv as its DNS
@@ -27,29 +28,9 @@ export async function startAcmeServer(dir: string, options: { httpPort: number; 
   mkdirSync(dir, { recursive: true });
   const caBundle = join(dir, "pebble-api.pem");
   const apiKey = join(dir, "pebble-api.key");
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=pebble.megaweb.test",
-      "-addext",
-      "subjectAltName=IP:127.0.0.1,DNS:localhost",
-      "-keyout",
-      apiKey,
-      "-out",
-      caBundle,
-    ],
-    { stdio: "ignore" },
-  );
+  const api = selfSignedCertificate("pebble.megaweb.test", { days: 1, altNames: ["IP:127.0.0.1", "DNS:localhost"] });
+  writeFileSync(caBundle, api.certificate);
+  writeFileSync(apiKey, api.key, { mode: 0o600 });
   const [apiPort, managementPort, dnsPort, dnsManagementPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const config = join(dir, "pebble.json");
   writeFileSync(

@@ -1,10 +1,10 @@
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync } from "node:fs";
 import { request } from "node:https";
 import type { TLSSocket } from "node:tls";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { selfSignedCertificate } from "./certificates";
 import { renderWebHost, type WebHostRender } from "../../lib/render/files";
 import { parseStack } from "../../lib/schema/stack";
 import {
@@ -33,40 +33,8 @@ let ports: { http: number; https: number };
 const daemons: Daemon[] = [];
 let createdUsers: string[] = [];
 
-function selfSigned(domain: string): { certificate: string; key: string } {
-  const dir = mkdtempSync(join(tmpdir(), "megaweb-cert-"));
-  try {
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        `/CN=${domain}`,
-        "-addext",
-        `subjectAltName=DNS:${domain}`,
-        "-keyout",
-        join(dir, "key.pem"),
-        "-out",
-        join(dir, "cert.pem"),
-      ],
-      { stdio: "ignore" },
-    );
-    return { certificate: readFileSync(join(dir, "cert.pem"), "utf8"), key: readFileSync(join(dir, "key.pem"), "utf8") };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-const custom = selfSigned("secure.megaweb.test");
-const letsencrypt = selfSigned("le.megaweb.test");
+const custom = selfSignedCertificate("secure.megaweb.test", { days: 2 });
+const letsencrypt = selfSignedCertificate("le.megaweb.test", { days: 2 });
 
 const directives = 'location = /megaweb-directive {\n    default_type text/plain;\n    return 200 "from nginxDirectives\\n";\n}';
 

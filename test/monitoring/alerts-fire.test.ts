@@ -1,4 +1,3 @@
-import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import mysql from "mysql2/promise";
@@ -10,6 +9,7 @@ import { mysqldExporterGrants } from "../../lib/render/mysqld-exporter";
 import { monitoredSites, type MonitoredHost } from "../../lib/render/scrape-targets";
 import { parseStack } from "../../lib/schema/stack";
 import { replicate, startMariaDb, type MariaDbServer } from "../../app/test/support/backends";
+import { selfSignedCertificate } from "../daemons/certificates";
 import { freePort, materialize, removeRoot, removeUsers, scratchRoot, startFpm, startNginx, writeHostFile, type Daemon } from "../daemons/harness";
 import {
   defaultsArgs,
@@ -65,38 +65,9 @@ let hosts: MonitoredHost[];
 /** When Prometheus came up: the expiring certificate is there from the start. */
 let prometheusStarted: number;
 
-function certificate(days: number): { certificate: string; key: string } {
-  const dir = join(root, `cert-${days}`);
-  mkdirSync(dir, { recursive: true });
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-days",
-      String(days),
-      "-subj",
-      `/CN=${domain}`,
-      "-addext",
-      `subjectAltName=DNS:${domain}`,
-      "-keyout",
-      join(dir, "key.pem"),
-      "-out",
-      join(dir, "cert.pem"),
-    ],
-    { stdio: "ignore" },
-  );
-  return { certificate: readFileSync(join(dir, "cert.pem"), "utf8"), key: readFileSync(join(dir, "key.pem"), "utf8") };
-}
-
 /** Puts a certificate where certbot would, as a renewal does. */
 function installCertificate(days: number): void {
-  const pair = certificate(days);
+  const pair = selfSignedCertificate(domain, { days });
   const live = join(webRoot, `etc/letsencrypt/live/${domain}`);
   writeHostFile(join(live, "fullchain.pem"), pair.certificate);
   writeHostFile(join(live, "privkey.pem"), pair.key, "0600");
