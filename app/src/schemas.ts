@@ -71,9 +71,10 @@ export const batchCreateSchema = z
   .min(1, "must hold at least one session")
   .max(MAX_BATCH_SESSIONS, `must hold at most ${MAX_BATCH_SESSIONS} sessions`);
 
+/** Each URL is checked on its own (bulkUrlSchema), so one bad URL fails alone instead of the whole request. */
 export const bulkEmbedSchema = z.object({
   urls: z
-    .array(webUrl, { error: expected("must be an array of URLs") })
+    .array(z.unknown(), { error: expected("must be an array of URLs") })
     .min(1, "must hold at least one URL")
     .max(MAX_BULK_URLS, `must hold at most ${MAX_BULK_URLS} URLs`),
   bulkOptions: z
@@ -86,6 +87,9 @@ export const bulkEmbedSchema = z.object({
   proxyRequirements: proxyRequirementsSchema.default({}),
   renderingOptions: jsonObject.default({}),
 });
+
+export type BulkEmbedRequest = z.infer<typeof bulkEmbedSchema>;
+export const bulkUrlSchema = webUrl;
 
 export const scaleMillionSchema = z.object({
   targetSessions: z

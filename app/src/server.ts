@@ -6,11 +6,11 @@ import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
 import { z } from "zod";
 import { version } from "../package.json";
 import { assetDir } from "./assets";
+import { embedBulk } from "./bulk-embed";
 import { ApiError, notFound, parseInput } from "./errors";
 import { listEvents } from "./events";
 import { checkHealth } from "./health";
 import { hypergrid } from "./hypergrid";
-import { MAX_REPLICAS_PER_REQUEST } from "./limits";
 import { globalMetrics, metricsHistory } from "./metrics";
 import { addProxy, listPools, listProxies, upsertPool } from "./proxies";
 import { enqueue, PRIORITY } from "./queue";
@@ -166,24 +166,7 @@ export async function buildServer(services: Services): Promise<FastifyInstance> 
     return scaleSession(services, id, target_replicas);
   });
 
-  app.post("/api/embed/bulk", async (request) => {
-    const bulk = parseInput(bulkEmbedSchema, request.body);
-    const totalReplicas = bulk.urls.length * bulk.bulkOptions.replicasPerUrl;
-    if (totalReplicas > MAX_REPLICAS_PER_REQUEST) {
-      const message = `${bulk.urls.length} urls × ${bulk.bulkOptions.replicasPerUrl} replicas is more than ${MAX_REPLICAS_PER_REQUEST} replicas per request; use /api/embed/scale-million`;
-      throw new ApiError(400, "validation_failed", `bulkOptions.replicasPerUrl: ${message}`, [{ path: "bulkOptions.replicasPerUrl", message }]);
-    }
-    const specs: SessionSpec[] = bulk.urls.map((url) => ({
-      url,
-      target_replica_count: bulk.bulkOptions.replicasPerUrl,
-      region: bulk.bulkOptions.region,
-      proxy_pool_id: bulk.bulkOptions.proxyPoolId,
-      rendering_options: bulk.renderingOptions,
-      proxy_requirements: bulk.proxyRequirements,
-    }));
-    const ids = await createSessionBatch(services, specs, "session.bulk_created", { source: "embed" });
-    return { totalProcessed: bulk.urls.length, createdSessionIds: ids, totalReplicas, failed: [] };
-  });
+  app.post("/api/embed/bulk", async (request) => embedBulk(services, parseInput(bulkEmbedSchema, request.body)));
   app.post("/api/embed/scale-million", async (request, reply) => {
     const scale = parseInput(scaleMillionSchema, request.body ?? {});
     const job = await enqueue(services.queue, "scale-sessions", scale, PRIORITY.bulk);
