@@ -221,4 +221,23 @@ describe("job retries", () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(3000);
     expect(failed!.failedReason).toMatch(/lock/i);
   });
+
+  it("runs a high-priority job before the low-priority ones queued ahead of it", async () => {
+    // One at a time, so the order the worker takes jobs in is the order they run in.
+    quiet.worker!.concurrency = 1;
+    await quiet.worker!.pause();
+    const low = await Promise.all(Array.from({ length: 12 }, () => enqueue(quiet.services.queue, "cleanup-metrics", {}, PRIORITY.metrics)));
+    const { body: session } = await quiet.api("/api/sessions", { method: "POST", body: { url: "https://urgent.example" } });
+    const high = await enqueue(quiet.services.queue, "reconcile-session", { sessionId: session.id }, PRIORITY.reconcileSession);
+    quiet.worker!.resume();
+    const jobs = [high, ...low];
+    const finished = await eventually("every job", async () => {
+      const current = await Promise.all(jobs.map((job) => quiet.services.queue.getJob(job.id!)));
+      return current.every((job) => job?.finishedOn) ? current : undefined;
+    });
+    const [urgent, ...rest] = finished.map((job) => job!.processedOn!);
+    expect(urgent).toBeLessThanOrEqual(Math.min(...rest));
+    expect(urgent).toBeLessThan(Math.max(...rest));
+    quiet.worker!.concurrency = quiet.config.MEGAWEB_WORKER_CONCURRENCY;
+  });
 });
