@@ -3,6 +3,7 @@ import { v7 as uuidv7 } from "uuid";
 import { inTransaction } from "./db";
 import { appendEvents } from "./events";
 import { ROWS_PER_STATEMENT } from "./limits";
+import { forgetReplicas } from "./liveness-cache";
 import type { ScaleMillionRequest, SessionSpec } from "./schemas";
 import { createSessionBatch } from "./sessions";
 import type { Services } from "./services";
@@ -82,16 +83,19 @@ export async function clearSessions(services: Services, onProgress: (deleted: nu
   let deleted = 0;
   for (;;) {
     const slice = await inTransaction(services.db, async (connection) => {
-      const [result] = await connection.query<ResultSetHeader>("DELETE FROM sessions ORDER BY id LIMIT 5000");
-      if (result.affectedRows > 0) {
-        await appendEvents(connection, [
-          { aggregateType: "bulk_operation", aggregateId: operationId, type: "session.cleared", payload: { count: result.affectedRows } },
-        ]);
-      }
-      return result.affectedRows;
+      const [sessions] = await connection.query<RowDataPacket[]>("SELECT id FROM sessions ORDER BY id LIMIT 5000 FOR UPDATE");
+      if (sessions.length === 0) return { count: 0, running: [] };
+      const ids = sessions.map((row) => row.id as string);
+      const [running] = await connection.query<RowDataPacket[]>("SELECT id FROM replicas WHERE session_id IN (?) AND status IN ('starting', 'running')", [ids]);
+      const [result] = await connection.query<ResultSetHeader>("DELETE FROM sessions WHERE id IN (?)", [ids]);
+      await appendEvents(connection, [
+        { aggregateType: "bulk_operation", aggregateId: operationId, type: "session.cleared", payload: { count: result.affectedRows } },
+      ]);
+      return { count: result.affectedRows, running: running.map((row) => row.id as string) };
     });
-    if (slice === 0) return deleted;
-    deleted += slice;
+    await forgetReplicas(services.redis, slice.running);
+    if (slice.count === 0) return deleted;
+    deleted += slice.count;
     await onProgress(deleted);
   }
 }

@@ -10,19 +10,23 @@ import { embedBulk } from "./bulk-embed";
 import { ApiError, notFound, parseInput } from "./errors";
 import { listEvents } from "./events";
 import { checkHealth } from "./health";
+import { recordHeartbeats } from "./heartbeats";
 import { hypergrid } from "./hypergrid";
 import { globalMetrics, metricsHistory } from "./metrics";
 import { addProxy, listPools, listProxies, upsertPool } from "./proxies";
 import { enqueue, PRIORITY } from "./queue";
+import { listReplicas } from "./replicas";
 import { countSessions } from "./scale";
 import {
   batchCreateSchema,
   bulkEmbedSchema,
   createProxySchema,
   createSessionSchema,
+  heartbeatBatchSchema,
   hypergridQuery,
   listEventsQuery,
   listProxiesQuery,
+  listReplicasQuery,
   listSessionsQuery,
   metricsHistoryQuery,
   scaleMillionSchema,
@@ -39,6 +43,7 @@ const poolParams = z.object({ id: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/
 const jobParams = z.object({ id: z.string().regex(/^[0-9A-Za-z:_-]{1,64}$/, "must be a job id") });
 
 const MUTATING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+const HEARTBEAT_PATH = "/api/replicas/heartbeats";
 
 function digest(text: string): Buffer {
   return createHash("sha256").update(text).digest();
@@ -68,6 +73,7 @@ export async function buildServer(services: Services): Promise<FastifyInstance> 
     bodyLimit: 5 * 1024 * 1024,
   });
   const expectedToken = digest(config.MEGAWEB_API_TOKEN);
+  const runnerToken = config.MEGAWEB_RUNNER_TOKEN === undefined ? undefined : digest(config.MEGAWEB_RUNNER_TOKEN);
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
     if (error instanceof ApiError) {
@@ -101,9 +107,11 @@ export async function buildServer(services: Services): Promise<FastifyInstance> 
     if (!MUTATING.has(request.method) || !request.url.startsWith("/api/")) return;
     const header = request.headers.authorization ?? "";
     const token = header.startsWith("Bearer ") ? header.slice("Bearer ".length) : "";
-    if (!token || !timingSafeEqual(digest(token), expectedToken)) {
-      throw new ApiError(401, "unauthorized", "Authorization: a valid 'Bearer <API token>' is required to change anything");
-    }
+    const presented = digest(token);
+    if (token && timingSafeEqual(presented, expectedToken)) return;
+    // The runner token opens the heartbeat endpoint and nothing else.
+    if (token && runnerToken && request.url.split("?")[0] === HEARTBEAT_PATH && timingSafeEqual(presented, runnerToken)) return;
+    throw new ApiError(401, "unauthorized", "Authorization: a valid 'Bearer <API token>' is required to change anything");
   });
   await app.register(fastifyStatic, { root: assetDir("public"), prefix: "/" });
 
@@ -206,6 +214,13 @@ export async function buildServer(services: Services): Promise<FastifyInstance> 
     const page = await listEvents(services.db.reader(), query);
     return sendPage(reply, "/api/events", query, page.events, page.nextCursor);
   });
+
+  app.get("/api/replicas", async (request, reply) => {
+    const query = parseInput(listReplicasQuery, request.query, "query");
+    const page = await listReplicas(services.db.reader(), services.redis, query);
+    return sendPage(reply, "/api/replicas", query, page.replicas, page.nextCursor);
+  });
+  app.post(HEARTBEAT_PATH, async (request) => recordHeartbeats(services, parseInput(heartbeatBatchSchema, request.body).heartbeats));
 
   app.get("/api/proxies", async (request, reply) => {
     const query = parseInput(listProxiesQuery, request.query, "query");

@@ -3,6 +3,7 @@ import { v7 as uuidv7 } from "uuid";
 import { inTransaction } from "./db";
 import { notFound } from "./errors";
 import { appendEvents, parseJson, type NewEvent } from "./events";
+import { forgetReplicas } from "./liveness-cache";
 import { enqueueReconcile } from "./queue";
 import { ROWS_PER_STATEMENT } from "./limits";
 import { insertReplicas, placeForPool, type NewReplica } from "./placement";
@@ -240,8 +241,9 @@ export async function scaleSession(services: Services, id: string, targetReplica
 }
 
 export async function deleteSession(services: Services, id: string): Promise<void> {
-  await inTransaction(services.db, async (connection) => {
+  const running = await inTransaction(services.db, async (connection) => {
     const before = await lockSession(connection, id);
+    const [replicas] = await connection.query<RowDataPacket[]>("SELECT id FROM replicas WHERE session_id = ? AND status IN ('starting', 'running')", [id]);
     await connection.query("DELETE FROM sessions WHERE id = ?", [id]);
     await appendEvents(connection, [
       {
@@ -251,5 +253,8 @@ export async function deleteSession(services: Services, id: string): Promise<voi
         payload: { url: before.url, replicas: before.active_replica_count },
       },
     ]);
+    return replicas.map((row) => row.id as string);
   });
+  // Whatever runs the session's replicas hears "stop" at their next heartbeat.
+  await forgetReplicas(services.redis, running);
 }

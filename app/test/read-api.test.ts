@@ -17,6 +17,7 @@ beforeAll(async () => {
       body: { pool_id: "eu-pool", host: `10.0.0.${index + 1}`, port: 3128, country, city: "Berlin", coordinates: { latitude: 52.52, longitude: 13.4 } },
     });
   }
+  // Fixed figures to check the sums and the listing; proxy-health.test.ts shows the worker measuring them.
   await orchestrator.services.db.primary.query("UPDATE proxies SET success_count = 90, failure_count = 10, avg_latency_ms = 120 WHERE country = 'DE'");
   await orchestrator.api("/api/embed/bulk", {
     method: "POST",
@@ -56,7 +57,9 @@ describe("metrics and hypergrid", () => {
       total_sessions: 25,
       active_sessions: 25,
       total_replicas: 50,
-      active_replicas: 50,
+      // Placed, and not running until a runner reports them (replica-lifecycle.test.ts).
+      active_replicas: 0,
+      replicas_by_status: { pending: 50, starting: 0, running: 0, stopped: 0, failed: 0 },
       active_proxies: 3,
       countries_covered: 2,
       average_latency_ms: 120,
