@@ -80,7 +80,7 @@ export async function recordHeartbeats(services: Services, heartbeats: Heartbeat
       const changed = new Set(changes.map((change) => change.replica.id));
       const unchanged = live.filter((entry) => !changed.has(entry.replicaId)).map((entry) => entry.replicaId);
       if (unchanged.length) await connection.query("UPDATE replicas SET last_heartbeat_at = CURRENT_TIMESTAMP(3) WHERE id IN (?)", [unchanged]);
-      const lostSessions = await applyReplicaChanges(connection, changes);
+      const lostSessions = await applyReplicaChanges(connection, services.config.MEGAWEB_HYPERGRID_TILE_SIZE, changes);
       result.transitions = changes.length;
       return { result, live, gone, lostSessions, proxyOf: byId };
     },

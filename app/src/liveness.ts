@@ -4,6 +4,7 @@ import { faultFlags, forget, heartbeatTimes, KEYS, remember, type LiveEntry } fr
 import { enqueueReconcile } from "./queue";
 import { applyReplicaChanges, type ReplicaRow } from "./replica-lifecycle";
 import type { Services } from "./services";
+import { adjust } from "./summaries";
 
 /** Replicas looked at per statement by the sweep. */
 const SWEEP_SLICE = 1000;
@@ -81,6 +82,7 @@ async function failSilent(services: Services, candidates: string[], cutoff: numb
       const silent = rows.filter((_, index) => heard[index] === null || heard[index]! <= cutoff);
       const lostSessions = await applyReplicaChanges(
         connection,
+        services.config.MEGAWEB_HYPERGRID_TILE_SIZE,
         silent.map((row) => ({
           replica: row as unknown as ReplicaRow,
           to: "failed" as const,
@@ -136,12 +138,19 @@ async function confirm(services: Services, replicaIds: string[], now: number): P
 /** Stopped and failed replicas past MEGAWEB_REPLICA_RETENTION_HOURS go, in slices. */
 export async function cleanupEndedReplicas(services: Services): Promise<number> {
   let removed = 0;
-  for (;;) {
-    const [result] = await services.db.primary.query<ResultSetHeader>(
-      "DELETE FROM replicas WHERE status IN ('stopped', 'failed') AND ended_at < CURRENT_TIMESTAMP(3) - INTERVAL ? HOUR LIMIT 10000",
-      [services.config.MEGAWEB_REPLICA_RETENTION_HOURS],
-    );
-    removed += result.affectedRows;
-    if (result.affectedRows < 10000) return removed;
+  for (const status of ["stopped", "failed"] as const) {
+    for (;;) {
+      const deleted = await inTransaction(services.db, async (connection) => {
+        const [result] = await connection.query<ResultSetHeader>(
+          "DELETE FROM replicas WHERE status = ? AND ended_at < CURRENT_TIMESTAMP(3) - INTERVAL ? HOUR LIMIT 10000",
+          [status, services.config.MEGAWEB_REPLICA_RETENTION_HOURS],
+        );
+        await adjust(connection, services.config.MEGAWEB_HYPERGRID_TILE_SIZE, [], { [status]: -result.affectedRows });
+        return result.affectedRows;
+      });
+      removed += deleted;
+      if (deleted < 10000) break;
+    }
   }
+  return removed;
 }

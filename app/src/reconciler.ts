@@ -3,7 +3,8 @@ import { inTransaction } from "./db";
 import { appendEvents, type NewEvent } from "./events";
 import { forgetReplicas } from "./liveness-cache";
 import { insertReplicas, placeForPool } from "./placement";
-import { liveStatusList } from "./replica-lifecycle";
+import { liveStatusList, type ReplicaStatus } from "./replica-lifecycle";
+import { adjust, type ReplicaCountChange } from "./summaries";
 import type { Services } from "./services";
 
 export interface Convergence {
@@ -20,7 +21,7 @@ export interface Convergence {
 export async function reconcileSession(services: Services, sessionId: string): Promise<Convergence | undefined> {
   const outcome = await inTransaction(services.db, async (connection) => {
     const [rows] = await connection.query<RowDataPacket[]>(
-      `SELECT id, status, region, proxy_pool_id, target_replica_count, proxy_requirements
+      `SELECT id, seq, status, country, region, proxy_pool_id, target_replica_count, proxy_requirements
        FROM sessions WHERE id = ? FOR UPDATE NOWAIT`,
       [sessionId],
     );
@@ -34,6 +35,7 @@ export async function reconcileSession(services: Services, sessionId: string): P
     const current = Number(countRows[0].replicas);
     let removed: string[] = [];
     let avoided: string[] = [];
+    const counts: ReplicaCountChange = {};
     if (current < desired) {
       const requirements = typeof session.proxy_requirements === "string" ? JSON.parse(session.proxy_requirements) : session.proxy_requirements;
       // Replacements keep off the proxies that made this session's replicas fail in the last hour.
@@ -51,23 +53,38 @@ export async function reconcileSession(services: Services, sessionId: string): P
         avoided,
       );
       await insertReplicas(connection, replicas);
+      counts.pending = replicas.length;
     } else if (current > desired) {
       // Replicas nobody runs yet go first, then the newest: the longest-running ones are worth keeping.
       const [excess] = await connection.query<RowDataPacket[]>(
-        `SELECT id FROM replicas WHERE session_id = ? AND status IN (${liveStatusList})
+        `SELECT id, status FROM replicas WHERE session_id = ? AND status IN (${liveStatusList})
          ORDER BY FIELD(status, 'pending', 'starting', 'running'), id DESC LIMIT ?`,
         [sessionId, current - desired],
       );
       removed = excess.map((row) => row.id);
+      for (const row of excess) counts[row.status as ReplicaStatus] = (counts[row.status as ReplicaStatus] ?? 0) - 1;
       await connection.query("DELETE FROM replicas WHERE id IN (?)", [removed]);
     }
     const activates = session.status === "pending" && desired > 0;
+    const status = activates ? "active" : session.status;
     // The session's country follows its first live replica, and is gone with the last one.
-    await connection.query(
-      `UPDATE sessions SET active_replica_count = ?, status = IF(status = 'pending' AND ? > 0, 'active', status),
-         country = (SELECT country FROM replicas WHERE session_id = ? AND status IN (${liveStatusList}) ORDER BY id LIMIT 1)
-       WHERE id = ?`,
-      [desired, desired, sessionId, sessionId],
+    const [first] = await connection.query<RowDataPacket[]>(
+      `SELECT country FROM replicas WHERE session_id = ? AND status IN (${liveStatusList}) ORDER BY id LIMIT 1`,
+      [sessionId],
+    );
+    const country = first.length ? first[0].country : null;
+    await connection.query("UPDATE sessions SET active_replica_count = ?, status = ?, country = ? WHERE id = ?", [desired, status, country, sessionId]);
+    const seq = Number(session.seq);
+    await adjust(
+      connection,
+      services.config.MEGAWEB_HYPERGRID_TILE_SIZE,
+      status === session.status && country === session.country
+        ? []
+        : [
+            { seq, status: session.status, country: session.country, sessions: -1 },
+            { seq, status, country, sessions: 1 },
+          ],
+      counts,
     );
     const events: NewEvent[] = [];
     if (current !== desired) {

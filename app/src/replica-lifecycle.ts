@@ -1,5 +1,6 @@
 import type { PoolConnection } from "mysql2/promise";
 import { appendEvents, type NewEvent } from "./events";
+import { adjust, type ReplicaCountChange } from "./summaries";
 
 export const replicaStatuses = ["pending", "starting", "running", "stopped", "failed"] as const;
 export type ReplicaStatus = (typeof replicaStatuses)[number];
@@ -44,7 +45,7 @@ export interface ReplicaChange {
  * them; and one `replica.status.changed` event per session and new status, in one insert.
  * Returns the sessions that lost live replicas.
  */
-export async function applyReplicaChanges(connection: PoolConnection, changes: ReplicaChange[]): Promise<string[]> {
+export async function applyReplicaChanges(connection: PoolConnection, tileSize: number, changes: ReplicaChange[]): Promise<string[]> {
   const started = changes.filter((change) => change.to === "starting" || change.to === "running");
   for (const to of ["starting", "running"] as const) {
     const ids = started.filter((change) => change.to === to).map((change) => change.replica.id);
@@ -80,6 +81,12 @@ export async function applyReplicaChanges(connection: PoolConnection, changes: R
       sessions.map(([sessionId]) => sessionId),
     ]);
   }
+  const counts: ReplicaCountChange = {};
+  for (const change of changes) {
+    counts[change.replica.status] = (counts[change.replica.status] ?? 0) - 1;
+    counts[change.to] = (counts[change.to] ?? 0) + 1;
+  }
+  await adjust(connection, tileSize, [], counts);
   await appendEvents(connection, transitionEvents(changes));
   return [...lostBySession.keys()];
 }

@@ -4,6 +4,7 @@ import { inTransaction } from "./db";
 import { appendEvents } from "./events";
 import { ROWS_PER_STATEMENT } from "./limits";
 import { forgetReplicas } from "./liveness-cache";
+import { adjust, replicasOfSessions } from "./summaries";
 import type { ScaleMillionRequest, SessionSpec } from "./schemas";
 import { createSessionBatch } from "./sessions";
 import type { Services } from "./services";
@@ -83,9 +84,15 @@ export async function clearSessions(services: Services, onProgress: (deleted: nu
   let deleted = 0;
   for (;;) {
     const slice = await inTransaction(services.db, async (connection) => {
-      const [sessions] = await connection.query<RowDataPacket[]>("SELECT id FROM sessions ORDER BY id LIMIT 5000 FOR UPDATE");
+      const [sessions] = await connection.query<RowDataPacket[]>("SELECT id, seq, status, country FROM sessions ORDER BY id LIMIT 5000 FOR UPDATE");
       if (sessions.length === 0) return { count: 0, running: [] };
       const ids = sessions.map((row) => row.id as string);
+      await adjust(
+        connection,
+        services.config.MEGAWEB_HYPERGRID_TILE_SIZE,
+        sessions.map((row) => ({ seq: Number(row.seq), status: row.status, country: row.country, sessions: -1 })),
+        await replicasOfSessions(connection, ids),
+      );
       const [running] = await connection.query<RowDataPacket[]>("SELECT id FROM replicas WHERE session_id IN (?) AND status IN ('starting', 'running')", [ids]);
       const [result] = await connection.query<ResultSetHeader>("DELETE FROM sessions WHERE id IN (?)", [ids]);
       await appendEvents(connection, [

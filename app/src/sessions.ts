@@ -1,4 +1,4 @@
-import type { Pool, PoolConnection, RowDataPacket } from "mysql2/promise";
+import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from "mysql2/promise";
 import { v7 as uuidv7 } from "uuid";
 import { inTransaction } from "./db";
 import { notFound } from "./errors";
@@ -9,6 +9,7 @@ import { ROWS_PER_STATEMENT } from "./limits";
 import { insertReplicas, placeForPool, type NewReplica } from "./placement";
 import type { SessionSpec, SessionUpdate } from "./schemas";
 import type { Services } from "./services";
+import { adjust, replicasOfSessions, type TileChange } from "./summaries";
 
 export interface Session {
   id: string;
@@ -96,7 +97,7 @@ export async function listSessions(pool: Pool, filter: SessionFilter): Promise<{
  * Inserts sessions with their replicas already placed, in statements of ROWS_PER_STATEMENT rows,
  * on the caller's transaction. Returns the new ids in input order.
  */
-export async function insertSessions(connection: PoolConnection, services: Pick<Services, "redis">, specs: SessionSpec[]): Promise<string[]> {
+export async function insertSessions(connection: PoolConnection, services: Pick<Services, "redis" | "config">, specs: SessionSpec[]): Promise<string[]> {
   const ids = specs.map(() => uuidv7());
   const replicas: NewReplica[] = [];
   const byPool = new Map<string | null, number[]>();
@@ -118,9 +119,10 @@ export async function insertSessions(connection: PoolConnection, services: Pick<
   }
   const countryOf = new Map<string, string | null>();
   for (const replica of replicas) if (!countryOf.has(replica.sessionId)) countryOf.set(replica.sessionId, replica.country);
+  const tiles: TileChange[] = [];
   for (let offset = 0; offset < specs.length; offset += ROWS_PER_STATEMENT) {
     const chunk = specs.slice(offset, offset + ROWS_PER_STATEMENT);
-    await connection.query(
+    const [inserted] = await connection.query<ResultSetHeader>(
       `INSERT INTO sessions (id, url, status, region, country, proxy_pool_id, target_replica_count, active_replica_count,
          rendering_options, proxy_requirements) VALUES ?`,
       [
@@ -138,7 +140,12 @@ export async function insertSessions(connection: PoolConnection, services: Pick<
         ]),
       ],
     );
+    // One multi-row insert takes consecutive seq values from insertId on (innodb_autoinc_lock_mode 1, MariaDB's default).
+    chunk.forEach((_, index) =>
+      tiles.push({ seq: inserted.insertId + index, status: "active", country: countryOf.get(ids[offset + index]) ?? null, sessions: 1 }),
+    );
   }
+  await adjust(connection, services.config.MEGAWEB_HYPERGRID_TILE_SIZE, tiles, { pending: replicas.length });
   await insertReplicas(connection, replicas);
   return ids;
 }
@@ -180,10 +187,11 @@ export async function createSessionBatch(
   });
 }
 
-async function lockSession(connection: PoolConnection, id: string): Promise<Session> {
-  const [rows] = await connection.query<RowDataPacket[]>(`SELECT ${COLUMNS} FROM sessions WHERE id = ? FOR UPDATE`, [id]);
+/** The session with where it sits in the hypergrid's counts (its seq and country). */
+async function lockSession(connection: PoolConnection, id: string): Promise<Session & { seq: number; country: string | null }> {
+  const [rows] = await connection.query<RowDataPacket[]>(`SELECT ${COLUMNS}, seq, country FROM sessions WHERE id = ? FOR UPDATE`, [id]);
   if (!rows.length) throw notFound("session", id);
-  return sessionFromRow(rows[0]);
+  return { ...sessionFromRow(rows[0]), seq: Number(rows[0].seq), country: rows[0].country };
 }
 
 /** The reconciler moves replicas afterwards; the response shows the new target at once. */
@@ -200,6 +208,10 @@ export async function updateSession(services: Services, id: string, update: Sess
     const after = await getSession(connection, id);
     const events: NewEvent[] = [{ aggregateType: "session", aggregateId: id, type: "session.updated", payload: { changes: update } }];
     if (update.status !== undefined && update.status !== before.status) {
+      await adjust(connection, services.config.MEGAWEB_HYPERGRID_TILE_SIZE, [
+        { seq: before.seq, status: before.status, country: before.country, sessions: -1 },
+        { seq: before.seq, status: update.status, country: before.country, sessions: 1 },
+      ]);
       events.push({
         aggregateType: "session",
         aggregateId: id,
@@ -244,6 +256,12 @@ export async function deleteSession(services: Services, id: string): Promise<voi
   const running = await inTransaction(services.db, async (connection) => {
     const before = await lockSession(connection, id);
     const [replicas] = await connection.query<RowDataPacket[]>("SELECT id FROM replicas WHERE session_id = ? AND status IN ('starting', 'running')", [id]);
+    await adjust(
+      connection,
+      services.config.MEGAWEB_HYPERGRID_TILE_SIZE,
+      [{ seq: before.seq, status: before.status, country: before.country, sessions: -1 }],
+      await replicasOfSessions(connection, [id]),
+    );
     await connection.query("DELETE FROM sessions WHERE id = ?", [id]);
     await appendEvents(connection, [
       {

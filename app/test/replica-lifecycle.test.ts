@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkTransition } from "../src/replica-lifecycle";
-import { API_TOKEN, eventually, startBackends, startOrchestrator, type Backends, type RunningOrchestrator } from "./support/orchestrator";
+import { API_TOKEN, eventually, expectSummariesExact, startBackends, startOrchestrator, type Backends, type RunningOrchestrator } from "./support/orchestrator";
 
 /**
  * Replicas as a client written from the API reference sees them: placed pending, moved by a runner's
@@ -156,6 +156,10 @@ describe("replica lifecycle", () => {
     const bad = await beat([{ replica_id: replica.id, status: "sleeping" }]);
     expect(bad.status).toBe(400);
     expect(bad.body.message).toBe("heartbeats[0].status: must be one of starting, running, stopped, failed");
+  });
+
+  it("keeps the replica counts behind the metrics equal to the replicas", async () => {
+    await expectSummariesExact(orchestrator);
   });
 });
 

@@ -1,4 +1,6 @@
 import type { Worker } from "bullmq";
+import type { RowDataPacket } from "mysql2/promise";
+import { expect } from "vitest";
 import type { FastifyInstance } from "fastify";
 import type Redis from "ioredis";
 import { loadConfig, type OrchestratorConfig } from "../../src/config";
@@ -7,6 +9,7 @@ import { migrate } from "../../src/migrate";
 import { openServices } from "../../src/open-services";
 import { connectRedis } from "../../src/redis";
 import { buildServer } from "../../src/server";
+import { ensureTiles } from "../../src/summaries";
 import type { Services } from "../../src/services";
 import { startMariaDb, startRedis, type MariaDbOptions, type MariaDbServer, type RedisServer } from "./backends";
 
@@ -61,6 +64,7 @@ export async function startOrchestrator(
   });
   await migrate(config.MEGAWEB_DB_URL);
   const services = openServices(config);
+  await ensureTiles(services.db.primary, config.MEGAWEB_HYPERGRID_TILE_SIZE);
   const app = await buildServer(services);
   await app.listen({ port: 0, host: "127.0.0.1" });
   const address = app.server.address();
@@ -108,4 +112,19 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/** The summary counts (summaries.ts) equal what grouping the rows gives. */
+export async function expectSummariesExact(run: RunningOrchestrator) {
+  const db = run.services.db.primary;
+  const tileSize = run.config.MEGAWEB_HYPERGRID_TILE_SIZE;
+  const [grouped] = await db.query<RowDataPacket[]>(
+    "SELECT (seq - 1) DIV ? AS tile, status, COALESCE(country, '') AS country, COUNT(*) AS n FROM sessions GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+    [tileSize],
+  );
+  const [tiles] = await db.query<RowDataPacket[]>("SELECT tile, status, country, sessions AS n FROM session_tiles WHERE sessions <> 0 ORDER BY 1, 2, 3");
+  expect(tiles.map((row) => ({ ...row, n: Number(row.n) }))).toEqual(grouped.map((row) => ({ ...row, n: Number(row.n) })));
+  const [replicas] = await db.query<RowDataPacket[]>("SELECT status, COUNT(*) AS n FROM replicas GROUP BY status ORDER BY status");
+  const [counts] = await db.query<RowDataPacket[]>("SELECT status, SUM(replicas) AS n FROM replica_counts GROUP BY status HAVING n <> 0 ORDER BY status");
+  expect(counts.map((row) => [row.status, Number(row.n)])).toEqual(replicas.map((row) => [row.status, Number(row.n)]));
 }
