@@ -33,19 +33,35 @@ export interface CachedReport {
  * replica the cache does not know), which go to MariaDB.
  */
 const ACCEPT_CACHED = `
+-- Lua's unpack takes a few thousand values at most, so long argument lists go in slices.
+local function sliced(command, key, values, width)
+  local results = {}
+  for first = 1, #values, width do
+    local reply = redis.call(command, key, unpack(values, first, math.min(first + width - 1, #values)))
+    if type(reply) == 'table' then for _, value in ipairs(reply) do results[#results + 1] = value end end
+  end
+  return results
+end
 local now = ARGV[1]
+local ids = {}
+for i = 2, #ARGV, 4 do ids[#ids + 1] = ARGV[i] end
+local entries = sliced('HMGET', KEYS[1], ids, 1000)
 local misses = {}
+local stamps = {}
 local tallies = {}
-for i = 2, #ARGV, 4 do
-  local id, status, outcome, latency = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  local entry = redis.call('HGET', KEYS[1], id)
-  local cachedStatus, proxy, fault
-  if entry then cachedStatus, proxy, fault = string.match(entry, '^(%a+)|([^|]*)|(%d)$') end
-  if cachedStatus == status then
-    redis.call('ZADD', KEYS[2], now, id)
+for n = 1, #ids do
+  local i = 2 + (n - 1) * 4
+  local status, outcome, latency = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local entry = entries[n]
+  -- An entry reads "status|proxy id|fault"; only one cached in the reported status is taken here.
+  if entry and string.sub(entry, 1, #status + 1) == status .. '|' then
+    stamps[#stamps + 1] = now
+    stamps[#stamps + 1] = ids[n]
     if outcome ~= '' then
+      local proxy = string.sub(entry, #status + 2, -3)
+      local fault = string.sub(entry, -1)
       local newFault = outcome == 'proxy_error' and '1' or '0'
-      if newFault ~= fault then redis.call('HSET', KEYS[1], id, cachedStatus .. '|' .. proxy .. '|' .. newFault) end
+      if newFault ~= fault then redis.call('HSET', KEYS[1], ids[n], status .. '|' .. proxy .. '|' .. newFault) end
       if proxy ~= '' then
         local tally = tallies[proxy]
         if not tally then tally = { ok = 0, fail = 0, latency_sum = 0, latency_n = 0 }; tallies[proxy] = tally end
@@ -57,9 +73,10 @@ for i = 2, #ARGV, 4 do
       end
     end
   else
-    misses[#misses + 1] = (i - 2) / 4
+    misses[#misses + 1] = n - 1
   end
 end
+sliced('ZADD', KEYS[2], stamps, 2000)
 for proxy, tally in pairs(tallies) do
   for field, value in pairs(tally) do
     if value ~= 0 then redis.call('HINCRBYFLOAT', KEYS[3], proxy .. '|' .. field, value) end

@@ -1,8 +1,8 @@
 import type Redis from "ioredis";
 import type { PoolConnection, RowDataPacket } from "mysql2/promise";
 import { v7 as uuidv7 } from "uuid";
-import { ROWS_PER_STATEMENT } from "./limits";
 import { liveStatusList } from "./replica-lifecycle";
+import { insertRows, type RowWriter } from "./row-writer";
 import { placeReplicas, type ProxyCandidate, type Rotation } from "./rotation";
 
 export const DEFAULT_POOL = "global-pool";
@@ -73,12 +73,12 @@ export async function placeForPool(
   return replicas;
 }
 
-export async function insertReplicas(connection: PoolConnection, replicas: NewReplica[]): Promise<void> {
-  for (let offset = 0; offset < replicas.length; offset += ROWS_PER_STATEMENT) {
-    const chunk = replicas.slice(offset, offset + ROWS_PER_STATEMENT);
-    // Pending until whatever runs replicas reports on them (heartbeats.ts).
-    await connection.query(`INSERT INTO replicas (id, session_id, status, proxy_id, country) VALUES ?`, [
-      chunk.map((replica) => [replica.id, replica.sessionId, "pending", replica.proxyId, replica.country]),
-    ]);
-  }
+export async function insertReplicas(connection: PoolConnection, replicas: NewReplica[], write: RowWriter = insertRows): Promise<void> {
+  // Pending until whatever runs replicas reports on them (heartbeats.ts).
+  await write(
+    connection,
+    "replicas",
+    ["id", "session_id", "status", "proxy_id", "country"],
+    replicas.map((replica) => [replica.id, replica.sessionId, "pending", replica.proxyId, replica.country]),
+  );
 }

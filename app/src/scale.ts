@@ -2,15 +2,20 @@ import type { ResultSetHeader, RowDataPacket } from "mysql2/promise";
 import { v7 as uuidv7 } from "uuid";
 import { inTransaction } from "./db";
 import { appendEvents } from "./events";
-import { ROWS_PER_STATEMENT } from "./limits";
 import { forgetReplicas } from "./liveness-cache";
 import { adjust, replicasOfSessions } from "./summaries";
 import type { ScaleMillionRequest, SessionSpec } from "./schemas";
+import { loadRows } from "./row-writer";
 import { createSessionBatch } from "./sessions";
 import type { Services } from "./services";
 
-/** Parallel insert streams: the measured sweet spot against LOAD DATA on 2 cores. */
+/**
+ * Parallel streams, and sessions per transaction (one LOAD DATA each for sessions and replicas):
+ * measured against LOAD DATA on 2 cores (bench/README.md); one stream leaves the server waiting on
+ * the app between statements, and 5000 sessions take a tenth of the commits 1000 did.
+ */
 const INSERT_STREAMS = 4;
+export const SCALE_BATCH = 5000;
 
 export interface ScaleProgress {
   targetSessions: number;
@@ -25,7 +30,7 @@ export async function countSessions(services: Services): Promise<number> {
 
 /**
  * Creates sessions until there are `targetSessions`, each with its replicas placed, in batches of
- * ROWS_PER_STATEMENT rows on INSERT_STREAMS connections. It counts first, so a retried attempt
+ * SCALE_BATCH rows on INSERT_STREAMS connections. It counts first, so a retried attempt
  * only adds what is missing. Each committed batch carries one `session.bulk_created` event, so the
  * log matches what exists even if the job stops half-way.
  */
@@ -38,7 +43,7 @@ export async function scaleSessionsTo(
   const operationId = jobId ? `job-${jobId}` : uuidv7();
   const startCount = await countSessions(services);
   const missing = Math.max(0, request.targetSessions - startCount);
-  const batches = Math.ceil(missing / ROWS_PER_STATEMENT);
+  const batches = Math.ceil(missing / SCALE_BATCH);
   let nextBatch = 0;
   let created = 0;
   let lastReport = 0;
@@ -55,16 +60,16 @@ export async function scaleSessionsTo(
   const stream = async () => {
     while (nextBatch < batches) {
       const batch = nextBatch++;
-      const size = Math.min(ROWS_PER_STATEMENT, missing - batch * ROWS_PER_STATEMENT);
+      const size = Math.min(SCALE_BATCH, missing - batch * SCALE_BATCH);
       const specs: SessionSpec[] = Array.from({ length: size }, (_, index) => ({
-        url: `https://scale.megaweb.test/session/${startCount + batch * ROWS_PER_STATEMENT + index + 1}`,
+        url: `https://scale.megaweb.test/session/${startCount + batch * SCALE_BATCH + index + 1}`,
         target_replica_count: request.replicasPerSession,
         region: request.region,
         proxy_pool_id: request.proxyPoolId,
         rendering_options: {},
         proxy_requirements: {},
       }));
-      await createSessionBatch(services, specs, "session.bulk_created", { source: "scale-million" }, operationId);
+      await createSessionBatch(services, specs, "session.bulk_created", { source: "scale-million" }, operationId, loadRows);
       created += size;
       await report(false);
     }

@@ -1,15 +1,15 @@
-import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from "mysql2/promise";
+import type { Pool, PoolConnection, RowDataPacket } from "mysql2/promise";
 import { v7 as uuidv7 } from "uuid";
 import { inTransaction } from "./db";
 import { notFound } from "./errors";
 import { appendEvents, parseJson, type NewEvent } from "./events";
 import { forgetReplicas } from "./liveness-cache";
 import { enqueueReconcile } from "./queue";
-import { ROWS_PER_STATEMENT } from "./limits";
 import { insertReplicas, placeForPool, type NewReplica } from "./placement";
 import type { SessionSpec, SessionUpdate } from "./schemas";
+import { insertRows, type Row, type RowWriter, type Written } from "./row-writer";
 import type { Services } from "./services";
-import { adjust, replicasOfSessions, type TileChange } from "./summaries";
+import { adjust, replicasOfSessions, tileOf, type TileChange } from "./summaries";
 
 export interface Session {
   id: string;
@@ -94,14 +94,23 @@ export async function listSessions(pool: Pool, filter: SessionFilter): Promise<{
 }
 
 /**
- * Inserts sessions with their replicas already placed, in statements of ROWS_PER_STATEMENT rows,
- * on the caller's transaction. Returns the new ids in input order.
+ * Inserts sessions with their replicas already placed on the caller's transaction, with `write`
+ * (row-writer.ts). Returns the new ids in input order.
  */
-export async function insertSessions(connection: PoolConnection, services: Pick<Services, "redis" | "config">, specs: SessionSpec[]): Promise<string[]> {
+export async function insertSessions(
+  connection: PoolConnection,
+  services: Pick<Services, "redis" | "config">,
+  specs: SessionSpec[],
+  write: RowWriter = insertRows,
+): Promise<string[]> {
   const ids = specs.map(() => uuidv7());
   const replicas: NewReplica[] = [];
   const byPool = new Map<string | null, number[]>();
-  specs.forEach((spec, index) => byPool.set(spec.proxy_pool_id, [...(byPool.get(spec.proxy_pool_id) ?? []), index]));
+  specs.forEach((spec, index) => {
+    const indexes = byPool.get(spec.proxy_pool_id);
+    if (indexes) indexes.push(index);
+    else byPool.set(spec.proxy_pool_id, [index]);
+  });
   for (const [poolId, indexes] of byPool) {
     replicas.push(
       ...(await placeForPool(
@@ -119,35 +128,65 @@ export async function insertSessions(connection: PoolConnection, services: Pick<
   }
   const countryOf = new Map<string, string | null>();
   for (const replica of replicas) if (!countryOf.has(replica.sessionId)) countryOf.set(replica.sessionId, replica.country);
-  const tiles: TileChange[] = [];
-  for (let offset = 0; offset < specs.length; offset += ROWS_PER_STATEMENT) {
-    const chunk = specs.slice(offset, offset + ROWS_PER_STATEMENT);
-    const [inserted] = await connection.query<ResultSetHeader>(
-      `INSERT INTO sessions (id, url, status, region, country, proxy_pool_id, target_replica_count, active_replica_count,
-         rendering_options, proxy_requirements) VALUES ?`,
-      [
-        chunk.map((spec, index) => [
-          ids[offset + index],
-          spec.url,
-          "active",
-          spec.region,
-          countryOf.get(ids[offset + index]) ?? null,
-          spec.proxy_pool_id,
-          spec.target_replica_count,
-          spec.target_replica_count,
-          JSON.stringify(spec.rendering_options),
-          JSON.stringify(spec.proxy_requirements),
-        ]),
-      ],
-    );
-    // One multi-row insert takes consecutive seq values from insertId on (innodb_autoinc_lock_mode 1, MariaDB's default).
-    chunk.forEach((_, index) =>
-      tiles.push({ seq: inserted.insertId + index, status: "active", country: countryOf.get(ids[offset + index]) ?? null, sessions: 1 }),
-    );
+  const rows: Row[] = specs.map((spec, index) => [
+    ids[index],
+    spec.url,
+    "active",
+    spec.region,
+    countryOf.get(ids[index]) ?? null,
+    spec.proxy_pool_id,
+    spec.target_replica_count,
+    spec.target_replica_count,
+    JSON.stringify(spec.rendering_options),
+    JSON.stringify(spec.proxy_requirements),
+  ]);
+  const statements = await write(connection, "sessions", SESSION_INSERT_COLUMNS, rows);
+  await checkConsecutive(connection, statements, ids);
+  // Counted per tile and country here, so a batch of thousands adds a handful of changes.
+  const tileSize = services.config.MEGAWEB_HYPERGRID_TILE_SIZE;
+  const tiles = new Map<string, TileChange>();
+  let index = 0;
+  for (const statement of statements) {
+    for (let row = 0; row < statement.rows; row++, index++) {
+      const seq = statement.insertId + row;
+      const country = countryOf.get(ids[index]) ?? null;
+      const key = `${tileOf(seq, tileSize)} ${country}`;
+      const change = tiles.get(key);
+      if (change) change.sessions++;
+      else tiles.set(key, { seq, status: "active", country, sessions: 1 });
+    }
   }
-  await adjust(connection, services.config.MEGAWEB_HYPERGRID_TILE_SIZE, tiles, { pending: replicas.length });
-  await insertReplicas(connection, replicas);
+  await adjust(connection, tileSize, [...tiles.values()], { pending: replicas.length });
+  await insertReplicas(connection, replicas, write);
   return ids;
+}
+
+const SESSION_INSERT_COLUMNS = [
+  "id",
+  "url",
+  "status",
+  "region",
+  "country",
+  "proxy_pool_id",
+  "target_replica_count",
+  "active_replica_count",
+  "rendering_options",
+  "proxy_requirements",
+];
+
+/**
+ * The hypergrid's counts take each statement's rows to have consecutive seq values from its
+ * insertId, which holds with innodb_autoinc_lock_mode 0 or 1 (MariaDB's default). The last row of
+ * the last statement is read back, so a server set to interleave (2) fails the write instead of
+ * counting sessions in the wrong tiles.
+ */
+async function checkConsecutive(connection: PoolConnection, statements: Written[], ids: string[]): Promise<void> {
+  const last = statements[statements.length - 1];
+  if (!last) return;
+  const [rows] = await connection.query<RowDataPacket[]>("SELECT seq FROM sessions WHERE id = ?", [ids[ids.length - 1]]);
+  if (Number(rows[0]?.seq) !== last.insertId + last.rows - 1) {
+    throw new Error("sessions.seq values of one statement are not consecutive: set innodb_autoinc_lock_mode to 1 (MariaDB's default)");
+  }
 }
 
 export async function createSession(services: Services, spec: SessionSpec): Promise<Session> {
@@ -166,9 +205,10 @@ export async function createSessionBatch(
   eventType: "session.batch_created" | "session.bulk_created",
   details: Record<string, unknown> = {},
   operationId: string = uuidv7(),
+  write: RowWriter = insertRows,
 ): Promise<string[]> {
   return inTransaction(services.db, async (connection) => {
-    const ids = await insertSessions(connection, services, specs);
+    const ids = await insertSessions(connection, services, specs, write);
     await appendEvents(connection, [
       {
         aggregateType: "bulk_operation",

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkTransition } from "../src/replica-lifecycle";
-import { API_TOKEN, eventually, expectSummariesExact, startBackends, startOrchestrator, type Backends, type RunningOrchestrator } from "./support/orchestrator";
+import { API_TOKEN, eventually, startBackends, startOrchestrator, type Backends, type RunningOrchestrator } from "./support/orchestrator";
+import { expectSummariesExact } from "./support/summaries";
 
 /**
  * Replicas as a client written from the API reference sees them: placed pending, moved by a runner's

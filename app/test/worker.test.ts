@@ -2,7 +2,9 @@ import type { RowDataPacket } from "mysql2/promise";
 import mysql from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { enqueue, enqueueReconcile, PRIORITY } from "../src/queue";
-import { eventually, expectSummariesExact, startBackends, startOrchestrator, type Backends, type RunningOrchestrator } from "./support/orchestrator";
+import { SCALE_BATCH } from "../src/scale";
+import { eventually, startBackends, startOrchestrator, type Backends, type RunningOrchestrator } from "./support/orchestrator";
+import { expectSummariesExact } from "./support/summaries";
 
 let backends: Backends;
 let orchestrator: RunningOrchestrator;
@@ -118,7 +120,7 @@ describe("jobs", () => {
     expect(done).toMatchObject({ targetReached: true, currentSessions: 20000, targetSessions: 20000 });
     // One event per committed batch, all under the job's id: the log matches what exists even mid-job.
     const events = await orchestrator.api(`/api/events?aggregate_id=job-${started.body.jobId}&limit=1000`);
-    expect(events.body).toHaveLength(20);
+    expect(events.body).toHaveLength(Math.ceil(20000 / SCALE_BATCH));
     expect(events.body.reduce((sum: number, event: { payload: { count: number } }) => sum + event.payload.count, 0)).toBe(20000 - Number(before[0].n));
     const metrics = await eventually("fresh metrics", async () => {
       const response = await orchestrator.api("/api/metrics/global");

@@ -1,0 +1,17 @@
+-- wrk script: POST /api/replicas/heartbeats with bodies of 1000 heartbeats the benchmark wrote, one
+-- per line, each thread going round them from its own starting point.
+local bodies = {}
+for line in io.lines(os.getenv("MEGAWEB_BENCH_BODIES")) do bodies[#bodies + 1] = line end
+local headers = { ["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. os.getenv("MEGAWEB_BENCH_TOKEN") }
+local next = math.random(#bodies)
+
+request = function()
+  next = next % #bodies + 1
+  return wrk.format("POST", "/api/replicas/heartbeats", headers, bodies[next])
+end
+
+done = function(summary, latency, requests)
+  io.write(string.format("BENCH requests=%d errors=%d non2xx=%d duration_us=%d p50_us=%d p99_us=%d\n",
+    summary.requests, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    summary.errors.status, summary.duration, latency:percentile(50), latency:percentile(99)))
+end
