@@ -87,7 +87,9 @@ describe("control panel", () => {
     await page.click("#scale-form button");
     await expect.poll(() => page.locator("#message").textContent(), { timeout: 120_000 }).toBe("scaled to 20,000 sessions");
     expect(await page.locator("#scale-progress").evaluate((bar) => (bar as unknown as { value: number }).value)).toBe(100);
-    await expect.poll(() => page.locator("#hypergrid .tile").count(), { timeout: 15_000 }).toBe(200);
+    await expect.poll(() => page.locator("#grid-summary").textContent(), { timeout: 15_000 }).toMatch(/^20,000 sessions in \d+ tiles of 100$/);
+    // At least 200 tiles: bulk loads reserve seq values ahead and leave some unused, so a tile may hold fewer than 100.
+    expect(await page.locator("#hypergrid .tile").count()).toBeGreaterThanOrEqual(200);
     await expect.poll(() => metric("total_sessions").textContent(), { timeout: 15_000 }).toBe("20,000");
     expect(await page.locator("#hypergrid .tile").first().getAttribute("data-status")).toBe("active");
     mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
