@@ -1,5 +1,6 @@
 import type Redis from "ioredis";
 import type { Pool, RowDataPacket } from "mysql2/promise";
+import { keysetWhere } from "./keyset";
 import { heartbeatTimes } from "./liveness-cache";
 
 export interface Replica {
@@ -27,22 +28,11 @@ export async function listReplicas(
   redis: Redis,
   filter: { session_id?: string; status?: string; proxy_id?: string; cursor?: string; limit: number },
 ): Promise<{ replicas: Replica[]; nextCursor?: string }> {
-  const where: string[] = [];
-  const params: unknown[] = [];
-  for (const column of ["session_id", "status", "proxy_id"] as const) {
-    if (filter[column] !== undefined) {
-      where.push(`${column} = ?`);
-      params.push(filter[column]);
-    }
-  }
-  if (filter.cursor !== undefined) {
-    where.push("id > ?");
-    params.push(filter.cursor);
-  }
+  const where = keysetWhere(filter, ["session_id", "status", "proxy_id"]);
   const [rows] = await pool.query<RowDataPacket[]>(
     `SELECT id, session_id, status, proxy_id, country, started_at, last_heartbeat_at, ended_at, end_reason, proxy_at_fault, created_at
-     FROM replicas ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id LIMIT ?`,
-    [...params, filter.limit + 1],
+     FROM replicas ${where.sql} ORDER BY id LIMIT ?`,
+    [...where.params, filter.limit + 1],
   );
   const page = rows.slice(0, filter.limit);
   const heartbeats = await heartbeatTimes(

@@ -3,6 +3,7 @@ import { v7 as uuidv7 } from "uuid";
 import { inTransaction } from "./db";
 import { notFound } from "./errors";
 import { appendEvents, parseJson, type NewEvent } from "./events";
+import { keysetWhere } from "./keyset";
 import { forgetReplicas } from "./liveness-cache";
 import { enqueueReconcile } from "./queue";
 import { insertReplicas, placeForPool, type NewReplica } from "./placement";
@@ -71,24 +72,9 @@ export interface SessionFilter {
   limit: number;
 }
 
-/** Keyset pagination on the time-ordered id: page N costs the same as page 1 at a million rows. */
 export async function listSessions(pool: Pool, filter: SessionFilter): Promise<{ sessions: Session[]; nextCursor?: string }> {
-  const where: string[] = [];
-  const params: unknown[] = [];
-  for (const column of ["status", "region", "proxy_pool_id"] as const) {
-    if (filter[column] !== undefined) {
-      where.push(`${column} = ?`);
-      params.push(filter[column]);
-    }
-  }
-  if (filter.cursor !== undefined) {
-    where.push("id > ?");
-    params.push(filter.cursor);
-  }
-  const [rows] = await pool.query<RowDataPacket[]>(
-    `SELECT ${COLUMNS} FROM sessions ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id LIMIT ?`,
-    [...params, filter.limit + 1],
-  );
+  const where = keysetWhere(filter, ["status", "region", "proxy_pool_id"]);
+  const [rows] = await pool.query<RowDataPacket[]>(`SELECT ${COLUMNS} FROM sessions ${where.sql} ORDER BY id LIMIT ?`, [...where.params, filter.limit + 1]);
   const sessions = rows.slice(0, filter.limit).map(sessionFromRow);
   return { sessions, nextCursor: rows.length > filter.limit ? sessions[sessions.length - 1].id : undefined };
 }
