@@ -259,7 +259,7 @@ interface WrkSummary {
 
 async function wrk(url: string, script: string, env: Record<string, string>, seconds: number, connections: number): Promise<WrkSummary> {
   const child = spawn("wrk", ["-t2", `-c${connections}`, `-d${seconds}s`, "--latency", "-s", path.join(__dirname, script), url], {
-    env: { ...process.env, ...env },
+    env: { ...process.env, MEGAWEB_BENCH_DIR: __dirname, ...env },
   });
   let output = "";
   child.stdout.on("data", (chunk) => (output += chunk));
