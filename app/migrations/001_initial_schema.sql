@@ -1,5 +1,5 @@
--- The orchestrator's tables. Runs on MariaDB 10.11 and MySQL 8: no RETURNING, no sequences,
--- JSON columns (an alias with a check on MariaDB), utf8mb4 text and ascii ids.
+-- The orchestrator's tables, tested on MariaDB 10.11: JSON columns (an alias with a check on
+-- MariaDB), utf8mb4 text and ascii ids.
 
 CREATE TABLE proxy_pools (
   id VARCHAR(64) NOT NULL,

@@ -75,6 +75,33 @@
     );
   }
 
+  async function refreshProxies() {
+    const proxies = await api("/api/proxies?limit=50");
+    $("#proxies tbody").replaceChildren(
+      ...proxies.map((proxy) => {
+        const row = document.createElement("tr");
+        row.dataset.status = proxy.status;
+        const cells = [
+          proxy.protocol + "://" + proxy.host + ":" + proxy.port,
+          proxy.status,
+          format.format(proxy.success_count),
+          format.format(proxy.failure_count),
+          proxy.avg_latency_ms === null ? "–" : format.format(proxy.avg_latency_ms),
+          format.format(proxy.assigned_replicas),
+          proxy.last_checked_at ? proxy.last_checked_at.slice(11, 19) + (proxy.last_check_error ? " " + proxy.last_check_error : "") : "–",
+        ];
+        row.append(
+          ...cells.map((text) => {
+            const cell = document.createElement("td");
+            cell.textContent = text;
+            return cell;
+          }),
+        );
+        return row;
+      }),
+    );
+  }
+
   async function refreshEvents() {
     const events = await api("/api/events?order=desc&limit=25");
     $("#events").replaceChildren(
@@ -93,7 +120,9 @@
   }
 
   async function refreshAll() {
-    await Promise.all([refreshMetrics(), refreshHealth(), refreshGrid(), refreshEvents()].map((p) => p.catch((error) => say(error.message, true))));
+    await Promise.all(
+      [refreshMetrics(), refreshHealth(), refreshGrid(), refreshProxies(), refreshEvents()].map((p) => p.catch((error) => say(error.message, true))),
+    );
   }
 
   function onSubmit(id, handler) {

@@ -1,41 +1,24 @@
 import type Redis from "ioredis";
 
-/** How long a stale copy may still be served while nobody asks for a refresh. */
-const KEEP_STALE_SECONDS = 3600;
-
-interface Entry<T> {
-  storedAt: number;
-  value: T;
-}
+/** Computations in flight in this process, so a burst of requests on a cold key runs one query. */
+const inFlight = new Map<string, Promise<unknown>>();
 
 /**
- * Serves a million-row aggregate from Redis, shared by every web node. Past `freshSeconds` the
- * entry is still served while one request (across the cluster, by a Redis lock) recomputes it in
- * the background, so only the very first request ever waits for the database.
+ * Serves an aggregate from Redis, shared by every web node, for at most `maxAgeSeconds` after it was
+ * computed: the key expires then, and the next request computes it again. The aggregates read the
+ * summary counts (summaries.ts), a few milliseconds even at a million sessions, so nothing older than
+ * the documented window is ever served.
  */
-export async function cached<T>(redis: Redis, key: string, freshSeconds: number, compute: () => Promise<T>): Promise<T> {
+export async function cached<T>(redis: Redis, key: string, maxAgeSeconds: number, compute: () => Promise<T>): Promise<T> {
   const hit = await redis.get(key);
-  if (hit === null) return store(redis, key, compute);
-  const entry = JSON.parse(hit) as Entry<T>;
-  if (Date.now() - entry.storedAt >= freshSeconds * 1000) {
-    refreshOnce(redis, key, compute).catch((error: Error) => console.error(`refreshing ${key} failed: ${error.message}`));
-  }
-  return entry.value;
-}
-
-async function store<T>(redis: Redis, key: string, compute: () => Promise<T>): Promise<T> {
-  const value = await compute();
-  const entry: Entry<T> = { storedAt: Date.now(), value };
-  await redis.set(key, JSON.stringify(entry), "EX", KEEP_STALE_SECONDS);
-  return value;
-}
-
-async function refreshOnce<T>(redis: Redis, key: string, compute: () => Promise<T>): Promise<void> {
-  const lock = `${key}:refreshing`;
-  if ((await redis.set(lock, "1", "EX", 60, "NX")) !== "OK") return;
-  try {
-    await store(redis, key, compute);
-  } finally {
-    await redis.del(lock);
-  }
+  if (hit !== null) return JSON.parse(hit) as T;
+  const running = inFlight.get(key);
+  if (running) return running as Promise<T>;
+  const computing = (async () => {
+    const value = await compute();
+    await redis.set(key, JSON.stringify(value), "PX", Math.max(1, Math.round(maxAgeSeconds * 1000)));
+    return value;
+  })().finally(() => inFlight.delete(key));
+  inFlight.set(key, computing);
+  return computing;
 }

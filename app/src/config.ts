@@ -37,6 +37,19 @@ export const environmentSchema = z
     /** Password of the Sentinels themselves, when they require one. */
     MEGAWEB_REDIS_SENTINEL_PASSWORD: z.string().optional(),
     MEGAWEB_API_TOKEN: z.string().min(16, "must be at least 16 characters"),
+    /** Lets runners report heartbeats without holding the API token that can change everything. */
+    MEGAWEB_RUNNER_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
+    /** A starting or running replica whose last heartbeat is older than this is failed and replaced. */
+    MEGAWEB_HEARTBEAT_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
+    /** Stopped and failed replicas are kept this long for their history, then removed hourly. */
+    MEGAWEB_REPLICA_RETENTION_HOURS: z.coerce.number().int().min(1).default(24),
+    MEGAWEB_PROXY_CHECK_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(30),
+    MEGAWEB_PROXY_CHECK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
+    /** Fetched through each HTTP proxy to check it; without it an HTTP proxy is checked by a TCP connect. */
+    MEGAWEB_PROXY_CHECK_URL: z
+      .string()
+      .regex(/^http:\/\/[^\s/]+(\/\S*)?$/, "must be an http:// URL (fetched through each HTTP proxy)")
+      .optional(),
     MEGAWEB_CORS_ORIGINS: commaList
       .pipe(z.array(z.string().regex(/^\*$|^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/, "must be an origin such as https://panel.example.com, or *")))
       .default([]),

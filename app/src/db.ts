@@ -45,8 +45,24 @@ export function openDatabase(primaryUrl: string, replicaUrls: string[], connecti
   };
 }
 
-/** Runs work in one transaction on the primary; the change and its event commit together or not at all. */
-export async function inTransaction<T>(db: Database, work: (connection: PoolConnection) => Promise<T>): Promise<T> {
+/** Attempts for work whose transactions may meet another's locks in the opposite order (InnoDB then rolls one back). */
+export const RETRY_DEADLOCKS = 3;
+
+/**
+ * Runs work in one transaction on the primary; the change and its event commit together or not at all.
+ * With `attempts`, a transaction InnoDB rolled back as a deadlock victim runs again from the start.
+ */
+export async function inTransaction<T>(db: Database, work: (connection: PoolConnection) => Promise<T>, attempts = 1): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await transaction(db, work);
+    } catch (error) {
+      if (attempt >= attempts || (error as { code?: string }).code !== "ER_LOCK_DEADLOCK") throw error;
+    }
+  }
+}
+
+async function transaction<T>(db: Database, work: (connection: PoolConnection) => Promise<T>): Promise<T> {
   const connection = await db.primary.getConnection();
   try {
     await connection.beginTransaction();

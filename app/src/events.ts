@@ -10,7 +10,9 @@ export type EventType =
   | "session.batch_created"
   | "session.bulk_created"
   | "session.cleared"
+  | "replica.status.changed"
   | "proxy.created"
+  | "proxy.status.changed"
   | "proxy_pool.updated";
 
 export interface NewEvent {

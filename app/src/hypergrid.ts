@@ -1,5 +1,6 @@
-import type { Pool, RowDataPacket } from "mysql2/promise";
+import type { Pool } from "mysql2/promise";
 import { cached } from "./cache";
+import { readTiles } from "./summaries";
 import type { Services } from "./services";
 
 export interface Tile {
@@ -22,15 +23,12 @@ export interface HypergridSnapshot {
 export const HYPERGRID_TTL_SECONDS = 5;
 
 /**
- * Sessions in creation order, `tileSize` to a tile. One grouped scan of the covering
- * (seq, status, country) index builds every tile; pages are cut from that one snapshot so a client
- * paging through sees a consistent grid.
+ * Sessions in creation order, `tileSize` to a tile, from the session_tiles counts (summaries.ts)
+ * kept with every write; pages are cut from one snapshot so a client paging through sees a
+ * consistent grid.
  */
 export async function computeHypergrid(pool: Pool, tileSize: number): Promise<Omit<HypergridSnapshot, "next_cursor">> {
-  const [rows] = await pool.query<RowDataPacket[]>(
-    "SELECT (seq - 1) DIV ? AS tile, status, country, COUNT(*) AS n FROM sessions GROUP BY tile, status, country",
-    [tileSize],
-  );
+  const rows = await readTiles(pool);
   const tiles = new Map<number, Tile & { topCountry: number; topStatus: number }>();
   const tileOf = (index: number) => {
     let tile = tiles.get(index);
@@ -42,8 +40,8 @@ export async function computeHypergrid(pool: Pool, tileSize: number): Promise<Om
   };
   const countries = new Map<number, Map<string, number>>();
   for (const row of rows) {
-    const tile = tileOf(Number(row.tile));
-    const n = Number(row.n);
+    const tile = tileOf(row.tile);
+    const n = row.sessions;
     tile.count += n;
     tile.statuses[row.status] = (tile.statuses[row.status] ?? 0) + n;
     if (row.country !== null) {

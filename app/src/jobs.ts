@@ -1,6 +1,8 @@
 import { Worker, type Job } from "bullmq";
 import type Redis from "ioredis";
+import { cleanupEndedReplicas, sweepLiveness } from "./liveness";
 import { cleanupMetrics, recordMetrics } from "./metrics";
+import { checkProxies } from "./proxy-health";
 import { enqueueReconcile, PRIORITY, QUEUE_NAME, type JobName, type JobPayloads } from "./queue";
 import { findUnconverged, reconcileSession } from "./reconciler";
 import { clearSessions, scaleSessionsTo } from "./scale";
@@ -29,6 +31,12 @@ export async function runJob(services: Services, job: Job): Promise<unknown> {
       return { points: await recordMetrics(services) };
     case "cleanup-metrics":
       return { removed: await cleanupMetrics(services) };
+    case "sweep-liveness":
+      return sweepLiveness(services);
+    case "check-proxies":
+      return checkProxies(services);
+    case "cleanup-replicas":
+      return { removed: await cleanupEndedReplicas(services) };
     default:
       throw new Error(`unknown job ${job.name}`);
   }
@@ -39,10 +47,15 @@ export async function runJob(services: Services, job: Job): Promise<unknown> {
  * so three worker nodes do not sweep three times.
  */
 export async function scheduleHousekeeping(services: Services, sweepEveryMs = 10_000): Promise<void> {
+  const { config } = services;
   const schedules: [JobName, number, number][] = [
     ["reconcile-sweep", sweepEveryMs, PRIORITY.reconcileSweep],
+    // A third of the timeout, so a silent replica is failed at most a third late.
+    ["sweep-liveness", Math.max(500, Math.round((config.MEGAWEB_HEARTBEAT_TIMEOUT_SECONDS * 1000) / 3)), PRIORITY.liveness],
+    ["check-proxies", config.MEGAWEB_PROXY_CHECK_INTERVAL_SECONDS * 1000, PRIORITY.proxyChecks],
     ["record-metrics", 60_000, PRIORITY.metrics],
     ["cleanup-metrics", 3_600_000, PRIORITY.metrics],
+    ["cleanup-replicas", 3_600_000, PRIORITY.metrics],
   ];
   for (const [name, every, priority] of schedules) {
     await services.queue.upsertJobScheduler(name, { every }, { name, data: {}, opts: { priority } });

@@ -9,3 +9,5 @@ export const MAX_BULK_URLS = 10_000;
 export const MAX_REPLICAS_PER_REQUEST = 100_000;
 export const DEFAULT_PAGE_SIZE = 100;
 export const MAX_PAGE_SIZE = 1000;
+/** Heartbeats one runner sends in one request: a host's replicas in one round trip. */
+export const MAX_HEARTBEATS_PER_REQUEST = 5000;

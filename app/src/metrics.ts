@@ -1,16 +1,23 @@
 import type { Pool, RowDataPacket } from "mysql2/promise";
 import { cached } from "./cache";
+import { LIVE_STATUSES, replicaStatuses } from "./replica-lifecycle";
 import { sessionStatuses } from "./schemas";
+import { readReplicaCounts } from "./summaries";
 import type { Services } from "./services";
 
 export interface GlobalMetrics {
   total_sessions: number;
   active_sessions: number;
   sessions_by_status: Record<string, number>;
+  /** Replicas sessions count towards their target: pending, starting and running. */
   total_replicas: number;
+  /** Replicas whose runner reported them running. */
   active_replicas: number;
+  replicas_by_status: Record<string, number>;
   total_proxies: number;
   active_proxies: number;
+  /** Proxies the health checks took out of rotation. */
+  down_proxies: number;
   countries_covered: number;
   average_latency_ms: number | null;
   proxy_success_rate: number | null;
@@ -20,15 +27,18 @@ export interface GlobalMetrics {
 export const GLOBAL_METRICS_TTL_SECONDS = 5;
 
 export async function computeGlobalMetrics(pool: Pool): Promise<GlobalMetrics> {
-  const [statusRows] = await pool.query<RowDataPacket[]>("SELECT status, COUNT(*) AS n FROM sessions GROUP BY status");
-  const [replicaRows] = await pool.query<RowDataPacket[]>("SELECT COUNT(*) AS total, COALESCE(SUM(status = 'running'), 0) AS running FROM replicas");
+  // From the counts kept with every write (summaries.ts), not by grouping a million rows.
+  const [statusRows] = await pool.query<RowDataPacket[]>("SELECT status, SUM(sessions) AS n FROM session_tiles GROUP BY status");
+  const replicaCounts = await readReplicaCounts(pool);
   const [proxyRows] = await pool.query<RowDataPacket[]>(
-    `SELECT COUNT(*) AS total, COALESCE(SUM(status = 'active'), 0) AS active,
+    `SELECT COUNT(*) AS total, COALESCE(SUM(status = 'active'), 0) AS active, COALESCE(SUM(status = 'down'), 0) AS down,
             COUNT(DISTINCT IF(status = 'active', country, NULL)) AS countries,
             AVG(IF(status = 'active', avg_latency_ms, NULL)) AS latency,
             SUM(success_count) AS successes, SUM(failure_count) AS failures
      FROM proxies`,
   );
+  const replicasByStatus = Object.fromEntries(replicaStatuses.map((status) => [status, 0]));
+  for (const [status, n] of Object.entries(replicaCounts)) replicasByStatus[status] = n;
   const byStatus = Object.fromEntries(sessionStatuses.map((status) => [status, 0]));
   for (const row of statusRows) byStatus[row.status] = Number(row.n);
   const proxies = proxyRows[0];
@@ -37,10 +47,12 @@ export async function computeGlobalMetrics(pool: Pool): Promise<GlobalMetrics> {
     total_sessions: Object.values(byStatus).reduce((sum, n) => sum + n, 0),
     active_sessions: byStatus.active,
     sessions_by_status: byStatus,
-    total_replicas: Number(replicaRows[0].total),
-    active_replicas: Number(replicaRows[0].running),
+    total_replicas: LIVE_STATUSES.reduce((sum, status) => sum + replicasByStatus[status], 0),
+    active_replicas: replicasByStatus.running,
+    replicas_by_status: replicasByStatus,
     total_proxies: Number(proxies.total),
     active_proxies: Number(proxies.active),
+    down_proxies: Number(proxies.down),
     countries_covered: Number(proxies.countries),
     average_latency_ms: proxies.latency === null ? null : Number(proxies.latency),
     proxy_success_rate: attempts === 0 ? null : Number(proxies.successes) / attempts,

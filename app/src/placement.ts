@@ -1,7 +1,8 @@
 import type Redis from "ioredis";
 import type { PoolConnection, RowDataPacket } from "mysql2/promise";
 import { v7 as uuidv7 } from "uuid";
-import { ROWS_PER_STATEMENT } from "./limits";
+import { liveStatusList } from "./replica-lifecycle";
+import { insertRows, type RowWriter } from "./row-writer";
 import { placeReplicas, type ProxyCandidate, type Rotation } from "./rotation";
 
 export const DEFAULT_POOL = "global-pool";
@@ -21,10 +22,17 @@ export interface SessionToPlace {
 }
 
 /**
- * Places new replicas on a pool's proxies by the pool's rotation. Loads the pool once, so a bulk
+ * Places new replicas on a pool's proxies by the pool's rotation, skipping proxies the health checks
+ * marked down. Loads the pool once, so a bulk
  * insert of a million sessions costs one query plus one Redis INCRBY per batch.
  */
-export async function placeForPool(connection: PoolConnection, redis: Redis, poolId: string | null, sessions: SessionToPlace[]): Promise<NewReplica[]> {
+export async function placeForPool(
+  connection: PoolConnection,
+  redis: Redis,
+  poolId: string | null,
+  sessions: SessionToPlace[],
+  avoidProxies: string[] = [],
+): Promise<NewReplica[]> {
   const total = sessions.reduce((sum, session) => sum + session.count, 0);
   if (total === 0) return [];
   const pool = poolId ?? DEFAULT_POOL;
@@ -32,11 +40,13 @@ export async function placeForPool(connection: PoolConnection, redis: Redis, poo
   const rotation: Rotation = poolRows.length ? poolRows[0].rotation : "round-robin";
   const [proxyRows] = await connection.query<RowDataPacket[]>(
     `SELECT p.id, p.country, p.region,
-            ${rotation === "burst" ? "(SELECT COUNT(*) FROM replicas r WHERE r.proxy_id = p.id)" : "0"} AS assigned
-     FROM proxies p WHERE p.pool_id = ? AND p.status = 'active' ORDER BY p.id LIMIT 10000`,
+            ${rotation === "burst" ? `(SELECT COUNT(*) FROM replicas r WHERE r.proxy_id = p.id AND r.status IN (${liveStatusList}))` : "0"} AS assigned
+     FROM proxies p WHERE p.pool_id = ? AND p.status IN ('active', 'degraded') ORDER BY p.id LIMIT 10000`,
     [pool],
   );
-  const candidates: ProxyCandidate[] = proxyRows.map((row) => ({
+  // A replacement avoids the proxies its predecessors failed on, unless that leaves none.
+  const usable = proxyRows.filter((row) => !avoidProxies.includes(row.id));
+  const candidates: ProxyCandidate[] = (usable.length ? usable : proxyRows).map((row) => ({
     id: row.id,
     country: row.country,
     region: row.region,
@@ -63,14 +73,12 @@ export async function placeForPool(connection: PoolConnection, redis: Redis, poo
   return replicas;
 }
 
-export async function insertReplicas(connection: PoolConnection, replicas: NewReplica[]): Promise<void> {
-  for (let offset = 0; offset < replicas.length; offset += ROWS_PER_STATEMENT) {
-    const chunk = replicas.slice(offset, offset + ROWS_PER_STATEMENT);
-    await connection.query(`INSERT INTO replicas (id, session_id, status, proxy_id, country, started_at, last_heartbeat_at) VALUES ?`, [
-      chunk.map((replica) => [replica.id, replica.sessionId, "running", replica.proxyId, replica.country, NOW, NOW]),
-    ]);
-  }
+export async function insertReplicas(connection: PoolConnection, replicas: NewReplica[], write: RowWriter = insertRows): Promise<void> {
+  // Pending until whatever runs replicas reports on them (heartbeats.ts).
+  await write(
+    connection,
+    "replicas",
+    ["id", "session_id", "status", "proxy_id", "country"],
+    replicas.map((replica) => [replica.id, replica.sessionId, "pending", replica.proxyId, replica.country]),
+  );
 }
-
-/** mysql2 writes this object verbatim, so the server stamps the time. */
-const NOW = { toSqlString: () => "CURRENT_TIMESTAMP(3)" };

@@ -3,6 +3,7 @@ import { v7 as uuidv7 } from "uuid";
 import { inTransaction } from "./db";
 import { ApiError } from "./errors";
 import { appendEvents } from "./events";
+import { liveStatusList } from "./replica-lifecycle";
 import type { ProxySpec, rotations } from "./schemas";
 import type { Services } from "./services";
 
@@ -23,6 +24,8 @@ export interface Proxy {
   failure_count: number;
   success_rate: number | null;
   avg_latency_ms: number | null;
+  last_checked_at: string | null;
+  last_check_error: string | null;
   assigned_replicas: number;
   created_at: string;
 }
@@ -43,7 +46,7 @@ export async function listProxies(
     params.push(filter.cursor);
   }
   const [rows] = await pool.query<RowDataPacket[]>(
-    `SELECT p.*, (SELECT COUNT(*) FROM replicas r WHERE r.proxy_id = p.id) AS assigned_replicas
+    `SELECT p.*, (SELECT COUNT(*) FROM replicas r WHERE r.proxy_id = p.id AND r.status IN (${liveStatusList})) AS assigned_replicas
      FROM proxies p ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY p.id LIMIT ?`,
     [...params, filter.limit + 1],
   );
@@ -62,10 +65,13 @@ export async function listProxies(
       longitude: row.longitude,
       coordinates: row.latitude === null || row.longitude === null ? null : { latitude: row.latitude, longitude: row.longitude },
       status: row.status,
-      success_count: Number(row.success_count),
-      failure_count: Number(row.failure_count),
+      // Decayed (proxy-health.ts): whole numbers for the first edition's clients, the rate from the exact figures.
+      success_count: Math.round(row.success_count),
+      failure_count: Math.round(row.failure_count),
       success_rate: attempts === 0 ? null : Number(row.success_count) / attempts,
-      avg_latency_ms: row.avg_latency_ms,
+      avg_latency_ms: row.avg_latency_ms === null ? null : Math.round(row.avg_latency_ms * 10) / 10,
+      last_checked_at: row.last_checked_at === null ? null : (row.last_checked_at as Date).toISOString(),
+      last_check_error: row.last_check_error,
       assigned_replicas: Number(row.assigned_replicas),
       created_at: (row.created_at as Date).toISOString(),
     };

@@ -7,6 +7,8 @@ export const QUEUE_NAME = "megaweb-orchestrator";
 export const PRIORITY = {
   reconcileSession: 1,
   reconcileSweep: 5,
+  liveness: 5,
+  proxyChecks: 8,
   bulk: 10,
   metrics: 20,
 } as const;
@@ -24,6 +26,9 @@ export interface JobPayloads {
   "clear-sessions": Record<string, never>;
   "record-metrics": Record<string, never>;
   "cleanup-metrics": Record<string, never>;
+  "sweep-liveness": Record<string, never>;
+  "check-proxies": Record<string, never>;
+  "cleanup-replicas": Record<string, never>;
 }
 export type JobName = keyof JobPayloads;
 

@@ -1,7 +1,10 @@
 import type { RowDataPacket } from "mysql2/promise";
 import { inTransaction } from "./db";
 import { appendEvents, type NewEvent } from "./events";
+import { forgetReplicas } from "./liveness-cache";
 import { insertReplicas, placeForPool } from "./placement";
+import { liveStatusList, type ReplicaStatus } from "./replica-lifecycle";
+import { adjust, type ReplicaCountChange } from "./summaries";
 import type { Services } from "./services";
 
 export interface Convergence {
@@ -16,34 +19,72 @@ export interface Convergence {
  * backoff retries it, rather than a worker slot sitting on a lock.
  */
 export async function reconcileSession(services: Services, sessionId: string): Promise<Convergence | undefined> {
-  return inTransaction(services.db, async (connection) => {
+  const outcome = await inTransaction(services.db, async (connection) => {
     const [rows] = await connection.query<RowDataPacket[]>(
-      `SELECT id, status, region, proxy_pool_id, target_replica_count, proxy_requirements
+      `SELECT id, seq, status, country, region, proxy_pool_id, target_replica_count, proxy_requirements
        FROM sessions WHERE id = ? FOR UPDATE NOWAIT`,
       [sessionId],
     );
     if (!rows.length) return undefined;
     const session = rows[0];
     const desired = session.status === "terminated" || session.status === "failed" ? 0 : session.target_replica_count;
-    const [countRows] = await connection.query<RowDataPacket[]>("SELECT COUNT(*) AS replicas FROM replicas WHERE session_id = ?", [sessionId]);
+    const [countRows] = await connection.query<RowDataPacket[]>(
+      `SELECT COUNT(*) AS replicas FROM replicas WHERE session_id = ? AND status IN (${liveStatusList})`,
+      [sessionId],
+    );
     const current = Number(countRows[0].replicas);
+    let removed: string[] = [];
+    let avoided: string[] = [];
+    const counts: ReplicaCountChange = {};
     if (current < desired) {
       const requirements = typeof session.proxy_requirements === "string" ? JSON.parse(session.proxy_requirements) : session.proxy_requirements;
-      const replicas = await placeForPool(connection, services.redis, session.proxy_pool_id, [
-        { id: sessionId, region: session.region, count: desired - current, requirements: requirements ?? {} },
-      ]);
+      // Replacements keep off the proxies that made this session's replicas fail in the last hour.
+      const [faulted] = await connection.query<RowDataPacket[]>(
+        `SELECT DISTINCT proxy_id FROM replicas
+         WHERE session_id = ? AND status = 'failed' AND proxy_at_fault = 1 AND ended_at > CURRENT_TIMESTAMP(3) - INTERVAL 1 HOUR`,
+        [sessionId],
+      );
+      avoided = faulted.map((row) => row.proxy_id).filter((id): id is string => id !== null);
+      const replicas = await placeForPool(
+        connection,
+        services.redis,
+        session.proxy_pool_id,
+        [{ id: sessionId, region: session.region, count: desired - current, requirements: requirements ?? {} }],
+        avoided,
+      );
       await insertReplicas(connection, replicas);
+      counts.pending = replicas.length;
     } else if (current > desired) {
-      // Newest first: the longest-running replicas are the ones worth keeping.
-      await connection.query("DELETE FROM replicas WHERE session_id = ? ORDER BY id DESC LIMIT ?", [sessionId, current - desired]);
+      // Replicas nobody runs yet go first, then the newest: the longest-running ones are worth keeping.
+      const [excess] = await connection.query<RowDataPacket[]>(
+        `SELECT id, status FROM replicas WHERE session_id = ? AND status IN (${liveStatusList})
+         ORDER BY FIELD(status, 'pending', 'starting', 'running'), id DESC LIMIT ?`,
+        [sessionId, current - desired],
+      );
+      removed = excess.map((row) => row.id);
+      for (const row of excess) counts[row.status as ReplicaStatus] = (counts[row.status as ReplicaStatus] ?? 0) - 1;
+      await connection.query("DELETE FROM replicas WHERE id IN (?)", [removed]);
     }
     const activates = session.status === "pending" && desired > 0;
-    // The session's country follows its first replica, and is gone with the last one.
-    await connection.query(
-      `UPDATE sessions SET active_replica_count = ?, status = IF(status = 'pending' AND ? > 0, 'active', status),
-         country = (SELECT country FROM replicas WHERE session_id = ? ORDER BY id LIMIT 1)
-       WHERE id = ?`,
-      [desired, desired, sessionId, sessionId],
+    const status = activates ? "active" : session.status;
+    // The session's country follows its first live replica, and is gone with the last one.
+    const [first] = await connection.query<RowDataPacket[]>(
+      `SELECT country FROM replicas WHERE session_id = ? AND status IN (${liveStatusList}) ORDER BY id LIMIT 1`,
+      [sessionId],
+    );
+    const country = first.length ? first[0].country : null;
+    await connection.query("UPDATE sessions SET active_replica_count = ?, status = ?, country = ? WHERE id = ?", [desired, status, country, sessionId]);
+    const seq = Number(session.seq);
+    await adjust(
+      connection,
+      services.config.MEGAWEB_HYPERGRID_TILE_SIZE,
+      status === session.status && country === session.country
+        ? []
+        : [
+            { seq, status: session.status, country: session.country, sessions: -1 },
+            { seq, status, country, sessions: 1 },
+          ],
+      counts,
     );
     const events: NewEvent[] = [];
     if (current !== desired) {
@@ -51,7 +92,7 @@ export async function reconcileSession(services: Services, sessionId: string): P
         aggregateType: "session",
         aggregateId: sessionId,
         type: "session.reconciled",
-        payload: { from: current, to: desired },
+        payload: { from: current, to: desired, ...(avoided.length ? { avoided_proxies: avoided } : {}) },
       });
     }
     if (activates) {
@@ -63,8 +104,12 @@ export async function reconcileSession(services: Services, sessionId: string): P
       });
     }
     await appendEvents(connection, events);
-    return { sessionId, from: current, to: desired };
+    return { convergence: { sessionId, from: current, to: desired }, removed };
   });
+  if (!outcome) return undefined;
+  // Whatever still runs a removed replica hears "stop" at its next heartbeat.
+  await forgetReplicas(services.redis, outcome.removed);
+  return outcome.convergence;
 }
 
 /** Sessions whose replicas drifted from their target, found on the stored `converged` index. */

@@ -1,5 +1,14 @@
 import { z } from "zod";
-import { DEFAULT_PAGE_SIZE, MAX_BATCH_SESSIONS, MAX_BULK_URLS, MAX_PAGE_SIZE, MAX_REPLICAS_PER_SESSION, MAX_SESSIONS } from "./limits";
+import {
+  DEFAULT_PAGE_SIZE,
+  MAX_BATCH_SESSIONS,
+  MAX_BULK_URLS,
+  MAX_HEARTBEATS_PER_REQUEST,
+  MAX_PAGE_SIZE,
+  MAX_REPLICAS_PER_SESSION,
+  MAX_SESSIONS,
+} from "./limits";
+import { replicaStatuses } from "./replica-lifecycle";
 
 /** Request and query shapes of the API; the domain types are inferred from them. */
 
@@ -71,9 +80,10 @@ export const batchCreateSchema = z
   .min(1, "must hold at least one session")
   .max(MAX_BATCH_SESSIONS, `must hold at most ${MAX_BATCH_SESSIONS} sessions`);
 
+/** Each URL is checked on its own (bulkUrlSchema), so one bad URL fails alone instead of the whole request. */
 export const bulkEmbedSchema = z.object({
   urls: z
-    .array(webUrl, { error: expected("must be an array of URLs") })
+    .array(z.unknown(), { error: expected("must be an array of URLs") })
     .min(1, "must hold at least one URL")
     .max(MAX_BULK_URLS, `must hold at most ${MAX_BULK_URLS} URLs`),
   bulkOptions: z
@@ -87,6 +97,9 @@ export const bulkEmbedSchema = z.object({
   renderingOptions: jsonObject.default({}),
 });
 
+export type BulkEmbedRequest = z.infer<typeof bulkEmbedSchema>;
+export const bulkUrlSchema = webUrl;
+
 export const scaleMillionSchema = z.object({
   targetSessions: z
     .number({ error: expected("must be a number") })
@@ -99,6 +112,37 @@ export const scaleMillionSchema = z.object({
   proxyPoolId: name.nullable().default(null),
 });
 export type ScaleMillionRequest = z.infer<typeof scaleMillionSchema>;
+
+const replicaId = z
+  .string({ error: expected("must be a string") })
+  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, "must be a replica id");
+export const reportedStatuses = ["starting", "running", "stopped", "failed"] as const;
+
+export const heartbeatSchema = z.object({
+  replica_id: replicaId,
+  status: z.enum(reportedStatuses, { error: `must be one of ${reportedStatuses.join(", ")}` }),
+  /** Why a replica stopped or failed, in the runner's words. */
+  reason: z.string().max(255, "must be at most 255 characters").optional(),
+  /** How the replica's last request through its proxy went. */
+  last_request: z
+    .object({
+      proxy_outcome: z.enum(["ok", "proxy_error", "target_error"], { error: expected("must be ok, proxy_error or target_error") }),
+      latency_ms: z
+        .number({ error: expected("must be a number") })
+        .min(0, "must be 0 or more")
+        .max(600_000, "must be at most 600000")
+        .optional(),
+    })
+    .optional(),
+});
+export type Heartbeat = z.infer<typeof heartbeatSchema>;
+
+export const heartbeatBatchSchema = z.object({
+  heartbeats: z
+    .array(heartbeatSchema, { error: expected("must be an array of heartbeats") })
+    .min(1, "must hold at least one heartbeat")
+    .max(MAX_HEARTBEATS_PER_REQUEST, `must hold at most ${MAX_HEARTBEATS_PER_REQUEST} heartbeats`),
+});
 
 const latitude = z
   .number({ error: expected("must be a number") })
@@ -166,6 +210,17 @@ export const listEventsQuery = z.object({
 
 export const listProxiesQuery = z.object({
   pool_id: name.optional(),
+  cursor: z
+    .string()
+    .regex(/^[0-9a-f-]{36}$/, "must be a cursor from X-Next-Cursor")
+    .optional(),
+  limit: pageSize,
+});
+
+export const listReplicasQuery = z.object({
+  session_id: replicaId.optional(),
+  status: z.enum(replicaStatuses, { error: `must be one of ${replicaStatuses.join(", ")}` }).optional(),
+  proxy_id: replicaId.optional(),
   cursor: z
     .string()
     .regex(/^[0-9a-f-]{36}$/, "must be a cursor from X-Next-Cursor")

@@ -6,23 +6,27 @@ import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
 import { z } from "zod";
 import { version } from "../package.json";
 import { assetDir } from "./assets";
+import { embedBulk } from "./bulk-embed";
 import { ApiError, notFound, parseInput } from "./errors";
 import { listEvents } from "./events";
 import { checkHealth } from "./health";
+import { recordHeartbeats } from "./heartbeats";
 import { hypergrid } from "./hypergrid";
-import { MAX_REPLICAS_PER_REQUEST } from "./limits";
 import { globalMetrics, metricsHistory } from "./metrics";
 import { addProxy, listPools, listProxies, upsertPool } from "./proxies";
 import { enqueue, PRIORITY } from "./queue";
+import { listReplicas } from "./replicas";
 import { countSessions } from "./scale";
 import {
   batchCreateSchema,
   bulkEmbedSchema,
   createProxySchema,
   createSessionSchema,
+  heartbeatBatchSchema,
   hypergridQuery,
   listEventsQuery,
   listProxiesQuery,
+  listReplicasQuery,
   listSessionsQuery,
   metricsHistoryQuery,
   scaleMillionSchema,
@@ -39,6 +43,7 @@ const poolParams = z.object({ id: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/
 const jobParams = z.object({ id: z.string().regex(/^[0-9A-Za-z:_-]{1,64}$/, "must be a job id") });
 
 const MUTATING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+const HEARTBEAT_PATH = "/api/replicas/heartbeats";
 
 function digest(text: string): Buffer {
   return createHash("sha256").update(text).digest();
@@ -68,6 +73,7 @@ export async function buildServer(services: Services): Promise<FastifyInstance> 
     bodyLimit: 5 * 1024 * 1024,
   });
   const expectedToken = digest(config.MEGAWEB_API_TOKEN);
+  const runnerToken = config.MEGAWEB_RUNNER_TOKEN === undefined ? undefined : digest(config.MEGAWEB_RUNNER_TOKEN);
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
     if (error instanceof ApiError) {
@@ -101,9 +107,11 @@ export async function buildServer(services: Services): Promise<FastifyInstance> 
     if (!MUTATING.has(request.method) || !request.url.startsWith("/api/")) return;
     const header = request.headers.authorization ?? "";
     const token = header.startsWith("Bearer ") ? header.slice("Bearer ".length) : "";
-    if (!token || !timingSafeEqual(digest(token), expectedToken)) {
-      throw new ApiError(401, "unauthorized", "Authorization: a valid 'Bearer <API token>' is required to change anything");
-    }
+    const presented = digest(token);
+    if (token && timingSafeEqual(presented, expectedToken)) return;
+    // The runner token opens the heartbeat endpoint and nothing else.
+    if (token && runnerToken && request.url.split("?")[0] === HEARTBEAT_PATH && timingSafeEqual(presented, runnerToken)) return;
+    throw new ApiError(401, "unauthorized", "Authorization: a valid 'Bearer <API token>' is required to change anything");
   });
   await app.register(fastifyStatic, { root: assetDir("public"), prefix: "/" });
 
@@ -166,24 +174,7 @@ export async function buildServer(services: Services): Promise<FastifyInstance> 
     return scaleSession(services, id, target_replicas);
   });
 
-  app.post("/api/embed/bulk", async (request) => {
-    const bulk = parseInput(bulkEmbedSchema, request.body);
-    const totalReplicas = bulk.urls.length * bulk.bulkOptions.replicasPerUrl;
-    if (totalReplicas > MAX_REPLICAS_PER_REQUEST) {
-      const message = `${bulk.urls.length} urls × ${bulk.bulkOptions.replicasPerUrl} replicas is more than ${MAX_REPLICAS_PER_REQUEST} replicas per request; use /api/embed/scale-million`;
-      throw new ApiError(400, "validation_failed", `bulkOptions.replicasPerUrl: ${message}`, [{ path: "bulkOptions.replicasPerUrl", message }]);
-    }
-    const specs: SessionSpec[] = bulk.urls.map((url) => ({
-      url,
-      target_replica_count: bulk.bulkOptions.replicasPerUrl,
-      region: bulk.bulkOptions.region,
-      proxy_pool_id: bulk.bulkOptions.proxyPoolId,
-      rendering_options: bulk.renderingOptions,
-      proxy_requirements: bulk.proxyRequirements,
-    }));
-    const ids = await createSessionBatch(services, specs, "session.bulk_created", { source: "embed" });
-    return { totalProcessed: bulk.urls.length, createdSessionIds: ids, totalReplicas, failed: [] };
-  });
+  app.post("/api/embed/bulk", async (request) => embedBulk(services, parseInput(bulkEmbedSchema, request.body)));
   app.post("/api/embed/scale-million", async (request, reply) => {
     const scale = parseInput(scaleMillionSchema, request.body ?? {});
     const job = await enqueue(services.queue, "scale-sessions", scale, PRIORITY.bulk);
@@ -223,6 +214,13 @@ export async function buildServer(services: Services): Promise<FastifyInstance> 
     const page = await listEvents(services.db.reader(), query);
     return sendPage(reply, "/api/events", query, page.events, page.nextCursor);
   });
+
+  app.get("/api/replicas", async (request, reply) => {
+    const query = parseInput(listReplicasQuery, request.query, "query");
+    const page = await listReplicas(services.db.reader(), services.redis, query);
+    return sendPage(reply, "/api/replicas", query, page.replicas, page.nextCursor);
+  });
+  app.post(HEARTBEAT_PATH, async (request) => recordHeartbeats(services, parseInput(heartbeatBatchSchema, request.body).heartbeats));
 
   app.get("/api/proxies", async (request, reply) => {
     const query = parseInput(listProxiesQuery, request.query, "query");

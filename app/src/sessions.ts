@@ -3,11 +3,14 @@ import { v7 as uuidv7 } from "uuid";
 import { inTransaction } from "./db";
 import { notFound } from "./errors";
 import { appendEvents, parseJson, type NewEvent } from "./events";
+import { keysetWhere } from "./keyset";
+import { forgetReplicas } from "./liveness-cache";
 import { enqueueReconcile } from "./queue";
-import { ROWS_PER_STATEMENT } from "./limits";
 import { insertReplicas, placeForPool, type NewReplica } from "./placement";
 import type { SessionSpec, SessionUpdate } from "./schemas";
+import { insertRows, type Row, type RowWriter, type Written } from "./row-writer";
 import type { Services } from "./services";
+import { adjust, replicasOfSessions, tileOf, type TileChange } from "./summaries";
 
 export interface Session {
   id: string;
@@ -69,37 +72,31 @@ export interface SessionFilter {
   limit: number;
 }
 
-/** Keyset pagination on the time-ordered id: page N costs the same as page 1 at a million rows. */
 export async function listSessions(pool: Pool, filter: SessionFilter): Promise<{ sessions: Session[]; nextCursor?: string }> {
-  const where: string[] = [];
-  const params: unknown[] = [];
-  for (const column of ["status", "region", "proxy_pool_id"] as const) {
-    if (filter[column] !== undefined) {
-      where.push(`${column} = ?`);
-      params.push(filter[column]);
-    }
-  }
-  if (filter.cursor !== undefined) {
-    where.push("id > ?");
-    params.push(filter.cursor);
-  }
-  const [rows] = await pool.query<RowDataPacket[]>(
-    `SELECT ${COLUMNS} FROM sessions ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id LIMIT ?`,
-    [...params, filter.limit + 1],
-  );
+  const where = keysetWhere(filter, ["status", "region", "proxy_pool_id"]);
+  const [rows] = await pool.query<RowDataPacket[]>(`SELECT ${COLUMNS} FROM sessions ${where.sql} ORDER BY id LIMIT ?`, [...where.params, filter.limit + 1]);
   const sessions = rows.slice(0, filter.limit).map(sessionFromRow);
   return { sessions, nextCursor: rows.length > filter.limit ? sessions[sessions.length - 1].id : undefined };
 }
 
 /**
- * Inserts sessions with their replicas already placed, in statements of ROWS_PER_STATEMENT rows,
- * on the caller's transaction. Returns the new ids in input order.
+ * Inserts sessions with their replicas already placed on the caller's transaction, with `write`
+ * (row-writer.ts). Returns the new ids in input order.
  */
-export async function insertSessions(connection: PoolConnection, services: Pick<Services, "redis">, specs: SessionSpec[]): Promise<string[]> {
+export async function insertSessions(
+  connection: PoolConnection,
+  services: Pick<Services, "redis" | "config">,
+  specs: SessionSpec[],
+  write: RowWriter = insertRows,
+): Promise<string[]> {
   const ids = specs.map(() => uuidv7());
   const replicas: NewReplica[] = [];
   const byPool = new Map<string | null, number[]>();
-  specs.forEach((spec, index) => byPool.set(spec.proxy_pool_id, [...(byPool.get(spec.proxy_pool_id) ?? []), index]));
+  specs.forEach((spec, index) => {
+    const indexes = byPool.get(spec.proxy_pool_id);
+    if (indexes) indexes.push(index);
+    else byPool.set(spec.proxy_pool_id, [index]);
+  });
   for (const [poolId, indexes] of byPool) {
     replicas.push(
       ...(await placeForPool(
@@ -117,29 +114,65 @@ export async function insertSessions(connection: PoolConnection, services: Pick<
   }
   const countryOf = new Map<string, string | null>();
   for (const replica of replicas) if (!countryOf.has(replica.sessionId)) countryOf.set(replica.sessionId, replica.country);
-  for (let offset = 0; offset < specs.length; offset += ROWS_PER_STATEMENT) {
-    const chunk = specs.slice(offset, offset + ROWS_PER_STATEMENT);
-    await connection.query(
-      `INSERT INTO sessions (id, url, status, region, country, proxy_pool_id, target_replica_count, active_replica_count,
-         rendering_options, proxy_requirements) VALUES ?`,
-      [
-        chunk.map((spec, index) => [
-          ids[offset + index],
-          spec.url,
-          "active",
-          spec.region,
-          countryOf.get(ids[offset + index]) ?? null,
-          spec.proxy_pool_id,
-          spec.target_replica_count,
-          spec.target_replica_count,
-          JSON.stringify(spec.rendering_options),
-          JSON.stringify(spec.proxy_requirements),
-        ]),
-      ],
-    );
+  const rows: Row[] = specs.map((spec, index) => [
+    ids[index],
+    spec.url,
+    "active",
+    spec.region,
+    countryOf.get(ids[index]) ?? null,
+    spec.proxy_pool_id,
+    spec.target_replica_count,
+    spec.target_replica_count,
+    JSON.stringify(spec.rendering_options),
+    JSON.stringify(spec.proxy_requirements),
+  ]);
+  const statements = await write(connection, "sessions", SESSION_INSERT_COLUMNS, rows);
+  await checkConsecutive(connection, statements, ids);
+  // Counted per tile and country here, so a batch of thousands adds a handful of changes.
+  const tileSize = services.config.MEGAWEB_HYPERGRID_TILE_SIZE;
+  const tiles = new Map<string, TileChange>();
+  let index = 0;
+  for (const statement of statements) {
+    for (let row = 0; row < statement.rows; row++, index++) {
+      const seq = statement.insertId + row;
+      const country = countryOf.get(ids[index]) ?? null;
+      const key = `${tileOf(seq, tileSize)} ${country}`;
+      const change = tiles.get(key);
+      if (change) change.sessions++;
+      else tiles.set(key, { seq, status: "active", country, sessions: 1 });
+    }
   }
-  await insertReplicas(connection, replicas);
+  await adjust(connection, tileSize, [...tiles.values()], { pending: replicas.length });
+  await insertReplicas(connection, replicas, write);
   return ids;
+}
+
+const SESSION_INSERT_COLUMNS = [
+  "id",
+  "url",
+  "status",
+  "region",
+  "country",
+  "proxy_pool_id",
+  "target_replica_count",
+  "active_replica_count",
+  "rendering_options",
+  "proxy_requirements",
+];
+
+/**
+ * The hypergrid's counts take each statement's rows to have consecutive seq values from its
+ * insertId, which holds with innodb_autoinc_lock_mode 0 or 1 (MariaDB's default). The last row of
+ * the last statement is read back, so a server set to interleave (2) fails the write instead of
+ * counting sessions in the wrong tiles.
+ */
+async function checkConsecutive(connection: PoolConnection, statements: Written[], ids: string[]): Promise<void> {
+  const last = statements[statements.length - 1];
+  if (!last) return;
+  const [rows] = await connection.query<RowDataPacket[]>("SELECT seq FROM sessions WHERE id = ?", [ids[ids.length - 1]]);
+  if (Number(rows[0]?.seq) !== last.insertId + last.rows - 1) {
+    throw new Error("sessions.seq values of one statement are not consecutive: set innodb_autoinc_lock_mode to 1 (MariaDB's default)");
+  }
 }
 
 export async function createSession(services: Services, spec: SessionSpec): Promise<Session> {
@@ -158,9 +191,10 @@ export async function createSessionBatch(
   eventType: "session.batch_created" | "session.bulk_created",
   details: Record<string, unknown> = {},
   operationId: string = uuidv7(),
+  write: RowWriter = insertRows,
 ): Promise<string[]> {
   return inTransaction(services.db, async (connection) => {
-    const ids = await insertSessions(connection, services, specs);
+    const ids = await insertSessions(connection, services, specs, write);
     await appendEvents(connection, [
       {
         aggregateType: "bulk_operation",
@@ -179,10 +213,11 @@ export async function createSessionBatch(
   });
 }
 
-async function lockSession(connection: PoolConnection, id: string): Promise<Session> {
-  const [rows] = await connection.query<RowDataPacket[]>(`SELECT ${COLUMNS} FROM sessions WHERE id = ? FOR UPDATE`, [id]);
+/** The session with where it sits in the hypergrid's counts (its seq and country). */
+async function lockSession(connection: PoolConnection, id: string): Promise<Session & { seq: number; country: string | null }> {
+  const [rows] = await connection.query<RowDataPacket[]>(`SELECT ${COLUMNS}, seq, country FROM sessions WHERE id = ? FOR UPDATE`, [id]);
   if (!rows.length) throw notFound("session", id);
-  return sessionFromRow(rows[0]);
+  return { ...sessionFromRow(rows[0]), seq: Number(rows[0].seq), country: rows[0].country };
 }
 
 /** The reconciler moves replicas afterwards; the response shows the new target at once. */
@@ -199,6 +234,10 @@ export async function updateSession(services: Services, id: string, update: Sess
     const after = await getSession(connection, id);
     const events: NewEvent[] = [{ aggregateType: "session", aggregateId: id, type: "session.updated", payload: { changes: update } }];
     if (update.status !== undefined && update.status !== before.status) {
+      await adjust(connection, services.config.MEGAWEB_HYPERGRID_TILE_SIZE, [
+        { seq: before.seq, status: before.status, country: before.country, sessions: -1 },
+        { seq: before.seq, status: update.status, country: before.country, sessions: 1 },
+      ]);
       events.push({
         aggregateType: "session",
         aggregateId: id,
@@ -240,8 +279,15 @@ export async function scaleSession(services: Services, id: string, targetReplica
 }
 
 export async function deleteSession(services: Services, id: string): Promise<void> {
-  await inTransaction(services.db, async (connection) => {
+  const running = await inTransaction(services.db, async (connection) => {
     const before = await lockSession(connection, id);
+    const [replicas] = await connection.query<RowDataPacket[]>("SELECT id FROM replicas WHERE session_id = ? AND status IN ('starting', 'running')", [id]);
+    await adjust(
+      connection,
+      services.config.MEGAWEB_HYPERGRID_TILE_SIZE,
+      [{ seq: before.seq, status: before.status, country: before.country, sessions: -1 }],
+      await replicasOfSessions(connection, [id]),
+    );
     await connection.query("DELETE FROM sessions WHERE id = ?", [id]);
     await appendEvents(connection, [
       {
@@ -251,5 +297,8 @@ export async function deleteSession(services: Services, id: string): Promise<voi
         payload: { url: before.url, replicas: before.active_replica_count },
       },
     ]);
+    return replicas.map((row) => row.id as string);
   });
+  // Whatever runs the session's replicas hears "stop" at their next heartbeat.
+  await forgetReplicas(services.redis, running);
 }

@@ -1,6 +1,7 @@
 import { loadConfig } from "./config";
 import { migrate } from "./migrate";
 import { openServices } from "./open-services";
+import { ensureTiles } from "./summaries";
 import { buildServer } from "./server";
 
 /** The web process: migrations under their lock, then the API and the control panel. */
@@ -8,6 +9,7 @@ async function main() {
   const config = loadConfig();
   await migrate(config.MEGAWEB_DB_URL);
   const services = openServices(config);
+  await ensureTiles(services.db.primary, config.MEGAWEB_HYPERGRID_TILE_SIZE);
   const app = await buildServer(services);
   const stop = async () => {
     await app.close();

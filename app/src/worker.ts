@@ -3,12 +3,14 @@ import { loadConfig } from "./config";
 import { migrate } from "./migrate";
 import { connectRedis } from "./redis";
 import { openServices } from "./open-services";
+import { ensureTiles } from "./summaries";
 
 /** The worker process: the reconciler, bulk jobs and metrics housekeeping from the queue. */
 async function main() {
   const config = loadConfig();
   await migrate(config.MEGAWEB_DB_URL);
   const services = openServices(config);
+  await ensureTiles(services.db.primary, config.MEGAWEB_HYPERGRID_TILE_SIZE);
   await scheduleHousekeeping(services);
   const workerConnection = connectRedis(config, "queue");
   const worker = startWorker(services, workerConnection);

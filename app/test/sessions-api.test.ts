@@ -109,6 +109,32 @@ describe("sessions API", () => {
     });
   });
 
+  it("bulk-embeds the good URLs and lists each refused one with its reason, totals and event agreeing", async () => {
+    const bulk = await orchestrator.api("/api/embed/bulk", {
+      method: "POST",
+      body: { urls: ["https://good1.example", "ftp://bad.example", 42, "https://good2.example"], bulkOptions: { replicasPerUrl: 2 } },
+    });
+    expect(bulk.status).toBe(200);
+    expect(bulk.body).toMatchObject({ totalProcessed: 4, totalCreated: 2, totalReplicas: 4 });
+    expect(bulk.body.failed).toEqual([
+      { index: 1, url: "ftp://bad.example", error: "urls[1]: must be an http(s) URL" },
+      { index: 2, url: 42, error: "urls[2]: must be a string" },
+    ]);
+    const created = await Promise.all(bulk.body.createdSessionIds.map((id: string) => orchestrator.api(`/api/sessions/${id}`)));
+    expect(created.map((session) => session.body.url)).toEqual(["https://good1.example", "https://good2.example"]);
+    const event = await orchestrator.api("/api/events?event_type=session.bulk_created&order=desc&limit=1");
+    expect(event.body[0].payload).toMatchObject({ count: 2, replicas: 4, urls: 4, failed: 2, first_id: bulk.body.createdSessionIds[0] });
+  });
+
+  it("refuses only the URLs past the replicas one request may create", async () => {
+    const urls = Array.from({ length: 12 }, (_, index) => `https://limit${index}.example`);
+    const response = await orchestrator.api("/api/embed/bulk", { method: "POST", body: { urls, bulkOptions: { replicasPerUrl: 10000 } } });
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({ totalProcessed: 12, totalCreated: 10, totalReplicas: 100000 });
+    expect(response.body.failed.map((refused: { index: number }) => refused.index)).toEqual([10, 11]);
+    expect(response.body.failed[0].error).toBe("urls[10]: over the limit of 100000 replicas per request at 10000 per URL; use /api/embed/scale-million");
+  }, 120_000);
+
   it("filters the list by status, region and pool", async () => {
     await orchestrator.api("/api/sessions", { method: "POST", body: { url: "https://f.example", region: "sa-east" } });
     const inRegion = await orchestrator.api("/api/sessions?region=sa-east&status=active&proxy_pool_id=global-pool");
@@ -142,20 +168,15 @@ describe("validation", () => {
     expect(scale.body.message).toBe("target_replicas: is required");
   });
 
-  it("names the nested field of a bad bulk embed", async () => {
+  it("refuses a bulk embed malformed as a whole with a 400 naming the field", async () => {
     const response = await orchestrator.api("/api/embed/bulk", {
       method: "POST",
       body: { urls: ["https://ok.example", "nope"], bulkOptions: { replicasPerUrl: 0 } },
     });
     expect(response.status).toBe(400);
-    expect(response.body.message).toBe("urls[1]: must be an http(s) URL; bulkOptions.replicasPerUrl: must be 1 or more");
-  });
-
-  it("refuses a bulk embed that would create more replicas than one request may", async () => {
-    const urls = Array.from({ length: 20 }, (_, index) => `https://s${index}.example`);
-    const response = await orchestrator.api("/api/embed/bulk", { method: "POST", body: { urls, bulkOptions: { replicasPerUrl: 10000 } } });
-    expect(response.status).toBe(400);
-    expect(response.body.issues[0].path).toBe("bulkOptions.replicasPerUrl");
+    expect(response.body.message).toBe("bulkOptions.replicasPerUrl: must be 1 or more");
+    const notArray = await orchestrator.api("/api/embed/bulk", { method: "POST", body: { urls: "https://ok.example" } });
+    expect(notArray.body.message).toBe("urls: must be an array of URLs");
   });
 
   it("names a bad query parameter", async () => {

@@ -2,7 +2,9 @@ import type { RowDataPacket } from "mysql2/promise";
 import mysql from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { enqueue, enqueueReconcile, PRIORITY } from "../src/queue";
+import { SCALE_BATCH } from "../src/scale";
 import { eventually, startBackends, startOrchestrator, type Backends, type RunningOrchestrator } from "./support/orchestrator";
+import { expectSummariesExact } from "./support/summaries";
 
 let backends: Backends;
 let orchestrator: RunningOrchestrator;
@@ -50,6 +52,7 @@ describe("reconciler", () => {
     await eventually("3 replicas", () => converged(orchestrator, session.id, 3));
     await orchestrator.api(`/api/sessions/${session.id}`, { method: "PUT", body: { status: "terminated" } });
     await eventually("no replicas", () => converged(orchestrator, session.id, 0));
+    await expectSummariesExact(orchestrator);
     const events = await orchestrator.api(`/api/events?aggregate_id=${session.id}&event_type=session.reconciled`);
     expect(events.body.map((event: { payload: unknown }) => event.payload)).toEqual([
       { from: 1, to: 250 },
@@ -91,6 +94,10 @@ describe("reconciler", () => {
       "INSERT INTO replicas (id, session_id, status, proxy_id) SELECT UUID(), id, 'running', ? FROM sessions LIMIT 4",
       [burstProxies[0]],
     );
+    // Counted like the app counts what it writes, so the summaries stay exact for the later checks.
+    await orchestrator.services.db.primary.query(
+      "INSERT INTO replica_counts (status, shard, replicas) VALUES ('running', 0, 4) ON DUPLICATE KEY UPDATE replicas = replicas + 4",
+    );
     const burstRows = await replicaRows(orchestrator, await create("burst-pool"));
     expect(burstRows.filter((row) => row.proxy_id === burstProxies[1])).toHaveLength(5);
   });
@@ -113,7 +120,7 @@ describe("jobs", () => {
     expect(done).toMatchObject({ targetReached: true, currentSessions: 20000, targetSessions: 20000 });
     // One event per committed batch, all under the job's id: the log matches what exists even mid-job.
     const events = await orchestrator.api(`/api/events?aggregate_id=job-${started.body.jobId}&limit=1000`);
-    expect(events.body).toHaveLength(20);
+    expect(events.body).toHaveLength(Math.ceil(20000 / SCALE_BATCH));
     expect(events.body.reduce((sum: number, event: { payload: { count: number } }) => sum + event.payload.count, 0)).toBe(20000 - Number(before[0].n));
     const metrics = await eventually("fresh metrics", async () => {
       const response = await orchestrator.api("/api/metrics/global");
@@ -129,6 +136,7 @@ describe("jobs", () => {
     });
     const [rows] = await orchestrator.services.db.primary.query<RowDataPacket[]>("SELECT COUNT(*) AS n FROM sessions");
     expect(Number(rows[0].n)).toBe(20000);
+    await expectSummariesExact(orchestrator);
   }, 180_000);
 
   it("clears every session and its replicas as a job", async () => {
@@ -147,6 +155,7 @@ describe("jobs", () => {
       "SELECT (SELECT COUNT(*) FROM sessions) AS sessions, (SELECT COUNT(*) FROM replicas) AS replicas",
     );
     expect(rows[0]).toEqual({ sessions: 0, replicas: 0 });
+    await expectSummariesExact(orchestrator);
   }, 180_000);
 
   it("records metric points and removes those past the retention", async () => {
@@ -220,5 +229,24 @@ describe("job retries", () => {
     // Backoff of 1 s then 2 s between the three attempts.
     expect(Date.now() - started).toBeGreaterThanOrEqual(3000);
     expect(failed!.failedReason).toMatch(/lock/i);
+  });
+
+  it("runs a high-priority job before the low-priority ones queued ahead of it", async () => {
+    // One at a time, so the order the worker takes jobs in is the order they run in.
+    quiet.worker!.concurrency = 1;
+    await quiet.worker!.pause();
+    const low = await Promise.all(Array.from({ length: 12 }, () => enqueue(quiet.services.queue, "cleanup-metrics", {}, PRIORITY.metrics)));
+    const { body: session } = await quiet.api("/api/sessions", { method: "POST", body: { url: "https://urgent.example" } });
+    const high = await enqueue(quiet.services.queue, "reconcile-session", { sessionId: session.id }, PRIORITY.reconcileSession);
+    quiet.worker!.resume();
+    const jobs = [high, ...low];
+    const finished = await eventually("every job", async () => {
+      const current = await Promise.all(jobs.map((job) => quiet.services.queue.getJob(job.id!)));
+      return current.every((job) => job?.finishedOn) ? current : undefined;
+    });
+    const [urgent, ...rest] = finished.map((job) => job!.processedOn!);
+    expect(urgent).toBeLessThanOrEqual(Math.min(...rest));
+    expect(urgent).toBeLessThan(Math.max(...rest));
+    quiet.worker!.concurrency = quiet.config.MEGAWEB_WORKER_CONCURRENCY;
   });
 });

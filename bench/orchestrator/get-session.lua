@@ -7,8 +7,4 @@ request = function()
   return wrk.format("GET", "/api/sessions/" .. ids[math.random(#ids)])
 end
 
-done = function(summary, latency, requests)
-  io.write(string.format("BENCH requests=%d errors=%d non2xx=%d duration_us=%d p50_us=%d p99_us=%d\n",
-    summary.requests, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    summary.errors.status, summary.duration, latency:percentile(50), latency:percentile(99)))
-end
+done = dofile(os.getenv("MEGAWEB_BENCH_DIR") .. "/wrk-summary.lua")

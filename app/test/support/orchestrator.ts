@@ -7,6 +7,7 @@ import { migrate } from "../../src/migrate";
 import { openServices } from "../../src/open-services";
 import { connectRedis } from "../../src/redis";
 import { buildServer } from "../../src/server";
+import { ensureTiles } from "../../src/summaries";
 import type { Services } from "../../src/services";
 import { startMariaDb, startRedis, type MariaDbOptions, type MariaDbServer, type RedisServer } from "./backends";
 
@@ -61,6 +62,7 @@ export async function startOrchestrator(
   });
   await migrate(config.MEGAWEB_DB_URL);
   const services = openServices(config);
+  await ensureTiles(services.db.primary, config.MEGAWEB_HYPERGRID_TILE_SIZE);
   const app = await buildServer(services);
   await app.listen({ port: 0, host: "127.0.0.1" });
   const address = app.server.address();

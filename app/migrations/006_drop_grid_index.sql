@@ -1,0 +1,2 @@
+-- The hypergrid reads session_tiles now; this covering index only slowed every session insert.
+ALTER TABLE sessions DROP KEY sessions_grid;
