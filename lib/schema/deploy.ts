@@ -282,12 +282,14 @@ export const ScheduledCommand = z
     cron: CronExpression,
     /** @example "php artisan app:prune-carts" */
     command: CommandLine,
+    /** A run still going after this is stopped, so a hung run cannot hold back every later one. @default "1h" */
+    timeout: CommandTimeout.default("1h"),
   })
   .strict();
 export type ScheduledCommand = z.infer<typeof ScheduledCommand>;
 
 /** `schedule: laravel` stands for this: Laravel's scheduler, every minute. */
-export const laravelSchedule: ScheduledCommand = { name: "laravel", cron: "* * * * *", command: "php artisan schedule:run" };
+export const laravelSchedule: ScheduledCommand = { name: "laravel", cron: "* * * * *", command: "php artisan schedule:run", timeout: "1h" };
 
 export const SiteSchedule = z
   .union([z.literal("laravel"), z.array(ScheduledCommand)], {
