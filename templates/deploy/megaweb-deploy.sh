@@ -276,10 +276,12 @@ switch_to() {
   echo "$(date +%s) $id $(cat "$state/built/$id")" >>"$history"
 }
 
+# The deploy lock's descriptor is closed for systemctl: where something other than systemd starts
+# the units (a container without it), the started processes would hold the lock as long as they run.
 after_switch() {
   local status=0
-  if [ -n "$fpm_unit" ] && systemctl is-active --quiet "$fpm_unit"; then systemctl reload "$fpm_unit" || status=$?; fi
-  if [ ${#worker_units[@]} -gt 0 ]; then systemctl restart "${worker_units[@]}" || status=$?; fi
+  if [ -n "$fpm_unit" ] && systemctl is-active --quiet "$fpm_unit"; then systemctl reload "$fpm_unit" {lock_fd}>&- || status=$?; fi
+  if [ ${#worker_units[@]} -gt 0 ]; then systemctl restart "${worker_units[@]}" {lock_fd}>&- || status=$?; fi
   [ "$status" -eq 0 ] || die "$domain: release $(live_release) is live, but reloading PHP-FPM or restarting the workers failed"
 }
 
@@ -312,8 +314,8 @@ fi
 
 make_layout
 # One deploy of a site at a time on this host (a step and a manual run, say).
-exec 8>"$state/lock"
-flock -w 900 8 || die "$domain: another deploy has held the lock for 15 minutes"
+exec {lock_fd}>"$state/lock"
+flock -w 900 "$lock_fd" || die "$domain: another deploy has held the lock for 15 minutes"
 live=$(live_release)
 load_secrets
 
@@ -339,10 +341,12 @@ if [ "$action" = --rollback ] || [ -n "$pinned_release" ]; then
 fi
 
 started=$EPOCHREALTIME
+# The fetch is logged before the release it makes has a name.
+log=$state/logs/fetch.log
+: >"$log"
 if [ "$source" = git ]; then fetch_git; else fetch_archive; fi
 release_id=$source_id-$recipe
 release_dir=$releases/$release_id
-log=$state/logs/$release_id.log
 if [ "$release_id" = "$live" ]; then
   say "release $release_id ($description) is live already; nothing to deploy"
   exit 0
@@ -351,7 +355,8 @@ fi
 if [ ! -f "$state/built/$release_id" ]; then
   # What an interrupted earlier attempt left is not trusted.
   rm -rf "$release_dir"
-  : >"$log"
+  mv -f "$log" "$state/logs/$release_id.log"
+  log=$state/logs/$release_id.log
   install -d -m 2750 -o "$user" -g "$web_group" "$release_dir"
   if [ "$source" = git ]; then unpack_git; else unpack_archive; fi
   link_shared
