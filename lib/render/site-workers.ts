@@ -133,6 +133,11 @@ export function renderSiteWorkersDeleteStep(render: SiteWorkersRender): string {
   return renderTemplate("provision/site-workers-delete.sh", { domain: render.domain, manifest: render.manifest });
 }
 
+/**
+ * In the order things must stop: instances before their template goes, a timer before its
+ * service, so each `disable --now` still finds its unit file.
+ */
 function manifestOf(render: SiteWorkersRender): string {
-  return [...render.files.map((file) => file.path), ...render.workerUnits.map((unit) => `instance ${unit}`)].join("\n") + "\n";
+  const timersFirst = [...render.files].sort((a, b) => Number(b.path.endsWith(".timer")) - Number(a.path.endsWith(".timer")));
+  return [...render.workerUnits.map((unit) => `instance ${unit}`), ...timersFirst.map((file) => file.path)].join("\n") + "\n";
 }

@@ -410,6 +410,8 @@ describe("a site with code, deployed on loopback", () => {
     // The switch happened while the load ran: the load outlasted the deploy.
     expect(run.seconds + 2).toBeLessThan(measured.elapsedSeconds);
     expect([...seen].sort()).toEqual(["200 ok 1.0.0", "200 ok 1.1.0"]);
+    // The site's own master reloaded gracefully (SIGUSR2) while the load ran, and only it.
+    expect(readFileSync(join(root, `var/log/php${phpVersion}-fpm-${context.slug}.log`), "utf8")).toContain("Reloading in progress");
     secondRelease = live();
     expect(secondRelease).not.toBe(firstRelease);
     expect((await page()).version).toBe("1.1.0");

@@ -10,6 +10,7 @@ import { renderWebHost } from "../../lib/render/files";
 import { execStart, renderSiteWorkers, renderSiteWorkersDeleteStep, renderSiteWorkersStep } from "../../lib/render/site-workers";
 import { parseStack } from "../../lib/schema/stack";
 import type { SiteCode } from "../../lib/schema/deploy";
+import { systemdWords } from "../daemons/units";
 
 const stack = parseStack({
   sites: [
@@ -120,6 +121,14 @@ describe("a site's worker and schedule units", () => {
   it("run plain commands as they are and shell lines under /bin/sh, quoted as systemd unquotes", () => {
     expect(execStart("php artisan queue:work --tries=3")).toBe("php artisan queue:work --tries=3");
     expect(execStart(`php a.php >> "storage/logs/$HOME 100%.log" 2>&1`)).toBe(`/bin/sh -c "php a.php >> \\"storage/logs/$$HOME 100%%.log\\" 2>&1"`);
+    for (const command of [
+      "php artisan queue:work --tries=3",
+      `php a.php >> "storage/logs/$HOME 100%.log" 2>&1`,
+      String.raw`echo 'a\b' && printf "%s\n" $PATH`,
+    ]) {
+      const words = systemdWords(execStart(command));
+      expect(words.length === 3 && words[0] === "/bin/sh" ? words[2] : words.join(" ")).toBe(command);
+    }
   });
 
   it("have a step that writes them and a delete that removes them, both passing shellcheck", () => {

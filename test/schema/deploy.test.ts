@@ -143,7 +143,7 @@ describe("a site's workers", () => {
 describe("a site's schedule", () => {
   it("is Laravel's scheduler each minute when it says laravel", () => {
     expect(parseStack(site({ code: { repository }, schedule: "laravel" })).sites[0]!.schedule).toEqual([
-      { name: "laravel", cron: "* * * * *", command: "php artisan schedule:run" },
+      { name: "laravel", cron: "* * * * *", command: "php artisan schedule:run", timeout: "1h" },
     ]);
   });
 
