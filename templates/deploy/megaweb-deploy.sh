@@ -230,6 +230,10 @@ migrate() {
     run_logged "migration: $migrate_command" in_release "$migrate_command"
     return 0
   fi
+  if [ "$(redis PING 2>&1)" != PONG ]; then
+    discard_release
+    die "$domain: the site's Redis ($redis_host:$(env_value REDIS_PORT), from its .env) does not answer; the migration lock needs it. Release ${live} stays live"
+  fi
   key="megaweb:deploy:$site:migration:$release_id"
   seconds=$(timeout_seconds)
   claim=$(redis SET "$key" "running on $(hostname)" NX EX $((seconds + 60)))
