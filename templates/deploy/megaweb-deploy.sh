@@ -280,12 +280,10 @@ switch_to() {
   echo "$(date +%s) $id $(cat "$state/built/$id")" >>"$history"
 }
 
-# The deploy lock's descriptor is closed for systemctl: where something other than systemd starts
-# the units (a container without it), the started processes would hold the lock as long as they run.
 after_switch() {
   local status=0
-  if [ -n "$fpm_unit" ] && systemctl is-active --quiet "$fpm_unit"; then systemctl reload "$fpm_unit" {lock_fd}>&- || status=$?; fi
-  if [ ${#worker_units[@]} -gt 0 ]; then systemctl restart "${worker_units[@]}" {lock_fd}>&- || status=$?; fi
+  if [ -n "$fpm_unit" ] && systemctl is-active --quiet "$fpm_unit"; then systemctl reload "$fpm_unit" || status=$?; fi
+  if [ ${#worker_units[@]} -gt 0 ]; then systemctl restart "${worker_units[@]}" || status=$?; fi
   [ "$status" -eq 0 ] || die "$domain: release $(live_release) is live, but reloading PHP-FPM or restarting the workers failed"
 }
 

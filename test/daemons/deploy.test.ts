@@ -6,7 +6,8 @@ import mysql from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startMariaDb, startRedis, type MariaDbServer, type RedisServer } from "../../app/test/support/backends";
 import { resolveWebHost, type HostContext, type HostFacts, type SiteContext } from "../../lib/render/context";
-import { planRollback, renderDeployScript, renderSiteDeploy, type SiteDeployRender } from "../../lib/render/deploy";
+import { putFiles } from "../../components/provision/script";
+import { planRollback, renderDeployScript, renderSiteDeploy, renderSiteDeployStep, type SiteDeployRender } from "../../lib/render/deploy";
 import { renderWebHost, type WebHostRender } from "../../lib/render/files";
 import { renderSiteWorkers, type SiteWorkersRender } from "../../lib/render/site-workers";
 import { renderTemplate } from "../../lib/render/template";
@@ -110,10 +111,25 @@ interface DeployRun {
   readonly seconds: number;
 }
 
-/** megaweb-deploy as the step runs it: root, with systemctl stood in for. Asynchronous, so a load can run beside it. */
+/** megaweb-deploy as an operator or a step runs it: root, with systemctl stood in for. Asynchronous, so a load can run beside it. */
 function deploy(...args: string[]): Promise<DeployRun> {
+  return run("bash", [renderDeployScript(hostContext).path, context.slug, ...args]);
+}
+
+/** The whole deploy step, as the step plan will run it: the shared helpers, the script and settings written, the deploy. */
+function deployStep(): Promise<DeployRun> {
+  const site = parsedSite();
+  const body = renderSiteDeployStep(
+    renderSiteDeploy(site, context, hostContext, { workerUnits: workers.workerUnits }),
+    renderDeployScript(hostContext),
+    putFiles,
+  );
+  return run("bash", ["-c", [renderTemplate("provision/lib.sh", {}), `previous_dir=${root}/var/lib/megaweb/previous`, body].join("\n")]);
+}
+
+function run(command: string, args: string[]): Promise<DeployRun> {
   const started = performance.now();
-  const child = spawn("bash", [renderDeployScript(hostContext).path, context.slug, ...args], { env: host.env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(command, args, { env: host.env, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   child.stdout.on("data", (chunk) => (output += chunk));
   child.stderr.on("data", (chunk) => (output += chunk));
@@ -215,6 +231,8 @@ function workerStartScript(unit: string, pidFile: string): string {
     script,
     [
       "#!/bin/bash",
+      // systemd starts a unit with no descriptor of whoever asked: the deploy's and the step's locks stay theirs.
+      'for fd in /proc/$$/fd/*; do fd=${fd##*/}; if [ "$fd" -gt 2 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi; done',
       `cd ${process.workingDirectory} || exit 1`,
       `setsid ${unitShellLine(process)} >>${join(root, "worker.log")} 2>&1 </dev/null &`,
       `echo $! >${pidFile}`,
@@ -276,8 +294,6 @@ beforeAll(async () => {
   createdUsers = materialize(render, root);
   workers = renderSiteWorkers(stack.sites[0]!, context, hostContext);
   for (const file of workers.files) writeHostFile(file.path, file.content);
-  writeHostFile(renderDeployScript(hostContext).path, renderDeployScript(hostContext).content, "0755");
-  writeDeployConfig();
   // The env step: the site's credentials, readable by its group only.
   writeHostFile(
     join(context.home, ".env"),
@@ -322,7 +338,7 @@ describe("a site with code, deployed on loopback", () => {
 
   it("answers 403 from its empty webroot before the first deploy, and 200 with its database and Redis after it", async () => {
     expect((await page()).status).toBe(403);
-    const run = await deploy();
+    const run = await deployStep();
     expect(run.output).toMatch(/is live \(was none\)/);
     expect(run.status).toBe(0);
     figures.firstDeploySeconds = run.seconds.toFixed(1);
@@ -492,13 +508,7 @@ describe("a site with code, deployed on loopback", () => {
       const config2 = renderSiteDeploy(stack.sites[0] as Site & { code: SiteCode }, resolved.sites[0]!, resolved.host).config;
       writeHostFile(script2.path, script2.content, "0755");
       writeHostFile(config2.path, config2.content);
-      const node2Deploy = new Promise<DeployRun>((resolve) => {
-        const child = spawn("bash", [script2.path, context.slug], { env: host.env });
-        let output = "";
-        child.stdout.on("data", (chunk) => (output += chunk));
-        child.stderr.on("data", (chunk) => (output += chunk));
-        child.on("close", (status) => resolve({ status, output, seconds: 0 }));
-      });
+      const node2Deploy = run("bash", [script2.path, context.slug]);
       const [one, two] = await Promise.all([deploy(), node2Deploy]);
       expect(one.status, one.output).toBe(0);
       expect(two.status, two.output).toBe(0);
