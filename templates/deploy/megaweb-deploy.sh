@@ -182,27 +182,29 @@ relative_to_home() {
   printf '%s' "$up"
 }
 
+# share_path directory|file PATH: links releases/<id>/PATH to shared/PATH. The first release seeds
+# what is missing from its own copy (Laravel's storage/ comes with the directories it expects).
+share_path() {
+  local kind=$1 path=$2
+  if [ ! -e "$shared/$path" ]; then
+    as_site mkdir -p "$(dirname "$shared/$path")"
+    if [ -e "$release_dir/$path" ]; then
+      as_site cp -a "$release_dir/$path" "$shared/$path"
+    elif [ "$kind" = directory ]; then
+      as_site mkdir -p "$shared/$path"
+    else
+      as_site touch "$shared/$path"
+    fi
+  fi
+  as_site rm -rf "${release_dir:?}/$path"
+  as_site mkdir -p "$(dirname "$release_dir/$path")"
+  as_site ln -s "$(relative_to_home "$path")shared/$path" "$release_dir/$path"
+}
+
 link_shared() {
   local path
-  for path in "${shared_directories[@]}"; do
-    if [ ! -e "$shared/$path" ]; then
-      as_site mkdir -p "$(dirname "$shared/$path")"
-      # The first release seeds it: Laravel's storage/ comes with the directories it expects.
-      if [ -d "$release_dir/$path" ]; then as_site cp -a "$release_dir/$path" "$shared/$path"; else as_site mkdir -p "$shared/$path"; fi
-    fi
-    as_site rm -rf "${release_dir:?}/$path"
-    as_site mkdir -p "$(dirname "$release_dir/$path")"
-    as_site ln -s "$(relative_to_home "$path")shared/$path" "$release_dir/$path"
-  done
-  for path in "${shared_files[@]}"; do
-    if [ ! -e "$shared/$path" ]; then
-      as_site mkdir -p "$(dirname "$shared/$path")"
-      if [ -f "$release_dir/$path" ]; then as_site cp -a "$release_dir/$path" "$shared/$path"; else as_site touch "$shared/$path"; fi
-    fi
-    as_site rm -rf "${release_dir:?}/$path"
-    as_site mkdir -p "$(dirname "$release_dir/$path")"
-    as_site ln -s "$(relative_to_home "$path")shared/$path" "$release_dir/$path"
-  done
+  for path in "${shared_directories[@]}"; do share_path directory "$path"; done
+  for path in "${shared_files[@]}"; do share_path file "$path"; done
   as_site rm -rf "${release_dir:?}/.env"
   as_site ln -s ../../.env "$release_dir/.env"
 }
