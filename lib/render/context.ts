@@ -166,7 +166,7 @@ function siteContext(site: Site, index: number, host: HostContext, poolSize: Poo
   const slug = siteSlug(site.domain);
   const { path } = host;
   const home = path(`/var/www/${slug}`);
-  const documentRoot = site.documentRoot === undefined ? `${home}/public` : path(site.documentRoot);
+  const documentRoot = site.documentRoot === undefined ? (deployedRoot(site, home) ?? `${home}/public`) : path(site.documentRoot);
   const account = { user: unixUserName(slug), group: unixUserName(slug) };
   const backendServer = site.webServer === "nginx" ? undefined : site.webServer;
   const pool: PoolContext | undefined =
@@ -209,6 +209,15 @@ function siteContext(site: Site, index: number, host: HostContext, poolSize: Poo
         : { access: path(`${backendLogDirs[backendServer]}/${slug}.access.log`), error: path(`${backendLogDirs[backendServer]}/${slug}.error.log`) },
     tls,
   };
+}
+
+/**
+ * A site with code is served from its live release (lib/render/deploy.ts switches `current`);
+ * nginx's `$realpath_root` hands PHP the release's real path, so OPcache never mixes releases.
+ */
+function deployedRoot(site: Site, home: string): string | undefined {
+  if (site.code === undefined) return undefined;
+  return site.code.publicDirectory === "." ? `${home}/current` : `${home}/current/${site.code.publicDirectory}`;
 }
 
 /**

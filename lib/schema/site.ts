@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { Cidr, SecretRef } from "./infrastructure";
+import { deployProblems, SiteCode, SiteSchedule, SiteWorker } from "./deploy";
 
 /**
  * One website as a hosting panel's per-site settings table describes it. Every field but
@@ -339,9 +340,31 @@ export const Site = z
      * @example "location = /health { access_log off; return 200 \"ok\\n\"; }"
      */
     nginxDirectives: NginxDirectives.optional(),
+
+    // Code deploys, workers and schedules: their rules live in lib/schema/deploy.ts.
+    /**
+     * The site's code, deployed into `releases/<id>` and switched live atomically; the document
+     * root becomes `current/<publicDirectory>`.
+     * @default undefined (an empty webroot, filled by other means)
+     * @example { repository: "https://git.example.com/shop.git", ref: "main", migrate: "php artisan migrate --force" }
+     */
+    code: SiteCode.optional(),
+    /**
+     * Long-running commands (queue workers) under systemd as the site's user, restarted after each deploy.
+     * @default []
+     * @example [{ command: "php artisan queue:work --tries=3", processes: 2 }]
+     */
+    workers: z.array(SiteWorker).default([]),
+    /**
+     * Commands on systemd timers as the site's user: cron expressions, or `laravel` for `php artisan schedule:run` each minute.
+     * @default []
+     * @example "laravel"
+     */
+    schedule: SiteSchedule.default([]),
   })
   .strict()
   .superRefine((site, ctx) => {
+    for (const problem of deployProblems(site)) ctx.addIssue({ code: "custom", path: [...problem.path] as (string | number)[], message: problem.message });
     if (site.kind === "proxy" && site.proxy === undefined) {
       ctx.addIssue({ code: "custom", path: ["proxy"], message: `is required when kind is "proxy" (like { port: 3000 })` });
     }
