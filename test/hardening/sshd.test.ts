@@ -147,12 +147,17 @@ describe("the rendered sshd drop-in, graded by ssh-audit on a real sshd", () => 
   });
 
   it("lets Go's x/crypto/ssh in with its default algorithms, at the command provider's version", () => {
-    const providerGoMod = readFileSync(join(repo, "scripts/engine/command-provider/go.mod"), "utf8");
+    // The provider's module files, from the copy scripts/setup/30-engine.sh built it from, or its upstream source.
+    const providerSource = [
+      join(process.env.MEGAWEB_CACHE ?? "/var/cache/megaweb", "src/pulumi-command-v1.2.1/provider"),
+      join(process.env.MEGAWEB_UPSTREAM ?? join(repo, "../shared/upstream"), "pulumi-command-v1.2.1/provider"),
+    ].find((dir) => existsSync(join(dir, "go.mod")))!;
+    const providerGoMod = readFileSync(join(providerSource, "go.mod"), "utf8");
     const version = /golang\.org\/x\/crypto (v\S+)/.exec(providerGoMod)![1];
     const build = join(root, "go-ssh-client");
     mkdirSync(build, { recursive: true });
     copyFileSync(join(__dirname, "go-ssh-client/main.go"), join(build, "main.go"));
-    copyFileSync(join(repo, "scripts/engine/command-provider/go.sum"), join(build, "go.sum"));
+    copyFileSync(join(providerSource, "go.sum"), join(build, "go.sum"));
     writeFileSync(join(build, "go.mod"), `module megaweb/go-ssh-client\n\ngo 1.22\n\nrequire golang.org/x/crypto ${version}\n`);
     // The engine build's module cache holds that version; elsewhere the Go module proxy serves it.
     const moduleCache = "/var/cache/megaweb/go/mod";
