@@ -7,7 +7,7 @@
 export { parseStack, Stack, stackInputFromConfig, type StackInput } from "./lib/schema/stack";
 export { Site, type SiteInput, type PhpVersion, type WebServer, type SiteKind, phpVersions, webServers, siteKinds } from "./lib/schema/site";
 export { App, type AppInput } from "./lib/schema/app";
-export { Infrastructure, type InfrastructureInput, type Phase, type Target, type SecretRef } from "./lib/schema/infrastructure";
+export { Infrastructure, type InfrastructureInput, type Phase, type Role, type Target, type SecretRef } from "./lib/schema/infrastructure";
 export { ConfigError, formatProblem, type Problem } from "./lib/schema/errors";
 
 // Pure planning and rendering.
@@ -26,7 +26,7 @@ export { resolveWebHost, siteSlug, unixUserName, type HostFacts, type HostPorts,
 export { phpBudget, sizePools, type PhpBudget, type PoolSize } from "./lib/render/pool-sizing";
 
 // Pulumi components.
-export type { Host, Role } from "./components/host";
+export type { Host } from "./components/host";
 export * from "./components/phases";
 export { Provisioning, type ProvisioningArgs } from "./components/provision/provisioning";
 export { Orchestrator, type OrchestratorArgs, type OrchestratorHostSteps } from "./components/app/orchestrator";

@@ -1,7 +1,7 @@
 import { isIP } from "node:net";
 import type { FirewallRule } from "../../lib/plan/firewall";
 import { renderTemplate } from "../../lib/render/template";
-import type { Role } from "../host";
+import type { Role } from "../../lib/schema/infrastructure";
 import { stepCommand } from "./script";
 
 /** The sudo user created on every host for people; automation keeps using the connection's user. */

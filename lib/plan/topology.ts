@@ -1,8 +1,8 @@
-import type { Role } from "../../components/host";
 import {
   type Infrastructure,
   type LoadBalancerKind,
   type Phase,
+  type Role,
   type Target,
   hostCountsPerRole,
   loadBalancerKind,

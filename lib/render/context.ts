@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { Role } from "../../components/host";
+import type { Role } from "../schema/infrastructure";
 import { ConfigError } from "../schema/errors";
 import type { PhpVersion, Site, WebServer } from "../schema/site";
 import { phpBudget, sizePools, type PoolSize } from "./pool-sizing";

@@ -1,4 +1,4 @@
-import type { Role } from "../../components/host";
+import type { Role } from "../schema/infrastructure";
 import type { Problem } from "../schema/errors";
 import { phpSizeMb, type Site } from "../schema/site";
 

@@ -1,6 +1,5 @@
 import { isIP } from "node:net";
 import { z } from "zod";
-import type { Role } from "../../components/host";
 import { dropletSize, sizeSlugPattern } from "../plan/droplet-sizes";
 
 /**
@@ -17,8 +16,10 @@ export type Phase = z.infer<typeof Phase>;
 export const Target = z.enum(["digitalocean", "existing"]);
 export type Target = z.infer<typeof Target>;
 
-export const roles = ["web", "mysql", "redis", "sentinel", "worker", "loadbalancer"] as const satisfies readonly Role[];
+/** What a server does; the plan assigns one or more to each host. */
+export const roles = ["web", "mysql", "redis", "sentinel", "worker", "loadbalancer"] as const;
 export const RoleName = z.enum(roles);
+export type Role = (typeof roles)[number];
 
 export const LoadBalancerKind = z.enum(["digitalocean", "haproxy"]);
 export type LoadBalancerKind = z.infer<typeof LoadBalancerKind>;

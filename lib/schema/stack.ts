@@ -1,9 +1,8 @@
 import { z } from "zod";
-import type { Role } from "../../components/host";
 import { phpBudget, sizePools, type PhpBudget } from "../render/pool-sizing";
 import { ConfigError, formatPath, problemsFromZod, type Problem } from "./errors";
 import { sizeMemoryMb } from "../plan/droplet-sizes";
-import { Infrastructure, plannedSize, type InfrastructureInput } from "./infrastructure";
+import { Infrastructure, plannedSize, type InfrastructureInput, type Role } from "./infrastructure";
 import { App, appPortProblems, appSiteInput, type AppInput } from "./app";
 import { Site, type SiteInput } from "./site";
 
