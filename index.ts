@@ -5,7 +5,7 @@
 
 // Config: one schema, validated once at the edge.
 export { parseStack, Stack, stackInputFromConfig, type StackInput } from "./lib/schema/stack";
-export { Site, type SiteInput, type PhpVersion, type WebServer, type SiteKind, phpVersions, webServers, siteKinds } from "./lib/schema/site";
+export { Site, siteSlug, type SiteInput, type PhpVersion, type WebServer, type SiteKind, phpVersions, webServers, siteKinds } from "./lib/schema/site";
 export { App, type AppInput } from "./lib/schema/app";
 export { Infrastructure, type InfrastructureInput, type Phase, type Role, type Target, type SecretRef } from "./lib/schema/infrastructure";
 export { ConfigError, formatProblem, type Problem } from "./lib/schema/errors";
@@ -22,7 +22,7 @@ export {
   type WebHostRender,
   type WebHostConfig,
 } from "./lib/render/files";
-export { resolveWebHost, siteSlug, unixUserName, type HostFacts, type HostPorts, type SiteContext, type HostContext } from "./lib/render/context";
+export { resolveWebHost, unixUserName, type HostFacts, type HostPorts, type SiteContext, type HostContext } from "./lib/render/context";
 export { phpBudget, sizePools, type PhpBudget, type PoolSize } from "./lib/render/pool-sizing";
 
 // Pulumi components.

@@ -195,7 +195,7 @@ export abstract class PhaseComponent extends pulumi.ComponentResource {
         roles: planned.roles,
         connection: { host: given.address, port: given.port, user: given.user, privateKey },
         publicIp: given.address,
-        privateIp: given.privateAddress ?? given.address,
+        privateIp: given.privateAddress,
       };
     });
     const front = this.plan.loadBalancer?.nodes[0] ?? this.plan.hosts.find((host) => host.roles.includes("web"))!.name;

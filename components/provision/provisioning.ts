@@ -1,7 +1,7 @@
 import type * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { planTopology } from "../../lib/plan/topology";
-import { siteSlug } from "../../lib/render/context";
+import { siteSlug } from "../../lib/schema/site";
 import { renderWebHost, type SiteRender, type WebHostRender } from "../../lib/render/files";
 import type { Site } from "../../lib/schema/site";
 import type { Stack } from "../../lib/schema/stack";
@@ -235,14 +235,13 @@ export class Provisioning extends pulumi.ComponentResource {
 
 /** The site's database as MySQL sees it: names default to the slug, clients are its web and worker hosts. */
 function siteDatabase(site: Site, mysqlHost: Host, hosts: readonly Host[]): pulumi.Output<SiteDatabase> {
-  const slug = siteSlug(site.domain);
   const clientHosts = hosts.filter((host) => host.roles.includes("web") || host.roles.includes("worker"));
   const clients = pulumi.all(clientHosts.map((host) => (host === mysqlHost ? pulumi.output("localhost") : pulumi.output(host.privateIp))));
   return clients.apply((addresses) => ({
     domain: site.domain,
-    database: site.database?.name ?? slug,
-    user: site.database?.user ?? slug.slice(0, 32),
-    charset: site.database?.charset ?? "utf8mb4",
+    database: site.database!.name,
+    user: site.database!.user,
+    charset: site.database!.charset,
     clients: [...new Set(addresses)].sort(),
   }));
 }

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Role } from "../schema/infrastructure";
 import { ConfigError } from "../schema/errors";
-import type { PhpVersion, Site, WebServer } from "../schema/site";
+import { siteSlug, type PhpVersion, type Site, type WebServer } from "../schema/site";
 import { phpBudget, sizePools, type PoolSize } from "./pool-sizing";
 
 /**
@@ -223,10 +223,6 @@ export function securityHeaders(site: Site): { name: string; value: string }[] {
     { name: "Referrer-Policy", value: "strict-origin-when-cross-origin" },
     ...(site.tls.mode === "none" ? [] : [{ name: "Strict-Transport-Security", value: "max-age=31536000" }]),
   ];
-}
-
-export function siteSlug(domain: string): string {
-  return domain.replace(/\./g, "_");
 }
 
 /**

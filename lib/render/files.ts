@@ -55,7 +55,7 @@ export interface WebHostRender {
 }
 
 /** What of the stack a web host's files depend on. */
-export type WebHostConfig = Pick<Stack, "sites"> & Partial<Pick<Stack, "healthPath">>;
+export type WebHostConfig = Pick<Stack, "sites" | "healthPath">;
 
 /** Renders every file of one web host from validated config and the host's facts. */
 export function renderWebHost(config: WebHostConfig, facts: HostFacts): WebHostRender {
@@ -64,7 +64,7 @@ export function renderWebHost(config: WebHostConfig, facts: HostFacts): WebHostR
   const servers = new Set(config.sites.map((site) => site.webServer));
   return {
     host: [
-      ...renderNginxHost(host, config.healthPath ?? "/health"),
+      ...renderNginxHost(host, config.healthPath),
       ...host.phpVersions.map((version) => renderFpmIni(host, version)),
       ...(servers.has("apache") ? renderApacheHost(host) : []),
       // OLS registers every vhost in its one server file, so that file follows the OLS sites.

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { phpBudget, sizePools, type PhpBudget } from "../render/pool-sizing";
 import { ConfigError, formatPath, problemsFromZod, type Problem } from "./errors";
 import { sizeMemoryMb } from "../plan/droplet-sizes";
-import { Infrastructure, plannedSize, type InfrastructureInput, type Role } from "./infrastructure";
+import { Infrastructure, type InfrastructureInput, type Role } from "./infrastructure";
 import { App, appPortProblems, appSiteInput, type AppInput } from "./app";
 import { Site, type SiteInput } from "./site";
 
@@ -79,7 +79,7 @@ function budgetProblems(stack: Pick<Stack, "phase" | "target" | "sizes" | "sites
 export function plannedWebBudget(stack: Pick<Stack, "phase" | "target" | "sizes" | "sites">): PhpBudget | undefined {
   if (stack.target !== "digitalocean") return undefined;
   const single = stack.phase === "single";
-  const size = plannedSize(stack, "web");
+  const size = stack.sizes.web;
   const memoryMb = sizeMemoryMb(size);
   const roles: Role[] = single ? ["web", "mysql", "redis", "worker"] : ["web"];
   return phpBudget(memoryMb, roles, stack.sites, `a ${size} ${single ? "single box" : "web host"} of ${memoryMb} MB`);

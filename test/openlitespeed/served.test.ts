@@ -41,7 +41,7 @@ beforeAll(async () => {
   ].map((input) => Site.parse(input));
   const facts: HostFacts = { name: "web-test", memoryMb: 4096, roles: ["web"], phpVersions: ["8.2"], root, listenAddress: "127.0.0.1" };
   // The whole host as megaweb renders it; the OLS files are taken from that render.
-  const render = renderWebHost({ sites }, facts);
+  const render = renderWebHost({ sites, healthPath: "/health" }, facts);
   createdUsers = materialize(render, root);
   const { host, sites: contexts } = resolveWebHost(sites, facts);
   serverRoot = host.path(olsServerRoot);

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { resolveWebHost, siteSlug, unixUserName, type HostFacts } from "../../lib/render/context";
+import { resolveWebHost, unixUserName, type HostFacts } from "../../lib/render/context";
 import { allFiles, renderWebHost } from "../../lib/render/files";
 import { ConfigError } from "../../lib/schema/errors";
-import { Site, type SiteInput } from "../../lib/schema/site";
+import { Site, siteSlug, type SiteInput } from "../../lib/schema/site";
 import { parseStack, type StackInput } from "../../lib/schema/stack";
 import { z } from "zod";
 
