@@ -12,6 +12,9 @@ export { ConfigError, formatProblem, type Problem } from "./lib/schema/errors";
 
 // Pure planning and rendering.
 export { planTopology, PlanError, type TopologyPlan, type PlannedHost } from "./lib/plan/topology";
+export { planSteps, type StepPlan, type StepPlanner } from "./lib/steps/plan";
+export type { PlannedStep, CommandStep, UploadStep, RenderedStep, DeployFacts, DeployInput } from "./lib/steps/step";
+export { type ClusterSecret, secretPlaceholder } from "./lib/plan/cluster";
 export {
   renderWebHost,
   allFiles,
@@ -29,4 +32,4 @@ export { phpBudget, sizePools, type PhpBudget, type PoolSize } from "./lib/rende
 export type { Host } from "./components/host";
 export * from "./components/phases";
 export { Provisioning, type ProvisioningArgs } from "./components/provision/provisioning";
-export { Orchestrator, type OrchestratorArgs, type OrchestratorHostSteps } from "./components/app/orchestrator";
+export { Orchestrator, type OrchestratorArgs } from "./components/app/orchestrator";

@@ -73,6 +73,10 @@ export interface PoolContext {
   /** `/run/php/php8.2-fpm-<slug>.sock`; owned by the site user, group of the web server that talks to it. */
   readonly socket: string;
   readonly configPath: string;
+  /** The site's own FPM master runs just this pool, so a change to it restarts no other site's workers. */
+  readonly masterPath: string;
+  /** The systemd unit of that master: an instance of the version's `php<v>-fpm-site@.service`. */
+  readonly unit: string;
   readonly size: PoolSize;
   readonly slowLog: string;
   readonly errorLog: string;
@@ -177,6 +181,8 @@ function siteContext(site: Site, index: number, host: HostContext, poolSize: Poo
           phpVersion: site.phpVersion,
           socket: path(`/run/php/php${site.phpVersion}-fpm-${slug}.sock`),
           configPath: path(`/etc/php/${site.phpVersion}/fpm/pool.d/${slug}.conf`),
+          masterPath: path(`/etc/php/${site.phpVersion}/fpm/sites/${slug}.conf`),
+          unit: `php${site.phpVersion}-fpm-site@${slug}.service`,
           size: poolSize,
           slowLog: `${home}/logs/php-slow.log`,
           errorLog: `${home}/logs/php-error.log`,

@@ -3,7 +3,7 @@
 # not come up with it, the previous file is put back.
 {{> units}}
 
-put_file {{path}} 0600 root:root </dev/stdin
+put_file {{path}} {{mode}} {{owner}} </dev/stdin
 if was_replaced; then
   running=()
   for unit in {{units}}; do
