@@ -5,8 +5,9 @@
 
 put_file {{path}} {{mode}} {{owner}} </dev/stdin
 if was_replaced; then
+  units=({{units}})
   running=()
-  for unit in {{units}}; do
+  for unit in "${units[@]}"; do
     if systemctl is-active --quiet "$unit"; then running+=("$unit"); fi
   done
   if [ "${#running[@]}" -gt 0 ] && ! restart_orchestrator "${running[@]}"; then

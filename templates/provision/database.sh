@@ -9,8 +9,9 @@ GRANT ALL PRIVILEGES ON \`{{database}}\`.* TO '{{user}}'@'{{.}}';
 {{/clients}}
 SQL
 # An address that is no longer a client's (a node removed, a client moved to another host) loses the user.
+clients=" {{clientList}} "
 for client in $(mariadb --protocol=socket -N -e "SELECT host FROM mysql.user WHERE user = '{{user}}'"); do
-  case " {{clientList}} " in
+  case $clients in
     *" $client "*) ;;
     *) mariadb --protocol=socket -e "DROP USER '{{user}}'@'$client'" ;;
   esac
