@@ -76,7 +76,7 @@ export class LocalStack {
     this.env = {
       ...process.env,
       PATH: `${join(cache, "bin")}:${process.env.PATH}`,
-      MEGAWEB_DEMO_SET: machineSet,
+      MEGAWEB_DEMO_SET: this.machineSet,
       MEGAWEB_DEMO_STACK: stack,
       MEGAWEB_WORKSPACE: this.workspace,
       ...(stackFile === undefined ? {} : { MEGAWEB_STACK_FILE: stackFile }),
