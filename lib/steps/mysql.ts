@@ -1,7 +1,8 @@
+import { dirname } from "node:path";
 import { addressFrom, appUnitsOf, type ClusterSecret, dataClients, loopback, secretPlaceholder, servesOtherHosts } from "../plan/cluster";
 import { privatePorts } from "../plan/firewall";
 import type { PlannedHost, TopologyPlan } from "../plan/topology";
-import { onlineSizing, renderMariaDb, sizeMariaDb } from "../render/mariadb";
+import { onlineSizing, renderMariaDb, sizeMariaDb, slowQueryLog } from "../render/mariadb";
 import { appDatabasePoolSize } from "../render/orchestrator";
 import { phpBudget, sizePools } from "../render/pool-sizing";
 import { renderTemplate } from "../render/template";
@@ -46,6 +47,7 @@ export const mysqlSteps: StepPlanner = ({ stack, topology }) => {
           serverConfig: files.server.path,
           sizingConfig: files.sizing.path,
           onlineSizing: onlineSizing(sizing).join("\n"),
+          logDirectory: dirname(slowQueryLog),
         });
         return { files: [files.server, files.sizing], create: stepCommand(body) };
       },
