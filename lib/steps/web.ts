@@ -89,7 +89,7 @@ function siteSteps(context: PlanContext, host: PlannedHost, site: Site, index: n
     ...(host.roles.includes("redis") ? [redisStep(host.name)] : []),
     ...(host.roles.includes("loadbalancer") ? [haproxyStep(host.name)] : []),
   ];
-  const files: CommandStep = {
+  const siteFiles: CommandStep = {
     kind: "command",
     name: siteStep(host.name, site.domain),
     owner: "provisioning",
@@ -105,7 +105,7 @@ function siteSteps(context: PlanContext, host: PlannedHost, site: Site, index: n
       return { files: render.files.filter((file) => !file.secret), create: siteCommand(render), delete: siteDeleteCommand(render) };
     },
   };
-  if (site.kind !== "php") return [...keyStep, files];
+  if (site.kind !== "php") return [...keyStep, siteFiles];
 
   const mysql = topology.mysql.primary;
   const redis = topology.redis.primary;
@@ -115,7 +115,7 @@ function siteSteps(context: PlanContext, host: PlannedHost, site: Site, index: n
     name: siteEnvironmentStep(host.name, site.domain),
     owner: "provisioning",
     host: host.name,
-    dependsOn: [files.name, ...(site.database ? [siteDatabaseStep(mysql, site.domain)] : [])],
+    dependsOn: [siteFiles.name, ...(site.database ? [siteDatabaseStep(mysql, site.domain)] : [])],
     inputs: [factsOf(host.name), ...[...new Set([redis, ...(site.database ? [mysql] : [])])].filter((other) => other !== host.name).map(privateIpOf)],
     reads: [`sites[${index}].database`],
     secrets,
@@ -138,7 +138,7 @@ function siteSteps(context: PlanContext, host: PlannedHost, site: Site, index: n
       return { files: [env], create: secretFileCommand(env), stdin: env.content };
     },
   };
-  return [...keyStep, files, environment];
+  return [...keyStep, siteFiles, environment];
 }
 
 /** PHP each release ships itself; other versions come from Ondřej Surý's repositories. */
