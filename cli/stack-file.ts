@@ -1,8 +1,11 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { parse } from "yaml";
-import { renderWebHost, type WebHostRender } from "../lib/render/files";
-import { deploymentProblems, planTopology, type PlannedHost, type PlanProblem, type TopologyPlan } from "../lib/plan/topology";
+import { type Artifact, defaultArtifactPath, readArtifact } from "../lib/plan/artifact";
+import { deploymentProblems, planTopology, type PlanProblem, type TopologyPlan } from "../lib/plan/topology";
+import type { HostFile } from "../lib/render/files";
+import { filesPerHost, planSteps, type StepPlan } from "../lib/steps/plan";
+import { plannedFacts } from "../lib/steps/planned-facts";
 import { ConfigError, formatProblem } from "../lib/schema/errors";
 import { SecretRef } from "../lib/schema/infrastructure";
 import { parseStack, programSecretKeys, stackInputFromConfig, type Stack } from "../lib/schema/stack";
@@ -27,8 +30,10 @@ export interface LoadedStack {
   readonly plan: TopologyPlan;
   /** What `pulumi up` will still ask for on this target (SSH access on DigitalOcean); the file itself is valid. */
   readonly deploymentProblems: readonly PlanProblem[];
-  /** Every web host of the plan with its rendered files. */
-  readonly webHosts: readonly { readonly host: PlannedHost; readonly render: WebHostRender }[];
+  /** Every step of every host. */
+  readonly steps: StepPlan;
+  /** Every file each host would get, per host name, rendered at the planned sizes; secrets are placeholders. */
+  readonly files: ReadonlyMap<string, readonly HostFile[]>;
 }
 
 /** Parses, validates, plans and renders in memory: every config `pulumi up` would refuse, refused here first. */
@@ -49,14 +54,24 @@ export function loadStackFile(path: string): LoadedStack {
     const exposed = [...plaintextProgramSecrets(config as Record<string, unknown>), ...plaintextSecrets(stack)];
     if (exposed.length > 0) throw new StackFileError(exposed);
     const plan = planTopology(stack);
-    const webHosts = plan.hosts
-      .filter((host) => host.roles.includes("web"))
-      .map((host) => ({ host, render: renderWebHost(stack, { name: host.name, memoryMb: host.memoryMb, roles: host.roles }) }));
-    return { name, stack, plan, deploymentProblems: deploymentProblems(stack), webHosts };
+    const steps = planSteps(stack, plan, { artifact: builtArtifact(stack) });
+    return { name, stack, plan, deploymentProblems: deploymentProblems(stack), steps, files: filesPerHost(steps, plannedFacts(steps)) };
   } catch (error) {
     if (error instanceof ConfigError) throw new StackFileError(error.problems.map(formatProblem));
     throw error;
   }
+}
+
+/** The app's release when it has been built; otherwise its steps show placeholders for it. */
+function builtArtifact(stack: Stack): Artifact | undefined {
+  if (!stack.app?.enabled) return undefined;
+  let path = stack.app.artifact;
+  try {
+    path ??= defaultArtifactPath();
+  } catch {
+    return undefined;
+  }
+  return existsSync(path) ? readArtifact(path) : undefined;
 }
 
 /** Secrets the program reads outside the schema: in a stack file they must be `secure:` values too. */

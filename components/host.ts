@@ -1,8 +1,6 @@
 import type * as command from "@pulumi/command";
 import type * as pulumi from "@pulumi/pulumi";
-
-/** What a server does; the plan assigns one or more to each host. */
-export type Role = "web" | "mysql" | "redis" | "sentinel" | "worker" | "loadbalancer";
+import type { Role } from "../lib/schema/infrastructure";
 
 /**
  * A server the provisioning steps can reach, whatever made it: a droplet or an existing host.

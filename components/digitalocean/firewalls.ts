@@ -2,7 +2,7 @@ import * as digitalocean from "@pulumi/digitalocean";
 import type * as inputs from "@pulumi/digitalocean/types/input";
 import * as pulumi from "@pulumi/pulumi";
 import type { FirewallRule, Source } from "../../lib/plan/firewall";
-import type { Role } from "../host";
+import type { Role } from "../../lib/schema/infrastructure";
 
 export interface FirewallsArgs {
   /** The plan's firewall matrix. */

@@ -1,6 +1,6 @@
 import * as digitalocean from "@pulumi/digitalocean";
 import * as pulumi from "@pulumi/pulumi";
-import type { Role } from "../host";
+import type { Role } from "../../lib/schema/infrastructure";
 
 export interface NetworkArgs {
   /** @example "nyc3" */

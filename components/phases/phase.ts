@@ -1,9 +1,11 @@
 import * as digitalocean from "@pulumi/digitalocean";
 import * as pulumi from "@pulumi/pulumi";
+import { appArtifact } from "../../lib/plan/artifact";
 import type { CostEstimate } from "../../lib/plan/cost";
 import { deploymentProblems, PlanError, type PlannedHost, type TopologyPlan, planTopology } from "../../lib/plan/topology";
 import type { Phase } from "../../lib/schema/infrastructure";
 import type { Stack } from "../../lib/schema/stack";
+import { planSteps, type StepPlan } from "../../lib/steps/plan";
 import { Orchestrator } from "../app/orchestrator";
 import { Firewalls, type FirewallsArgs } from "../digitalocean/firewalls";
 import { ManagedLoadBalancer, type ManagedLoadBalancerArgs } from "../digitalocean/load-balancer";
@@ -57,6 +59,8 @@ interface Built {
 export abstract class PhaseComponent extends pulumi.ComponentResource {
   /** The plan the resources were made from (`megaweb plan` prints the same). */
   readonly plan: TopologyPlan;
+  /** The provisioning steps of every host (`megaweb plan --steps` prints the same). */
+  readonly steps: StepPlan;
   /** Every server of the phase, as provisioning reaches it. */
   readonly hosts: readonly Host[];
   /** Where clients connect: the load balancer, the HAProxy reserved IP, or the single web node. */
@@ -76,6 +80,7 @@ export abstract class PhaseComponent extends pulumi.ComponentResource {
       throw new Error(`${type} builds the ${phase} phase, but the config's phase is ${args.config.phase}; use phaseComponent() to pick the class`);
     }
     this.plan = planTopology(args.config);
+    this.steps = planSteps(args.config, this.plan, { artifact: appArtifact(args.config) });
     const built = args.config.target === "digitalocean" ? this.onDigitalOcean(name, args) : this.onExistingHosts(args);
     this.hosts = built.hosts;
     this.endpoint = built.endpoint;
@@ -83,7 +88,7 @@ export abstract class PhaseComponent extends pulumi.ComponentResource {
       .all(this.hosts.map((host) => pulumi.all([host.publicIp, host.privateIp])))
       .apply((ips) => Object.fromEntries(this.hosts.map((host, index) => [host.name, { publicIp: ips[index]![0], privateIp: ips[index]![1] }])));
     this.monthlyCost = this.plan.cost;
-    this.provisioning = new Provisioning(`${name}-provisioning`, { hosts: this.hosts, config: args.config }, { parent: this });
+    this.provisioning = new Provisioning(`${name}-provisioning`, { hosts: this.hosts, config: args.config, steps: this.steps }, { parent: this });
     if (args.config.app?.enabled) {
       if (args.apiToken === undefined) throw new Error("the app is enabled but no apiToken was given (megaweb:apiToken)");
       this.orchestrator = new Orchestrator(
@@ -195,7 +200,7 @@ export abstract class PhaseComponent extends pulumi.ComponentResource {
         roles: planned.roles,
         connection: { host: given.address, port: given.port, user: given.user, privateKey },
         publicIp: given.address,
-        privateIp: given.privateAddress ?? given.address,
+        privateIp: given.privateAddress,
       };
     });
     const front = this.plan.loadBalancer?.nodes[0] ?? this.plan.hosts.find((host) => host.roles.includes("web"))!.name;

@@ -1,11 +1,29 @@
-import { createHmac } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
+import { type ClusterSecret, derivePassword, isDerived, secretName } from "../../lib/plan/cluster";
+import type { Stack } from "../../lib/schema/stack";
 
-/**
- * A password derived from a secret the stack already holds, so it is stable across runs, needs
- * no state of its own and no extra provider, and stays a secret Output all the way to the host.
- * Changing the root secret rotates every derived password on the next `up`.
- */
+/** A password derived from the stack's root secret (`derivePassword`), kept a secret Output all the way to the host. */
 export function derivedPassword(rootSecret: pulumi.Input<string>, purpose: string): pulumi.Output<string> {
-  return pulumi.secret(pulumi.output(rootSecret).apply((secret) => createHmac("sha256", secret).update(`megaweb:${purpose}`).digest("base64url").slice(0, 32)));
+  return pulumi.secret(pulumi.output(rootSecret).apply((secret) => derivePassword(secret, purpose)));
+}
+
+/** Where the values behind a plan's secret placeholders come from. */
+export interface SecretSources {
+  /** The SSH private key every generated password derives from. */
+  readonly rootSecret: pulumi.Input<string>;
+  /** The stack as the program decrypted it: custom TLS keys are PEM strings here. */
+  readonly stack: Stack;
+  readonly apiToken?: pulumi.Input<string>;
+}
+
+/** The value of a secret a step declared, as a secret Output. */
+export function secretValue(secret: ClusterSecret, sources: SecretSources): pulumi.Output<string> {
+  if (isDerived(secret)) return derivedPassword(sources.rootSecret, secretName(secret));
+  if (secret.kind === "tlsKey") {
+    const tls = sources.stack.sites.find((site) => site.domain === secret.domain)?.tls;
+    if (tls?.mode !== "custom" || typeof tls.key !== "string") throw new Error(`${secret.domain}: the program holds no decrypted TLS key for it`);
+    return pulumi.secret(tls.key);
+  }
+  if (sources.apiToken === undefined) throw new Error("the app's steps need the API token (megaweb:apiToken)");
+  return pulumi.secret(pulumi.output(sources.apiToken));
 }

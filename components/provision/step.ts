@@ -1,5 +1,8 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import { type ClusterSecret, fillSecrets, placeholderPattern, secretName } from "../../lib/plan/cluster";
+import type { ServerFacts } from "../../lib/steps/facts";
+import type { DeployFacts, DeployInput, PlannedStep, RenderedStep } from "../../lib/steps/step";
 import type { Host } from "../host";
 
 export interface StepArgs {
@@ -47,4 +50,76 @@ export function remoteStep(name: string, args: StepArgs, parent: pulumi.Resource
       replaceWith: args.host.server === undefined ? undefined : [args.host.server],
     },
   );
+}
+
+/** What a component needs to turn planned steps into resources. */
+export interface StepRunner {
+  readonly parent: pulumi.ComponentResource;
+  /** The component's name; each step's resource is `<name>-<step name>`. */
+  readonly name: string;
+  readonly hosts: ReadonlyMap<string, Host>;
+  /** Steps already made, by planned name: the component's own so far, and those of others it waits for. */
+  readonly made: Map<string, pulumi.Resource>;
+  /** What a host's facts step reported. */
+  readonly facts: (host: string) => pulumi.Output<ServerFacts>;
+  readonly secret: (secret: ClusterSecret) => pulumi.Output<string>;
+}
+
+/**
+ * Makes the resource of one planned step: its deploy-time inputs resolved, rendered by the step's
+ * own function, secrets put in on the way to stdin and nowhere else.
+ */
+export function runStep(step: PlannedStep, runner: StepRunner): pulumi.Resource {
+  const fail = (message: string): never => {
+    throw new pulumi.ResourceError(`${step.name}: ${message}`, runner.parent);
+  };
+  const host = runner.hosts.get(step.host) ?? fail(`runs on ${step.host}, which is not among the hosts given`);
+  const dependsOn = step.dependsOn.map((name) => runner.made.get(name) ?? fail(`waits for ${name}, which has not been made`));
+  const resourceName = `${runner.name}-${step.name}`;
+  if (step.kind === "upload") {
+    return new command.remote.CopyToRemote(
+      resourceName,
+      { connection: host.connection, source: new pulumi.asset.FileAsset(step.source), remotePath: step.remotePath },
+      { parent: runner.parent, dependsOn, deletedWith: host.server, replaceWith: host.server === undefined ? undefined : [host.server] },
+    );
+  }
+  const resolved = pulumi.all(step.inputs.map((input) => resolveInput(input, runner, fail)));
+  const rendered: pulumi.Output<RenderedStep> = resolved.apply((values) => step.render(deployFacts(step, values)));
+  // A placeholder in a command string would be a secret on its way into the state and the logs.
+  const visible = (text: string | undefined) =>
+    text?.match(placeholderPattern) ? fail(`its script names a secret (${text.match(placeholderPattern)![0]}) outside stdin`) : text;
+  // Outputs that resolve to undefined count as unknown in a preview, so only what the step has is asked for.
+  const secretStdin =
+    step.secrets.length === 0
+      ? undefined
+      : pulumi
+          .all([rendered.apply((render) => render.stdin ?? fail("declares secrets but renders no stdin")), pulumi.all(step.secrets.map(runner.secret))])
+          .apply(([text, values]) => fillSecrets(text, new Map(step.secrets.map((secret, index) => [secretName(secret), values[index]!]))));
+  return remoteStep(
+    resourceName,
+    {
+      host,
+      create: rendered.apply((render) => visible(render.create)!),
+      delete: step.undoable ? rendered.apply((render) => visible(render.delete ?? fail("is undoable but renders no delete script"))!) : undefined,
+      secretStdin,
+      dependsOn,
+      dialErrorLimit: step.dialErrorLimit,
+    },
+    runner.parent,
+  );
+}
+
+function resolveInput(input: DeployInput, runner: StepRunner, fail: (message: string) => never): pulumi.Output<ServerFacts | string> {
+  if (input.kind === "facts") return runner.facts(input.host);
+  return pulumi.output((runner.hosts.get(input.host) ?? fail(`is rendered from ${input.host}, which is not among the hosts given`)).privateIp);
+}
+
+/** The declared inputs as the render function reads them; reading one it did not declare is a planner's mistake. */
+function deployFacts(step: PlannedStep, values: readonly (ServerFacts | string)[]): DeployFacts {
+  const lookup = (kind: DeployInput["kind"], host: string) => {
+    const index = step.inputs.findIndex((input) => input.kind === kind && input.host === host);
+    if (index < 0) throw new Error(`step ${step.name} reads the ${kind} of ${host} without declaring it as an input`);
+    return values[index]!;
+  };
+  return { facts: (host) => lookup("facts", host) as ServerFacts, privateIp: (host) => lookup("privateIp", host) as string };
 }

@@ -41,7 +41,8 @@ export function addressesFromStackFile(stack: Stack, plan: TopologyPlan): StackA
     .filter((host) => servesHttp(host.roles))
     .flatMap((host) => {
       const { address, privateAddress } = given(host.name);
-      return [{ address, label: host.name }, ...(privateAddress === undefined ? [] : [{ address: privateAddress, label: `${host.name} private` }])];
+      // The schema defaults a host's private address to its public one; one address is listed once.
+      return [{ address, label: host.name }, ...(privateAddress === address ? [] : [{ address: privateAddress, label: `${host.name} private` }])];
     });
   const endpoint = given(front).address;
   return { endpoint, known: [{ address: endpoint, label: "endpoint" }, ...known] };

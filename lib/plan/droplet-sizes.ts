@@ -1,6 +1,8 @@
 /**
  * DigitalOcean droplet sizes with their list prices, kept as data so the cost estimate and the
- * RAM lookups (FPM pool budgets, MySQL buffer sizing) read one table.
+ * planned RAM read one table. The planned RAM is what `megaweb validate` holds explicit PHP pools
+ * to and what `megaweb render` sizes pools, MariaDB and Redis for; on the servers, provisioning
+ * sizes them from the memory each host reports.
  *
  * Prices are DigitalOcean's published monthly list prices in USD for the sizes below (Basic
  * Regular and Premium, General Purpose, CPU-Optimized). DigitalOcean bills per second up to the
@@ -66,7 +68,7 @@ export function dropletSize(slug: string): DropletSize | undefined {
 
 /**
  * RAM of a droplet size in MiB: from the table, else read from the slug itself
- * (`s-2vcpu-4gb-amd` holds 4 GiB), so sizes newer than the table still size pools and buffers.
+ * (`s-2vcpu-4gb-amd` holds 4 GiB), so sizes newer than the table can still be planned.
  * @throws when the slug carries no memory figure and is not in the table (e.g. an unlisted `c-8`).
  */
 export function sizeMemoryMb(slug: string): number {

@@ -1,4 +1,4 @@
-import type { Role } from "../../components/host";
+import type { Role } from "../schema/infrastructure";
 
 /** Who may open a connection: anyone, the operators' CIDRs, the hosts of a role, or the managed load balancer. */
 export type Source =

@@ -2,7 +2,7 @@ import { describeSource } from "./firewall";
 import type { TopologyPlan } from "./topology";
 
 /** Columns padded to their widest cell, two spaces apart, no trailing blanks; `rightAligned` columns hold figures. */
-function table(rows: readonly (readonly string[])[], rightAligned: readonly number[] = []): string[] {
+export function table(rows: readonly (readonly string[])[], rightAligned: readonly number[] = []): string[] {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   const pad = (cell: string, column: number) => (rightAligned.includes(column) ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!));
   return rows.map((row) => `  ${row.map(pad).join("  ")}`.trimEnd());

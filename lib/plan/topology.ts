@@ -1,14 +1,4 @@
-import type { Role } from "../../components/host";
-import {
-  type Infrastructure,
-  type LoadBalancerKind,
-  type Phase,
-  type Target,
-  hostCountsPerRole,
-  loadBalancerKind,
-  phaseRules,
-  plannedSize,
-} from "../schema/infrastructure";
+import { type Infrastructure, type LoadBalancerKind, type Phase, type Role, type Target, hostCountsPerRole, phaseRules } from "../schema/infrastructure";
 import { type CostEstimate, estimateCost } from "./cost";
 import { sizeMemoryMb } from "./droplet-sizes";
 import { type FirewallRule, firewallMatrix } from "./firewall";
@@ -112,7 +102,7 @@ function plannedHost(infrastructure: Infrastructure, role: Role, index: number):
   // The single box is the web node that also runs everything else, so it keeps its name (and
   // droplet) when the phase grows and the other roles move out.
   const roles: Role[] = infrastructure.phase === "single" ? ["web", "mysql", "redis", "worker"] : [role];
-  const size = plannedSize(infrastructure, role);
+  const size = infrastructure.sizes[role];
   const replication: ReplicationRole = index === 0 ? "primary" : "replica";
   return {
     name: `${role}-${index + 1}`,
@@ -128,7 +118,7 @@ function plannedHost(infrastructure: Infrastructure, role: Role, index: number):
 
 function plannedLoadBalancer(infrastructure: Infrastructure, nodes: string[], backends: string[]): LoadBalancerPlan | undefined {
   if (phaseRules[infrastructure.phase].haproxyNodes === 0) return undefined;
-  const kind = loadBalancerKind(infrastructure);
+  const kind = infrastructure.loadBalancer.kind;
   return {
     kind,
     nodes,

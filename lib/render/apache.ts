@@ -14,12 +14,15 @@ import { renderTemplate } from "./template";
  */
 export const apacheModules = ["mpm_event", "proxy", "proxy_fcgi", "proxy_http", "remoteip", "headers", "expires", "rewrite"] as const;
 
+/** The host-wide confs `renderApacheHost` writes to conf-available/, enabled by provisioning with `a2enconf`. */
+export const apacheHostConfs = ["zz-megaweb"] as const;
+
 /** Host-wide: the loopback listener and the server-level settings every site relies on. */
 export function renderApacheHost(host: HostContext): HostFile[] {
   const view = { address: "127.0.0.1", port: host.ports.apache };
   return [
     { path: host.path("/etc/apache2/ports.conf"), content: renderTemplate("apache/ports.conf", view) },
-    { path: host.path("/etc/apache2/conf-available/zz-megaweb.conf"), content: renderTemplate("apache/zz-megaweb.conf", view) },
+    ...apacheHostConfs.map((conf) => ({ path: host.path(`/etc/apache2/conf-available/${conf}.conf`), content: renderTemplate(`apache/${conf}.conf`, view) })),
   ];
 }
 

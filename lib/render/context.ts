@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
-import type { Role } from "../../components/host";
+import type { Role } from "../schema/infrastructure";
 import { ConfigError } from "../schema/errors";
-import type { PhpVersion, Site, WebServer } from "../schema/site";
+import { siteSlug, type PhpVersion, type Site, type WebServer } from "../schema/site";
 import { phpBudget, sizePools, type PoolSize } from "./pool-sizing";
 
 /**
@@ -73,6 +73,10 @@ export interface PoolContext {
   /** `/run/php/php8.2-fpm-<slug>.sock`; owned by the site user, group of the web server that talks to it. */
   readonly socket: string;
   readonly configPath: string;
+  /** The site's own FPM master runs just this pool, so a change to it restarts no other site's workers. */
+  readonly masterPath: string;
+  /** The systemd unit of that master: an instance of the version's `php<v>-fpm-site@.service`. */
+  readonly unit: string;
   readonly size: PoolSize;
   readonly slowLog: string;
   readonly errorLog: string;
@@ -177,6 +181,8 @@ function siteContext(site: Site, index: number, host: HostContext, poolSize: Poo
           phpVersion: site.phpVersion,
           socket: path(`/run/php/php${site.phpVersion}-fpm-${slug}.sock`),
           configPath: path(`/etc/php/${site.phpVersion}/fpm/pool.d/${slug}.conf`),
+          masterPath: path(`/etc/php/${site.phpVersion}/fpm/sites/${slug}.conf`),
+          unit: `php${site.phpVersion}-fpm-site@${slug}.service`,
           size: poolSize,
           slowLog: `${home}/logs/php-slow.log`,
           errorLog: `${home}/logs/php-error.log`,
@@ -232,10 +238,6 @@ export function securityHeaders(site: Site): { name: string; value: string }[] {
     { name: "Referrer-Policy", value: "strict-origin-when-cross-origin" },
     ...(site.tls.mode === "none" ? [] : [{ name: "Strict-Transport-Security", value: "max-age=31536000" }]),
   ];
-}
-
-export function siteSlug(domain: string): string {
-  return domain.replace(/\./g, "_");
 }
 
 /**

@@ -71,7 +71,7 @@ export function renderSiteDeploy(site: Site & { code: SiteCode }, context: SiteC
     sharedFiles: code.shared.files.map(shellWord).join(" "),
     keepReleases: code.keepReleases,
     pinnedRelease: code.release ?? "''",
-    fpmUnit: site.kind === "php" && context.pool !== undefined ? `php${site.phpVersion}-fpm-site@${context.slug}.service` : "''",
+    fpmUnit: context.pool?.unit ?? "''",
     workerUnits: (node.workerUnits ?? []).join(" "),
   });
   return {

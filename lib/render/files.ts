@@ -1,10 +1,10 @@
-import type { Site } from "../schema/site";
+import type { PhpVersion, Site } from "../schema/site";
 import type { Stack } from "../schema/stack";
 import { resolveWebHost, type Account, type HostContext, type HostFacts, type SiteContext } from "./context";
-import { renderApacheHost, renderApacheSite } from "./apache";
+import { apacheHostConfs, apacheModules, renderApacheHost, renderApacheSite } from "./apache";
 import { renderNginxHost, renderNginxSite } from "./nginx";
 import { renderOpenLiteSpeedHost, renderOpenLiteSpeedSite } from "./openlitespeed";
-import { renderFpmIni, renderFpmPool } from "./php-fpm";
+import { renderFpmIni, renderFpmMaster, renderFpmPool, renderFpmSiteUnit } from "./php-fpm";
 
 /**
  * What rendering produces for a host: files with their absolute paths on that host. Provisioning
@@ -21,9 +21,9 @@ export interface HostFile {
   /** `user:group`. @default "root:root" */
   readonly owner?: string;
   /**
-   * The content is secret (a TLS private key): provisioning sends it through a secret-only step
-   * (stdin, `logging: "none"`, wrapped in `pulumi.secret`), and the CLI never holds such a file
-   * because it never decrypts.
+   * The content holds secrets, as placeholders (`secretPlaceholder`): provisioning fills them in
+   * and sends the file through a secret-only step (stdin, `logging: "none"`, wrapped in
+   * `pulumi.secret`); `megaweb render` writes the placeholders.
    */
   readonly secret?: boolean;
 }
@@ -35,27 +35,43 @@ export interface HostDirectory {
   readonly owner: string;
 }
 
-/** One site's share of a host: its account, directories and files. */
+/** One site's share of a host: its account, directories and files, and which daemons serve it. */
 export interface SiteRender {
   readonly domain: string;
   readonly slug: string;
   readonly account: Account;
+  /** The directory every other one of the site hangs from; `.env` lies here. */
+  readonly home: string;
   /** In creation order (parents first). */
   readonly directories: readonly HostDirectory[];
   readonly files: readonly HostFile[];
+  /** The site's own PHP-FPM master, when it runs PHP: its PHP version, pool and master configs, and systemd unit. */
+  readonly fpm?: { readonly phpVersion: PhpVersion; readonly pool: string; readonly master: string; readonly unit: string };
+  /** Apache serves it behind nginx; its vhost is enabled with `a2ensite <slug>`. */
+  readonly apache: boolean;
+  /** OpenLiteSpeed serves it behind nginx. */
+  readonly openlitespeed: boolean;
 }
 
 /** Everything a web host gets: host-wide files, then each site's own. */
 export interface WebHostRender {
   readonly host: readonly HostFile[];
+  /** The systemd template unit per PHP version that every site's FPM master is an instance of. */
+  readonly fpmUnits: readonly HostFile[];
   readonly hostDirectories: readonly HostDirectory[];
   readonly sites: readonly SiteRender[];
   /** Packages the files assume: nginx, apache2 / openlitespeed when a site uses them, php<v>-fpm per version and the sites' extensions. */
   readonly packages: readonly string[];
+  /** Versions of PHP some site on the host uses, sorted. */
+  readonly phpVersions: readonly PhpVersion[];
+  /** When a site uses Apache: the modules and host-wide confs the files need enabled. */
+  readonly apache?: { readonly modules: readonly string[]; readonly confs: readonly string[] };
+  /** A site uses OpenLiteSpeed. */
+  readonly openlitespeed: boolean;
 }
 
 /** What of the stack a web host's files depend on. */
-export type WebHostConfig = Pick<Stack, "sites"> & Partial<Pick<Stack, "healthPath">>;
+export type WebHostConfig = Pick<Stack, "sites" | "healthPath">;
 
 /** Renders every file of one web host from validated config and the host's facts. */
 export function renderWebHost(config: WebHostConfig, facts: HostFacts): WebHostRender {
@@ -64,7 +80,7 @@ export function renderWebHost(config: WebHostConfig, facts: HostFacts): WebHostR
   const servers = new Set(config.sites.map((site) => site.webServer));
   return {
     host: [
-      ...renderNginxHost(host, config.healthPath ?? "/health"),
+      ...renderNginxHost(host, config.healthPath),
       ...host.phpVersions.map((version) => renderFpmIni(host, version)),
       ...(servers.has("apache") ? renderApacheHost(host) : []),
       // OLS registers every vhost in its one server file, so that file follows the OLS sites.
@@ -77,23 +93,38 @@ export function renderWebHost(config: WebHostConfig, facts: HostFacts): WebHostR
           ]
         : []),
     ],
+    fpmUnits: host.phpVersions.map((version) => renderFpmSiteUnit(host, version)),
     hostDirectories: [{ path: host.acmeWebroot, mode: "0755", owner: "root:root" }],
     sites: siteRenders,
     packages: webHostPackages(config.sites),
+    phpVersions: host.phpVersions,
+    ...(servers.has("apache") && { apache: { modules: apacheModules, confs: apacheHostConfs } }),
+    openlitespeed: servers.has("openlitespeed"),
   };
 }
 
 /** Host-wide files first, then every site's, as one list (what `megaweb render` writes). */
 export function allFiles(render: WebHostRender): HostFile[] {
-  return [...render.host, ...render.sites.flatMap((site) => site.files)];
+  return [...render.host, ...render.fpmUnits, ...render.sites.flatMap((site) => site.files)];
 }
 
 function renderSite(site: Site, context: SiteContext, host: HostContext): SiteRender {
   const files = [...renderNginxSite(site, context, host)];
   if (site.webServer === "apache") files.push(renderApacheSite(site, context, host));
   if (site.webServer === "openlitespeed") files.push(renderOpenLiteSpeedSite(site, context, host));
-  if (context.pool !== undefined) files.push(renderFpmPool(site, { ...context, pool: context.pool }));
-  return { domain: site.domain, slug: context.slug, account: context.account, directories: siteDirectories(context), files };
+  const pool = context.pool;
+  if (pool !== undefined) files.push(renderFpmPool(site, { ...context, pool }), renderFpmMaster(site, { ...context, pool }));
+  return {
+    domain: site.domain,
+    slug: context.slug,
+    account: context.account,
+    home: context.home,
+    directories: siteDirectories(context),
+    files,
+    ...(pool && { fpm: { phpVersion: pool.phpVersion, pool: pool.configPath, master: pool.masterPath, unit: pool.unit } }),
+    apache: site.webServer === "apache",
+    openlitespeed: site.webServer === "openlitespeed",
+  };
 }
 
 /**

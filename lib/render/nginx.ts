@@ -1,3 +1,4 @@
+import { secretPlaceholder } from "../plan/cluster";
 import { durationSeconds, type Site } from "../schema/site";
 import { securityHeaders, type HostContext, type SiteContext } from "./context";
 import type { HostFile } from "./files";
@@ -84,10 +85,8 @@ export function renderNginxSite(site: Site, context: SiteContext, host: HostCont
   const files: HostFile[] = [{ path: host.path(`/etc/nginx/sites-enabled/${context.slug}.conf`), content: renderTemplate("nginx/site.conf", view, partials) }];
   if (site.tls.mode === "custom" && context.tls !== undefined) {
     files.push({ path: context.tls.certificate, content: withFinalNewline(site.tls.certificate) });
-    // A `secure:` reference (the CLI's view) has no key to write; a Pulumi program holds the decrypted PEM.
-    if (typeof site.tls.key === "string") {
-      files.push({ path: context.tls.key, content: withFinalNewline(site.tls.key), mode: "0600", owner: "root:root", secret: true });
-    }
+    // The key stays a placeholder here; provisioning puts the stack's key in on the way to the host.
+    files.push({ path: context.tls.key, content: secretPlaceholder({ kind: "tlsKey", domain: site.domain }), mode: "0600", owner: "root:root", secret: true });
   }
   return files;
 }

@@ -1,4 +1,4 @@
-import type { Role } from "../../components/host";
+import type { Role } from "../schema/infrastructure";
 import type { HostFile } from "./files";
 import { hostPort, type ResolvedHost } from "./scrape-targets";
 import { renderTemplate } from "./template";

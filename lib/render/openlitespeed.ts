@@ -7,7 +7,7 @@ import { renderTemplate } from "./template";
  * OpenLiteSpeed as a backend behind nginx. OLS keeps its vhost registry, listeners and external
  * apps in one server file, so the host's httpd_config.conf is rendered whole from its OLS sites;
  * each site also gets its own vhconf.conf. OLS cannot run here: the output is held to
- * shared/reference/openlitespeed/CHECKS.md by lib/openlitespeed/check.ts instead.
+ * test/openlitespeed/reference/CHECKS.md by the checker in test/openlitespeed/checker/ instead.
  */
 
 /** Where the OLS packages from LiteSpeed's repository install the server. */

@@ -46,9 +46,26 @@ export function renderFpmPool(site: Site, context: SiteContext & { pool: PoolCon
 }
 
 /**
- * The FPM-wide ini of one PHP version. How masters run the pools (one per version or one per
- * site) is provisioning's choice, so no master config is rendered here.
+ * The site's own FPM master: it runs the site's pool alone, so a change to it restarts only this
+ * site's workers (a master restarts every pool it runs on reload).
  */
+export function renderFpmMaster(site: Site, context: SiteContext & { pool: PoolContext }): HostFile {
+  const { pool } = context;
+  return {
+    path: pool.masterPath,
+    content: renderTemplate("fpm-site/master.conf", { domain: site.domain, phpVersion: pool.phpVersion, slug: context.slug, poolConfig: pool.configPath }),
+  };
+}
+
+/** The systemd template unit every site's master of one PHP version is an instance of. */
+export function renderFpmSiteUnit(host: HostContext, phpVersion: PhpVersion): HostFile {
+  return {
+    path: host.path(`/etc/systemd/system/php${phpVersion}-fpm-site@.service`),
+    content: renderTemplate("fpm-site/php-fpm-site@.service", { phpVersion }),
+  };
+}
+
+/** The FPM-wide ini of one PHP version, read by every site's master of that version. */
 export function renderFpmIni(host: HostContext, phpVersion: PhpVersion): HostFile {
   return { path: host.path(`/etc/php/${phpVersion}/fpm/conf.d/99-megaweb.ini`), content: renderTemplate("php/megaweb.ini", { phpVersion }) };
 }

@@ -1,4 +1,4 @@
-import type { Role } from "../../components/host";
+import type { Role } from "../schema/infrastructure";
 import type { Problem } from "../schema/errors";
 import { phpSizeMb, type Site } from "../schema/site";
 
@@ -9,17 +9,24 @@ import { phpSizeMb, type Site } from "../schema/site";
  */
 
 /** Kernel, sshd, journald, nginx and the page cache a small server needs to stay responsive. */
-const osReserveMb = 320;
-/** InnoDB buffer pool plus connections when MySQL shares the host. */
-const mysqlReserve = { shareOfRam: 0.25, minimumMb: 256 };
-/** Redis's dataset and fork headroom for snapshots when it shares the host. */
-const redisReserve = { shareOfRam: 0.05, minimumMb: 64 };
+export const osReserveMb = 320;
+/**
+ * What MariaDB and Redis may use when they share a host with PHP; lib/render/mariadb.ts and
+ * lib/render/redis.ts size the daemons within exactly these shares.
+ */
+const sharedServiceShare = { mysql: { shareOfRam: 0.25, minimumMb: 256 }, redis: { shareOfRam: 0.05, minimumMb: 64 } } as const;
 /** The queue worker (Node.js and its job concurrency) when it shares the host. */
 const workerReserveMb = 192;
 /** Each app a `proxy` site forwards to (a Node.js server like the orchestrator) runs on the host too. */
 const proxyAppReserveMb = 128;
 /** More workers than this per pool only queue on the CPU; memory left over stays as page cache. */
 const maxAutoChildren = 32;
+
+/** The memory a service sharing a host with PHP may use: its share of the host's RAM, at least its minimum. */
+export function sharedServiceMb(service: keyof typeof sharedServiceShare, memoryMb: number): number {
+  const { shareOfRam, minimumMb } = sharedServiceShare[service];
+  return Math.max(minimumMb, Math.round(memoryMb * shareOfRam));
+}
 
 export interface PhpBudget {
   readonly memoryMb: number;
@@ -31,11 +38,10 @@ export interface PhpBudget {
 }
 
 export function phpBudget(memoryMb: number, roles: readonly Role[], sites: readonly Site[], hostLabel: string): PhpBudget {
-  const share = (reserve: { shareOfRam: number; minimumMb: number }) => Math.max(reserve.minimumMb, Math.round(memoryMb * reserve.shareOfRam));
   const reservedMb =
     osReserveMb +
-    (roles.includes("mysql") ? share(mysqlReserve) : 0) +
-    (roles.includes("redis") ? share(redisReserve) : 0) +
+    (roles.includes("mysql") ? sharedServiceMb("mysql", memoryMb) : 0) +
+    (roles.includes("redis") ? sharedServiceMb("redis", memoryMb) : 0) +
     (roles.includes("worker") ? workerReserveMb : 0) +
     sites.filter((site) => site.kind === "proxy").length * proxyAppReserveMb;
   return { memoryMb, reservedMb, phpMb: Math.max(0, memoryMb - reservedMb), hostLabel };

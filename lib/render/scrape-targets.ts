@@ -1,4 +1,4 @@
-import type { Role } from "../../components/host";
+import type { Role } from "../schema/infrastructure";
 import type { Site } from "../schema/site";
 import type { HostContext, SiteContext } from "./context";
 

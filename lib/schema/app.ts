@@ -43,24 +43,24 @@ export const App = z
       .default(3000),
     /** TLS of the app's site, as for any site. @default { mode: "none" } */
     tls: Tls.default({ mode: "none" }),
-    /** Who may reach the app's site, as for any site. */
+    /** Who may reach the app's site, as for any site. @default {} @example { allow: ["203.0.113.0/24"] } */
     access: Access.default(Access.parse({})),
     /** Jobs each worker runs at once. @default 4 */
     workerConcurrency: z.number().int().min(1).max(64).default(4),
-    /** Browser origins allowed to call the API. @example ["https://panel.example.com"] */
+    /** Browser origins allowed to call the API. @default [] @example ["https://panel.example.com"] */
     corsOrigins: z.array(CorsOrigin).default([]),
     /** Requests per client address and minute, counted across all web hosts. @default 1000 */
     rateLimitPerMinute: z.number().int().min(1).default(1000),
-    /** @default 30 */
+    /** Days the app keeps its metrics. @default 30 */
     metricsRetentionDays: z.number().int().min(1).max(3650).default(30),
-    /** @default "info" */
+    /** The app's log level. @default "info" */
     logLevel: z.enum(logLevels, { error: (issue) => `${shown(issue.input)} is not a log level (${logLevels.join(", ")})` }).default("info"),
-    /** The app's database and user on the MySQL primary. */
+    /** The app's database and user on the MySQL primary. @default {} */
     database: z
       .object({
         /** @default "megaweb" */
         name: sqlName("database name").default("megaweb"),
-        /** @default "megaweb" */
+        /** Its password is derived from the stack's SSH key, like the sites'. @default "megaweb" */
         user: sqlName("database user").default("megaweb"),
       })
       .strict()

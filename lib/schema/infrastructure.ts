@@ -1,13 +1,12 @@
 import { isIP } from "node:net";
 import { z } from "zod";
-import type { Role } from "../../components/host";
 import { dropletSize, sizeSlugPattern } from "../plan/droplet-sizes";
 
 /**
  * Where and how big the servers are. Owned by the topology work (phases, plan, firewalls);
  * the stack schema in `stack.ts` composes it with the sites. Per-phase defaults and limits are
- * the tables below; the parsed value has every count and size resolved, so nothing downstream
- * repeats a default.
+ * the tables below; the parsed value has every count, size and the load balancer kind resolved,
+ * so nothing downstream repeats a default.
  */
 
 export const phases = ["single", "four-server", "horizontal", "ha"] as const;
@@ -17,8 +16,10 @@ export type Phase = z.infer<typeof Phase>;
 export const Target = z.enum(["digitalocean", "existing"]);
 export type Target = z.infer<typeof Target>;
 
-export const roles = ["web", "mysql", "redis", "sentinel", "worker", "loadbalancer"] as const satisfies readonly Role[];
+/** What a server does; the plan assigns one or more to each host. */
+export const roles = ["web", "mysql", "redis", "sentinel", "worker", "loadbalancer"] as const;
 export const RoleName = z.enum(roles);
+export type Role = (typeof roles)[number];
 
 export const LoadBalancerKind = z.enum(["digitalocean", "haproxy"]);
 export type LoadBalancerKind = z.infer<typeof LoadBalancerKind>;
@@ -157,23 +158,34 @@ const counted = (count: NodeCount, value: number) => `${value} ${countLabels[cou
 /** An existing server reached over SSH; its private key is the secret `megaweb:sshPrivateKey`. */
 export const ExistingHost = z
   .object({
-    /** Address the provisioning steps connect to. */
+    /**
+     * Address the provisioning steps connect to.
+     * @example "203.0.113.10"
+     */
     address: z.string().min(1),
-    /** Address other hosts use to reach this one (replication, app → MySQL); defaults to `address`. */
+    /**
+     * Address other hosts use to reach this one (replication, app → MySQL); the schema fills in `address` when absent.
+     * @default address
+     * @example "10.20.0.5"
+     */
     privateAddress: z.string().min(1).optional(),
+    /** SSH port. @default 22 */
     port: z.number().int().min(1).max(65535).default(22),
+    /** SSH user; other than root, it needs passwordless sudo. @default "root" */
     user: z.string().min(1).default("root"),
   })
-  .strict();
+  .strict()
+  .transform((host) => ({ ...host, privateAddress: host.privateAddress ?? host.address }));
 export type ExistingHost = z.infer<typeof ExistingHost>;
 
-const InfrastructureFields = z
+/** The infrastructure keys as written; `Infrastructure` adds the rules between them and resolves the phase's defaults. */
+export const InfrastructureFields = z
   .object({
-    /** @default "single" */
+    /** Which topology: `single`, `four-server`, `horizontal` or `ha`. @default "single" */
     phase: Phase.default("single"),
     /** `existing` uses the servers in `hosts` and calls no cloud API. @default "digitalocean" */
     target: Target.default("digitalocean"),
-    /** @default "nyc3" */
+    /** DigitalOcean region of the droplets. @default "nyc3" @example "fra1" */
     region: z
       .string()
       .regex(/^[a-z]{3}\d$/, { error: (issue) => `${JSON.stringify(issue.input)} is not a DigitalOcean region slug (like nyc3)` })
@@ -183,9 +195,17 @@ const InfrastructureFields = z
      * @default "debian-12-x64"
      */
     image: z.string().min(1).default("debian-12-x64"),
-    /** Droplet size per role; unset roles take the phase's default (see `phaseRules`). */
+    /**
+     * Droplet size per role; the schema gives each unset role the phase's size (see `phaseRules`).
+     * @default {}
+     * @example { mysql: "s-2vcpu-4gb", web: "s-2vcpu-2gb" }
+     */
     sizes: z.partialRecord(RoleName, SizeSlug).default({}),
-    /** Node counts; unset counts take the phase's default, and each phase has limits. */
+    /**
+     * Node counts; the schema gives each unset count the phase's default, and each phase has limits (see `phaseRules`).
+     * @default {}
+     * @example { web: 4, worker: 2 }
+     */
     nodes: z
       .partialRecord(
         z.enum(nodeCounts),
@@ -195,18 +215,23 @@ const InfrastructureFields = z
           .min(0, { error: (issue) => `${String(issue.input)} is negative`, abort: true }),
       )
       .default({}),
+    /** What balances the horizontal and ha phases; the schema resolves it for every phase. */
     loadBalancer: z
       .object({
-        /** @default "digitalocean" on DigitalOcean, "haproxy" on existing hosts */
+        /**
+         * DigitalOcean's managed load balancer, or HAProxy droplets; filled in by the schema.
+         * @default "digitalocean" on DigitalOcean, "haproxy" on existing hosts
+         */
         kind: LoadBalancerKind.optional(),
       })
       .strict()
       .optional(),
-    /** Path the load balancer's health check requests on every web node, over HTTP on port 80. @default "/health" */
+    /** Path the load balancer's health check requests on every web node, over HTTP on port 80. @default "/health" @example "/up" */
     healthPath: z
       .string()
       .regex(/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/, { error: (issue) => `${JSON.stringify(issue.input)} is not an absolute URL path (like /health)` })
       .default("/health"),
+    /** The droplets' private network. @default {} */
     vpc: z
       .object({
         /**
@@ -220,16 +245,22 @@ const InfrastructureFields = z
       })
       .strict()
       .default({}),
+    /** The DigitalOcean project the resources are filed under. @default {} */
     project: z
       .object({
         /** DigitalOcean project name. @default the phase component's name */
         name: z.string().min(1).max(175).optional(),
-        /** @default "Production" */
+        /** DigitalOcean's purpose label for the project. @default "Production" */
         environment: z.enum(["Development", "Staging", "Production"]).default("Production"),
       })
       .strict()
       .default({ environment: "Production" }),
-    /** The first key goes onto new droplets and must be the public half of `megaweb:sshPrivateKey`. */
+    /**
+     * Keys of the `deploy` user on every host. The first goes onto new droplets and must be the public half of
+     * `megaweb:sshPrivateKey`; DigitalOcean stacks need at least one before `pulumi up`.
+     * @default []
+     * @example ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI... ops@example.com"]
+     */
     sshPublicKeys: z
       .array(
         z.string().regex(/^(ssh-(ed25519|rsa)|ecdsa-sha2-nistp\d+) [A-Za-z0-9+/=]+( .*)?$/, {
@@ -237,32 +268,39 @@ const InfrastructureFields = z
         }),
       )
       .default([]),
-    /** Sources allowed to SSH into droplets (and nothing else is). */
+    /**
+     * Sources allowed to SSH into droplets (and nothing else is); DigitalOcean stacks need at least one before `pulumi up`.
+     * @default []
+     * @example ["203.0.113.0/24"]
+     */
     adminCidrs: z.array(Cidr).default([]),
-    /** Hosts per role when `target` is `existing`; for `redis` and `mysql` the first is the primary. */
+    /**
+     * Hosts per role when `target` is `existing`, as many as the phase plans; for `redis` and `mysql` the first is the primary.
+     * @default {}
+     * @example { web: [{ address: "203.0.113.10", privateAddress: "10.20.0.5" }] }
+     */
     hosts: z.partialRecord(RoleName, z.array(ExistingHost)).default({}),
   })
   .strict();
 
-/** Counts with the phase's defaults filled in. */
-export function resolvedNodes(infrastructure: Pick<Infrastructure, "phase" | "nodes">): Record<NodeCount, number> {
-  const rule = phaseRules[infrastructure.phase];
-  return Object.fromEntries(nodeCounts.map((count) => [count, infrastructure.nodes[count] ?? rule.counts[count].default])) as Record<NodeCount, number>;
-}
-
-/** The droplet size a role gets: the stack file's, else the phase's default. */
-export function plannedSize(infrastructure: Pick<Infrastructure, "phase" | "sizes">, role: Role): string {
-  return infrastructure.sizes[role] ?? phaseRules[infrastructure.phase].sizes[role];
-}
-
-/** The load balancer kind, resolved: DigitalOcean's own on DigitalOcean, HAProxy on existing hosts. */
-export function loadBalancerKind(infrastructure: Pick<Infrastructure, "target" | "loadBalancer">): LoadBalancerKind {
-  return infrastructure.loadBalancer?.kind ?? (infrastructure.target === "existing" ? "haproxy" : "digitalocean");
+/**
+ * The parsed value: every node count, droplet size and the load balancer kind resolved from the
+ * phase's rules, so nothing downstream repeats a default.
+ */
+function resolveDefaults(fields: z.output<typeof InfrastructureFields>) {
+  const rule = phaseRules[fields.phase];
+  const kind: LoadBalancerKind = fields.loadBalancer?.kind ?? (fields.target === "existing" ? "haproxy" : "digitalocean");
+  return {
+    ...fields,
+    nodes: Object.fromEntries(nodeCounts.map((count) => [count, fields.nodes[count] ?? rule.counts[count].default])) as Record<NodeCount, number>,
+    sizes: Object.fromEntries(roles.map((role) => [role, fields.sizes[role] ?? rule.sizes[role]])) as Record<Role, string>,
+    loadBalancer: { kind },
+  };
 }
 
 /** How many hosts each role gets; the single box is the one `web` host that also runs everything else. */
-export function hostCountsPerRole(infrastructure: Pick<Infrastructure, "phase" | "nodes" | "target" | "loadBalancer">): Record<Role, number> {
-  const nodes = resolvedNodes(infrastructure);
+export function hostCountsPerRole(infrastructure: Pick<Infrastructure, "phase" | "nodes" | "loadBalancer">): Record<Role, number> {
+  const { nodes } = infrastructure;
   const separateData = infrastructure.phase === "single" ? 0 : 1;
   return {
     web: nodes.web,
@@ -270,17 +308,18 @@ export function hostCountsPerRole(infrastructure: Pick<Infrastructure, "phase" |
     redis: separateData && 1 + nodes.redisReplicas,
     mysql: separateData && 1 + nodes.mysqlReplicas,
     sentinel: nodes.sentinels,
-    loadbalancer: loadBalancerKind(infrastructure) === "haproxy" ? phaseRules[infrastructure.phase].haproxyNodes : 0,
+    loadbalancer: infrastructure.loadBalancer.kind === "haproxy" ? phaseRules[infrastructure.phase].haproxyNodes : 0,
   };
 }
 
 /** The rules between fields: per-phase limits, load balancer kind, and hosts matching the topology. */
 function checkTopology(infrastructure: z.output<typeof InfrastructureFields>, context: z.RefinementCtx): void {
   const { phase, target } = infrastructure;
+  const resolved = resolveDefaults(infrastructure);
   const rule = phaseRules[phase];
   const issue = (path: (string | number)[], message: string) => context.addIssue({ code: "custom", path, message, input: infrastructure });
 
-  const nodes = resolvedNodes(infrastructure);
+  const { nodes } = resolved;
   for (const count of nodeCounts) {
     const { min, max } = rule.counts[count];
     const value = nodes[count];
@@ -297,7 +336,7 @@ function checkTopology(infrastructure: z.output<typeof InfrastructureFields>, co
   if (infrastructure.loadBalancer && rule.haproxyNodes === 0) {
     issue(["loadBalancer"], `the ${phase} phase has no load balancer (horizontal and ha have one)`);
   }
-  if (target === "existing" && loadBalancerKind(infrastructure) === "digitalocean") {
+  if (target === "existing" && resolved.loadBalancer.kind === "digitalocean") {
     issue(["loadBalancer", "kind"], `"digitalocean" needs the digitalocean target; existing hosts use "haproxy"`);
   }
 
@@ -305,7 +344,7 @@ function checkTopology(infrastructure: z.output<typeof InfrastructureFields>, co
     if (Object.keys(infrastructure.hosts).length > 0) issue(["hosts"], "only the existing target takes hosts; digitalocean creates droplets");
     return;
   }
-  const expected = hostCountsPerRole(infrastructure);
+  const expected = hostCountsPerRole(resolved);
   for (const role of roles) {
     const given = infrastructure.hosts[role]?.length ?? 0;
     const needed = `${expected[role]} ${role} host${expected[role] === 1 ? "" : "s"}`;
@@ -314,10 +353,9 @@ function checkTopology(infrastructure: z.output<typeof InfrastructureFields>, co
 }
 
 /**
- * The infrastructure part of a stack. A plain object schema (so the stack schema can
- * `safeExtend` it) whose refinement carries the topology rules; unset counts and sizes are
- * resolved by `resolvedNodes` and `plannedSize` from `phaseRules`.
+ * The infrastructure part of a stack: the fields, the topology rules between them, then every
+ * phase default resolved (`resolveDefaults`).
  */
-export const Infrastructure = InfrastructureFields.superRefine(checkTopology);
+export const Infrastructure = InfrastructureFields.superRefine(checkTopology).transform(resolveDefaults);
 export type Infrastructure = z.infer<typeof Infrastructure>;
 export type InfrastructureInput = z.input<typeof Infrastructure>;

@@ -7,6 +7,11 @@ import { deployProblems, SiteCode, SiteSchedule, SiteWorker } from "./deploy";
  * `domain` has a default, so `{ domain: example.com }` is a complete site.
  */
 
+/** `example.com` → `example_com`: injective because host names hold no `_`; names the site's account, pool, files and database. */
+export function siteSlug(domain: string): string {
+  return domain.replace(/\./g, "_");
+}
+
 /** Quotes the offending value so a message shows exactly what was typed, newlines included. */
 const shown = (value: unknown) => JSON.stringify(value);
 
@@ -88,11 +93,11 @@ export function durationSeconds(duration: string): number {
 
 export const PhpSettings = z
   .object({
-    /** @default "256M" */
+    /** PHP's memory_limit; also what pool sizing counts per worker. @default "256M" @example "128M" */
     memoryLimit: PhpSize.default("256M"),
     /** Seconds. @default 60 */
     maxExecutionTime: z.number().int().min(1).max(3600).default(60),
-    /** @default "64M" */
+    /** PHP's upload_max_filesize; at most `postMaxSize`. @default "64M" */
     uploadMaxFilesize: PhpSize.default("64M"),
     /** Also the web server's request body limit. @default "64M" */
     postMaxSize: PhpSize.default("64M"),
@@ -127,10 +132,17 @@ export const FpmPool = z
   .object({
     /** `ondemand` keeps idle sites at zero workers, which suits many sites on one host. @default "ondemand" */
     pm: z.enum(pmModes, { error: (issue) => `${shown(issue.input)} is not a pm mode (${pmModes.join(", ")})` }).default("ondemand"),
+    /**
+     * Workers at most. Checked against the host's PHP budget when given.
+     * @default sized from the host's memory: an equal share of what explicit pools leave, at most 32
+     * @example 8
+     */
     maxChildren: z.number().int().min(1).max(1000).optional(),
-    /** Only for `dynamic`; derived from maxChildren when absent. */
+    /** Only for `dynamic`. @default minSpareServers */
     startServers: z.number().int().min(1).optional(),
+    /** Only for `dynamic`. @default a quarter of maxChildren, at least 1 */
     minSpareServers: z.number().int().min(1).optional(),
+    /** Only for `dynamic`. @default half of maxChildren, at least minSpareServers */
     maxSpareServers: z.number().int().min(1).optional(),
     /** Recycles workers to bound leaks. @default 500 */
     maxRequests: z.number().int().min(0).default(500),
@@ -165,14 +177,16 @@ const sqlName = (what: string) =>
   z.string().regex(/^[A-Za-z0-9_]{1,32}$/, { error: (issue) => `${shown(issue.input)} is not a ${what} (letters, digits, _; at most 32)` });
 
 /**
- * The site's MySQL database; name and user default to the site's slug. Its password has no
- * setting: provisioning derives it from the stack's SSH key and hands it to the site in `.env`.
+ * The site's MySQL database. Its password has no setting: provisioning derives it from the
+ * stack's SSH key and hands it to the site in `.env`.
  */
 export const Database = z
   .object({
+    /** Filled in by the site schema when absent. @default the site's slug (`shop.example.com` → `shop_example_com`) */
     name: sqlName("database name").optional(),
+    /** Filled in by the site schema when absent. @default the site's slug, cut to 32 characters */
     user: sqlName("database user").optional(),
-    /** @default "utf8mb4" */
+    /** Character set of the database. @default "utf8mb4" */
     charset: z.enum(["utf8mb4", "utf8mb3", "latin1"]).default("utf8mb4"),
   })
   .strict();
@@ -227,9 +241,9 @@ export type Caching = z.infer<typeof Caching>;
 
 export const Access = z
   .object({
-    /** When non-empty, only these addresses reach the site (ACME challenges excepted). */
+    /** When non-empty, only these addresses reach the site (ACME challenges excepted). @default [] @example ["203.0.113.0/24"] */
     allow: z.array(Cidr).default([]),
-    /** Always refused with 403, even when also allowed. */
+    /** Always refused with 403, even when also allowed. @default [] @example ["198.51.100.7"] */
     deny: z.array(Cidr).default([]),
   })
   .strict();
@@ -296,8 +310,9 @@ export const NginxDirectives = z.string().superRefine((text, ctx) => {
 /** Where a `proxy` site forwards: an app listening on this host's loopback. */
 export const ProxyUpstream = z
   .object({
+    /** The upstream app's port. @example 3000 */
     port: z.number().int().min(1).max(65535),
-    /** @default "127.0.0.1" */
+    /** The loopback address the upstream app listens on. @default "127.0.0.1" */
     host: z.enum(["127.0.0.1", "::1", "localhost"]).default("127.0.0.1"),
     /** Keep WebSocket upgrades working through the proxy. @default true */
     websockets: z.boolean().default(true),
@@ -305,32 +320,37 @@ export const ProxyUpstream = z
   .strict();
 export type ProxyUpstream = z.infer<typeof ProxyUpstream>;
 
-export const Site = z
+export const SiteFields = z
   .object({
-    /** @example "example.com" */
+    /** The site's host name; its slug (`.` → `_`) names its account, pool and files. @example "example.com" */
     domain: Domain,
-    /** @example ["www.example.com"] */
+    /** Other names the site answers to. @default [] @example ["www.example.com", "*.example.com"] */
     aliases: z.array(Alias).default([]),
-    /** @default "nginx" */
+    /** Who serves the site: nginx itself, or Apache or OpenLiteSpeed on loopback behind nginx. @default "nginx" */
     webServer: WebServer.default("nginx"),
-    /** @default "php" */
+    /** `php` (its own FPM pool), `static` files, or `proxy` to an app on the host. @default "php" */
     kind: SiteKind.default("php"),
-    /** @default "8.2" (Debian 12's PHP) */
+    /** PHP of the site's pool; Debian 12 ships 8.2, other versions come from Ondřej Surý's repository. @default "8.2" */
     phpVersion: PhpVersion.default("8.2"),
+    /** The site's php.ini values. @default {} @example { memoryLimit: "192M", extensions: ["mysql", "redis"] } */
     php: PhpSettings.default(PhpSettings.parse({})),
+    /** The site's PHP-FPM pool. @default {} @example { pm: "dynamic", maxChildren: 6 } */
     pool: FpmPool.default(FpmPool.parse({})),
+    /** A database and user on the MySQL primary, credentials in the site's `.env`. @example {} */
     database: Database.optional(),
-    /** @default { mode: "none" } */
+    /** @default { mode: "none" } @example { mode: "letsencrypt", email: "ops@example.com" } */
     tls: Tls.default({ mode: "none" }),
     /** Compress text answers. @default true */
     gzip: z.boolean().default(true),
+    /** Browser and micro-cache lifetimes. @default {} @example { staticMaxAge: "30d", pageCache: "10s" } */
     caching: Caching.default(Caching.parse({})),
     /** nosniff, frame and referrer policy, and HSTS when TLS is on. @default true */
     securityHeaders: z.boolean().default(true),
+    /** Who may reach the site. @default {} @example { deny: ["198.51.100.7"] } */
     access: Access.default(Access.parse({})),
-    /** @default "/var/www/<slug>/public" */
+    /** @default "/var/www/<slug>/public" @example "/var/www/example_com/current/public" */
     documentRoot: AbsolutePath.optional(),
-    /** Required when kind is `proxy`. */
+    /** Required when kind is `proxy`. @example { port: 3000 } */
     proxy: ProxyUpstream.optional(),
     /**
      * nginx directives for power users, placed at the end of the site's server block (nginx fronts
@@ -375,5 +395,11 @@ export const Site = z
       if (alias === site.domain) ctx.addIssue({ code: "custom", path: ["aliases", index], message: `${shown(alias)} repeats the site's own domain` });
     });
   });
+
+/** A site with every default resolved, the database's names (which follow the domain) included. */
+export const Site = SiteFields.transform((site) => {
+  const slug = siteSlug(site.domain);
+  return { ...site, database: site.database && { ...site.database, name: site.database.name ?? slug, user: site.database.user ?? slug.slice(0, 32) } };
+});
 export type Site = z.infer<typeof Site>;
 export type SiteInput = z.input<typeof Site>;

@@ -1,9 +1,8 @@
 import { z } from "zod";
-import type { Role } from "../../components/host";
 import { phpBudget, sizePools, type PhpBudget } from "../render/pool-sizing";
 import { ConfigError, formatPath, problemsFromZod, type Problem } from "./errors";
 import { sizeMemoryMb } from "../plan/droplet-sizes";
-import { Infrastructure, plannedSize, type InfrastructureInput } from "./infrastructure";
+import { Infrastructure, type InfrastructureInput, type Role } from "./infrastructure";
 import { App, appPortProblems, appSiteInput, type AppInput } from "./app";
 import { Site, type SiteInput } from "./site";
 import { Backups, backupSecretKeys, type BackupsInput } from "./backups";
@@ -102,7 +101,7 @@ function budgetProblems(stack: Pick<Stack, "phase" | "target" | "sizes" | "sites
 export function plannedWebBudget(stack: Pick<Stack, "phase" | "target" | "sizes" | "sites">): PhpBudget | undefined {
   if (stack.target !== "digitalocean") return undefined;
   const single = stack.phase === "single";
-  const size = plannedSize(stack, "web");
+  const size = stack.sizes.web;
   const memoryMb = sizeMemoryMb(size);
   const roles: Role[] = single ? ["web", "mysql", "redis", "worker"] : ["web"];
   return phpBudget(memoryMb, roles, stack.sites, `a ${size} ${single ? "single box" : "web host"} of ${memoryMb} MB`);

@@ -3,10 +3,11 @@
 # not come up with it, the previous file is put back.
 {{> units}}
 
-put_file {{path}} 0600 root:root </dev/stdin
+put_file {{path}} {{mode}} {{owner}} </dev/stdin
 if was_replaced; then
+  units=({{units}})
   running=()
-  for unit in {{units}}; do
+  for unit in "${units[@]}"; do
     if systemctl is-active --quiet "$unit"; then running+=("$unit"); fi
   done
   if [ "${#running[@]}" -gt 0 ] && ! restart_orchestrator "${running[@]}"; then

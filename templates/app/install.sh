@@ -67,6 +67,7 @@ fi
 forget_previous
 
 # The running release and the one before it stay, for a quick way back; older ones and uploads go.
+# shellcheck disable=SC2012 # release directories are named <version>-<hex>, and ls is what sorts them by time
 ls -1dt {{releases}}/*/ | tail -n +3 | { grep -vxF "$release/" || true; } | xargs -r rm -rf
 find {{uploadDir}} -maxdepth 1 -name '{{uploadPattern}}' ! -path {{upload}} -delete
 echo "orchestrator {{version}} ready: ${units[*]}${stale[*]:+ (restarted ${stale[*]})}"

@@ -1,4 +1,4 @@
-# The database of {{domain}} and its user; the password arrives on stdin.
+# The database of {{domain}} and its user, for its clients' addresses; the password arrives on stdin.
 IFS= read -r db_password || [ -n "$db_password" ]
 mariadb --protocol=socket <<SQL
 CREATE DATABASE IF NOT EXISTS \`{{database}}\` CHARACTER SET {{charset}};
@@ -8,3 +8,11 @@ ALTER USER '{{user}}'@'{{.}}' IDENTIFIED BY '$db_password';
 GRANT ALL PRIVILEGES ON \`{{database}}\`.* TO '{{user}}'@'{{.}}';
 {{/clients}}
 SQL
+# An address that is no longer a client's (a node removed, a client moved to another host) loses the user.
+clients=" {{clientList}} "
+for client in $(mariadb --protocol=socket -N -e "SELECT host FROM mysql.user WHERE user = '{{user}}'"); do
+  case $clients in
+    *" $client "*) ;;
+    *) mariadb --protocol=socket -e "DROP USER '{{user}}'@'$client'" ;;
+  esac
+done

@@ -1,7 +1,5 @@
 # The host firewall: checked by nft before it replaces the running rules.
-put_file /etc/nftables.conf 755 root:root <<'NFTABLES'
-{{{nftables}}}
-NFTABLES
+{{{files}}}
 checked nft -c -f /etc/nftables.conf
 if was_replaced || ! systemctl is-enabled --quiet nftables; then
   nft -f /etc/nftables.conf

@@ -1,12 +1,10 @@
-# Redis with a password, listening only where its clients are. The password arrives on stdin.
-IFS= read -r redis_password || [ -n "$redis_password" ]
+# Redis with a password, listening only where its clients are. The password file arrives on stdin.
 apt_install_stopped redis-server
-put_file /etc/redis/megaweb.conf 640 redis:redis <<'REDIS'
-{{{config}}}
-REDIS
-put_file /etc/redis/megaweb-secrets.conf 640 redis:redis < <(printf "requirepass %s\n" "$redis_password")
+{{{settings}}}
+put_file {{passwordFile}} 0640 redis:redis </dev/stdin
+redis_password=$(sed -n 's/^requirepass //p' {{passwordFile}})
 # Later includes win, so these come after everything Debian's redis.conf sets.
-for include in /etc/redis/megaweb.conf /etc/redis/megaweb-secrets.conf; do
+for include in {{settingsFile}} {{passwordFile}}; do
   grep -qxF "include $include" /etc/redis/redis.conf || printf 'include %s\n' "$include" >>/etc/redis/redis.conf
 done
 systemctl enable redis-server.service >/dev/null 2>&1

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../app/src/config";
-import { environmentFile, redisMasterName, type EnvironmentValues } from "../../components/app/environment";
+import { redisMasterName } from "../../lib/plan/cluster";
+import { appDatabasePoolSize, renderOrchestratorEnvironment, type OrchestratorEnvironment } from "../../lib/render/orchestrator";
 import { parseStack } from "../../lib/schema/stack";
 
 /** How systemd reads an EnvironmentFile of bare `NAME=value` lines (comments and blanks skipped). */
@@ -17,7 +18,7 @@ const app = parseStack({
   sites: [],
   app: { domain: "orchestrator.example.com", port: 3100, workerConcurrency: 8, corsOrigins: ["https://panel.example.com"] },
 }).app!;
-const values: EnvironmentValues = {
+const values: OrchestratorEnvironment = {
   app,
   apiToken: "0123456789abcdef0123456789abcdef",
   database: { name: "megaweb", user: "megaweb", password: "Zx-_9aB", primary: "10.10.0.4", replicas: [] },
@@ -26,7 +27,7 @@ const values: EnvironmentValues = {
 
 describe("the orchestrator's environment file", () => {
   it("is what the app's own environment schema accepts, with the stack's settings", () => {
-    const config = loadConfig(asSystemdReadsIt(environmentFile(values)));
+    const config = loadConfig(asSystemdReadsIt(renderOrchestratorEnvironment(values).content));
     expect(config).toMatchObject({
       PORT: 3100,
       HOST: "127.0.0.1",
@@ -44,11 +45,11 @@ describe("the orchestrator's environment file", () => {
   });
 
   it("lists every MySQL replica and asks the Sentinels for Redis when the plan has them", () => {
-    const file = environmentFile({
+    const file = renderOrchestratorEnvironment({
       ...values,
       database: { ...values.database, replicas: ["10.10.0.5", "10.10.0.6"] },
       redis: { password: "r-_7Qp", sentinels: ["10.10.0.7", "10.10.0.8", "10.10.0.9"] },
-    });
+    }).content;
     const config = loadConfig(asSystemdReadsIt(file));
     expect(config.MEGAWEB_DB_REPLICA_URLS).toEqual(["mysql://megaweb:Zx-_9aB@10.10.0.5:3306/megaweb", "mysql://megaweb:Zx-_9aB@10.10.0.6:3306/megaweb"]);
     expect(config.MEGAWEB_REDIS_SENTINELS).toEqual(["10.10.0.7:26379", "10.10.0.8:26379", "10.10.0.9:26379"]);
@@ -57,8 +58,12 @@ describe("the orchestrator's environment file", () => {
     expect(config.MEGAWEB_REDIS_URL).toBeUndefined();
   });
 
+  it("sizes MariaDB for the database pool the app really opens", () => {
+    expect(loadConfig(asSystemdReadsIt(renderOrchestratorEnvironment(values).content)).MEGAWEB_DB_POOL_SIZE).toBe(appDatabasePoolSize);
+  });
+
   it("leaves optional variables out rather than writing them empty", () => {
-    const file = environmentFile({ ...values, app: { ...app, corsOrigins: [] } });
+    const file = renderOrchestratorEnvironment({ ...values, app: { ...app, corsOrigins: [] } }).content;
     expect(file).not.toMatch(/^MEGAWEB_CORS_ORIGINS=/m);
     expect(file).not.toMatch(/^MEGAWEB_DB_REPLICA_URLS=/m);
     expect(file).not.toMatch(/=$/m);

@@ -109,7 +109,7 @@ describe("megaweb validate", () => {
 });
 
 describe("megaweb render", () => {
-  it("writes each web host's files under DIR/<host>/<path> and never a secret", async () => {
+  it("writes every file of the host under DIR/<host>/<path>, secrets as placeholders and never their values", async () => {
     const file = stackFile(
       "shop",
       [
@@ -117,6 +117,7 @@ describe("megaweb render", () => {
         access.trimEnd(),
         "  megaweb:sites:",
         "    - domain: shop.example.com",
+        "      database: {}",
         "      tls:",
         "        mode: custom",
         "        certificate: |",
@@ -134,8 +135,12 @@ describe("megaweb render", () => {
     );
     const out = join(scratch, "out");
     const result = await megaweb("render", file, "--out", out);
-    expect(result).toEqual({ code: 0, out: ["web-1: 8 files"], err: [] });
+    expect(result).toEqual({ code: 0, out: ["web-1: 21 files"], err: [] });
     expect(filesUnder(out)).toEqual([
+      "web-1/etc/apt/apt.conf.d/20auto-upgrades",
+      "web-1/etc/mysql/mariadb.conf.d/60-megaweb.cnf",
+      "web-1/etc/mysql/mariadb.conf.d/61-megaweb-sizing.cnf",
+      "web-1/etc/nftables.conf",
       "web-1/etc/nginx/nginx.conf",
       "web-1/etc/nginx/sites-enabled/app_example_com.conf",
       "web-1/etc/nginx/sites-enabled/shop_example_com.conf",
@@ -143,19 +148,58 @@ describe("megaweb render", () => {
       "web-1/etc/nginx/snippets/megaweb-proxy.conf",
       "web-1/etc/php/8.2/fpm/conf.d/99-megaweb.ini",
       "web-1/etc/php/8.2/fpm/pool.d/shop_example_com.conf",
+      "web-1/etc/php/8.2/fpm/sites/shop_example_com.conf",
+      "web-1/etc/redis/megaweb-secrets.conf",
+      "web-1/etc/redis/megaweb.conf",
+      "web-1/etc/ssh/sshd_config.d/50-megaweb.conf",
       "web-1/etc/ssl/megaweb/shop_example_com.crt",
+      "web-1/etc/ssl/private/megaweb-shop_example_com.key",
+      "web-1/etc/sudoers.d/megaweb-deploy",
+      "web-1/etc/systemd/system/php8.2-fpm-site@.service",
+      "web-1/home/deploy/.ssh/authorized_keys",
+      "web-1/var/www/shop_example_com/.env",
     ]);
-    const shopConf = readFileSync(join(out, "web-1/etc/nginx/sites-enabled/shop_example_com.conf"), "utf8");
-    expect(shopConf).toContain("ssl_certificate_key /etc/ssl/private/megaweb-shop_example_com.key;");
-    expect(existsSync(join(out, "web-1/etc/ssl/private"))).toBe(false);
+    const read = (path: string) => readFileSync(join(out, "web-1", path), "utf8");
+    expect(read("etc/nginx/sites-enabled/shop_example_com.conf")).toContain("ssl_certificate_key /etc/ssl/private/megaweb-shop_example_com.key;");
+    expect(read("etc/ssl/private/megaweb-shop_example_com.key")).toBe("<secret:tls-key:shop.example.com>");
+    expect(read("etc/redis/megaweb-secrets.conf")).toBe("requirepass <secret:redis>\n");
+    expect(read("var/www/shop_example_com/.env")).toContain(
+      "DB_HOST=127.0.0.1\nDB_PORT=3306\nDB_DATABASE=shop_example_com\nDB_USERNAME=shop_example_com\nDB_PASSWORD=<secret:mysql:shop.example.com>\n",
+    );
+    expect(statSync(join(out, "web-1/var/www/shop_example_com/.env")).mode & 0o777).toBe(0o600);
     for (const path of filesUnder(out)) expect(readFileSync(join(out, path), "utf8")).not.toContain(secretKey);
   });
 
-  it("renders one tree per web node in the horizontal phase", async () => {
+  it("writes a tree for every host of the ha phase, each with its own roles' files", async () => {
+    const file = stackFile(
+      "cluster",
+      `config:\n${access}  megaweb:phase: ha\n  megaweb:sites:\n    - domain: example.com\n      database: {}\n  megaweb:app:\n    domain: orchestrator.example.com\n`,
+    );
+    const out = join(scratch, "cluster");
+    const result = await megaweb("render", file, "--out", out);
+    const hosts = ["web", "redis", "sentinel", "mysql", "worker"].flatMap((role) => [1, 2, 3, 4, 5].map((n) => `${role}-${n}`));
+    const planned = hosts.filter((host) => !/^(redis|sentinel|mysql)-[45]$/.test(host));
+    expect(result.out.map((line) => line.split(":")[0])).toEqual(planned);
+    expect(readdirSync(out).sort()).toEqual([...planned].sort());
+    const has = (host: string, path: string) => existsSync(join(out, host, path));
+    for (const host of planned) expect(has(host, "etc/nftables.conf") && has(host, "etc/ssh/sshd_config.d/50-megaweb.conf"), host).toBe(true);
+    expect(has("web-3", "etc/nginx/sites-enabled/example_com.conf") && has("web-3", "etc/systemd/system/orchestrator-web.service")).toBe(true);
+    expect(has("worker-2", "etc/systemd/system/orchestrator-worker.service") && has("worker-2", "etc/megaweb/orchestrator.env")).toBe(true);
+    expect(has("mysql-2", "etc/mysql/mariadb.conf.d/61-megaweb-sizing.cnf") && has("redis-3", "etc/redis/megaweb.conf")).toBe(true);
+    // Droplets get their private addresses when DigitalOcean creates them: the files name them.
+    expect(readFileSync(join(out, "worker-1/etc/megaweb/orchestrator.env"), "utf8")).toContain(
+      "MEGAWEB_DB_URL=mysql://megaweb:<secret:mysql:orchestrator.example.com>@<mysql-1 private IP>:3306/megaweb\n",
+    );
+    expect(readFileSync(join(out, "mysql-1/etc/nftables.conf"), "utf8")).toMatch(
+      /ip saddr \{ <mysql-2 private IP>, .*<worker-5 private IP> \} tcp dport 3306 accept/,
+    );
+  });
+
+  it("renders one tree per host in the horizontal phase", async () => {
     const file = stackFile("wide", `config:\n${access}  megaweb:phase: horizontal\n  megaweb:sites:\n    - domain: example.com\n`);
     const out = join(scratch, "wide");
     const result = await megaweb("render", file, "--out", out);
-    expect(result.out).toEqual(["web-1: 6 files", "web-2: 6 files", "web-3: 6 files"]);
+    expect(result.out.map((line) => line.split(":")[0])).toEqual(["web-1", "web-2", "web-3", "redis-1", "mysql-1", "worker-1", "worker-2", "worker-3"]);
     expect(readFileSync(join(out, "web-2/etc/php/8.2/fpm/pool.d/example_com.conf"), "utf8")).toContain("[example_com]");
   });
 
@@ -191,6 +235,9 @@ describe("megaweb help", () => {
     expect(loadtest.code).toBe(0);
     expect(loadtest.out[0]).toMatch(/^usage: megaweb loadtest <stack file> /);
     expect(loadtest.out.some((line) => line.trimStart().startsWith("--allow-any-target"))).toBe(true);
-    expect((await megaweb("plan", "--help")).out).toEqual(["usage: megaweb plan <stack file> [--json]", expect.stringMatching(/^ {2}print the topology/)]);
+    expect((await megaweb("plan", "--help")).out).toEqual([
+      "usage: megaweb plan <stack file> [--steps] [--json]",
+      expect.stringMatching(/^ {2}print the topology/),
+    ]);
   });
 });

@@ -68,7 +68,7 @@ beforeAll(async () => {
     ports: { apache: ports.apache, http: ports.http, https: await freePort() },
   };
   // The whole host as megaweb renders it: nginx, the pools and the Apache files alike.
-  const render = renderWebHost({ sites }, facts);
+  const render = renderWebHost({ sites, healthPath: "/health" }, facts);
   createdUsers = materialize(render, root);
   contexts = resolveWebHost(sites, facts).sites;
 

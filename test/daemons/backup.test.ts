@@ -5,7 +5,7 @@ import { join } from "node:path";
 import mysql from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startMariaDb, type MariaDbServer } from "../../app/test/support/backends";
-import { putFiles } from "../../components/provision/script";
+import { putFiles } from "../../lib/steps/script";
 import { backupSites, renderBackupHost, renderBackupStep, type BackupRender } from "../../lib/render/backup";
 import { renderWebHost } from "../../lib/render/files";
 import { resolveWebHost } from "../../lib/render/context";

@@ -4,7 +4,7 @@ import { connect, type PeerCertificate } from "node:tls";
 import { X509Certificate } from "node:crypto";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { putFiles } from "../../components/provision/script";
+import { putFiles } from "../../lib/steps/script";
 import { renderCertbotHost, renderCertbotSite, renderCertificateStep } from "../../lib/render/certbot";
 import { resolveWebHost } from "../../lib/render/context";
 import { renderWebHost, type WebHostRender } from "../../lib/render/files";

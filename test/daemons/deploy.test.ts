@@ -6,7 +6,7 @@ import mysql from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startMariaDb, startRedis, type MariaDbServer, type RedisServer } from "../../app/test/support/backends";
 import { resolveWebHost, type HostContext, type HostFacts, type SiteContext } from "../../lib/render/context";
-import { putFiles } from "../../components/provision/script";
+import { putFiles } from "../../lib/steps/script";
 import { planRollback, renderDeployScript, renderSiteDeploy, renderSiteDeployStep, type SiteDeployRender } from "../../lib/render/deploy";
 import { renderWebHost, type WebHostRender } from "../../lib/render/files";
 import { renderSiteWorkers, type SiteWorkersRender } from "../../lib/render/site-workers";

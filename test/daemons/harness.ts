@@ -4,6 +4,7 @@ import { request } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { fillSecrets } from "../../lib/plan/cluster";
 import type { WebHostRender } from "../../lib/render/files";
 import { allFiles } from "../../lib/render/files";
 
@@ -32,8 +33,11 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Creates the site accounts and directories and writes every file; returns the accounts made here. */
-export function materialize(render: WebHostRender, root: string): string[] {
+/**
+ * Creates the site accounts and directories and writes every file, with secret placeholders filled
+ * from `secrets` (by secret name) as provisioning fills them; returns the accounts made here.
+ */
+export function materialize(render: WebHostRender, root: string, secrets: ReadonlyMap<string, string> = new Map()): string[] {
   const created: string[] = [];
   for (const site of render.sites) {
     if (!userExists(site.account.user)) {
@@ -57,7 +61,7 @@ export function materialize(render: WebHostRender, root: string): string[] {
   }
   for (const file of allFiles(render)) {
     if (!file.path.startsWith(`${root}/`)) throw new Error(`${file.path} lies outside the scratch root ${root}`);
-    writeHostFile(file.path, file.content, file.mode ?? "0644", file.owner ?? "root:root");
+    writeHostFile(file.path, file.secret ? fillSecrets(file.content, secrets) : file.content, file.mode ?? "0644", file.owner ?? "root:root");
   }
   return created;
 }

@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { putFiles } from "../../components/provision/script";
+import { putFiles } from "../../lib/steps/script";
 import { resolveWebHost } from "../../lib/render/context";
 import { renderSiteWorkers, renderSiteWorkersDeleteStep, renderSiteWorkersStep, type SiteWorkersRender } from "../../lib/render/site-workers";
 import { renderTemplate } from "../../lib/render/template";

@@ -43,7 +43,7 @@ function renderHost(nginxDirectives: string): WebHostRender {
   const stack = parseStack({
     sizes: { web: "s-2vcpu-4gb" },
     sites: [
-      // As the Pulumi program sees it: the key decrypted from its `secure:` value.
+      // As the Pulumi program sees it: the key decrypted from its `secure:` value; rendering leaves it a placeholder.
       { domain: "secure.megaweb.test", tls: { mode: "custom", certificate: custom.certificate, key: custom.key }, kind: "static" },
       { domain: "le.megaweb.test", tls: { mode: "letsencrypt", email: "ops@megaweb.test" }, pool: { pm: "static", maxChildren: 2 } },
       { domain: "plain.megaweb.test", kind: "static", securityHeaders: false, gzip: false, caching: { staticMaxAge: "off" }, nginxDirectives },
@@ -68,7 +68,7 @@ beforeAll(async () => {
   root = scratchRoot("options");
   ports = { http: await freePort(), https: await freePort() };
   render = renderHost(directives);
-  createdUsers = materialize(render, root);
+  createdUsers = materialize(render, root, new Map([["tls-key:secure.megaweb.test", custom.key]]));
   const live = join(root, "etc/letsencrypt/live/le.megaweb.test");
   writeHostFile(join(live, "fullchain.pem"), letsencrypt.certificate);
   writeHostFile(join(live, "privkey.pem"), letsencrypt.key, "0600");

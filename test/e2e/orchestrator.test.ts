@@ -211,6 +211,8 @@ describe.sequential("the orchestrator on the single box, with the real engine", 
     }
   }, 120_000);
   it("removes the units, releases, account, environment, site and database user when the app is disabled, and keeps the data", async () => {
+    const mariadb = () => machine.ssh("systemctl show -p MainPID --value mariadb").trim();
+    const mariadbBefore = mariadb();
     editApp((app) => app.set("enabled", false));
     expect(changedSteps(local.pulumiOk(["preview", "--json"]).stdout).sort()).toEqual([
       "delete megaweb-orchestrator-orchestrator",
@@ -219,8 +221,12 @@ describe.sequential("the orchestrator on the single box, with the real engine", 
       "delete megaweb-orchestrator-orchestrator-web-1-environment",
       "delete megaweb-orchestrator-orchestrator-web-1-install",
       "delete megaweb-orchestrator-provisioning-web-1-site-orchestrator_megaweb_test",
+      // The app's connection pools no longer count towards MariaDB's max_connections.
+      "update megaweb-orchestrator-provisioning-web-1-mysql",
     ]);
     await timed("disable app up (s)", () => local.pulumiOk(["up", "--yes", "--skip-preview"]));
+    // The smaller size is applied to the running server, not by a restart.
+    expect(mariadb()).toBe(mariadbBefore);
     const left = machine.ssh(
       [
         "systemctl list-unit-files --no-legend 'orchestrator-*' | wc -l",

@@ -203,6 +203,8 @@ describe.sequential("the single box on a local machine, with the real engine", (
   }, 600_000);
 
   it("removes a site's vhost, pool and user when it leaves the config, and the others keep serving", async () => {
+    const mariadb = () => machine.ssh("systemctl show -p MainPID --value mariadb; mariadb -N -e 'SELECT @@GLOBAL.max_connections'").trim().split("\n");
+    const [mariadbBefore, connectionsBefore] = mariadb();
     local.editSites((all) =>
       all.splice(
         all.findIndex((site) => site.domain === sites.legacy.domain),
@@ -214,10 +216,16 @@ describe.sequential("the single box on a local machine, with the real engine", (
       "delete megaweb-e2e-provisioning-web-1-db-legacy_megaweb_test",
       "delete megaweb-e2e-provisioning-web-1-site-legacy_megaweb_test",
       "delete megaweb-e2e-provisioning-web-1-site-legacy_megaweb_test-env",
+      // Its database's PHP workers no longer count towards MariaDB's max_connections.
+      "update megaweb-e2e-provisioning-web-1-mysql",
       // It was the only Apache site, so the host-wide Apache listener leaves the web tier's step.
       "update megaweb-e2e-provisioning-web-1-web",
     ]);
     local.pulumiOk(["up", "--yes", "--skip-preview"]);
+    // The smaller size is applied to the running server: no restart cut the other sites' connections.
+    const [mariadbAfter, connectionsAfter] = mariadb();
+    expect(mariadbAfter).toBe(mariadbBefore);
+    expect(Number(connectionsAfter)).toBe(Number(connectionsBefore) - 3);
 
     const left = machine.ssh(
       [

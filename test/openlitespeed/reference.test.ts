@@ -1,14 +1,14 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, test } from "vitest";
-import { checkOlsDeployment, checkOlsFile, formatOlsFinding, type OlsFileKind } from "../../lib/openlitespeed/check";
+import { checkOlsDeployment, checkOlsFile, formatOlsFinding, type OlsFileKind } from "./checker/check";
 
 /**
  * CHECKS.md: "All files pass S1–S7, R3, R4, R6, R7, V3, V4 and V6, with three exceptions". The
  * checker must agree with that on every real file, exception for exception, or it is either
  * blind to what it claims to check or flags configs that OLS loads fine.
  */
-const referenceDir = fileURLToPath(new URL("../../../shared/reference/openlitespeed/", import.meta.url));
+const referenceDir = fileURLToPath(new URL("reference/", import.meta.url));
 const claimed = new Set(["S1", "S2", "S3", "S4", "S5", "S6", "S7", "R3", "R4", "R6", "R7", "V3", "V4", "V6"]);
 
 const referenceFiles: { file: string; kind: OlsFileKind; exceptions: string[] }[] = [

@@ -2,8 +2,8 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { checkOlsDeployment, formatOlsFinding, olsSocketPath } from "../../lib/openlitespeed/check";
-import { blocksNamed, firstValue, parseOlsConfig, statementsNamed } from "../../lib/openlitespeed/parse";
+import { checkOlsDeployment, formatOlsFinding, olsSocketPath } from "./checker/check";
+import { blocksNamed, firstValue, parseOlsConfig, statementsNamed } from "./checker/parse";
 import { resolveWebHost, type HostFacts } from "../../lib/render/context";
 import { allFiles, renderWebHost, type HostFile } from "../../lib/render/files";
 import { olsServerRoot } from "../../lib/render/openlitespeed";
@@ -41,7 +41,7 @@ beforeAll(async () => {
   ].map((input) => Site.parse(input));
   const facts: HostFacts = { name: "web-test", memoryMb: 4096, roles: ["web"], phpVersions: ["8.2"], root, listenAddress: "127.0.0.1" };
   // The whole host as megaweb renders it; the OLS files are taken from that render.
-  const render = renderWebHost({ sites }, facts);
+  const render = renderWebHost({ sites, healthPath: "/health" }, facts);
   createdUsers = materialize(render, root);
   const { host, sites: contexts } = resolveWebHost(sites, facts);
   serverRoot = host.path(olsServerRoot);

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { checkOlsDeployment, formatOlsFinding, type OlsExpectedSite } from "../../lib/openlitespeed/check";
+import { checkOlsDeployment, formatOlsFinding, type OlsExpectedSite } from "./checker/check";
 
 /**
  * A deployment that passes every check, then one mistake at a time: each must be caught by

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { sizeMemoryMb } from "../../lib/plan/droplet-sizes";
-import { Infrastructure, type InfrastructureInput, hostCountsPerRole, loadBalancerKind, plannedSize, resolvedNodes } from "../../lib/schema/infrastructure";
+import { Infrastructure, type InfrastructureInput, hostCountsPerRole } from "../../lib/schema/infrastructure";
 
 /** Issues as `path: message` lines, the form users read. */
 function problems(input: InfrastructureInput | Record<string, unknown>): string[] {
@@ -120,26 +120,25 @@ describe("infrastructure schema: resolved defaults", () => {
   it("takes a config with nothing set as a single box on DigitalOcean", () => {
     const infrastructure = Infrastructure.parse({});
     expect(infrastructure).toMatchObject({ phase: "single", target: "digitalocean", region: "nyc3", healthPath: "/health", image: "debian-12-x64" });
-    expect(resolvedNodes(infrastructure)).toEqual({ web: 1, worker: 0, redisReplicas: 0, mysqlReplicas: 0, sentinels: 0 });
-    expect(plannedSize(infrastructure, "web")).toBe("s-1vcpu-2gb");
+    expect(infrastructure.nodes).toEqual({ web: 1, worker: 0, redisReplicas: 0, mysqlReplicas: 0, sentinels: 0 });
+    expect(infrastructure.sizes.web).toBe("s-1vcpu-2gb");
   });
 
   it("fills each phase's counts, keeps the ones given, and picks the load balancer kind by target", () => {
     const ha = Infrastructure.parse({ phase: "ha", nodes: { web: 8 } });
-    expect(resolvedNodes(ha)).toEqual({ web: 8, worker: 5, redisReplicas: 2, mysqlReplicas: 2, sentinels: 3 });
+    expect(ha.nodes).toEqual({ web: 8, worker: 5, redisReplicas: 2, mysqlReplicas: 2, sentinels: 3 });
     expect(hostCountsPerRole(ha)).toEqual({ web: 8, worker: 5, redis: 3, mysql: 3, sentinel: 3, loadbalancer: 0 });
-    expect(loadBalancerKind(ha)).toBe("digitalocean");
+    expect(ha.loadBalancer.kind).toBe("digitalocean");
     expect(hostCountsPerRole(Infrastructure.parse({ phase: "ha", loadBalancer: { kind: "haproxy" } })).loadbalancer).toBe(2);
   });
 
   it("gives every role a size that only grows from phase to phase", () => {
     const order = ["single", "four-server", "horizontal", "ha"] as const;
-    const memory = (phase: (typeof order)[number], role: "web" | "mysql" | "redis" | "worker") =>
-      sizeMemoryMb(plannedSize(Infrastructure.parse({ phase }), role));
+    const memory = (phase: (typeof order)[number], role: "web" | "mysql" | "redis" | "worker") => sizeMemoryMb(Infrastructure.parse({ phase }).sizes[role]);
     for (const role of ["web", "mysql", "redis", "worker"] as const) {
       const sizes = order.slice(1).map((phase) => memory(phase, role));
       expect(sizes, role).toEqual([...sizes].sort((a, b) => a - b));
     }
-    expect(plannedSize(Infrastructure.parse({ phase: "single" }), "web")).toBe(plannedSize(Infrastructure.parse({ phase: "four-server" }), "web"));
+    expect(Infrastructure.parse({ phase: "single" }).sizes.web).toBe(Infrastructure.parse({ phase: "four-server" }).sizes.web);
   });
 });

@@ -49,6 +49,29 @@ describe("megaweb plan", () => {
     });
   });
 
+  it("prints every provisioning step of every host with --steps, and the graph as JSON with --json", async () => {
+    const { code, out } = await runPlan(fixture, "--steps");
+    expect(code).toBe(0);
+    expect(out).toContain("Steps, per host");
+    expect(out).toMatch(/^ {2}mysql-1 \(mysql\)$/m);
+    expect(out).toMatch(/^ {4}mysql +mariadb +firewall +- +sites; app; nodes; facts of 4 hosts; private IP of mysql-1$/m);
+    expect(out).toMatch(
+      /^ {4}site-shop_example_com-env +site-environment +site-shop_example_com +redis +sites\[0\]\.database; facts of web-2; private IP of redis-1$/m,
+    );
+    const printed = JSON.parse((await runPlan(fixture, "--steps", "--json")).out);
+    expect(printed.steps.find((step: { name: string }) => step.name === "web-2-web")).toEqual({
+      name: "web-2-web",
+      owner: "provisioning",
+      host: "web-2",
+      kind: "command",
+      renderer: "nginx, php-fpm",
+      dependsOn: ["web-2-firewall"],
+      inputs: [{ kind: "facts", host: "web-2" }],
+      reads: ["sites", "healthPath"],
+      secrets: [],
+    });
+  });
+
   it("refuses a bad phase config with the field path and rule", async () => {
     const file = path.join(workdir, "Pulumi.bad.yaml");
     writeFileSync(file, `config:\n  megaweb:phase: ha\n  megaweb:nodes:\n    sentinels: 1\n${sites}`);

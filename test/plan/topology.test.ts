@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { Role } from "../../components/host";
+import type { Role } from "../../lib/schema/infrastructure";
 import { priceTable, sizeMemoryMb } from "../../lib/plan/droplet-sizes";
 import { privatePorts } from "../../lib/plan/firewall";
 import { deploymentProblems, planTopology } from "../../lib/plan/topology";

@@ -102,7 +102,7 @@ describe("Provisioning", () => {
       expect(inputs.addPreviousOutputInEnv, name).toBe(false);
       expect(inputs.logging, name).toBe(inputs.stdin === undefined ? "stdoutAndStderr" : "none");
     }
-    expect(steps.get("box-web-1-redis")!.stdin).toBe(`${passwords[0]}\n`);
+    expect(steps.get("box-web-1-redis")!.stdin).toBe(`requirepass ${passwords[0]}\n`);
     expect(steps.get("box-web-1-db-shop_example_com")!.stdin).toBe(`${passwords[1]}\n`);
     expect(steps.get("box-web-1-site-shop_example_com-env")!.stdin).toContain(`DB_PASSWORD=${passwords[1]}\n`);
     expect(steps.get("box-web-1-site-shop_example_com-env")!.stdin).toContain(`REDIS_PASSWORD=${passwords[0]}\n`);

@@ -3,13 +3,14 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { hostFirewallRules, nftablesConfig } from "../../components/provision/base";
-import { haproxyCommand } from "../../components/provision/data";
-import { putFiles, shellQuote, stepCommand } from "../../components/provision/script";
-import { phpRepositoryScript, siteCommand, siteDeleteCommand, webRoleCommand } from "../../components/provision/web";
 import { planTopology } from "../../lib/plan/topology";
 import { renderWebHost } from "../../lib/render/files";
+import { hostFirewallRules, renderNftables } from "../../lib/render/firewall";
 import { parseStack } from "../../lib/schema/stack";
+import { planSteps } from "../../lib/steps/plan";
+import { plannedFacts } from "../../lib/steps/planned-facts";
+import { putFiles, shellQuote, stepCommand } from "../../lib/steps/script";
+import { phpRepositoryScript, siteCommand, siteDeleteCommand, webTierCommand } from "../../lib/steps/web";
 
 const bookworm = { os: "debian", codename: "bookworm", memoryMb: 4096 };
 const noble = { os: "ubuntu", codename: "noble", memoryMb: 4096 };
@@ -86,7 +87,7 @@ describe("host firewall", () => {
   });
 
   it("renders an nftables file that nft itself accepts", () => {
-    const config = nftablesConfig("web-1", ["web"], ["tcp dport 22 accept", "ip saddr { 10.0.0.2 } tcp dport 3306 accept"]);
+    const config = renderNftables("web-1", ["web"], ["tcp dport 22 accept", "ip saddr { 10.0.0.2 } tcp dport 3306 accept"]).content;
     const dir = mkdtempSync(join(tmpdir(), "megaweb-nft-"));
     writeFileSync(join(dir, "nftables.conf"), config);
     const check = spawnSync("nft", ["-c", "-f", join(dir, "nftables.conf")], { encoding: "utf8" });
@@ -112,7 +113,7 @@ describe("PHP and web server repositories", () => {
 
   it("installs OpenLiteSpeed from LiteSpeed's repository and checks it in the site's step", () => {
     const render = webHost([{ domain: "ols.example.com", webServer: "openlitespeed" }]);
-    const web = webRoleCommand(render, bookworm);
+    const web = webTierCommand(render, bookworm);
     expect(web).toContain("deb http://rpms.litespeedtech.com/debian/ bookworm main");
     expect(web).toMatch(/apt_install_stopped .*openlitespeed/);
     const site = siteCommand(render.sites[0]!);
@@ -155,7 +156,7 @@ describe("site steps", () => {
   });
 
   it("leave the distribution's per-version FPM master unused and masked", () => {
-    const web = webRoleCommand(render, bookworm);
+    const web = webTierCommand(render, bookworm);
     expect(web).toContain("systemctl mask php8.2-fpm.service");
     expect(web).toContain("put_file '/etc/systemd/system/php8.2-fpm-site@.service'");
     expect(web).not.toContain("put_file '/etc/php/8.2/fpm/php-fpm.conf'");
@@ -164,13 +165,22 @@ describe("site steps", () => {
 
 describe("load balancer step", () => {
   it("balances over the web hosts' private addresses and checks the file with haproxy -c before reloading", () => {
-    const command = haproxyCommand(
-      [
-        { name: "web-1", address: "10.0.0.2" },
-        { name: "web-2", address: "10.0.0.3" },
-      ],
-      "/health",
-    );
+    const stack = parseStack({
+      phase: "horizontal",
+      target: "existing",
+      nodes: { web: 2, worker: 1 },
+      hosts: {
+        loadbalancer: [{ address: "10.0.0.9" }],
+        web: [{ address: "10.0.0.2" }, { address: "10.0.0.3" }],
+        redis: [{ address: "10.0.0.4" }],
+        mysql: [{ address: "10.0.0.5" }],
+        worker: [{ address: "10.0.0.6" }],
+      },
+    });
+    const plan = planSteps(stack, planTopology(stack));
+    const step = plan.steps.find((each) => each.name === "loadbalancer-1-haproxy");
+    if (step?.kind !== "command") throw new Error("no HAProxy step");
+    const command = step.render(plannedFacts(plan)).create;
     expect(command).toMatch(/server web-1 10\.0\.0\.2:80/);
     expect(command).toMatch(/server web-2 10\.0\.0\.3:80/);
     expect(command.indexOf("checked haproxy -c -f /etc/haproxy/haproxy.cfg")).toBeLessThan(command.indexOf("systemctl reload haproxy"));

@@ -1,6 +1,6 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { putFiles } from "../../components/provision/script";
+import { putFiles } from "../../lib/steps/script";
 import { backupSites, renderBackupHost, renderBackupStep, type BackupHost } from "../../lib/render/backup";
 import { resolveWebHost } from "../../lib/render/context";
 import { parseStack } from "../../lib/schema/stack";

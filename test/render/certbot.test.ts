@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { putFiles } from "../../components/provision/script";
+import { putFiles } from "../../lib/steps/script";
 import { renderCertbotHost, renderCertbotSite, renderCertificateStep } from "../../lib/render/certbot";
 import { resolveWebHost } from "../../lib/render/context";
 import { renderTemplate } from "../../lib/render/template";

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { putFiles } from "../../components/provision/script";
+import { putFiles } from "../../lib/steps/script";
 import { resolveWebHost } from "../../lib/render/context";
 import { planRollback, releaseRecipe, renderDeployScript, renderSiteDeploy, renderSiteDeployStep } from "../../lib/render/deploy";
 import { renderWebHost } from "../../lib/render/files";

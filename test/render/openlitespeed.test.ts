@@ -1,12 +1,12 @@
 import { describe, expect, test } from "vitest";
-import { checkOlsDeployment, formatOlsFinding } from "../../lib/openlitespeed/check";
+import { checkOlsDeployment, formatOlsFinding } from "../openlitespeed/checker/check";
 import { resolveWebHost } from "../../lib/render/context";
 import { olsServerRoot, olsVhostName, renderOpenLiteSpeedHost, renderOpenLiteSpeedSite } from "../../lib/render/openlitespeed";
 import { Site, type SiteInput } from "../../lib/schema/site";
 
 /**
  * OLS cannot be installed here, so every rendered OLS file is held to the checks of
- * shared/reference/openlitespeed/CHECKS.md, together, as the server would load them.
+ * test/openlitespeed/reference/CHECKS.md, together, as the server would load them.
  */
 const siteInputs: SiteInput[] = [
   { domain: "shop.example", webServer: "openlitespeed", pool: { maxChildren: 3 } },

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { resolveWebHost, siteSlug, unixUserName, type HostFacts } from "../../lib/render/context";
+import { resolveWebHost, unixUserName, type HostFacts } from "../../lib/render/context";
 import { allFiles, renderWebHost } from "../../lib/render/files";
 import { ConfigError } from "../../lib/schema/errors";
-import { Site, type SiteInput } from "../../lib/schema/site";
+import { Site, siteSlug, type SiteInput } from "../../lib/schema/site";
 import { parseStack, type StackInput } from "../../lib/schema/stack";
 import { z } from "zod";
 
@@ -105,28 +105,55 @@ describe("a web host's files", () => {
       "/etc/nginx/sites-enabled/ols_example_com.conf",
       "/usr/local/lsws/conf/vhosts/ols_example_com/vhconf.conf",
       "/etc/php/8.2/fpm/pool.d/ols_example_com.conf",
+      "/etc/php/8.2/fpm/sites/ols_example_com.conf",
     ]);
     expect(host.sites[0]!.files[0]!.content).toContain("proxy_pass http://127.0.0.1:8088;");
     expect(host.sites[0]!.files[2]!.content).toContain("listen.group = nogroup");
     expect(host.packages).toEqual(["nginx", "openlitespeed", "php8.2-fpm"]);
   });
 
-  it("write a custom certificate, and its key only when the key is decrypted, as a secret root-only file", () => {
+  it("write a custom certificate, and its key as a secret root-only file holding a placeholder, never the key", () => {
     const site = (key: unknown) => ({ sites: [{ domain: "shop.example.com", tls: { mode: "custom", certificate, key } }] }) as StackInput;
-    const fromProgram = allFiles(render(site(privateKey)));
-    expect(fromProgram.find((file) => file.path === "/etc/ssl/megaweb/shop_example_com.crt")).toEqual({
-      path: "/etc/ssl/megaweb/shop_example_com.crt",
-      content: certificate,
+    for (const key of [privateKey, { secure: "v1:abc" }]) {
+      const files = allFiles(render(site(key)));
+      expect(files.find((file) => file.path === "/etc/ssl/megaweb/shop_example_com.crt")).toEqual({
+        path: "/etc/ssl/megaweb/shop_example_com.crt",
+        content: certificate,
+      });
+      expect(files.find((file) => file.path === "/etc/ssl/private/megaweb-shop_example_com.key")).toEqual({
+        path: "/etc/ssl/private/megaweb-shop_example_com.key",
+        content: "<secret:tls-key:shop.example.com>",
+        mode: "0600",
+        owner: "root:root",
+        secret: true,
+      });
+      expect(files.some((file) => file.content.includes("MIGHfake") || file.content.includes("v1:abc"))).toBe(false);
+    }
+  });
+
+  it("say which daemons serve each site and which PHP version its own FPM master runs", () => {
+    const host = render({
+      sites: [
+        { domain: "a.example.com", phpVersion: "8.3" },
+        { domain: "b.example.com", webServer: "apache", kind: "static" },
+      ],
     });
-    expect(fromProgram.find((file) => file.path === "/etc/ssl/private/megaweb-shop_example_com.key")).toEqual({
-      path: "/etc/ssl/private/megaweb-shop_example_com.key",
-      content: privateKey,
-      mode: "0600",
-      owner: "root:root",
-      secret: true,
-    });
-    const fromStackFile = allFiles(render(site({ secure: "v1:abc" })));
-    expect(fromStackFile.some((file) => file.path.endsWith(".key") || file.content.includes("v1:abc"))).toBe(false);
+    expect(host.sites.map(({ fpm, apache, openlitespeed }) => ({ fpm, apache, openlitespeed }))).toEqual([
+      {
+        fpm: {
+          phpVersion: "8.3",
+          pool: "/etc/php/8.3/fpm/pool.d/a_example_com.conf",
+          master: "/etc/php/8.3/fpm/sites/a_example_com.conf",
+          unit: "php8.3-fpm-site@a_example_com.service",
+        },
+        apache: false,
+        openlitespeed: false,
+      },
+      { fpm: undefined, apache: true, openlitespeed: false },
+    ]);
+    expect(host.phpVersions).toEqual(["8.3"]);
+    expect(host.fpmUnits.map((file) => file.path)).toEqual(["/etc/systemd/system/php8.3-fpm-site@.service"]);
+    expect(host.apache).toEqual({ modules: expect.arrayContaining(["proxy_fcgi", "remoteip"]), confs: ["zz-megaweb"] });
   });
 
   it("tie the body limit to post_max_size and send HSTS only with TLS", () => {

@@ -17,7 +17,7 @@ import {
 } from "./parse";
 
 /**
- * The checks of shared/reference/openlitespeed/CHECKS.md over parsed OLS config files. Each
+ * The checks of test/openlitespeed/reference/CHECKS.md over parsed OLS config files. Each
  * finding names its check id (S1…V14), the file and line. OLS cannot run here, so this is what
  * stands between a rendered OLS config and a server that silently drops a vhost or serves 403.
  */

@@ -1,4 +1,4 @@
-import { renderTemplate } from "../../lib/render/template";
+import { renderTemplate } from "../render/template";
 
 /** Single-quotes a value for a POSIX shell. */
 export function shellQuote(value: string): string {
@@ -45,9 +45,12 @@ export interface FileToWrite {
 export function putFiles(files: readonly FileToWrite[]): string {
   return files
     .map((file) => {
+      const target = `put_file ${shellQuote(file.path)} ${file.mode ?? "0644"} ${file.owner ?? "root:root"}`;
+      // A heredoc always ends its content with a newline; an empty file is written from nothing.
+      if (file.content === "") return `${target} </dev/null`;
       const content = file.content.endsWith("\n") ? file.content.slice(0, -1) : file.content;
       if (content.split("\n").includes(fileDelimiter)) throw new Error(`${file.path}: a file may not contain a line "${fileDelimiter}"`);
-      return [`put_file ${shellQuote(file.path)} ${file.mode ?? "0644"} ${file.owner ?? "root:root"} <<'${fileDelimiter}'`, content, fileDelimiter].join("\n");
+      return [`${target} <<'${fileDelimiter}'`, content, fileDelimiter].join("\n");
     })
     .join("\n");
 }

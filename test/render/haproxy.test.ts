@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { renderHaproxyConfig } from "../../lib/plan/haproxy-config";
+import { renderHaproxyConfig } from "../../lib/render/haproxy";
 
 const workdir = mkdtempSync(path.join(tmpdir(), "megaweb-haproxy-"));
 afterAll(() => rmSync(workdir, { recursive: true, force: true }));
@@ -23,11 +23,11 @@ const backends = [
 
 describe("HAProxy config", () => {
   it("passes haproxy's own check", () => {
-    expect(haproxyCheck(renderHaproxyConfig({ backends, healthPath: "/health" }))).toContain("Configuration file is valid");
+    expect(haproxyCheck(renderHaproxyConfig({ backends, healthPath: "/health" }).content)).toContain("Configuration file is valid");
   });
 
   it("sends HTTP and HTTPS to every web node and checks the health path on port 80", () => {
-    const config = renderHaproxyConfig({ backends, healthPath: "/api/health?deep=1" });
+    const config = renderHaproxyConfig({ backends, healthPath: "/api/health?deep=1" }).content;
     for (const { name, address } of backends) {
       expect(config).toContain(`    server ${name} ${address}:80 check\n`);
       expect(config).toContain(`    server ${name} ${address}:443 check port 80\n`);
@@ -37,10 +37,10 @@ describe("HAProxy config", () => {
   });
 
   it("renders the same bytes for the same input", () => {
-    expect(renderHaproxyConfig({ backends, healthPath: "/health" })).toBe(renderHaproxyConfig({ backends, healthPath: "/health" }));
+    expect(renderHaproxyConfig({ backends, healthPath: "/health" })).toEqual(renderHaproxyConfig({ backends, healthPath: "/health" }));
   });
 
   it("is refused by haproxy when a backend address is not an address, so the check is real", () => {
-    expect(() => haproxyCheck(renderHaproxyConfig({ backends: [{ name: "web-1", address: "not an address" }], healthPath: "/health" }))).toThrow();
+    expect(() => haproxyCheck(renderHaproxyConfig({ backends: [{ name: "web-1", address: "not an address" }], healthPath: "/health" }).content)).toThrow();
   });
 });

@@ -1,3 +1,4 @@
+import type { Stack } from "../schema/stack";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
@@ -33,4 +34,9 @@ export function defaultArtifactPath(): string {
     }
   }
   throw new Error(`no app/ workspace above ${__dirname}: pass the path of a built orchestrator artifact`);
+}
+
+/** The release an enabled app deploys: its configured artifact, or this checkout's build. */
+export function appArtifact(stack: Pick<Stack, "app">): Artifact | undefined {
+  return stack.app?.enabled ? readArtifact(stack.app.artifact ?? defaultArtifactPath()) : undefined;
 }

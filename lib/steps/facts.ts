@@ -1,0 +1,15 @@
+/** What a host's facts step reports about it: every later step of the host may be rendered from it. */
+export interface ServerFacts {
+  /** `ID` of /etc/os-release: `debian`, `ubuntu`. */
+  readonly os: string;
+  /** `VERSION_CODENAME`: `bookworm`, `noble`. */
+  readonly codename: string;
+  readonly memoryMb: number;
+}
+
+/** The facts step prints its facts as JSON on its last line. */
+export function parseFacts(stdout: string): ServerFacts {
+  const facts = JSON.parse(stdout.trim().split("\n").pop() ?? "") as ServerFacts;
+  if (typeof facts.memoryMb !== "number" || typeof facts.os !== "string") throw new Error(`unexpected host facts: ${stdout}`);
+  return facts;
+}

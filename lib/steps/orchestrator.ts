@@ -1,0 +1,157 @@
+import type { Artifact } from "../plan/artifact";
+import { addressFrom, appUnitsOf, type ClusterSecret, secretPlaceholder } from "../plan/cluster";
+import type { PlannedHost, TopologyPlan } from "../plan/topology";
+import { type OrchestratorUnit, orchestratorLayout, renderOrchestratorEnvironment, renderOrchestratorUnits } from "../render/orchestrator";
+import { renderTemplate } from "../render/template";
+import type { App } from "../schema/app";
+import { baseStep, firewallStep } from "./host";
+import { databaseUserStep } from "./mysql";
+import type { StepPlanner } from "./plan";
+import { redisStep } from "./redis";
+import { putFiles, stepCommand } from "./script";
+import { type CommandStep, type PlannedStep, privateIpOf, type UploadStep } from "./step";
+import { siteStep } from "./web";
+
+/**
+ * The MegaWeb Orchestrator on the phase's web and worker hosts: the artifact uploaded to each,
+ * its environment file written by a secret-only step, its units installed from that release, and
+ * its database on the MySQL primary. A host's units restart only when its release or its
+ * environment changed.
+ */
+
+export const appDatabaseStep = (host: string) => `${host}-database`;
+export const artifactStep = (host: string) => `${host}-artifact`;
+export const appEnvironmentStep = (host: string) => `${host}-environment`;
+export const installStep = (host: string) => `${host}-install`;
+
+/** Where the host's copy of the artifact is uploaded. */
+export function uploadPath(artifact: Artifact): string {
+  return `${orchestratorLayout.uploadDir}/megaweb-orchestrator-${artifact.release}.tgz`;
+}
+
+/** Stands in for an artifact not built yet (`megaweb plan` and `render` in a fresh checkout): the files show where the release goes. */
+export function unbuiltArtifact(path: string): Artifact {
+  return { path, version: "<version>", sha256: "<sha256>", release: "<release>" };
+}
+
+const partials = { units: "app/units.sh" };
+
+function scriptView(units: readonly OrchestratorUnit[], port: number, artifact?: Artifact) {
+  return {
+    ...orchestratorLayout,
+    units: units.join(" "),
+    port,
+    uploadPattern: "megaweb-orchestrator-*.tgz",
+    ...(artifact && { version: artifact.version, sha256: artifact.sha256, release: artifact.release, upload: uploadPath(artifact) }),
+  };
+}
+
+export const orchestratorSteps: StepPlanner = ({ stack, topology, artifact }) => {
+  const app = stack.app;
+  if (!app?.enabled || artifact === undefined) return [];
+  const primary = topology.mysql.primary;
+  const database = databaseUserStep(topology, {
+    name: appDatabaseStep(primary),
+    owner: "orchestrator",
+    domain: app.domain,
+    database: { ...app.database, charset: "utf8mb4" },
+    reads: ["app.database"],
+  });
+  const hostSteps = topology.hosts
+    .filter((host) => appUnitsOf(host).length > 0)
+    .flatMap((host): PlannedStep[] => {
+      const units = appUnitsOf(host);
+      const upload: UploadStep = {
+        kind: "upload",
+        name: artifactStep(host.name),
+        owner: "orchestrator",
+        host: host.name,
+        dependsOn: [baseStep(host.name)],
+        inputs: [],
+        reads: ["app.artifact"],
+        secrets: [],
+        source: artifact.path,
+        remotePath: uploadPath(artifact),
+      };
+      const environment = environmentStep(topology, app, host, units);
+      const install: CommandStep = {
+        kind: "command",
+        name: installStep(host.name),
+        owner: "orchestrator",
+        host: host.name,
+        undoable: true,
+        dependsOn: [
+          upload.name,
+          environment.name,
+          database.name,
+          redisStep(topology.redis.primary),
+          firewallStep(host.name),
+          ...(host.roles.includes("web") ? [siteStep(host.name, app.domain)] : []),
+        ],
+        inputs: [],
+        reads: ["app.artifact", "app.port"],
+        secrets: [],
+        renderer: "orchestrator",
+        render: () => {
+          const files = renderOrchestratorUnits(units, artifact);
+          return {
+            files,
+            create: stepCommand(renderTemplate("app/install.sh", { ...scriptView(units, app.port, artifact), unitFiles: putFiles(files) }, partials)),
+            delete: stepCommand(renderTemplate("app/uninstall.sh", scriptView(units, 0))),
+          };
+        },
+      };
+      return [upload, environment, install];
+    });
+  return [database, ...hostSteps];
+};
+
+/** The host's environment file, with every address as this host reaches it; written from stdin. */
+function environmentStep(topology: TopologyPlan, app: App, host: PlannedHost, units: readonly OrchestratorUnit[]): CommandStep {
+  const redis = topology.redis.sentinels.length > 0 ? topology.redis.sentinels : [topology.redis.primary];
+  const servers = [topology.mysql.primary, ...topology.mysql.replicas, ...redis];
+  const secrets: ClusterSecret[] = [{ kind: "apiToken" }, { kind: "database", domain: app.domain }, { kind: "redis" }];
+  return {
+    kind: "command",
+    name: appEnvironmentStep(host.name),
+    owner: "orchestrator",
+    host: host.name,
+    undoable: true,
+    dependsOn: [baseStep(host.name)],
+    inputs: [...new Set(servers)].filter((server) => server !== host.name).map(privateIpOf),
+    reads: ["app"],
+    secrets,
+    renderer: "orchestrator",
+    render: (at) => {
+      const reach = (server: string) => addressFrom(host.name, server, (other) => at.privateIp(other));
+      const redisPassword = secretPlaceholder({ kind: "redis" });
+      const file = renderOrchestratorEnvironment({
+        app,
+        apiToken: secretPlaceholder({ kind: "apiToken" }),
+        database: {
+          name: app.database.name,
+          user: app.database.user,
+          password: secretPlaceholder({ kind: "database", domain: app.domain }),
+          primary: reach(topology.mysql.primary),
+          replicas: topology.mysql.replicas.map(reach),
+        },
+        redis:
+          topology.redis.sentinels.length > 0
+            ? { password: redisPassword, sentinels: topology.redis.sentinels.map(reach) }
+            : { password: redisPassword, address: reach(topology.redis.primary) },
+      });
+      return {
+        files: [file],
+        create: stepCommand(
+          renderTemplate(
+            "app/environment.sh",
+            { ...scriptView(units, app.port), path: file.path, mode: file.mode, owner: file.owner ?? "root:root" },
+            partials,
+          ),
+        ),
+        delete: stepCommand(renderTemplate("app/environment-delete.sh", { path: file.path })),
+        stdin: file.content,
+      };
+    },
+  };
+}

@@ -1,0 +1,107 @@
+import type { Artifact } from "../plan/artifact";
+import type { PlannedHost, TopologyPlan } from "../plan/topology";
+import { type HostFile, renderWebHost, type WebHostRender } from "../render/files";
+import type { Stack } from "../schema/stack";
+import { haproxySteps } from "./haproxy";
+import { hostSteps } from "./host";
+import { mysqlSteps } from "./mysql";
+import { orchestratorSteps, unbuiltArtifact } from "./orchestrator";
+import { redisSteps } from "./redis";
+import type { DeployFacts, PlannedStep } from "./step";
+import { webSteps } from "./web";
+
+/**
+ * The provisioning of a whole stack as a plan of steps (the awsx split: `subnetDistributor`
+ * computes the layout, the VPC component only makes resources from it). A role is a planner:
+ * a function from the stack and its topology to the steps of that role on every host, each step
+ * naming the `lib/render/` module that renders its files. A new role is a new renderer module,
+ * a new planner and one entry in `planners`; the components that run the steps do not change.
+ */
+
+export interface StepPlan {
+  readonly stack: Stack;
+  readonly topology: TopologyPlan;
+  /** The orchestrator release the app's steps deploy, when one was given. */
+  readonly artifact?: Artifact;
+  /** Every step of every host, each after the steps it depends on. */
+  readonly steps: readonly PlannedStep[];
+}
+
+export interface PlanContext {
+  readonly stack: Stack;
+  readonly topology: TopologyPlan;
+  /** The orchestrator's release, when the stack enables the app. */
+  readonly artifact?: Artifact;
+  /** A web host's files from its facts, rendered once for all the steps of the host that share them. */
+  readonly webHost: (host: PlannedHost, at: DeployFacts) => WebHostRender;
+}
+
+export type StepPlanner = (context: PlanContext) => PlannedStep[];
+
+/** In the order their steps may depend on each other: a planner's steps wait only for steps planned before them. */
+const planners: readonly StepPlanner[] = [hostSteps, mysqlSteps, redisSteps, haproxySteps, webSteps, orchestratorSteps];
+
+export interface StepPlanOptions {
+  /**
+   * The orchestrator artifact the app's steps deploy (`readArtifact`). Without one, an enabled
+   * app's steps show placeholders for its version and checksum.
+   */
+  readonly artifact?: Artifact;
+}
+
+export function planSteps(stack: Stack, topology: TopologyPlan, options: StepPlanOptions = {}): StepPlan {
+  const renders = new Map<string, WebHostRender>();
+  const context: PlanContext = {
+    stack,
+    topology,
+    artifact: stack.app?.enabled ? (options.artifact ?? unbuiltArtifact(stack.app.artifact ?? "app/dist/megaweb-orchestrator-<version>.tgz")) : undefined,
+    webHost: (host, at) => {
+      const memoryMb = at.facts(host.name).memoryMb;
+      const key = `${host.name}:${memoryMb}`;
+      let render = renders.get(key);
+      if (render === undefined) {
+        render = renderWebHost(stack, { name: host.name, memoryMb, roles: host.roles });
+        renders.set(key, render);
+      }
+      return render;
+    },
+  };
+  const steps = planners.flatMap((planner) => planner(context));
+  checkGraph(steps, topology);
+  return { stack, topology, artifact: options.artifact, steps };
+}
+
+/** A planner's mistake (a duplicate name, a step waiting for one planned later or not at all) fails here, before any resource exists. */
+function checkGraph(steps: readonly PlannedStep[], topology: TopologyPlan): void {
+  const hosts = new Set(topology.hosts.map((host) => host.name));
+  const seen = new Set<string>();
+  for (const step of steps) {
+    if (seen.has(step.name)) throw new Error(`the step plan has two steps named ${step.name}`);
+    if (!hosts.has(step.host)) throw new Error(`step ${step.name} runs on ${step.host}, which the plan does not have`);
+    for (const dependency of step.dependsOn) {
+      if (!seen.has(dependency)) throw new Error(`step ${step.name} waits for ${dependency}, which is not planned before it`);
+    }
+    for (const input of step.inputs) {
+      if (!hosts.has(input.host)) throw new Error(`step ${step.name} is rendered from ${input.host}, which the plan does not have`);
+    }
+    seen.add(step.name);
+  }
+}
+
+/**
+ * Every file each host gets, from the render of every step on it (per host name, in plan order),
+ * secret files with their placeholders: what `megaweb render` writes.
+ */
+export function filesPerHost(plan: StepPlan, at: DeployFacts): Map<string, HostFile[]> {
+  const files = new Map<string, Map<string, HostFile>>(plan.topology.hosts.map((host) => [host.name, new Map()]));
+  for (const step of plan.steps) {
+    if (step.kind !== "command") continue;
+    for (const file of step.render(at).files) files.get(step.host)!.set(file.path, file);
+  }
+  return new Map([...files].map(([host, byPath]) => [host, [...byPath.values()]]));
+}
+
+/** The steps a component runs. */
+export function stepsOf(plan: StepPlan, owner: PlannedStep["owner"]): PlannedStep[] {
+  return plan.steps.filter((step) => step.owner === owner);
+}

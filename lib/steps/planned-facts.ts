@@ -1,0 +1,27 @@
+import type { PlannedHost } from "../plan/topology";
+import type { Stack } from "../schema/stack";
+import type { StepPlan } from "./plan";
+import type { DeployFacts } from "./step";
+
+/**
+ * The deploy-time values as the plan expects them, for rendering steps without servers
+ * (`megaweb render`, tests): Debian 12 with the planned size's memory, and the private addresses
+ * the stack file lists for existing hosts, or a placeholder for a droplet's (DigitalOcean assigns
+ * those when it creates the droplet).
+ */
+export function plannedFacts(plan: Pick<StepPlan, "stack" | "topology">): DeployFacts {
+  const hosts = new Map(plan.topology.hosts.map((host) => [host.name, host]));
+  const planned = (name: string): PlannedHost => {
+    const host = hosts.get(name);
+    if (host === undefined) throw new Error(`the plan has no host ${name}`);
+    return host;
+  };
+  return {
+    facts: (name) => ({ os: "debian", codename: "bookworm", memoryMb: planned(name).memoryMb }),
+    privateIp: (name) => existingAddress(plan.stack, planned(name)) ?? `<${name} private IP>`,
+  };
+}
+
+function existingAddress(stack: Stack, host: PlannedHost): string | undefined {
+  return stack.target === "existing" ? stack.hosts[host.plannedAs]?.[host.ordinal - 1]?.privateAddress : undefined;
+}

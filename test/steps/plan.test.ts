@@ -1,0 +1,224 @@
+import { describe, expect, it } from "vitest";
+import { placeholderPattern, secretName, secretPlaceholder } from "../../lib/plan/cluster";
+import { planTopology } from "../../lib/plan/topology";
+import type { InfrastructureInput } from "../../lib/schema/infrastructure";
+import { parseStack } from "../../lib/schema/stack";
+import { filesPerHost, planSteps, type StepPlan } from "../../lib/steps/plan";
+import { plannedFacts } from "../../lib/steps/planned-facts";
+import type { PlannedStep } from "../../lib/steps/step";
+
+/**
+ * The step graph of each phase, from the plan alone: no Pulumi, no mocks. A step reads
+ * `name ← what it waits for [secrets]`, with its host left out of its own name and its host's
+ * steps it waits for.
+ */
+
+const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGnmPRvX2XbQ3RRkXhhD0yRSsOEv7Ba9rTfZrgqlIWcm ops@example";
+const artifact = { path: "/srv/megaweb-orchestrator-0.1.0.tgz", version: "0.1.0", sha256: "ab".repeat(32), release: "0.1.0-abababababab" };
+const shop = { domain: "shop.example.com", database: {}, php: { memoryLimit: "96M", extensions: ["mysql", "redis"] }, pool: { maxChildren: 4 } };
+const blog = { domain: "blog.example.com", webServer: "apache", php: { memoryLimit: "96M" }, pool: { maxChildren: 2 } };
+const files = { domain: "files.example.com", kind: "static" };
+
+function plan(infrastructure: InfrastructureInput, sites: unknown[], app?: Record<string, unknown>): StepPlan {
+  const stack = parseStack({ sshPublicKeys: [key], adminCidrs: ["203.0.113.0/24"], ...infrastructure, sites, ...(app && { app }) });
+  return planSteps(stack, planTopology(stack), { artifact });
+}
+
+/** Each host's steps as `name ← dependencies [secrets]`, in plan order. */
+function graph(steps: StepPlan): Record<string, string[]> {
+  const byHost: Record<string, string[]> = {};
+  for (const step of steps.steps) {
+    const local = (name: string) => (name.startsWith(`${step.host}-`) ? name.slice(step.host.length + 1) : name);
+    const secrets = step.secrets.length > 0 ? ` [${step.secrets.map(secretName).join(", ")}]` : "";
+    const owner = step.owner === "orchestrator" ? "app:" : "";
+    (byHost[step.host] ??= []).push(`${owner}${local(step.name)} ← ${step.dependsOn.map(local).join(", ")}${secrets}`.replace(/ ← $/, ""));
+  }
+  return byHost;
+}
+
+const named = (steps: StepPlan, name: string): PlannedStep => steps.steps.find((step) => step.name === name) ?? expect.fail(`no step ${name}`);
+const rendered = (steps: StepPlan, name: string) => {
+  const step = named(steps, name);
+  if (step.kind !== "command") throw new Error(`${name} is an upload`);
+  return step.render(plannedFacts(steps));
+};
+
+describe("the step graph of each phase", () => {
+  it("single: the base, the firewall, MariaDB, Redis, the web tier and each site's steps, then the app's, on the one host", () => {
+    const steps = plan({ phase: "single" }, [shop, blog, files], { domain: "orchestrator.example.com" });
+    expect(graph(steps)).toEqual({
+      "web-1": [
+        "facts",
+        "base ← facts",
+        "firewall ← base",
+        "mysql ← firewall",
+        "db-shop_example_com ← mysql [mysql:shop.example.com]",
+        "redis ← firewall [redis]",
+        "web ← firewall",
+        "site-shop_example_com ← web, mysql, redis",
+        "site-shop_example_com-env ← site-shop_example_com, db-shop_example_com [redis, mysql:shop.example.com]",
+        "site-blog_example_com ← web, mysql, redis",
+        "site-blog_example_com-env ← site-blog_example_com [redis]",
+        "site-files_example_com ← web, mysql, redis",
+        "site-orchestrator_example_com ← web, mysql, redis",
+        "app:database ← mysql [mysql:orchestrator.example.com]",
+        "app:artifact ← base",
+        "app:environment ← base [api-token, mysql:orchestrator.example.com, redis]",
+        "app:install ← artifact, environment, database, redis, firewall, site-orchestrator_example_com",
+      ],
+    });
+    expect(steps.steps.map((step) => step.renderer)).toContain("nginx, apache, php-fpm");
+  });
+
+  it("four-server: each role on its host; the web host's steps wait for the database and Redis steps on theirs", () => {
+    const steps = plan({ phase: "four-server" }, [shop], { domain: "orchestrator.example.com" });
+    expect(graph(steps)).toEqual({
+      "web-1": [
+        "facts",
+        "base ← facts",
+        "firewall ← base",
+        "web ← firewall",
+        "site-shop_example_com ← web",
+        "site-shop_example_com-env ← site-shop_example_com, mysql-1-db-shop_example_com [redis, mysql:shop.example.com]",
+        "site-orchestrator_example_com ← web",
+        "app:artifact ← base",
+        "app:environment ← base [api-token, mysql:orchestrator.example.com, redis]",
+        "app:install ← artifact, environment, mysql-1-database, redis-1-redis, firewall, site-orchestrator_example_com",
+      ],
+      "redis-1": ["facts", "base ← facts", "firewall ← base", "redis ← firewall [redis]"],
+      "mysql-1": [
+        "facts",
+        "base ← facts",
+        "firewall ← base",
+        "mysql ← firewall",
+        "db-shop_example_com ← mysql [mysql:shop.example.com]",
+        "app:database ← mysql [mysql:orchestrator.example.com]",
+      ],
+      "worker-1": [
+        "facts",
+        "base ← facts",
+        "firewall ← base",
+        "app:artifact ← base",
+        "app:environment ← base [api-token, mysql:orchestrator.example.com, redis]",
+        "app:install ← artifact, environment, mysql-1-database, redis-1-redis, firewall",
+      ],
+    });
+    // What each step is rendered from at deploy time: its own facts, and the addresses of the hosts it names.
+    expect(named(steps, "web-1-site-shop_example_com-env").inputs).toEqual([
+      { kind: "facts", host: "web-1" },
+      { kind: "privateIp", host: "redis-1" },
+      { kind: "privateIp", host: "mysql-1" },
+    ]);
+    expect(named(steps, "mysql-1-db-shop_example_com").inputs).toEqual([
+      { kind: "privateIp", host: "web-1" },
+      { kind: "privateIp", host: "worker-1" },
+    ]);
+    expect(named(steps, "mysql-1-mysql").inputs).toEqual([
+      { kind: "facts", host: "mysql-1" },
+      { kind: "facts", host: "web-1" },
+      { kind: "privateIp", host: "mysql-1" },
+    ]);
+  });
+
+  it("horizontal with HAProxy: the load balancer's step is rendered from every web host's address", () => {
+    const steps = plan({ phase: "horizontal", loadBalancer: { kind: "haproxy" }, nodes: { web: 2, worker: 1 } }, [files]);
+    expect(graph(steps)["loadbalancer-1"]).toEqual(["facts", "base ← facts", "firewall ← base", "haproxy ← firewall"]);
+    expect(named(steps, "loadbalancer-1-haproxy").inputs.map((input) => input.host)).toEqual(["web-1", "web-2"]);
+    expect(graph(steps)["web-2"]).toEqual(["facts", "base ← facts", "firewall ← base", "web ← firewall", "site-files_example_com ← web"]);
+  });
+
+  it("ha: Redis and MariaDB on every data host, the databases on the primary only, nothing but the base on the Sentinels yet", () => {
+    const steps = plan({ phase: "ha" }, [shop], { domain: "orchestrator.example.com" });
+    const byHost = graph(steps);
+    expect(Object.keys(byHost)).toEqual([
+      ...["web-1", "web-2", "web-3", "web-4", "web-5"],
+      ...["redis-1", "redis-2", "redis-3", "sentinel-1", "sentinel-2", "sentinel-3", "mysql-1", "mysql-2", "mysql-3"],
+      ...["worker-1", "worker-2", "worker-3", "worker-4", "worker-5"],
+    ]);
+    for (const host of ["sentinel-1", "sentinel-2", "sentinel-3"]) expect(byHost[host]).toEqual(["facts", "base ← facts", "firewall ← base"]);
+    for (const host of ["redis-2", "redis-3"]) expect(byHost[host]).toEqual(["facts", "base ← facts", "firewall ← base", "redis ← firewall [redis]"]);
+    for (const host of ["mysql-2", "mysql-3"]) expect(byHost[host]).toEqual(["facts", "base ← facts", "firewall ← base", "mysql ← firewall"]);
+    expect(byHost["mysql-1"]).toContain("db-shop_example_com ← mysql [mysql:shop.example.com]");
+    for (const web of ["web-1", "web-2", "web-3", "web-4", "web-5"]) expect(byHost[web]).toEqual(byHost["web-1"]);
+    // Every MariaDB is sized for the PHP workers of all five web hosts.
+    expect(
+      named(steps, "mysql-2-mysql")
+        .inputs.filter((input) => input.kind === "facts")
+        .map((input) => input.host),
+    ).toEqual(["mysql-2", "web-1", "web-2", "web-3", "web-4", "web-5"]);
+    // The app asks the Sentinels for Redis, so its environment is rendered from their addresses, not the primary's.
+    expect(named(steps, "worker-3-environment").inputs.map((input) => input.host)).toEqual([
+      "mysql-1",
+      "mysql-2",
+      "mysql-3",
+      "sentinel-1",
+      "sentinel-2",
+      "sentinel-3",
+    ]);
+    // facts, base and firewall on 19 hosts; web tier, two sites and an .env on 5; 3 Redis; 3 MariaDB and a database; the app on 10 and its database.
+    expect(steps.steps).toHaveLength(19 * 3 + 5 * 4 + 3 + 3 + 1 + 10 * 3 + 1);
+  });
+});
+
+describe("every planned step", () => {
+  const phases: [string, InfrastructureInput][] = [
+    ["single", { phase: "single" }],
+    ["four-server", { phase: "four-server" }],
+    ["horizontal", { phase: "horizontal", loadBalancer: { kind: "haproxy" } }],
+    ["ha", { phase: "ha" }],
+  ];
+  const custom = {
+    domain: "tls.example.com",
+    kind: "static",
+    tls: { mode: "custom", certificate: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n", key: { secure: "v1:abc" } },
+  };
+
+  it.each(phases)("%s: waits only for steps planned before it, on hosts the plan has", (_, infrastructure) => {
+    const steps = plan(infrastructure, [shop, blog, custom], { domain: "orchestrator.example.com" });
+    const seen = new Set<string>();
+    const hosts = new Set(steps.topology.hosts.map((host) => host.name));
+    for (const step of steps.steps) {
+      for (const dependency of step.dependsOn) expect(seen.has(dependency), `${step.name} waits for ${dependency}`).toBe(true);
+      for (const input of step.inputs) expect(hosts.has(input.host), `${step.name} reads ${input.host}`).toBe(true);
+      seen.add(step.name);
+    }
+  });
+
+  it.each(phases)("%s: carries its secrets on stdin only, as the placeholders it declares", (_, infrastructure) => {
+    const steps = plan(infrastructure, [shop, blog, custom], { domain: "orchestrator.example.com" });
+    for (const step of steps.steps) {
+      if (step.kind !== "command") continue;
+      const { create, delete: undo, stdin } = step.render(plannedFacts(steps));
+      expect(`${create}${undo ?? ""}`.match(placeholderPattern), step.name).toBeNull();
+      expect(stdin !== undefined, `${step.name} has stdin exactly when it declares secrets`).toBe(step.secrets.length > 0);
+      expect(new Set(stdin?.match(placeholderPattern) ?? []), step.name).toEqual(new Set(step.secrets.map(secretPlaceholder)));
+    }
+  });
+
+  it("changing one site's PHP settings changes only that site's steps, on every web host", () => {
+    const before = plan({ phase: "horizontal" }, [shop, blog]);
+    const after = plan({ phase: "horizontal" }, [{ ...shop, php: { ...shop.php, memoryLimit: "128M" } }, blog]);
+    const scripts = (steps: StepPlan) =>
+      Object.fromEntries(steps.steps.flatMap((step) => (step.kind === "command" ? [[step.name, step.render(plannedFacts(steps)).create]] : [])));
+    const [a, b] = [scripts(before), scripts(after)];
+    expect(Object.keys(b).filter((name) => a[name] !== b[name])).toEqual([
+      "web-1-site-shop_example_com",
+      "web-2-site-shop_example_com",
+      "web-3-site-shop_example_com",
+    ]);
+  });
+
+  it("renders every file of every host from the plan, the secret ones as placeholders", () => {
+    const steps = plan({ phase: "four-server" }, [shop, custom], { domain: "orchestrator.example.com" });
+    const perHost = filesPerHost(steps, plannedFacts(steps));
+    const secretFiles = [...perHost].flatMap(([host, files]) => files.filter((file) => file.secret).map((file) => `${host}:${file.path}`));
+    expect(secretFiles.sort()).toEqual([
+      "redis-1:/etc/redis/megaweb-secrets.conf",
+      "web-1:/etc/megaweb/orchestrator.env",
+      "web-1:/etc/ssl/private/megaweb-tls_example_com.key",
+      "web-1:/var/www/shop_example_com/.env",
+      "worker-1:/etc/megaweb/orchestrator.env",
+    ]);
+    expect(rendered(steps, "web-1-site-shop_example_com-env").stdin).toBe(perHost.get("web-1")!.find((file) => file.path.endsWith("/.env"))!.content);
+  });
+});
