@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { request } from "node:https";
 import type { TLSSocket } from "node:tls";
@@ -113,7 +113,6 @@ beforeAll(async () => {
     "0644",
     owned("le_megaweb_test"),
   );
-  mkdirSync(join(root, "var/cache/nginx"), { recursive: true });
   daemons.push(await startFpm(root, "8.2"), await startNginx(root));
 });
 
