@@ -88,7 +88,7 @@ function userExists(user: string): boolean {
 
 /** Package-owned files the rendered nginx.conf includes, and the directories nginx expects. */
 function prepareNginxRoot(root: string): void {
-  for (const dir of ["var/lib/nginx/body", "var/log/nginx", "run", "etc/nginx/conf.d", "etc/nginx/modules-enabled", "var/cache/nginx"]) {
+  for (const dir of ["var/lib/nginx/body", "var/log/nginx", "run", "etc/nginx/conf.d", "etc/nginx/modules-enabled"]) {
     mkdirSync(join(root, dir), { recursive: true });
   }
   copyFileSync("/etc/nginx/mime.types", join(root, "etc/nginx/mime.types"));

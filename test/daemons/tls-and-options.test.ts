@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { request } from "node:https";
 import type { TLSSocket } from "node:tls";
 import { join } from "node:path";
@@ -81,7 +81,6 @@ beforeAll(async () => {
     "0644",
     owned("le_megaweb_test"),
   );
-  mkdirSync(join(root, "var/cache/nginx"), { recursive: true });
   daemons.push(await startFpm(root, "8.2"), await startNginx(root));
 });
 
