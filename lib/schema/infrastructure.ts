@@ -2,6 +2,7 @@ import { isIP } from "node:net";
 import { z } from "zod";
 import type { Role } from "../../components/host";
 import { dropletSize, sizeSlugPattern } from "../plan/droplet-sizes";
+import { checkHighAvailability, majorityOf, SentinelQuorum, VirtualAddress } from "./high-availability";
 
 /**
  * Where and how big the servers are. Owned by the topology work (phases, plan, firewalls);
@@ -109,7 +110,8 @@ export const phaseRules: Readonly<Record<Phase, PhaseRule>> = {
   },
   horizontal: {
     counts: {
-      web: { default: 3, min: 1, max: 20 },
+      // Fewer than two web nodes behind a load balancer balance nothing and survive no failure.
+      web: { default: 3, min: 2, max: 20 },
       worker: { default: 3, min: 1, max: 20 },
       redisReplicas: fixed(0),
       mysqlReplicas: fixed(0),
@@ -130,7 +132,8 @@ export const phaseRules: Readonly<Record<Phase, PhaseRule>> = {
       web: { default: 5, min: 2, max: 50 },
       worker: { default: 5, min: 1, max: 50 },
       redisReplicas: { default: 2, min: 1, max: 5 },
-      mysqlReplicas: { default: 2, min: 1, max: 5 },
+      // Semi-sync commits need a replica's acknowledgement, and one replica may be down or promoted.
+      mysqlReplicas: { default: 2, min: 2, max: 5 },
       sentinels: { default: 3, min: 3, max: 7 },
     },
     sizes: {
@@ -199,6 +202,8 @@ const InfrastructureFields = z
       .object({
         /** @default "digitalocean" on DigitalOcean, "haproxy" on existing hosts */
         kind: LoadBalancerKind.optional(),
+        /** Existing hosts in the ha phase: the address the two HAProxy nodes share (see `high-availability.ts`). */
+        virtualAddress: VirtualAddress.optional(),
       })
       .strict()
       .optional(),
@@ -237,6 +242,8 @@ const InfrastructureFields = z
         }),
       )
       .default([]),
+    /** Sentinels that must agree the Redis primary is down. @default a majority of `nodes.sentinels` */
+    sentinelQuorum: SentinelQuorum.optional(),
     /** Sources allowed to SSH into droplets (and nothing else is). */
     adminCidrs: z.array(Cidr).default([]),
     /** Hosts per role when `target` is `existing`; for `redis` and `mysql` the first is the primary. */
@@ -253,6 +260,12 @@ export function resolvedNodes(infrastructure: Pick<Infrastructure, "phase" | "no
 /** The droplet size a role gets: the stack file's, else the phase's default. */
 export function plannedSize(infrastructure: Pick<Infrastructure, "phase" | "sizes">, role: Role): string {
   return infrastructure.sizes[role] ?? phaseRules[infrastructure.phase].sizes[role];
+}
+
+/** The Sentinels' quorum: the stack's, else a majority of them (0 without Sentinels). */
+export function resolvedSentinelQuorum(infrastructure: Pick<Infrastructure, "phase" | "nodes" | "sentinelQuorum">): number {
+  const sentinels = resolvedNodes(infrastructure).sentinels;
+  return sentinels === 0 ? 0 : (infrastructure.sentinelQuorum ?? majorityOf(sentinels));
 }
 
 /** The load balancer kind, resolved: DigitalOcean's own on DigitalOcean, HAProxy on existing hosts. */
@@ -293,6 +306,8 @@ function checkTopology(infrastructure: z.output<typeof InfrastructureFields>, co
   if (nodes.sentinels % 2 === 0 && nodes.sentinels >= rule.counts.sentinels.min && nodes.sentinels > 0) {
     issue(["nodes", "sentinels"], `must be odd so a majority of Sentinels always agrees on a failover, got ${nodes.sentinels}`);
   }
+
+  checkHighAvailability(infrastructure, nodes.sentinels, issue);
 
   if (infrastructure.loadBalancer && rule.haproxyNodes === 0) {
     issue(["loadBalancer"], `the ${phase} phase has no load balancer (horizontal and ha have one)`);
