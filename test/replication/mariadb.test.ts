@@ -208,6 +208,18 @@ describe("MariaDB replication from the rendered files", () => {
     for (const replica of servers.slice(1)) expect(await replicaStatus(replica)).toMatchObject({ Master_Port: servers[0]!.port, Slave_SQL_Running: "Yes" });
   });
 
+  it("keeps a server whose history diverged read-only, following nobody, instead of joining", async () => {
+    const diverged = servers[2]!;
+    // A transaction written on the replica itself (root may, read-only or not), then cut loose.
+    await query(diverged, "STOP SLAVE");
+    await query(diverged, "RESET SLAVE ALL");
+    await query(diverged, "INSERT INTO shop.ledger VALUES (-99, 'written on a replica')");
+    const result = await cluster.tool(diverged, "setup");
+    expect(result.status).toBe(1);
+    expect(result.output).toMatch(/cannot follow 127\.0\.0\.1:\d+ and stays read-only, replication stopped: .*1236/);
+    expect((await readOnlyStates(cluster))[2]).toBe(1);
+  });
+
   it("never had two writable servers at once", async () => {
     const samples = await writableSamples.stop();
     expect(samples.length).toBeGreaterThan(100);
