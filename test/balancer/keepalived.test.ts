@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -123,6 +123,20 @@ function firstAnswerFrom(record: LoadRecord<string>, node: Balancer, since: numb
 }
 
 describe("keepalived from the rendered files, between two namespaces", () => {
+  it("passes keepalived's own config test on each node", () => {
+    for (const node of balancers) {
+      const test = spawnSync(
+        "ip",
+        ["netns", "exec", network.ns(node), "keepalived", "--config-test", "-l", "-f", join(roots[node], "etc/keepalived/keepalived.conf")],
+        {
+          encoding: "utf8",
+        },
+      );
+      expect(test.status, test.stdout + test.stderr).toBe(0);
+      expect(test.stdout + test.stderr).not.toMatch(/WARNING|ERROR|unsafe|not executable/i);
+    }
+  });
+
   it("gives the address to the first load balancer, the higher priority", async () => {
     await until("lb-1 to hold the address", () => network.holds("lb-1", virtualAddress));
     expect(network.holds("lb-2", virtualAddress)).toBe(false);
