@@ -23,7 +23,7 @@ import {
   writeHostFile,
   type Daemon,
 } from "../daemons/harness";
-import { startLoad, summarize } from "../faults/measure";
+import { eventually, startLoad, summarize } from "../faults/measure";
 
 /**
  * Two web nodes behind HAProxy on loopback, served for real: nginx and PHP-FPM from the rendered
@@ -128,7 +128,7 @@ beforeAll(async () => {
       awaited: "HAProxy's stats socket",
     }),
   );
-  await waitFor("both nodes up", async () => (await serverStates()).every((server) => server.status === "UP"), 30_000);
+  await eventually("both nodes up", async () => (await serverStates()).every((server) => server.status === "UP") || undefined);
 }, 180_000);
 
 afterAll(async () => {
@@ -138,15 +138,6 @@ afterAll(async () => {
   removeUsers(createdUsers);
   for (const root of [...roots, haproxyRoot]) if (root) removeRoot(root);
 });
-
-async function waitFor(what: string, check: () => Promise<boolean>, ms: number): Promise<number> {
-  const started = Date.now();
-  while (!(await check().catch(() => false))) {
-    if (Date.now() - started > ms) throw new Error(`${what} within ${ms} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return Date.now() - started;
-}
 
 /** The web_http servers' states from HAProxy's stats socket. */
 function serverStates(): Promise<{ name: string; status: string }[]> {
@@ -221,11 +212,11 @@ describe("web nodes behind HAProxy, from the rendered files", () => {
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const stoppedAt = load.now();
     await fpm[0]!.stop();
-    const outAfterMs = await waitFor(
-      "web-1 to leave the pool",
-      async () => (await serverStates()).find((server) => server.name === "web-1")?.status.startsWith("DOWN") ?? false,
-      30_000,
-    );
+    // From the moment PHP-FPM was told to stop, on the load's clock.
+    const outAfterMs =
+      (await eventually("web-1 to leave the pool", async () =>
+        (await serverStates()).find((server) => server.name === "web-1")?.status.startsWith("DOWN") ? load.now() : undefined,
+      )) - stoppedAt;
     await new Promise((resolve) => setTimeout(resolve, 2000));
     load.stop();
     const record = await load.done;

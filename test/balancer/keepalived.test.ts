@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderKeepalived } from "../../lib/render/keepalived";
 import { removeRoot, scratchRoot, writeHostFile } from "../daemons/harness";
-import { summarize, type LoadRecord } from "../faults/measure";
+import { eventually, summarize, type LoadRecord } from "../faults/measure";
 import { subnet, VrrpNetwork } from "./vrrp-network";
 
 /**
@@ -89,15 +89,6 @@ function crashKeepalived(node: Balancer): void {
   process.kill(parent, "SIGKILL");
 }
 
-async function until(what: string, check: () => boolean, seconds = 30): Promise<number> {
-  const deadline = Date.now() + seconds * 1000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`${what} within ${seconds} s`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return Date.now();
-}
-
 /** The client's bounded load at the virtual address, in its own namespace; resolves with its record. */
 function clientLoad(seconds: number): Promise<LoadRecord<string>> {
   const tsx = join(__dirname, "../../node_modules/.bin/tsx");
@@ -138,7 +129,7 @@ describe("keepalived from the rendered files, between two namespaces", () => {
   });
 
   it("gives the address to the first load balancer, the higher priority", async () => {
-    await until("lb-1 to hold the address", () => network.holds("lb-1", virtualAddress));
+    await eventually("lb-1 to hold the address", () => network.holds("lb-1", virtualAddress) || undefined);
     expect(network.holds("lb-2", virtualAddress)).toBe(false);
     const record = await clientLoad(1);
     expect(new Set(record.outcomes.map((outcome) => outcome.value))).toEqual(new Set(["lb-1"]));
@@ -149,7 +140,7 @@ describe("keepalived from the rendered files, between two namespaces", () => {
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const killedAt = Date.now();
     crashKeepalived("lb-1");
-    const heldAt = await until("lb-2 to hold the address", () => network.holds("lb-2", virtualAddress));
+    const heldAt = await eventually("lb-2 to hold the address", () => (network.holds("lb-2", virtualAddress) ? Date.now() : undefined));
     const record = await load;
     const answeredAt = firstAnswerFrom(record, "lb-2", killedAt);
     const summary = summarize(record);
@@ -180,7 +171,7 @@ describe("keepalived from the rendered files, between two namespaces", () => {
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const killedAt = Date.now();
     process.kill(haproxy["lb-2"]!, "SIGKILL");
-    const heldAt = await until("lb-1 to hold the address again", () => network.holds("lb-1", virtualAddress));
+    const heldAt = await eventually("lb-1 to hold the address again", () => (network.holds("lb-1", virtualAddress) ? Date.now() : undefined));
     const record = await load;
     const answeredAt = firstAnswerFrom(record, "lb-1", killedAt);
     const summary = summarize(record);

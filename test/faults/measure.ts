@@ -178,3 +178,19 @@ export function startSampler<T>(probe: () => Promise<T>, options: { readonly int
     },
   };
 }
+
+/**
+ * Polls `check` every 50 ms until it gives a value (not undefined), and returns it; throws, naming
+ * `what`, after `seconds`. A check that throws counts as not yet.
+ */
+export async function eventually<T>(what: string, check: () => T | undefined | Promise<T | undefined>, seconds = 30): Promise<T> {
+  const deadline = Date.now() + seconds * 1000;
+  for (;;) {
+    const value = await Promise.resolve()
+      .then(check)
+      .catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`${what} within ${seconds} s`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import mysql from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { firstAcknowledgedAfter, startLoad, startSampler, summarize } from "../faults/measure";
+import { eventually, firstAcknowledgedAfter, startLoad, startSampler, summarize } from "../faults/measure";
 import { portsBelowEphemeral } from "../monitoring/loopback";
 import { MariaDbCluster, query, readOnlyStates, type ClusterServer } from "./mariadb-cluster";
 
@@ -30,16 +30,6 @@ afterAll(async () => {
 
 const appUrl = (server: ClusterServer) => `mysql://shop:${appPassword}@127.0.0.1:${server.port}/shop`;
 const replicaStatus = async (server: ClusterServer) => (await query(server, "SHOW SLAVE STATUS"))[0];
-
-async function eventually<T>(what: string, check: () => Promise<T | undefined>, seconds = 30): Promise<T> {
-  const deadline = Date.now() + seconds * 1000;
-  for (;;) {
-    const value = await check().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what} within ${seconds} s`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 describe("MariaDB replication from the rendered files", () => {
   it("makes the first server the writable primary and the others read-only replicas with semi-sync", async () => {

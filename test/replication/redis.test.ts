@@ -4,7 +4,7 @@ import { join } from "node:path";
 import Redis from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { replicaBound, sentinelTuning } from "../../lib/render/redis-replication";
-import { firstAcknowledgedAfter, startLoad, summarize } from "../faults/measure";
+import { eventually, firstAcknowledgedAfter, startLoad, summarize } from "../faults/measure";
 import { portsBelowEphemeral } from "../monitoring/loopback";
 import { masterName, RedisCluster, type RedisInstance } from "./redis-cluster";
 
@@ -23,16 +23,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await cluster?.stop();
 });
-
-async function eventually<T>(what: string, check: () => Promise<T | undefined>, seconds = 30): Promise<T> {
-  const deadline = Date.now() + seconds * 1000;
-  for (;;) {
-    const value = await check().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what} within ${seconds} s`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 const info = async (server: RedisInstance) => {
   const client = cluster.client(server);
