@@ -1,6 +1,7 @@
 import { isIP } from "node:net";
 import { z } from "zod";
 import { dropletSize, sizeSlugPattern } from "../plan/droplet-sizes";
+import { checkHighAvailability, majorityOf, SentinelQuorum, VirtualAddress } from "./high-availability";
 
 /**
  * Where and how big the servers are. Owned by the topology work (phases, plan, firewalls);
@@ -110,7 +111,8 @@ export const phaseRules: Readonly<Record<Phase, PhaseRule>> = {
   },
   horizontal: {
     counts: {
-      web: { default: 3, min: 1, max: 20 },
+      // Fewer than two web nodes behind a load balancer balance nothing and survive no failure.
+      web: { default: 3, min: 2, max: 20 },
       worker: { default: 3, min: 1, max: 20 },
       redisReplicas: fixed(0),
       mysqlReplicas: fixed(0),
@@ -131,7 +133,8 @@ export const phaseRules: Readonly<Record<Phase, PhaseRule>> = {
       web: { default: 5, min: 2, max: 50 },
       worker: { default: 5, min: 1, max: 50 },
       redisReplicas: { default: 2, min: 1, max: 5 },
-      mysqlReplicas: { default: 2, min: 1, max: 5 },
+      // Semi-sync commits need a replica's acknowledgement, and one replica may be down or promoted.
+      mysqlReplicas: { default: 2, min: 2, max: 5 },
       sentinels: { default: 3, min: 3, max: 7 },
     },
     sizes: {
@@ -223,6 +226,8 @@ export const InfrastructureFields = z
          * @default "digitalocean" on DigitalOcean, "haproxy" on existing hosts
          */
         kind: LoadBalancerKind.optional(),
+        /** Existing hosts in the ha phase: the address the two HAProxy nodes share (see `high-availability.ts`). */
+        virtualAddress: VirtualAddress.optional(),
       })
       .strict()
       .optional(),
@@ -268,6 +273,8 @@ export const InfrastructureFields = z
         }),
       )
       .default([]),
+    /** Sentinels that must agree the Redis primary is down; filled in by the schema (0 without Sentinels). @default a majority of `nodes.sentinels` */
+    sentinelQuorum: SentinelQuorum.optional(),
     /**
      * Sources allowed to SSH into droplets (and nothing else is); DigitalOcean stacks need at least one before `pulumi up`.
      * @default []
@@ -290,11 +297,13 @@ export const InfrastructureFields = z
 function resolveDefaults(fields: z.output<typeof InfrastructureFields>) {
   const rule = phaseRules[fields.phase];
   const kind: LoadBalancerKind = fields.loadBalancer?.kind ?? (fields.target === "existing" ? "haproxy" : "digitalocean");
+  const nodes = Object.fromEntries(nodeCounts.map((count) => [count, fields.nodes[count] ?? rule.counts[count].default])) as Record<NodeCount, number>;
   return {
     ...fields,
-    nodes: Object.fromEntries(nodeCounts.map((count) => [count, fields.nodes[count] ?? rule.counts[count].default])) as Record<NodeCount, number>,
+    nodes,
     sizes: Object.fromEntries(roles.map((role) => [role, fields.sizes[role] ?? rule.sizes[role]])) as Record<Role, string>,
-    loadBalancer: { kind },
+    loadBalancer: { kind, virtualAddress: fields.loadBalancer?.virtualAddress },
+    sentinelQuorum: nodes.sentinels === 0 ? 0 : (fields.sentinelQuorum ?? majorityOf(nodes.sentinels)),
   };
 }
 
@@ -332,6 +341,8 @@ function checkTopology(infrastructure: z.output<typeof InfrastructureFields>, co
   if (nodes.sentinels % 2 === 0 && nodes.sentinels >= rule.counts.sentinels.min && nodes.sentinels > 0) {
     issue(["nodes", "sentinels"], `must be odd so a majority of Sentinels always agrees on a failover, got ${nodes.sentinels}`);
   }
+
+  checkHighAvailability(infrastructure, nodes.sentinels, issue);
 
   if (infrastructure.loadBalancer && rule.haproxyNodes === 0) {
     issue(["loadBalancer"], `the ${phase} phase has no load balancer (horizontal and ha have one)`);

@@ -19,7 +19,7 @@ const scenarios: InfrastructureInput[] = [
   { phase: "single", sizes: { web: "s-4vcpu-8gb" } },
   { phase: "four-server" },
   { phase: "four-server", sizes: { mysql: "s-2vcpu-4gb-amd", redis: "s-1vcpu-512mb-10gb" } },
-  { phase: "horizontal", nodes: { web: 1, worker: 1 } },
+  { phase: "horizontal", nodes: { web: 2, worker: 1 } },
   { phase: "horizontal", nodes: { web: 20 }, loadBalancer: { kind: "haproxy" } },
   { phase: "horizontal", sizes: { web: "g-2vcpu-8gb" }, adminCidrs: ["0.0.0.0/0", "::/0"] },
   { phase: "ha" },

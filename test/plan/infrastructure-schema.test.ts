@@ -11,7 +11,7 @@ function problems(input: InfrastructureInput | Record<string, unknown>): string[
 
 describe("infrastructure schema: per-phase limits", () => {
   it("rejects zero web nodes in horizontal", () => {
-    expect(problems({ phase: "horizontal", nodes: { web: 0 } })).toEqual(["nodes.web: the horizontal phase needs at least 1 web node, got 0"]);
+    expect(problems({ phase: "horizontal", nodes: { web: 0 } })).toEqual(["nodes.web: the horizontal phase needs at least 2 web nodes, got 0"]);
   });
 
   it("rejects fewer than 3 Sentinels in ha", () => {
@@ -101,7 +101,7 @@ describe("infrastructure schema: existing hosts", () => {
   });
 
   it("counts hosts for the nodes asked for, HAProxy included", () => {
-    expect(problems({ phase: "ha", target: "existing", nodes: { web: 2, worker: 1 }, hosts: {} })).toEqual([
+    expect(problems({ phase: "ha", target: "existing", nodes: { web: 2, worker: 1 }, loadBalancer: { virtualAddress: "198.18.0.50/24" }, hosts: {} })).toEqual([
       "hosts.web: the ha phase needs 2 web hosts with these nodes, got 0",
       "hosts.mysql: the ha phase needs 3 mysql hosts with these nodes, got 0",
       "hosts.redis: the ha phase needs 3 redis hosts with these nodes, got 0",

@@ -77,13 +77,13 @@ describe("hosts and replication", () => {
 
   it("needs no reserved IP for HAProxy on existing hosts", () => {
     const hosts = {
-      web: [{ address: "198.18.0.2" }],
+      web: [{ address: "198.18.0.2" }, { address: "198.18.0.7" }],
       worker: [{ address: "198.18.0.3" }],
       redis: [{ address: "198.18.0.4" }],
       mysql: [{ address: "198.18.0.5" }],
       loadbalancer: [{ address: "198.18.0.6" }],
     };
-    expect(planTopology(Infrastructure.parse({ phase: "horizontal", target: "existing", nodes: { web: 1, worker: 1 }, hosts })).loadBalancer?.reservedIp).toBe(
+    expect(planTopology(Infrastructure.parse({ phase: "horizontal", target: "existing", nodes: { web: 2, worker: 1 }, hosts })).loadBalancer?.reservedIp).toBe(
       false,
     );
   });

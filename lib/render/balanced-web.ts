@@ -1,0 +1,82 @@
+import type { HostContext, SiteContext } from "./context";
+import type { HostFile } from "./files";
+import { renderTemplate } from "./template";
+
+/**
+ * What a web node behind HAProxy adds to its nginx: the client's address from the balancers' PROXY
+ * protocol header, and the health check the balancers ask, which passes while every PHP pool nginx
+ * serves runs a script and the app's process answers. The balancers' side is `haproxy-backends.ts`;
+ * both take their check paths from `balancerHealthChecks`.
+ */
+
+/** The Host the balancers' checks send; a name no site can have (no dot). */
+export const healthHost = "megaweb-health";
+
+export interface HealthCheck {
+  readonly path: string;
+}
+
+export interface BalancedWebInput {
+  readonly host: HostContext;
+  /** The node's sites, as `resolveWebHost` decided them. */
+  readonly sites: readonly SiteContext[];
+  /** The balancers' private addresses: the only sources whose PROXY header is believed, and who may ask for health. */
+  readonly balancers: readonly string[];
+  /** The app's port on this node's loopback, when the node runs the app. */
+  readonly appPort?: number;
+}
+
+export interface BalancedWebRender {
+  readonly files: readonly HostFile[];
+  readonly checks: readonly HealthCheck[];
+}
+
+/** Pools nginx can reach: their socket's group is nginx's (nginx and Apache sites; OpenLiteSpeed's are its own). */
+function checkedPools(input: BalancedWebInput) {
+  const nginxGroup = input.host.webServerAccounts.nginx.group;
+  return input.sites.filter((site) => site.pool !== undefined && site.webServerAccount.group === nginxGroup);
+}
+
+/** The nginx check stands alone only on a node with neither PHP nor the app: the others go through nginx anyway. */
+const nginxCheck: HealthCheck = { path: "/megaweb-health/nginx" };
+
+export function balancerHealthChecks(input: Pick<BalancedWebInput, "host" | "sites" | "appPort">): HealthCheck[] {
+  const checks = [
+    ...checkedPools({ ...input, balancers: [] }).map((site) => ({ path: `/megaweb-health/php/${site.slug}` })),
+    ...(input.appPort === undefined ? [] : [{ path: "/megaweb-health/app" }]),
+  ];
+  return checks.length > 0 ? checks : [nginxCheck];
+}
+
+export function renderBalancedWeb(input: BalancedWebInput): BalancedWebRender {
+  const { host } = input;
+  const pools = checkedPools(input);
+  const checks = balancerHealthChecks(input);
+  const config: HostFile = {
+    path: host.path("/etc/nginx/conf.d/megaweb-balancer.conf"),
+    content: renderTemplate("nginx-balanced/megaweb-balancer.conf", {
+      hostName: host.name,
+      root: host.root,
+      balancers: input.balancers,
+      balancerList: input.balancers.join(", "),
+      healthHost,
+      httpListen: listenAddresses(host, host.ports.http),
+      httpsListen: listenAddresses(host, host.ports.https),
+      pools: pools.map((site) => ({ path: `/megaweb-health/php/${site.slug}`, home: site.home, socket: site.pool!.socket })),
+      app: input.appPort === undefined ? false : { path: "/megaweb-health/app", port: input.appPort },
+      nginx: checks[0] === nginxCheck ? nginxCheck : false,
+    }),
+  };
+  // Outside the document root, so only the health location runs it; inside open_basedir.
+  const scripts: HostFile[] = pools.map((site) => ({
+    path: `${site.home}/megaweb-health.php`,
+    content: renderTemplate("nginx-balanced/megaweb-health.php", {}),
+  }));
+  return { files: [config, ...scripts], checks };
+}
+
+/** The addresses the sites listen on, by the rule nginx.ts applies, so this file's listen lines name the same sockets. */
+function listenAddresses(host: HostContext, port: number): string[] {
+  if (host.listenAddress === undefined) return [`${port}`, `[::]:${port}`];
+  return [host.listenAddress.includes(":") ? `[${host.listenAddress}]:${port}` : `${host.listenAddress}:${port}`];
+}
