@@ -160,7 +160,7 @@ describe("the rendered sshd drop-in, graded by ssh-audit on a real sshd", () => 
     copyFileSync(join(providerSource, "go.sum"), join(build, "go.sum"));
     writeFileSync(join(build, "go.mod"), `module megaweb/go-ssh-client\n\ngo 1.22\n\nrequire golang.org/x/crypto ${version}\n`);
     // The engine build's module cache holds that version; elsewhere the Go module proxy serves it.
-    const moduleCache = "/var/cache/megaweb/go/mod";
+    const moduleCache = join(process.env.MEGAWEB_CACHE ?? "/var/cache/megaweb", "go/mod");
     const options: ExecFileSyncOptions = {
       cwd: build,
       encoding: "utf8",
