@@ -22,6 +22,16 @@ const sites = [
   { domain: "legacy.example.com", webServer: "apache", phpVersion: "8.3", php: { memoryLimit: "64M" }, pool: { pm: "dynamic", maxChildren: 2 } },
   { domain: "ols.example.com", webServer: "openlitespeed", php: { memoryLimit: "64M" }, pool: { maxChildren: 2 } },
   { domain: "files.example.com", kind: "static", tls: { mode: "custom", certificate, key: { secure: "v1:abc" } } },
+  // Code deploys, workers and a schedule: their deploy, workers and (on worker-only hosts) runtime steps.
+  {
+    domain: "app.example.com",
+    database: {},
+    php: { memoryLimit: "64M", extensions: ["mysql", "redis"] },
+    pool: { maxChildren: 2 },
+    code: { repository: "https://git.example.com/app.git", migrate: "php artisan migrate --force" },
+    workers: [{ command: "php artisan queue:work" }],
+    schedule: "laravel",
+  },
 ];
 const app = { domain: "orchestrator.example.com" };
 const artifact = { path: "/srv/megaweb-orchestrator-0.1.0.tgz", version: "0.1.0", sha256: "ab".repeat(32), release: "0.1.0-abababababab" };

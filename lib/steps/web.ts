@@ -60,7 +60,7 @@ function webTierStep({ stack, webHost }: PlanContext, host: PlannedHost): Comman
 }
 
 function siteSteps(context: PlanContext, host: PlannedHost, site: Site, index: number): PlannedStep[] {
-  const { topology, webHost } = context;
+  const { webHost } = context;
   const siteOf = (at: DeployFacts): SiteRender => webHost(host, at).sites[index]!;
   const keyStep: CommandStep[] =
     site.tls.mode === "custom"
@@ -107,25 +107,44 @@ function siteSteps(context: PlanContext, host: PlannedHost, site: Site, index: n
   };
   if (site.kind !== "php") return [...keyStep, siteFiles];
 
+  const environment = siteEnvironmentCommandStep(context, host, site, index, siteFiles.name, (at) => {
+    const render = siteOf(at);
+    return { home: render.home, group: render.account.group };
+  });
+  return [...keyStep, siteFiles, environment];
+}
+
+/**
+ * A PHP site's `.env` on a host that runs its code (a web host, or a worker host running its
+ * workers): its database and Redis, the passwords filled in on the way to stdin.
+ */
+export function siteEnvironmentCommandStep(
+  { topology }: PlanContext,
+  host: PlannedHost,
+  site: Site,
+  index: number,
+  siteFilesStep: string,
+  layout: (at: DeployFacts) => { home: string; group: string },
+): CommandStep {
   const mysql = topology.mysql.primary;
   const redis = topology.redis.primary;
   const secrets: ClusterSecret[] = [{ kind: "redis" }, ...(site.database ? [{ kind: "database" as const, domain: site.domain }] : [])];
-  const environment: CommandStep = {
+  return {
     kind: "command",
     name: siteEnvironmentStep(host.name, site.domain),
     owner: "provisioning",
     host: host.name,
-    dependsOn: [siteFiles.name, ...(site.database ? [siteDatabaseStep(mysql, site.domain)] : [])],
+    dependsOn: [siteFilesStep, ...(site.database ? [siteDatabaseStep(mysql, site.domain)] : [])],
     inputs: [factsOf(host.name), ...[...new Set([redis, ...(site.database ? [mysql] : [])])].filter((other) => other !== host.name).map(privateIpOf)],
     reads: [`sites[${index}].database`],
     secrets,
     renderer: "site-environment",
     render: (at) => {
-      const render = siteOf(at);
+      const { home, group } = layout(at);
       const privateIp = (other: string) => at.privateIp(other);
       const env = renderSiteEnvironment({
-        home: render.home,
-        group: render.account.group,
+        home,
+        group,
         database: site.database && {
           host: addressFrom(host.name, mysql, privateIp),
           port: privatePorts.mysql,
@@ -138,7 +157,6 @@ function siteSteps(context: PlanContext, host: PlannedHost, site: Site, index: n
       return { files: [env], create: secretFileCommand(env), stdin: env.content };
     },
   };
-  return [...keyStep, siteFiles, environment];
 }
 
 /** PHP each release ships itself; other versions come from Ondřej Surý's repositories. */
@@ -196,7 +214,13 @@ export function siteCommand(site: SiteRender): string {
 
 /** Removes what `siteCommand` made: vhost, pool, FPM master and account; the home is moved aside. */
 export function siteDeleteCommand(site: SiteRender): string {
-  return stepCommand(renderTemplate("provision/site-delete.sh", { ...siteView(site), paths: site.files.map((file) => file.path).join(" ") }));
+  return stepCommand(
+    renderTemplate(
+      "provision/site-delete.sh",
+      { ...siteView(site), paths: site.files.map((file) => file.path).join(" ") },
+      { homeAside: "provision/site-home-aside.sh" },
+    ),
+  );
 }
 
 /**
