@@ -354,10 +354,11 @@ describe.sequential("the single box on a local machine, with the real engine", (
   it("runs a job the site pushed on the site's queue worker, and the scheduled command leaves its mark", async () => {
     const worker = `megaweb-worker-${sites.shop.user}_queue@1.service`;
     const timer = `megaweb-schedule-${sites.shop.user}_scheduler.timer`;
-    expect(machine.ssh(`systemctl is-active ${worker} ${timer}`).trim().split("\n")).toEqual(["active", "active"]);
+    expect(machine.ssh(`systemctl is-active ${worker}`).trim()).toBe("active");
     const jobsBefore = (await appPage(sites.shop.domain)).jobs!;
     expect((await machine.request("POST", sites.shop.domain, "/jobs")).status).toBeLessThan(300);
     await eventually("the worker to run the pushed job", async () => ((await appPage(sites.shop.domain)).jobs === jobsBefore + 1 ? true : undefined), 30);
+    expect(machine.ssh(`systemctl is-active ${timer}`).trim()).toBe("active");
     // The timer fires each minute; the first up took longer than that, so a run has happened or is due.
     const mark = await eventually("the scheduled command's mark", async () => (await appPage(sites.shop.domain)).schedule || undefined, 90);
     expect(mark).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
