@@ -384,9 +384,7 @@ describe.sequential("the single box on a local machine, with the real engine", (
     load.stop();
     const record = await load.done;
     const summary = summarize(record);
-    const deploySeconds = Number(/release [0-9a-f-]+ is live \(was [0-9a-f-]+\) after (\d+) s/.exec(up.stdout)?.[1]);
     Object.assign(timings.seconds, {
-      "deploy of a new commit, megaweb-deploy (s)": deploySeconds,
       "requests during the deploy": summary.operations,
       "failed requests during the deploy": summary.failed,
     });
