@@ -18,12 +18,9 @@ import { request } from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { LocalStack, type Machine, repo } from "../../test/e2e/local-stack";
+import { parseWebBenchArgs } from "./args";
 
-const ROUNDS = Number(process.env.BENCH_WEB_ROUNDS ?? 5);
-const SECONDS = Number(process.env.BENCH_WEB_SECONDS ?? 10);
-const WARMUP_SECONDS = Number(process.env.BENCH_WEB_WARMUP_SECONDS ?? 2);
-const CONNECTIONS = Number(process.env.BENCH_WEB_CONNECTIONS ?? 16);
-const KEEP = process.env.BENCH_WEB_KEEP === "1";
+const { rounds: ROUNDS, seconds: SECONDS, warmupSeconds: WARMUP_SECONDS, connections: CONNECTIONS, keep: KEEP } = parseWebBenchArgs(process.env);
 
 const site = { domain: "bench.megaweb.test", slug: "bench_megaweb_test" };
 const cachedSite = { domain: "cached.megaweb.test", slug: "cached_megaweb_test" };
