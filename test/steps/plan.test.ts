@@ -217,7 +217,7 @@ describe("the step graph of each phase", () => {
     // The balancers hear each other's adverts through their firewalls, and nobody else's.
     const firewall = named(steps, "loadbalancer-1-firewall");
     if (firewall.kind !== "command") throw new Error("the firewall is a command");
-    expect(firewall.render(facts).files[0]!.content).toContain("ip saddr { 198.18.0.11 } meta l4proto vrrp accept");
+    expect(firewall.render(facts).files[0]!.content).toContain("ip saddr { 198.18.0.11 } meta l4proto 112 accept");
     // Sites read from the replicas and find Redis through the Sentinels.
     const env = named(steps, "web-1-site-shop_example_com-env");
     if (env.kind !== "command") throw new Error("the .env is a command");
