@@ -172,7 +172,7 @@ describe.sequential("the ha phase on fourteen local machines, with the real engi
     const [web] = byRole("web");
     const servers = byRole("redis");
     const password = readSetting(servers[0]!, "sed -n 's/^requirepass //p' /etc/redis/megaweb-secrets.conf");
-    const sentinelPassword = readSetting(byRole("sentinel")[0]!, "sed -n 's/^requirepass //p' /etc/redis/sentinel.conf");
+    const sentinelPassword = readSetting(byRole("worker")[0]!, "sed -n 's/^MEGAWEB_REDIS_SENTINEL_PASSWORD=//p' /etc/megaweb/orchestrator.env");
     const serverPorts = await Promise.all(servers.map((server) => tunnel(web!, server.address, 6379)));
     const sentinelPorts = await Promise.all(byRole("sentinel").map((sentinel) => tunnel(web!, sentinel.address, 26379)));
     // The Sentinels name the servers by their private addresses; the test reaches them through its tunnels.
@@ -205,6 +205,7 @@ describe.sequential("the ha phase on fourteen local machines, with the real engi
     const killedAt = load.now();
     crash(servers[0]!, "redis-server");
     const promoted = await eventually("a new Redis primary", async () => ((await namedPrimary()) !== servers[0]!.address ? load.now() : undefined), 60);
+    timings.seconds["redis: seconds to new primary"] = sinceSeconds(killedAt, promoted)!;
     const healthy = await eventually(
       "the app healthy again",
       async () => (JSON.parse(await getThroughBalancer(app, "/api/health")).redis === "healthy" && load.now() > promoted ? load.now() : undefined),
@@ -380,7 +381,7 @@ describe.sequential("the ha phase on fourteen local machines, with the real engi
           const servers = byRole("mysql");
           expect(servers[0]!.ssh("mariadb -N -e 'SELECT @@read_only'").trim()).toBe("1");
           const [, ...redis] = byRole("redis");
-          const sentinelPassword = readSetting(byRole("sentinel")[0]!, "sed -n 's/^requirepass //p' /etc/redis/sentinel.conf");
+          const sentinelPassword = readSetting(byRole("worker")[0]!, "sed -n 's/^MEGAWEB_REDIS_SENTINEL_PASSWORD=//p' /etc/megaweb/orchestrator.env");
           const named = readSetting(
             byRole("sentinel")[0]!,
             `REDISCLI_AUTH='${sentinelPassword}' redis-cli -p 26379 --raw SENTINEL get-master-addr-by-name ${redisMasterName} | head -1`,
