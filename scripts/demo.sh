@@ -3,7 +3,11 @@
 # machine, runs `pulumi up` of the single box with its sites, and prints the URLs.
 # `npm run demo:destroy` removes the machine, the stack's state and the workspace.
 #
-#   bash scripts/demo.sh [up|prepare|destroy]
+#   bash scripts/demo.sh [up|prepare|destroy] [ha]
+#
+# `ha` (`npm run demo -- ha`) is the high-availability phase on fourteen local machines
+# (stacks/Pulumi.ha.yaml): an HAProxy pair sharing a virtual address, 2 web, Redis primary + 2
+# replicas, 3 Sentinels, MariaDB primary + 2 replicas, 1 worker.
 #
 # `prepare` stops after the machine and the stack exist (the end-to-end test drives Pulumi itself).
 # The stack lives in a workspace under .megaweb/ (git-ignored): a Pulumi project whose program is
@@ -15,12 +19,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
 action=${1:-up}
-machine_set=${MEGAWEB_DEMO_SET:-demo}
-stack=${MEGAWEB_DEMO_STACK:-local}
+phase=${2:-single}
+case $phase in
+  single) defaults=(demo local "$repo/stacks/Pulumi.local.yaml" web) ;;
+  ha) defaults=(demoha ha "$repo/stacks/Pulumi.ha.yaml" "loadbalancer,loadbalancer,web,web,redis,redis,redis,sentinel,sentinel,sentinel,mysql,mysql,mysql,worker") ;;
+  *) echo "demo: unknown phase \"$phase\" (single or ha)" >&2; exit 1 ;;
+esac
+machine_set=${MEGAWEB_DEMO_SET:-${defaults[0]}}
+stack=${MEGAWEB_DEMO_STACK:-${defaults[1]}}
 workspace=${MEGAWEB_WORKSPACE:-$repo/.megaweb/$stack}
-stack_file=${MEGAWEB_STACK_FILE:-$repo/stacks/Pulumi.local.yaml}
+stack_file=${MEGAWEB_STACK_FILE:-${defaults[2]}}
 # The single box is one machine planned as `web`; other phases name a role per machine, in order.
-machine_roles=${MEGAWEB_DEMO_ROLES:-web}
+machine_roles=${MEGAWEB_DEMO_ROLES:-${defaults[3]}}
 machine_count=$(tr ',' '\n' <<<"$machine_roles" | wc -l)
 export PATH="${MEGAWEB_CACHE:-/var/cache/megaweb}/bin:$PATH"
 export PULUMI_BACKEND_URL="file://$workspace/state"
@@ -65,6 +75,10 @@ prepare() {
   mv "$config.new" "$config"
   (cd "$workspace" && pulumi stack select --create --non-interactive "$stack" >/dev/null)
   (cd "$workspace" && bash "$repo/scripts/machines.sh" configure --set "$machine_set" --stack "$stack" --role "$machine_roles")
+  # A balancer pair on existing hosts shares an address of their network: the set's /24, .200.
+  if [[ ,$machine_roles, == *,loadbalancer,loadbalancer,* ]]; then
+    (cd "$workspace" && pulumi config set --stack "$stack" --path megaweb:loadBalancer.virtualAddress "$(cat "${MEGAWEB_MACHINES:-/var/lib/megaweb/machines}/$machine_set/prefix").200/24")
+  fi
 }
 
 # The orchestrator joins the demo here, not in the committed stack file, so the single-box e2e

@@ -41,7 +41,18 @@ const stacks = [
   { phase: "single", target: "existing", hosts: existing({ web: 1 }), sites, app },
   { phase: "four-server", target: "existing", hosts: existing({ web: 1, redis: 1, mysql: 1, worker: 1 }), sites, app },
   { phase: "horizontal", target: "existing", nodes: { web: 2, worker: 1 }, hosts: existing({ loadbalancer: 1, web: 2, redis: 1, mysql: 1, worker: 1 }), sites },
-  { phase: "ha", sshPublicKeys: [key], adminCidrs: ["203.0.113.0/24"], sites: sites.slice(0, 1), app },
+  // Existing hosts, so the replication and Sentinel steps name real addresses and the balancer pair gets keepalived.
+  {
+    phase: "ha",
+    target: "existing",
+    sshPublicKeys: [key],
+    adminCidrs: ["203.0.113.0/24"],
+    nodes: { web: 2, worker: 1 },
+    loadBalancer: { kind: "haproxy", virtualAddress: "198.18.0.50/24" },
+    hosts: existing({ loadbalancer: 2, web: 2, redis: 3, sentinel: 3, mysql: 3, worker: 1 }),
+    sites: sites.slice(0, 1),
+    app,
+  },
 ];
 const releases = [
   { os: "debian", codename: "bookworm" },

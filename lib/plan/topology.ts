@@ -87,7 +87,7 @@ export function planTopology(infrastructure: Infrastructure): TopologyPlan {
     region: infrastructure.region,
     hosts,
     ...(loadBalancer && { loadBalancer }),
-    redis: { primary: redisPrimary!, replicas: redisReplicas, sentinels, sentinelQuorum: sentinels.length > 0 ? Math.floor(sentinels.length / 2) + 1 : 0 },
+    redis: { primary: redisPrimary!, replicas: redisReplicas, sentinels, sentinelQuorum: infrastructure.sentinelQuorum },
     mysql: { primary: mysqlPrimary!, replicas: mysqlReplicas },
     firewall: firewallMatrix(presentRoles, loadBalancer?.kind),
     cost: estimateCost({

@@ -5,6 +5,8 @@ export interface ServerFacts {
   /** `VERSION_CODENAME`: `bookworm`, `noble`. */
   readonly codename: string;
   readonly memoryMb: number;
+  /** The interface of each IPv4 address; absent from hosts whose facts were taken before it was asked. */
+  readonly interfaces?: Readonly<Record<string, string>>;
 }
 
 /** The facts step prints its facts as JSON on its last line. */

@@ -5,9 +5,11 @@ import type { Stack } from "../schema/stack";
 import { deploySteps } from "./deploy";
 import { haproxySteps } from "./haproxy";
 import { hostSteps } from "./host";
+import { keepalivedSteps } from "./keepalived";
 import { mysqlSteps } from "./mysql";
 import { orchestratorSteps, unbuiltArtifact } from "./orchestrator";
 import { redisSteps } from "./redis";
+import { sentinelSteps } from "./sentinel";
 import type { DeployFacts, PlannedStep } from "./step";
 import { webSteps } from "./web";
 
@@ -40,7 +42,17 @@ export interface PlanContext {
 export type StepPlanner = (context: PlanContext) => PlannedStep[];
 
 /** In the order their steps may depend on each other: a planner's steps wait only for steps planned before them. */
-const planners: readonly StepPlanner[] = [hostSteps, mysqlSteps, redisSteps, haproxySteps, webSteps, deploySteps, orchestratorSteps];
+const planners: readonly StepPlanner[] = [
+  hostSteps,
+  mysqlSteps,
+  redisSteps,
+  sentinelSteps,
+  haproxySteps,
+  keepalivedSteps,
+  webSteps,
+  deploySteps,
+  orchestratorSteps,
+];
 
 export interface StepPlanOptions {
   /**

@@ -1,4 +1,4 @@
-import { addressFrom, type ClusterSecret, secretPlaceholder } from "../plan/cluster";
+import { addressFrom, type ClusterSecret, redisMasterName, secretPlaceholder } from "../plan/cluster";
 import { privatePorts } from "../plan/firewall";
 import type { PlannedHost } from "../plan/topology";
 import type { HostDirectory, HostFile, SiteRender, WebHostRender } from "../render/files";
@@ -128,14 +128,23 @@ export function siteEnvironmentCommandStep(
 ): CommandStep {
   const mysql = topology.mysql.primary;
   const redis = topology.redis.primary;
-  const secrets: ClusterSecret[] = [{ kind: "redis" }, ...(site.database ? [{ kind: "database" as const, domain: site.domain }] : [])];
+  const { replicas } = topology.mysql;
+  const { sentinels } = topology.redis;
+  const secrets: ClusterSecret[] = [
+    { kind: "redis" },
+    ...(site.database ? [{ kind: "database" as const, domain: site.domain }] : []),
+    ...(sentinels.length > 0 ? [{ kind: "sentinel" as const }] : []),
+  ];
   return {
     kind: "command",
     name: siteEnvironmentStep(host.name, site.domain),
     owner: "provisioning",
     host: host.name,
     dependsOn: [siteFilesStep, ...(site.database ? [siteDatabaseStep(mysql, site.domain)] : [])],
-    inputs: [factsOf(host.name), ...[...new Set([redis, ...(site.database ? [mysql] : [])])].filter((other) => other !== host.name).map(privateIpOf)],
+    inputs: [
+      factsOf(host.name),
+      ...[...new Set([redis, ...sentinels, ...(site.database ? [mysql, ...replicas] : [])])].filter((other) => other !== host.name).map(privateIpOf),
+    ],
     reads: [`sites[${index}].database`],
     secrets,
     renderer: "site-environment",
@@ -151,8 +160,17 @@ export function siteEnvironmentCommandStep(
           name: site.database.name,
           user: site.database.user,
           password: secretPlaceholder({ kind: "database", domain: site.domain }),
+          readHosts: replicas.map((replica) => addressFrom(host.name, replica, privateIp)),
         },
         redis: { host: addressFrom(host.name, redis, privateIp), port: privatePorts.redis, password: secretPlaceholder({ kind: "redis" }) },
+        sentinels:
+          sentinels.length > 0
+            ? {
+                addresses: sentinels.map((sentinel) => `${addressFrom(host.name, sentinel, privateIp)}:${privatePorts.sentinel}`),
+                masterName: redisMasterName,
+                password: secretPlaceholder({ kind: "sentinel" }),
+              }
+            : undefined,
       });
       return { files: [env], create: secretFileCommand(env), stdin: env.content };
     },
