@@ -20,7 +20,11 @@ export type ClusterSecret =
   /** A site's custom TLS private key, as the stack's config holds it. */
   | { readonly kind: "tlsKey"; readonly domain: string }
   /** The app's `MEGAWEB_API_TOKEN` (`megaweb:apiToken`). */
-  | { readonly kind: "apiToken" };
+  | { readonly kind: "apiToken" }
+  /** The restic repositories' password (`megaweb:backupPassword`); never derived, so losing the hosts' key does not lose the backups. */
+  | { readonly kind: "backupPassword" }
+  /** An S3 destination's secret access key (`megaweb:backupS3SecretKey`). */
+  | { readonly kind: "backupS3SecretKey" };
 
 /** The secret's name: the purpose a derived password is made for, and what its placeholder shows. */
 export function secretName(secret: ClusterSecret): string {
@@ -33,6 +37,10 @@ export function secretName(secret: ClusterSecret): string {
       return `tls-key:${secret.domain}`;
     case "apiToken":
       return "api-token";
+    case "backupPassword":
+      return "backup-password";
+    case "backupS3SecretKey":
+      return "backup-s3-secret-key";
   }
 }
 

@@ -41,6 +41,7 @@ function matrix(webSources: readonly Source[]): FirewallRule[] {
       sources: from("web", "worker", "sentinel"),
       purpose: "Sentinel discovery of the Redis primary, and Sentinel gossip",
     },
+    { role: "backup", port: 22, sources: from("web", "mysql", "redis"), purpose: "restic over SFTP from the hosts that hold data" },
   ];
 }
 

@@ -172,3 +172,34 @@ export function renderBackupStep(render: BackupRender, hostName: string, writeFi
     files: writeFiles(render.files),
   });
 }
+
+/** The stack's backup host: the SFTP account the hosts' restic reaches their repositories as. */
+export interface BackupServerRender {
+  readonly user: string;
+  /** Holds `<path>/<host>`, one repository per host. */
+  readonly path: string;
+  readonly sshd: HostFile;
+  /** One `restrict` key per host, `<clientsDir>/<host>.pub`, joined into `authorizedKeys`. */
+  readonly clientsDir: string;
+  readonly authorizedKeys: string;
+}
+
+export function renderBackupServer(destination: { readonly user: string; readonly path: string }): BackupServerRender {
+  const clientsDir = "/etc/megaweb/backup-clients";
+  const authorizedKeys = `/etc/ssh/megaweb-backup-authorized_keys`;
+  return {
+    user: destination.user,
+    path: destination.path,
+    sshd: {
+      path: "/etc/ssh/sshd_config.d/60-megaweb-backup.conf",
+      content: renderTemplate("sshd/60-megaweb-backup.conf", { user: destination.user, authorizedKeys }),
+    },
+    clientsDir,
+    authorizedKeys,
+  };
+}
+
+/** A host's key as the backup host lists it: SFTP into its account, nothing else (`restrict` forbids forwarding, a TTY and ~/.ssh/rc). */
+export function backupClientKey(server: BackupServerRender, client: string, publicKey: string): HostFile {
+  return { path: `${server.clientsDir}/${client}.pub`, content: `restrict ${publicKey.split(" ").slice(0, 2).join(" ")} megaweb-backup@${client}\n` };
+}

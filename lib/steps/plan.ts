@@ -2,6 +2,8 @@ import type { Artifact } from "../plan/artifact";
 import type { PlannedHost, TopologyPlan } from "../plan/topology";
 import { type HostFile, renderWebHost, type WebHostRender } from "../render/files";
 import type { Stack } from "../schema/stack";
+import { backupSteps } from "./backup";
+import { certificateSteps } from "./certificates";
 import { haproxySteps } from "./haproxy";
 import { hostSteps } from "./host";
 import { mysqlSteps } from "./mysql";
@@ -39,7 +41,7 @@ export interface PlanContext {
 export type StepPlanner = (context: PlanContext) => PlannedStep[];
 
 /** In the order their steps may depend on each other: a planner's steps wait only for steps planned before them. */
-const planners: readonly StepPlanner[] = [hostSteps, mysqlSteps, redisSteps, haproxySteps, webSteps, orchestratorSteps];
+const planners: readonly StepPlanner[] = [hostSteps, mysqlSteps, redisSteps, haproxySteps, webSteps, certificateSteps, backupSteps, orchestratorSteps];
 
 export interface StepPlanOptions {
   /**
