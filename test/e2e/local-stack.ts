@@ -124,6 +124,12 @@ export class LocalStack {
     if (result.status !== 0) throw new Error(`pulumi config set --secret ${key} exited ${result.status}:\n${result.stderr}`);
   }
 
+  /** Sets a plain stack value; `key` may be a path into a structured value (`megaweb:backups.destination.kind`). */
+  setConfig(key: string, value: string): void {
+    const result = this.exec("pulumi", ["config", "set", "--path", key, value, "--stack", this.stack, "--non-interactive"], this.workspace, 60);
+    if (result.status !== 0) throw new Error(`pulumi config set ${key} exited ${result.status}:\n${result.stderr}`);
+  }
+
   /** Edits the stack's `megaweb:sites` in the workspace's stack file, keeping everything else as it is. */
   editSites(edit: (sites: Record<string, unknown>[]) => void): void {
     const document = parseDocument(readFileSync(this.configFile, "utf8"));
@@ -171,7 +177,7 @@ export class Machine {
     private readonly privateKeyPath: string,
   ) {}
 
-  ssh(command: string, stdin?: string): string {
+  ssh(command: string, stdin?: string, timeoutMs = 60_000): string {
     const result = spawnSync(
       "ssh",
       [
@@ -188,9 +194,9 @@ export class Machine {
         `root@${this.address}`,
         command,
       ],
-      { input: stdin, encoding: "utf8", timeout: 60_000 },
+      { input: stdin, encoding: "utf8", timeout: timeoutMs },
     );
-    if (result.status !== 0) throw new Error(`ssh ${command} exited ${result.status}: ${result.stderr}`);
+    if (result.status !== 0) throw new Error(`ssh ${command} exited ${result.status}: ${result.stderr}${result.stdout}`);
     return result.stdout;
   }
 

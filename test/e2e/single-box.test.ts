@@ -1,14 +1,18 @@
 import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type AcmeMachine, httpsGet, startAcmeMachine } from "./acme-machine";
 import { LocalStack, type Machine, Timings } from "./local-stack";
 
 /**
  * The single box end to end: the real engine runs stacks/ against a fresh local machine
  * (`target: existing`) with the committed local stack's three sites: two PHP sites on nginx with
- * different PHP settings, one behind Apache.
+ * different PHP settings, one behind Apache. A second machine is the stack's backup host (restic
+ * over SFTP) and, for the test only, its ACME server (Pebble), so a Let's Encrypt site is issued
+ * for real and a backup is restored after the data is destroyed.
  */
 
 const sites = {
@@ -18,10 +22,15 @@ const sites = {
 };
 const fpmUnit = (user: string) => `php8.2-fpm-site@${user}.service`;
 
-const local = new LocalStack("e2e", "e2e");
+const local = new LocalStack("e2e", "e2e", undefined, ["web", "backup"]);
+const letsencrypt = { domain: "secure.megaweb.test", user: "secure_megaweb_test" };
+// A test value, long enough for the schema; it must never show in the state, a command or the CLI's output.
+const backupPassword = `e2e-backup-${randomBytes(12).toString("hex")}`;
 const timings = new Timings("e2e-timings.json");
 const timed = timings.time;
 let machine: Machine;
+let backupHost: Machine;
+let acme: AcmeMachine;
 
 function installProbe(user: string): void {
   machine.ssh(`install -m 0640 -o ${user} -g www-data /dev/stdin /var/www/${user}/public/probe.php`, readFileSync(join(__dirname, "probe.php"), "utf8"));
@@ -50,10 +59,16 @@ describe.sequential("the single box on a local machine, with the real engine", (
       throw new Error("the end-to-end test needs Linux and root (it boots a systemd-nspawn machine)");
     local.destroy();
     await timed("bare machine to serving (s)", async () => {
-      await timed("machine boot and stack setup (s)", () => local.prepare());
+      await timed("machine boot and stack setup (s)", () => {
+        local.prepare();
+        local.setConfig("megaweb:backups.destination.kind", "sftp");
+        local.setSecret("megaweb:backupPassword", backupPassword);
+        local.setConfig("megaweb:certificates.acmeDirectory", `https://${local.machine(1).address}:14000/dir`);
+      });
       await timed("first pulumi up (s)", () => local.pulumiOk(["up", "--yes", "--skip-preview"], 1200));
     });
     machine = local.machine();
+    backupHost = local.machine(1);
     for (const site of Object.values(sites)) installProbe(site.user);
   }, 1_500_000);
 
@@ -154,7 +169,7 @@ describe.sequential("the single box on a local machine, with the real engine", (
       [resource.inputs?.create, resource.inputs?.delete].filter((text): text is string => typeof text === "string"),
     );
     expect(commandStrings.length).toBeGreaterThan(10);
-    for (const secret of [...secrets, privateKeyLine]) {
+    for (const secret of [...secrets, privateKeyLine, backupPassword]) {
       expect(exported).not.toContain(secret);
       for (const text of commandStrings) expect(text).not.toContain(secret);
       for (const output of local.transcript) expect(output).not.toContain(secret);
@@ -216,6 +231,8 @@ describe.sequential("the single box on a local machine, with the real engine", (
       "delete megaweb-e2e-provisioning-web-1-db-legacy_megaweb_test",
       "delete megaweb-e2e-provisioning-web-1-site-legacy_megaweb_test",
       "delete megaweb-e2e-provisioning-web-1-site-legacy_megaweb_test-env",
+      // Its database and files are no longer backed up.
+      "update megaweb-e2e-provisioning-web-1-backup",
       // Its database's PHP workers no longer count towards MariaDB's max_connections.
       "update megaweb-e2e-provisioning-web-1-mysql",
       // It was the only Apache site, so the host-wide Apache listener leaves the web tier's step.
@@ -242,4 +259,59 @@ describe.sequential("the single box on a local machine, with the real engine", (
     expect((await probe(sites.shop.domain)).user).toBe(sites.shop.user);
     expect((await probe(sites.blog.domain)).user).toBe(sites.blog.user);
   }, 600_000);
+
+  it("issues a Let's Encrypt certificate through pulumi up and serves the site over HTTPS with the redirect and HSTS", async () => {
+    acme = await timed("ACME server on the backup host (s)", () => startAcmeMachine(backupHost, machine));
+    local.editSites((all) => {
+      all.push({ domain: letsencrypt.domain, kind: "static", tls: { mode: "letsencrypt", email: "ops@megaweb.test" } });
+    });
+    await timed("certificate issued by pulumi up (s)", () => local.pulumiOk(["up", "--yes", "--skip-preview"]));
+    machine.ssh(`install -m 0644 /dev/stdin /var/www/${letsencrypt.user}/public/index.html`, "served over TLS\n");
+
+    const served = await httpsGet(machine.address, letsencrypt.domain, acme.issuingRoot(), "/index.html");
+    expect(served).toMatchObject({ status: 200, body: "served over TLS\n" });
+    expect(served.headers).toMatch(/^strict-transport-security: max-age=31536000/im);
+    const plain = await machine.get(letsencrypt.domain, "/index.html");
+    expect(plain.status).toBe(301);
+    // The key was made by certbot on the host and is nowhere in the state or the CLI's output.
+    const keyLine = machine.ssh(`cat /etc/letsencrypt/live/${letsencrypt.domain}/privkey.pem`).split("\n")[1]!;
+    expect(local.pulumiOk(["stack", "export"]).stdout).not.toContain(keyLine);
+    for (const output of local.transcript) expect(output).not.toContain(keyLine);
+    expect(machine.ssh("systemctl is-enabled certbot.timer").trim()).toBe("enabled");
+    // Every other site kept serving.
+    expect((await probe(sites.shop.domain)).user).toBe(sites.shop.user);
+  }, 600_000);
+
+  it("backs up to the backup host, and after the data is destroyed megaweb-restore all brings back every row, file and key", async () => {
+    const home = `/var/www/${sites.shop.user}`;
+    const database = machine.ssh(`sed -n 's/^DB_DATABASE=//p' ${home}/.env`).trim();
+    machine.ssh(
+      `mariadb ${database} -e "CREATE TABLE e2e_orders (id INT PRIMARY KEY, note VARCHAR(64)); INSERT INTO e2e_orders SELECT seq, CONCAT('order ', seq) FROM seq_1_to_5000"`,
+    );
+    machine.ssh(
+      `install -d -o ${sites.shop.user} ${home}/public/uploads && for n in $(seq 20); do head -c 65536 /dev/urandom >${home}/public/uploads/file-$n.bin; done && chown -R ${sites.shop.user} ${home}/public/uploads`,
+    );
+    const redis = `REDISCLI_AUTH=$(sed -n 's/^requirepass //p' /etc/redis/megaweb-secrets.conf) redis-cli --no-auth-warning`;
+    machine.ssh(`${redis} set e2e:backup 'kept across the restore' >/dev/null`);
+    const rows = () => machine.ssh(`mariadb -N ${database} -e "SELECT COUNT(*), SUM(CRC32(note)) FROM e2e_orders"`).trim();
+    const files = () => machine.ssh(`cd ${home}/public && find . -type f | sort | xargs sha256sum`);
+    const [rowsBefore, filesBefore] = [rows(), files()];
+    expect(rowsBefore).toMatch(/^5000\t\d+$/);
+
+    await timed("backup (s)", () => machine.ssh("systemctl start megaweb-backup.service", undefined, 600_000));
+    expect(machine.ssh("cat /var/lib/megaweb/backup/last-success")).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ snapshot [0-9a-f]{8}$/m);
+    timings.seconds["backup size (MB)"] = Math.round(Number(backupHost.ssh("du -sb /srv/megaweb-backup/web-1 | cut -f 1")) / 10_000) / 100;
+    // The repository is encrypted: the backup host holds no row of the dump in plain text.
+    expect(backupHost.ssh("grep -rc 'order 4999' /srv/megaweb-backup/web-1 | grep -vc ':0$' || true").trim()).toBe("0");
+
+    machine.ssh(`mariadb -e "DROP DATABASE ${database}" && rm -rf ${home}/public/* && ${redis} del e2e:backup >/dev/null`);
+    expect(machine.ssh(`ls ${home}/public | wc -l`).trim()).toBe("0");
+
+    const restored = await timed("restore (s)", () => machine.ssh("megaweb-restore all", undefined, 600_000));
+    expect(restored).toMatch(/database .* from snapshot/);
+    expect(rows()).toBe(rowsBefore);
+    expect(files()).toBe(filesBefore);
+    expect(machine.ssh(`${redis} get e2e:backup`).trim()).toBe("kept across the restore");
+    expect((await probe(sites.shop.domain)).mysql).toBe("written by PHP");
+  }, 900_000);
 });
