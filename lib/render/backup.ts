@@ -79,6 +79,12 @@ export function backupSites(sites: readonly Site[], contexts: readonly SiteConte
 
 const shellWord = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
 
+/** Where the secret-only steps write a host's backup secrets; they need nothing else of the render. */
+export function backupSecretFiles(root = ""): { passwordFile: string; secretsFile: string } {
+  const configDir = `${root.replace(/\/$/, "")}/etc/megaweb/backup`;
+  return { passwordFile: `${configDir}/restic-password`, secretsFile: `${configDir}/s3.env` };
+}
+
 export function renderBackupHost(host: BackupHost): BackupRender {
   const root = (host.root ?? "").replace(/\/$/, "");
   const path = (absolute: string) => `${root}${absolute}`;
@@ -91,8 +97,7 @@ export function renderBackupHost(host: BackupHost): BackupRender {
     sshConfig: `${configDir}/ssh_config`,
     knownHosts: `${configDir}/known_hosts`,
     identityFile: `${configDir}/id_ed25519`,
-    passwordFile: `${configDir}/restic-password`,
-    secretsFile: `${configDir}/s3.env`,
+    ...backupSecretFiles(root),
     backupScript: path("/usr/local/sbin/megaweb-backup"),
     restoreScript: path("/usr/local/sbin/megaweb-restore"),
     lastSuccess: path("/var/lib/megaweb/backup/last-success"),

@@ -3,6 +3,7 @@ import { privatePorts } from "../plan/firewall";
 import type { PlannedHost, TopologyPlan } from "../plan/topology";
 import {
   backupClientKey,
+  backupSecretFiles,
   type BackupHost,
   type BackupSite,
   backupSites,
@@ -90,14 +91,15 @@ export const backupSteps: StepPlanner = ({ stack, topology }) => {
   const hostSteps = backupHolders(stack, topology).flatMap((holder): CommandStep[] => {
     const name = holder.host.name;
     const render = (at: DeployFacts) => renderBackupHost(backupHostOf(stack, backups, holder, at, server));
+    const secretFiles = backupSecretFiles();
     const secretSteps: CommandStep[] = [
-      secretStep(backupPasswordStep(name), name, password, (at) => ({ path: render(at).passwordFile, content: `${secretPlaceholder(password)}\n` })),
+      secretStep(backupPasswordStep(name), name, password, { path: secretFiles.passwordFile, content: `${secretPlaceholder(password)}\n` }),
       ...(backups.destination.kind === "s3"
         ? [
-            secretStep(backupS3SecretStep(name), name, s3SecretKey, (at) => ({
-              path: render(at).secretsFile!,
+            secretStep(backupS3SecretStep(name), name, s3SecretKey, {
+              path: secretFiles.secretsFile,
               content: `AWS_SECRET_ACCESS_KEY=${secretPlaceholder(s3SecretKey)}\n`,
-            })),
+            }),
           ]
         : []),
     ];
@@ -168,19 +170,19 @@ function backupServerCommand(server: PlannedHost, render: BackupServerRender): C
 }
 
 /** A secret-only step that writes one file of the backup's from stdin. */
-function secretStep(name: string, host: string, secret: ClusterSecret, file: (at: DeployFacts) => { path: string; content: string }): CommandStep {
+function secretStep(name: string, host: string, secret: ClusterSecret, file: { path: string; content: string }): CommandStep {
   return {
     kind: "command",
     name,
     owner: "provisioning",
     host,
     dependsOn: [firewallStep(host)],
-    inputs: [factsOf(host)],
+    inputs: [],
     reads: ["backups"],
     secrets: [secret],
     renderer: "backup",
-    render: (at) => {
-      const { path, content } = file(at);
+    render: () => {
+      const { path, content } = file;
       return { files: [{ path, content, mode: "0600", secret: true }], create: secretFileCommand({ path, mode: "0600" }), stdin: content };
     },
   };

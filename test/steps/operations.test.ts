@@ -101,6 +101,30 @@ describe("backups in the step plan", () => {
     expect(render(steps, "backup-1-backup-server").create).toContain("ForceCommand internal-sftp");
   });
 
+  it("renders every certificate and backup step from the inputs it declares alone, as the components resolve them", () => {
+    const steps = plan({
+      target: "existing",
+      hosts: { web: [{ address: "198.18.0.2" }], backup: [{ address: "198.18.0.3" }] },
+      sites: [shop, secure],
+      backups: sftp,
+    });
+    const planned = plannedFacts(steps);
+    for (const each of steps.steps) {
+      if (each.kind !== "command" || !/-(backup|certificate)(-|$)/.test(each.name)) continue;
+      const declared = (kind: string, key: string) => {
+        if (!each.inputs.some((input) => input.kind === kind && (input.kind === "output" ? input.step : input.host) === key)) {
+          throw new Error(`${each.name} reads the ${kind} of ${key} without declaring it`);
+        }
+      };
+      const strict = {
+        facts: (host: string) => (declared("facts", host), planned.facts(host)),
+        privateIp: (host: string) => (declared("privateIp", host), planned.privateIp(host)),
+        output: (name: string) => (declared("output", name), planned.output(name)),
+      };
+      expect(() => each.render(strict), each.name).not.toThrow();
+    }
+  });
+
   it("four servers: the site files from the web host, the databases from the MySQL primary and the RDB from the Redis primary", () => {
     const steps = plan({
       phase: "four-server",
