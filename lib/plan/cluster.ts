@@ -24,7 +24,11 @@ export type ClusterSecret =
   /** The password of the MySQL replicas' replication user. */
   | { readonly kind: "mysqlReplication" }
   /** The password the Sentinels ask of their clients (the app, the Redis servers, each other). */
-  | { readonly kind: "sentinel" };
+  | { readonly kind: "sentinel" }
+  /** The restic repositories' password (`megaweb:backupPassword`); never derived, so losing the hosts' key does not lose the backups. */
+  | { readonly kind: "backupPassword" }
+  /** An S3 destination's secret access key (`megaweb:backupS3SecretKey`). */
+  | { readonly kind: "backupS3SecretKey" };
 
 /** The secret's name: the purpose a derived password is made for, and what its placeholder shows. */
 export function secretName(secret: ClusterSecret): string {
@@ -41,6 +45,10 @@ export function secretName(secret: ClusterSecret): string {
       return "mysql-replication";
     case "sentinel":
       return "sentinel";
+    case "backupPassword":
+      return "backup-password";
+    case "backupS3SecretKey":
+      return "backup-s3-secret-key";
   }
 }
 

@@ -2,6 +2,8 @@ import type { Artifact } from "../plan/artifact";
 import type { PlannedHost, TopologyPlan } from "../plan/topology";
 import { type HostFile, renderWebHost, type WebHostRender } from "../render/files";
 import type { Stack } from "../schema/stack";
+import { backupSteps } from "./backup";
+import { certificateSteps } from "./certificates";
 import { deploySteps } from "./deploy";
 import { haproxySteps } from "./haproxy";
 import { hostSteps } from "./host";
@@ -50,7 +52,9 @@ const planners: readonly StepPlanner[] = [
   haproxySteps,
   keepalivedSteps,
   webSteps,
+  certificateSteps,
   deploySteps,
+  backupSteps,
   orchestratorSteps,
 ];
 

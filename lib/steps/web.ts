@@ -1,12 +1,14 @@
 import { addressFrom, type ClusterSecret, redisMasterName, secretPlaceholder } from "../plan/cluster";
 import { privatePorts } from "../plan/firewall";
 import type { PlannedHost } from "../plan/topology";
+import type { CertificateRender } from "../render/certbot";
 import type { HostDirectory, HostFile, SiteRender, WebHostRender } from "../render/files";
 import { renderSiteEnvironment } from "../render/site-environment";
 import { renderTemplate } from "../render/template";
 import { siteSlug, type Site } from "../schema/site";
 import type { ServerFacts } from "./facts";
 import { haproxyStep } from "./haproxy";
+import { letsencryptRender, letsencryptVhost } from "./certificates";
 import { firewallStep } from "./host";
 import { mysqlStep, siteDatabaseStep } from "./mysql";
 import type { PlanContext, StepPlanner } from "./plan";
@@ -102,7 +104,8 @@ function siteSteps(context: PlanContext, host: PlannedHost, site: Site, index: n
     renderer: renderersOf([site]),
     render: (at) => {
       const render = siteOf(at);
-      return { files: render.files.filter((file) => !file.secret), create: siteCommand(render), delete: siteDeleteCommand(render) };
+      const letsencrypt = site.tls.mode === "letsencrypt" ? letsencryptRender(context.stack, host, index, at).render : undefined;
+      return { files: render.files.filter((file) => !file.secret), create: siteCommand(render, letsencrypt), delete: siteDeleteCommand(render) };
     },
   };
   if (site.kind !== "php") return [...keyStep, siteFiles];
@@ -219,13 +222,17 @@ function siteView(site: SiteRender) {
   };
 }
 
-/** One site's account, directories and non-secret files, checked by its daemons before they reload. */
-export function siteCommand(site: SiteRender): string {
+/**
+ * One site's account, directories and non-secret files, checked by its daemons before they reload.
+ * A Let's Encrypt site's vhost is chosen on the host: HTTP-only until its certificate exists.
+ */
+export function siteCommand(site: SiteRender, letsencrypt?: CertificateRender): string {
+  const files = site.files.filter((file) => !file.secret && file.path !== letsencrypt?.tlsVhost.path);
   return stepCommand(
     renderTemplate("provision/site.sh", {
       ...siteView(site),
       directories: site.directories.map(directoryView),
-      files: putFiles(site.files.filter((file) => !file.secret)),
+      files: [putFiles(files), ...(letsencrypt ? [letsencryptVhost(letsencrypt)] : [])].join("\n"),
     }),
   );
 }
