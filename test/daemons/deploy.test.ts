@@ -336,8 +336,8 @@ describe("a site with code, deployed on loopback", () => {
   let firstRelease: string;
   let secondRelease: string;
 
-  it("answers 403 from its empty webroot before the first deploy, and 200 with its database and Redis after it", async () => {
-    expect((await page()).status).toBe(403);
+  it("answers 404 before the first deploy (no release is linked yet), and 200 with its database and Redis after it", async () => {
+    expect((await page()).status).toBe(404);
     const run = await deployStep();
     expect(run.output).toMatch(/is live \(was none\)/);
     expect(run.status).toBe(0);
