@@ -96,7 +96,7 @@ export function renderWebHost(config: WebHostConfig, facts: HostFacts): WebHostR
     fpmUnits: host.phpVersions.map((version) => renderFpmSiteUnit(host, version)),
     hostDirectories: [{ path: host.acmeWebroot, mode: "0755", owner: "root:root" }],
     sites: siteRenders,
-    packages: webHostPackages(config.sites),
+    packages: webHostPackages(config.sites, facts.sharedSessions ?? false),
     phpVersions: host.phpVersions,
     ...(servers.has("apache") && { apache: { modules: apacheModules, confs: apacheHostConfs } }),
     openlitespeed: servers.has("openlitespeed"),
@@ -167,7 +167,8 @@ const commonExtensions = new Set([
   "json",
 ]);
 
-export function webHostPackages(sites: readonly Site[]): string[] {
+/** `sharedSessions`: PHP keeps sessions in Redis, through the redis extension. */
+export function webHostPackages(sites: readonly Site[], sharedSessions = false): string[] {
   const packages = new Set(["nginx"]);
   for (const site of sites) {
     if (site.webServer === "apache") packages.add("apache2");
@@ -175,6 +176,7 @@ export function webHostPackages(sites: readonly Site[]): string[] {
     if (site.webServer === "openlitespeed") packages.add("openlitespeed");
     if (site.kind !== "php") continue;
     packages.add(`php${site.phpVersion}-fpm`);
+    if (sharedSessions) packages.add(`php${site.phpVersion}-redis`);
     for (const extension of site.php.extensions) packages.add(`php${site.phpVersion}-${commonExtensions.has(extension) ? "common" : extension}`);
   }
   return [...packages].sort();

@@ -9,6 +9,7 @@ import { orchestratorSteps, unbuiltArtifact } from "./orchestrator";
 import { redisSteps } from "./redis";
 import type { DeployFacts, PlannedStep } from "./step";
 import { webSteps } from "./web";
+import { webHostFacts } from "./web-host";
 
 /**
  * The provisioning of a whole stack as a plan of steps (the awsx split: `subnetDistributor`
@@ -60,7 +61,7 @@ export function planSteps(stack: Stack, topology: TopologyPlan, options: StepPla
       const key = `${host.name}:${memoryMb}`;
       let render = renders.get(key);
       if (render === undefined) {
-        render = renderWebHost(stack, { name: host.name, memoryMb, roles: host.roles });
+        render = renderWebHost(stack, webHostFacts(topology, host, at));
         renders.set(key, render);
       }
       return render;
