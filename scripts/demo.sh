@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # `npm run demo`: the embedded default stack (stacks/Pulumi.local.yaml) for real: boots a local
 # machine, runs `pulumi up` of the single box with its sites, and prints the URLs.
-# `npm run demo:destroy` removes the machine, the stack's state and the workspace.
+# `npm run demo -- horizontal`: the same sites on the horizontal phase (stacks/Pulumi.horizontal.yaml):
+# an HAProxy load balancer, three web nodes, MySQL, Redis and a worker, seven machines.
+# `npm run demo:destroy` removes the machines, the stacks' state and the workspaces of every phase.
 #
-#   bash scripts/demo.sh [up|prepare|destroy]
+#   bash scripts/demo.sh [up|prepare|destroy] [single|horizontal]
 #
 # `prepare` stops after the machine and the stack exist (the end-to-end test drives Pulumi itself).
 # The stack lives in a workspace under .megaweb/ (git-ignored): a Pulumi project whose program is
@@ -15,12 +17,21 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
 action=${1:-up}
-machine_set=${MEGAWEB_DEMO_SET:-demo}
-stack=${MEGAWEB_DEMO_STACK:-local}
+phase=${2:-single}
+# Per phase: the machine set, the stack, its committed file, and a role per machine in order.
+case $phase in
+  single) default_set=demo default_stack=local default_file=Pulumi.local.yaml default_roles=web ;;
+  horizontal)
+    default_set=demoho default_stack=horizontal default_file=Pulumi.horizontal.yaml
+    default_roles=loadbalancer,web,web,web,mysql,redis,worker
+    ;;
+  *) echo "demo: unknown phase \"$phase\" (single or horizontal)" >&2; exit 1 ;;
+esac
+machine_set=${MEGAWEB_DEMO_SET:-$default_set}
+stack=${MEGAWEB_DEMO_STACK:-$default_stack}
 workspace=${MEGAWEB_WORKSPACE:-$repo/.megaweb/$stack}
-stack_file=${MEGAWEB_STACK_FILE:-$repo/stacks/Pulumi.local.yaml}
-# The single box is one machine planned as `web`; other phases name a role per machine, in order.
-machine_roles=${MEGAWEB_DEMO_ROLES:-web}
+stack_file=${MEGAWEB_STACK_FILE:-$repo/stacks/$default_file}
+machine_roles=${MEGAWEB_DEMO_ROLES:-$default_roles}
 machine_count=$(tr ',' '\n' <<<"$machine_roles" | wc -l)
 export PATH="${MEGAWEB_CACHE:-/var/cache/megaweb}/bin:$PATH"
 export PULUMI_BACKEND_URL="file://$workspace/state"
@@ -80,10 +91,11 @@ enable_app() {
 up() {
   local started=$SECONDS
   prepare
-  enable_app
+  # The app joins the single box only: on the horizontal phase the demo is the stack file as committed.
+  if [ "$phase" = single ]; then enable_app; fi
   (cd "$workspace" && pulumi up --yes --skip-preview --non-interactive --stack "$stack")
   echo
-  echo "demo: up in $((SECONDS - started))s. The sites, served by the local machine:"
+  echo "demo: up in $((SECONDS - started))s. The sites, served by the local machine(s):"
   # shellcheck disable=SC2016 # the single quotes hold a JavaScript program, not shell
   (cd "$workspace" && pulumi stack output --stack "$stack" --json) | node -e '
     const { endpoint, urls } = JSON.parse(require("fs").readFileSync(0, "utf8"));
@@ -101,9 +113,17 @@ destroy() {
   echo "demo: removed the machine set $machine_set and the stack $stack"
 }
 
+# `npm run demo:destroy` names no phase: it removes the demo of every phase. The end-to-end tests
+# name their own set and stack (MEGAWEB_DEMO_SET), so they remove only those.
+destroy_all() {
+  if [ -n "${MEGAWEB_DEMO_SET:-}" ] || [ -n "${2:-}" ]; then destroy; return; fi
+  local each
+  for each in single horizontal; do bash "$0" destroy "$each"; done
+}
+
 case $action in
   up) check_prerequisites; install_tools; require_engine; up ;;
   prepare) check_prerequisites; require_engine; prepare ;;
-  destroy) [ "$(id -u)" -eq 0 ] || die "needs root to remove the machine"; destroy ;;
-  *) die "usage: scripts/demo.sh [up|prepare|destroy]" ;;
+  destroy) [ "$(id -u)" -eq 0 ] || die "needs root to remove the machines"; destroy_all "$@" ;;
+  *) die "usage: scripts/demo.sh [up|prepare|destroy] [single|horizontal]" ;;
 esac

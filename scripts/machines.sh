@@ -241,7 +241,8 @@ cmd_down() {
 }
 
 # Sets the stack's target and hosts from the set's hosts.json, and its SSH key as a secret.
-# `roles` is one role for every machine, or a comma-separated role per machine in order.
+# `roles` is one role for every machine, or a comma-separated role per machine in order; `none`
+# leaves a machine out of the stack (a client outside the cluster, or a host to grow into later).
 cmd_configure() {
   local set=$1 stack=$2 config_file=$3 roles=$4 set_dir=$sets_dir/$1 n=0 address role
   [ -f "$set_dir/hosts.json" ] || die "set \"$set\" is not up; run: scripts/machines.sh up --set $set"
@@ -259,6 +260,7 @@ cmd_configure() {
   local -A taken=()
   for address in "${addresses[@]}"; do
     role=${per_machine[$((${#per_machine[@]} == 1 ? 0 : n))]}
+    if [ "$role" = none ]; then n=$((n + 1)); continue; fi
     pulumi config set "${file_args[@]}" --path "megaweb:hosts.${role}[${taken[$role]:-0}].address" "$address"
     taken[$role]=$((${taken[$role]:-0} + 1))
     n=$((n + 1))
