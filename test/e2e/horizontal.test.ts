@@ -129,13 +129,21 @@ function changedResources(output: string): string[] {
   return [...output.matchAll(/^\s*[-+~]+\s+\S+\s+(\S+)\s+(created|updated|replaced|deleted)\b/gm)].map((match) => `${match[1]} ${match[2]}`);
 }
 
-/** The open ports of each target an nmap connect scan from `from` finds, as `address:port`. */
-async function openPorts(from: Machine, targets: readonly Machine[]): Promise<string[]> {
-  const ports = "22,80,443,3000,3306,6379,8080,8088,26379";
-  const output = await sshAsync(
-    from,
-    `nmap -Pn -n -sT --max-retries 1 --host-timeout 60s -p ${ports} --open -oG - ${targets.map((target) => target.address).join(" ")}`,
-  );
+/** SSH, HTTP(S), the app, Apache's and OpenLiteSpeed's loopback ports, MySQL, Redis, Sentinel. */
+const scannedPorts = "22,80,443,3000,3306,6379,8080,8088,26379";
+const nmapArgs = (targets: readonly Machine[]) => [
+  ...["-Pn", "-n", "-sT", "--max-retries", "1", "--host-timeout", "60s", "-p", scannedPorts, "--open", "-oG", "-"],
+  ...targets.map((target) => target.address),
+];
+
+/** The open ports of each target an nmap connect scan from `from` (a machine, or this host) finds, as `address:port`. */
+async function openPorts(from: Machine | "this host", targets: readonly Machine[]): Promise<string[]> {
+  const output =
+    from === "this host"
+      ? await new Promise<string>((resolve, reject) =>
+          execFile("nmap", nmapArgs(targets), { encoding: "utf8", timeout: 300_000 }, (error, stdout) => (error ? reject(error) : resolve(stdout))),
+        )
+      : await sshAsync(from, `nmap ${nmapArgs(targets).join(" ")}`);
   return output.split("\n").flatMap((line) => {
     const match = /^Host: (\S+) .*Ports: (.*)$/.exec(line);
     if (match === null) return [];
@@ -245,6 +253,13 @@ describe.sequential("the horizontal phase on local machines, with the real engin
   it("answers from outside the cluster only on HTTP and HTTPS at the load balancer", async () => {
     const cluster = [lb, ...webs, spareWeb, mysql, redis, worker];
     expect((await openPorts(outside, cluster)).sort()).toEqual([`${lb.address}:443`, `${lb.address}:80`]);
+  }, 300_000);
+
+  it("answers the operators' CIDR (this host) on SSH everywhere, and on HTTP only at the load balancer", async () => {
+    const cluster = [lb, ...webs, spareWeb, mysql, redis, worker];
+    expect((await openPorts("this host", cluster)).sort()).toEqual(
+      [...cluster.map((machine) => `${machine.address}:22`), `${lb.address}:443`, `${lb.address}:80`].sort(),
+    );
   }, 300_000);
 
   it("lets each role reach exactly what the firewall matrix gives it: MySQL and Redis only from their clients", async () => {
