@@ -147,8 +147,10 @@ boot_machine() {
   echo $! >"$dir/nspawn.pid"
 }
 
+# Booting many machines at once on a busy host takes minutes (seen: a ninth machine still
+# "initializing" after 120 s with another set booting beside it).
 wait_machine() {
-  local dir=$1 address=$2 key=$3 deadline=$((SECONDS + 120)) init="" state
+  local dir=$1 address=$2 key=$3 deadline=$((SECONDS + ${MEGAWEB_BOOT_SECONDS:-300})) init="" state
   local nspawn
   nspawn=$(cat "$dir/nspawn.pid")
   until init=$(machine_init_pid "$nspawn"); do
