@@ -20,7 +20,15 @@ export type ClusterSecret =
   /** A site's custom TLS private key, as the stack's config holds it. */
   | { readonly kind: "tlsKey"; readonly domain: string }
   /** The app's `MEGAWEB_API_TOKEN` (`megaweb:apiToken`). */
-  | { readonly kind: "apiToken" };
+  | { readonly kind: "apiToken" }
+  /** The password of the MySQL replicas' replication user. */
+  | { readonly kind: "mysqlReplication" }
+  /** The password the Sentinels ask of their clients (the app, the Redis servers, each other). */
+  | { readonly kind: "sentinel" }
+  /** The restic repositories' password (`megaweb:backupPassword`); never derived, so losing the hosts' key does not lose the backups. */
+  | { readonly kind: "backupPassword" }
+  /** An S3 destination's secret access key (`megaweb:backupS3SecretKey`). */
+  | { readonly kind: "backupS3SecretKey" };
 
 /** The secret's name: the purpose a derived password is made for, and what its placeholder shows. */
 export function secretName(secret: ClusterSecret): string {
@@ -33,12 +41,20 @@ export function secretName(secret: ClusterSecret): string {
       return `tls-key:${secret.domain}`;
     case "apiToken":
       return "api-token";
+    case "mysqlReplication":
+      return "mysql-replication";
+    case "sentinel":
+      return "sentinel";
+    case "backupPassword":
+      return "backup-password";
+    case "backupS3SecretKey":
+      return "backup-s3-secret-key";
   }
 }
 
 /** Whether the secret is generated from the stack's root secret (`derivePassword`) rather than set in the stack. */
 export function isDerived(secret: ClusterSecret): boolean {
-  return secret.kind === "redis" || secret.kind === "database";
+  return secret.kind === "redis" || secret.kind === "database" || secret.kind === "mysqlReplication" || secret.kind === "sentinel";
 }
 
 /** What stands for the secret in rendered files and stdin until a component fills it in. */

@@ -38,9 +38,10 @@ function matrix(webSources: readonly Source[]): FirewallRule[] {
     {
       role: "sentinel",
       port: privatePorts.sentinel,
-      sources: from("web", "worker", "sentinel"),
-      purpose: "Sentinel discovery of the Redis primary, and Sentinel gossip",
+      sources: from("web", "worker", "redis", "sentinel"),
+      purpose: "Sentinel discovery of the Redis primary (also by the Redis servers' replication step), and Sentinel gossip",
     },
+    { role: "backup", port: 22, sources: from("web", "mysql", "redis"), purpose: "restic over SFTP from the hosts that hold data" },
   ];
 }
 

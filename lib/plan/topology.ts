@@ -63,7 +63,7 @@ export class PlanError extends Error {
 }
 
 /** The order hosts are listed in, front to back. */
-const roleOrder: readonly Role[] = ["loadbalancer", "web", "redis", "sentinel", "mysql", "worker"];
+const roleOrder: readonly Role[] = ["loadbalancer", "web", "redis", "sentinel", "mysql", "worker", "backup"];
 
 /**
  * The topology a validated config asks for: hosts with roles and sizes, replication, the load
@@ -87,7 +87,7 @@ export function planTopology(infrastructure: Infrastructure): TopologyPlan {
     region: infrastructure.region,
     hosts,
     ...(loadBalancer && { loadBalancer }),
-    redis: { primary: redisPrimary!, replicas: redisReplicas, sentinels, sentinelQuorum: sentinels.length > 0 ? Math.floor(sentinels.length / 2) + 1 : 0 },
+    redis: { primary: redisPrimary!, replicas: redisReplicas, sentinels, sentinelQuorum: infrastructure.sentinelQuorum },
     mysql: { primary: mysqlPrimary!, replicas: mysqlReplicas },
     firewall: firewallMatrix(presentRoles, loadBalancer?.kind),
     cost: estimateCost({
@@ -100,8 +100,9 @@ export function planTopology(infrastructure: Infrastructure): TopologyPlan {
 
 function plannedHost(infrastructure: Infrastructure, role: Role, index: number): PlannedHost {
   // The single box is the web node that also runs everything else, so it keeps its name (and
-  // droplet) when the phase grows and the other roles move out.
-  const roles: Role[] = infrastructure.phase === "single" ? ["web", "mysql", "redis", "worker"] : [role];
+  // droplet) when the phase grows and the other roles move out. A backup host stays apart, so
+  // losing the box does not lose its backups.
+  const roles: Role[] = infrastructure.phase === "single" && role === "web" ? ["web", "mysql", "redis", "worker"] : [role];
   const size = infrastructure.sizes[role];
   const replication: ReplicationRole = index === 0 ? "primary" : "replica";
   return {

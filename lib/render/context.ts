@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type { Role } from "../schema/infrastructure";
 import { ConfigError } from "../schema/errors";
 import { siteSlug, type PhpVersion, type Site, type WebServer } from "../schema/site";
-import { phpBudget, sizePools, type PoolSize } from "./pool-sizing";
+import { phpBudget, sizePools, type PoolSize, type PoolSizing } from "./pool-sizing";
 
 /**
  * The facts every renderer of a site needs, decided once here so the nginx front and the
@@ -146,8 +146,10 @@ const backendLogDirs: Record<Exclude<WebServer, "nginx">, string> = {
  */
 export function resolveWebHost(sites: readonly Site[], facts: HostFacts): { host: HostContext; sites: SiteContext[] } {
   const root = (facts.root ?? "").replace(/\/$/, "");
-  const budget = phpBudget(facts.memoryMb, facts.roles, sites, `host ${facts.name} of ${facts.memoryMb} MB`);
-  const sizing = sizePools(sites, budget);
+  // A host without the web role (a worker host running the sites' code) runs no pools to size.
+  const sizing: PoolSizing = facts.roles.includes("web")
+    ? sizePools(sites, phpBudget(facts.memoryMb, facts.roles, sites, `host ${facts.name} of ${facts.memoryMb} MB`))
+    : { pools: [], problems: [] };
   const missingPhp =
     facts.phpVersions === undefined
       ? []

@@ -7,6 +7,8 @@ export interface ServerFacts {
   readonly memoryMb: number;
   /** The hard open-files limit of PID 1, which services inherit ("Max open files" in /proc/1/limits). */
   readonly openFilesLimit: number;
+  /** The interface of each IPv4 address; absent from hosts whose facts were taken before it was asked. */
+  readonly interfaces?: Readonly<Record<string, string>>;
 }
 
 /** The facts step prints its facts as JSON on its last line. */

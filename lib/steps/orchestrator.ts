@@ -110,7 +110,13 @@ export const orchestratorSteps: StepPlanner = ({ stack, topology, artifact }) =>
 function environmentStep(topology: TopologyPlan, app: App, host: PlannedHost, units: readonly OrchestratorUnit[]): CommandStep {
   const redis = topology.redis.sentinels.length > 0 ? topology.redis.sentinels : [topology.redis.primary];
   const servers = [topology.mysql.primary, ...topology.mysql.replicas, ...redis];
-  const secrets: ClusterSecret[] = [{ kind: "apiToken" }, { kind: "database", domain: app.domain }, { kind: "redis" }];
+  const sentinelPassword: ClusterSecret = { kind: "sentinel" };
+  const secrets: ClusterSecret[] = [
+    { kind: "apiToken" },
+    { kind: "database", domain: app.domain },
+    { kind: "redis" },
+    ...(topology.redis.sentinels.length > 0 ? [sentinelPassword] : []),
+  ];
   return {
     kind: "command",
     name: appEnvironmentStep(host.name),
@@ -137,7 +143,7 @@ function environmentStep(topology: TopologyPlan, app: App, host: PlannedHost, un
         },
         redis:
           topology.redis.sentinels.length > 0
-            ? { password: redisPassword, sentinels: topology.redis.sentinels.map(reach) }
+            ? { password: redisPassword, sentinels: topology.redis.sentinels.map(reach), sentinelPassword: secretPlaceholder(sentinelPassword) }
             : { password: redisPassword, address: reach(topology.redis.primary) },
       });
       return {

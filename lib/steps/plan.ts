@@ -2,11 +2,16 @@ import type { Artifact } from "../plan/artifact";
 import type { PlannedHost, TopologyPlan } from "../plan/topology";
 import { type HostFile, renderWebHost, type WebHostRender } from "../render/files";
 import type { Stack } from "../schema/stack";
+import { backupSteps } from "./backup";
+import { certificateSteps } from "./certificates";
+import { deploySteps } from "./deploy";
 import { haproxySteps } from "./haproxy";
 import { hostSteps } from "./host";
+import { keepalivedSteps } from "./keepalived";
 import { mysqlSteps } from "./mysql";
 import { orchestratorSteps, unbuiltArtifact } from "./orchestrator";
 import { redisSteps } from "./redis";
+import { sentinelSteps } from "./sentinel";
 import type { DeployFacts, PlannedStep } from "./step";
 import { webSteps } from "./web";
 import { webHostFacts } from "./web-host";
@@ -40,7 +45,19 @@ export interface PlanContext {
 export type StepPlanner = (context: PlanContext) => PlannedStep[];
 
 /** In the order their steps may depend on each other: a planner's steps wait only for steps planned before them. */
-const planners: readonly StepPlanner[] = [hostSteps, mysqlSteps, redisSteps, haproxySteps, webSteps, orchestratorSteps];
+const planners: readonly StepPlanner[] = [
+  hostSteps,
+  mysqlSteps,
+  redisSteps,
+  sentinelSteps,
+  haproxySteps,
+  keepalivedSteps,
+  webSteps,
+  certificateSteps,
+  deploySteps,
+  backupSteps,
+  orchestratorSteps,
+];
 
 export interface StepPlanOptions {
   /**

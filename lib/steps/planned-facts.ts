@@ -1,6 +1,7 @@
 import type { PlannedHost } from "../plan/topology";
 import type { Stack } from "../schema/stack";
 import type { StepPlan } from "./plan";
+import { plannedBackupOutput } from "./backup";
 import type { DeployFacts } from "./step";
 
 /**
@@ -19,6 +20,7 @@ export function plannedFacts(plan: Pick<StepPlan, "stack" | "topology">): Deploy
   return {
     facts: (name) => ({ os: "debian", codename: "bookworm", memoryMb: planned(name).memoryMb, openFilesLimit: systemdOpenFilesLimit }),
     privateIp: (name) => existingAddress(plan.stack, planned(name)) ?? `<${name} private IP>`,
+    output: (step) => plannedBackupOutput(step) ?? `<output of ${step}>`,
   };
 }
 

@@ -1,6 +1,7 @@
-import { addressFrom, type ClusterSecret, secretPlaceholder } from "../plan/cluster";
+import { addressFrom, type ClusterSecret, redisMasterName, secretPlaceholder } from "../plan/cluster";
 import { privatePorts } from "../plan/firewall";
 import type { PlannedHost } from "../plan/topology";
+import type { CertificateRender } from "../render/certbot";
 import type { HostDirectory, HostFile, SiteRender, WebHostRender } from "../render/files";
 import { renderSiteEnvironment } from "../render/site-environment";
 import { renderTemplate } from "../render/template";
@@ -11,6 +12,7 @@ import { renderFpmSessions } from "../render/php-fpm";
 import { balancedWebInput, haproxyHosts } from "./balancer";
 import type { ServerFacts } from "./facts";
 import { haproxyStep } from "./haproxy";
+import { letsencryptRender, letsencryptVhost } from "./certificates";
 import { firewallStep } from "./host";
 import { mysqlStep, siteDatabaseStep } from "./mysql";
 import type { PlanContext, StepPlanner } from "./plan";
@@ -114,43 +116,80 @@ function siteSteps(context: PlanContext, host: PlannedHost, site: Site, index: n
     renderer: renderersOf([site]),
     render: (at) => {
       const render = siteOf(at);
-      return { files: render.files.filter((file) => !file.secret), create: siteCommand(render), delete: siteDeleteCommand(render) };
+      const letsencrypt = site.tls.mode === "letsencrypt" ? letsencryptRender(context.stack, host, index, at).render : undefined;
+      return { files: render.files.filter((file) => !file.secret), create: siteCommand(render, letsencrypt), delete: siteDeleteCommand(render) };
     },
   };
   if (site.kind !== "php") return [...keyStep, siteFiles];
 
+  const environment = siteEnvironmentCommandStep(context, host, site, index, siteFiles.name, (at) => {
+    const render = siteOf(at);
+    return { home: render.home, group: render.account.group };
+  });
+  return [...keyStep, ...sessions, siteFiles, environment];
+}
+
+/**
+ * A PHP site's `.env` on a host that runs its code (a web host, or a worker host running its
+ * workers): its database and Redis, the passwords filled in on the way to stdin.
+ */
+export function siteEnvironmentCommandStep(
+  { topology }: PlanContext,
+  host: PlannedHost,
+  site: Site,
+  index: number,
+  siteFilesStep: string,
+  layout: (at: DeployFacts) => { home: string; group: string },
+): CommandStep {
   const mysql = topology.mysql.primary;
   const redis = topology.redis.primary;
-  const secrets: ClusterSecret[] = [{ kind: "redis" }, ...(site.database ? [{ kind: "database" as const, domain: site.domain }] : [])];
-  const environment: CommandStep = {
+  const { replicas } = topology.mysql;
+  const { sentinels } = topology.redis;
+  const secrets: ClusterSecret[] = [
+    { kind: "redis" },
+    ...(site.database ? [{ kind: "database" as const, domain: site.domain }] : []),
+    ...(sentinels.length > 0 ? [{ kind: "sentinel" as const }] : []),
+  ];
+  return {
     kind: "command",
     name: siteEnvironmentStep(host.name, site.domain),
     owner: "provisioning",
     host: host.name,
-    dependsOn: [siteFiles.name, ...(site.database ? [siteDatabaseStep(mysql, site.domain)] : [])],
-    inputs: [factsOf(host.name), ...[...new Set([redis, ...(site.database ? [mysql] : [])])].filter((other) => other !== host.name).map(privateIpOf)],
+    dependsOn: [siteFilesStep, ...(site.database ? [siteDatabaseStep(mysql, site.domain)] : [])],
+    inputs: [
+      factsOf(host.name),
+      ...[...new Set([redis, ...sentinels, ...(site.database ? [mysql, ...replicas] : [])])].filter((other) => other !== host.name).map(privateIpOf),
+    ],
     reads: [`sites[${index}].database`],
     secrets,
     renderer: "site-environment",
     render: (at) => {
-      const render = siteOf(at);
+      const { home, group } = layout(at);
       const privateIp = (other: string) => at.privateIp(other);
       const env = renderSiteEnvironment({
-        home: render.home,
-        group: render.account.group,
+        home,
+        group,
         database: site.database && {
           host: addressFrom(host.name, mysql, privateIp),
           port: privatePorts.mysql,
           name: site.database.name,
           user: site.database.user,
           password: secretPlaceholder({ kind: "database", domain: site.domain }),
+          readHosts: replicas.map((replica) => addressFrom(host.name, replica, privateIp)),
         },
         redis: { host: addressFrom(host.name, redis, privateIp), port: privatePorts.redis, password: secretPlaceholder({ kind: "redis" }) },
+        sentinels:
+          sentinels.length > 0
+            ? {
+                addresses: sentinels.map((sentinel) => `${addressFrom(host.name, sentinel, privateIp)}:${privatePorts.sentinel}`),
+                masterName: redisMasterName,
+                password: secretPlaceholder({ kind: "sentinel" }),
+              }
+            : undefined,
       });
       return { files: [env], create: secretFileCommand(env), stdin: env.content };
     },
   };
-  return [...keyStep, ...sessions, siteFiles, environment];
 }
 
 /**
@@ -250,20 +289,30 @@ function siteView(site: SiteRender) {
   };
 }
 
-/** One site's account, directories and non-secret files, checked by its daemons before they reload. */
-export function siteCommand(site: SiteRender): string {
+/**
+ * One site's account, directories and non-secret files, checked by its daemons before they reload.
+ * A Let's Encrypt site's vhost is chosen on the host: HTTP-only until its certificate exists.
+ */
+export function siteCommand(site: SiteRender, letsencrypt?: CertificateRender): string {
+  const files = site.files.filter((file) => !file.secret && file.path !== letsencrypt?.tlsVhost.path);
   return stepCommand(
     renderTemplate("provision/site.sh", {
       ...siteView(site),
       directories: site.directories.map(directoryView),
-      files: putFiles(site.files.filter((file) => !file.secret)),
+      files: [putFiles(files), ...(letsencrypt ? [letsencryptVhost(letsencrypt)] : [])].join("\n"),
     }),
   );
 }
 
 /** Removes what `siteCommand` made: vhost, pool, FPM master and account; the home is moved aside. */
 export function siteDeleteCommand(site: SiteRender): string {
-  return stepCommand(renderTemplate("provision/site-delete.sh", { ...siteView(site), paths: site.files.map((file) => file.path).join(" ") }));
+  return stepCommand(
+    renderTemplate(
+      "provision/site-delete.sh",
+      { ...siteView(site), paths: site.files.map((file) => file.path).join(" ") },
+      { homeAside: "provision/site-home-aside.sh" },
+    ),
+  );
 }
 
 /**

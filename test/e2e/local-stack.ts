@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { connect } from "node:net";
@@ -113,6 +113,27 @@ export class LocalStack {
     const result = this.pulumi(args, timeoutSeconds);
     if (result.status !== 0) throw new Error(`pulumi ${args.join(" ")} exited ${result.status}:\n${result.stdout}\n${result.stderr}`);
     return result;
+  }
+
+  /** Like `pulumiOk`, without blocking: a load the test runs beside it keeps going. */
+  pulumiAsync(args: readonly string[], timeoutSeconds = 900): Promise<CommandResult> {
+    return new Promise((resolve, reject) => {
+      const child = spawn("pulumi", [...args, "--stack", this.stack, "--non-interactive"], {
+        cwd: this.workspace,
+        env: this.env,
+        timeout: timeoutSeconds * 1000,
+      });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+      child.on("error", reject);
+      child.on("close", (status) => {
+        this.transcript.push(stdout, stderr);
+        if (status !== 0) reject(new Error(`pulumi ${args.join(" ")} exited ${status}:\n${stdout}\n${stderr}`));
+        else resolve({ status, stdout, stderr });
+      });
+    });
   }
 
   /**

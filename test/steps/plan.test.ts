@@ -169,7 +169,7 @@ describe("the step graph of each phase", () => {
     expect(pool.content).toContain("php_admin_value[session.save_path] = /var/www/shop_example_com/sessions\n");
   });
 
-  it("ha: Redis and MariaDB on every data host, the databases on the primary only, nothing but the base on the Sentinels yet", () => {
+  it("ha: replication after every server of its kind is installed, the Sentinels after it, the databases after replication", () => {
     const steps = plan({ phase: "ha" }, [shop], { domain: "orchestrator.example.com" });
     const byHost = graph(steps);
     expect(Object.keys(byHost)).toEqual([
@@ -177,10 +177,43 @@ describe("the step graph of each phase", () => {
       ...["redis-1", "redis-2", "redis-3", "sentinel-1", "sentinel-2", "sentinel-3", "mysql-1", "mysql-2", "mysql-3"],
       ...["worker-1", "worker-2", "worker-3", "worker-4", "worker-5"],
     ]);
-    for (const host of ["sentinel-1", "sentinel-2", "sentinel-3"]) expect(byHost[host]).toEqual(["facts", "base ← facts", "firewall ← base"]);
-    for (const host of ["redis-2", "redis-3"]) expect(byHost[host]).toEqual(["facts", "base ← facts", "firewall ← base", "redis ← firewall [redis]"]);
-    for (const host of ["mysql-2", "mysql-3"]) expect(byHost[host]).toEqual(["facts", "base ← facts", "firewall ← base", "mysql ← firewall"]);
-    expect(byHost["mysql-1"]).toContain("db-shop_example_com ← mysql [mysql:shop.example.com]");
+    const redisReplication = ["redis-1-redis-replication", "redis-2-redis-replication", "redis-3-redis-replication"].join(", ");
+    for (const host of ["sentinel-1", "sentinel-2", "sentinel-3"]) {
+      expect(byHost[host]).toEqual(["facts", "base ← facts", "firewall ← base", `sentinel ← firewall, ${redisReplication} [redis, sentinel]`]);
+    }
+    expect(byHost["redis-1"]).toEqual([
+      "facts",
+      "base ← facts",
+      "firewall ← base",
+      "redis ← firewall [redis]",
+      "redis-replication ← redis, redis-2-redis, redis-3-redis [redis, sentinel]",
+    ]);
+    expect(byHost["redis-2"]).toEqual([
+      "facts",
+      "base ← facts",
+      "firewall ← base",
+      "redis ← firewall [redis]",
+      "redis-replication ← redis-1-redis, redis, redis-3-redis, redis-1-redis-replication [redis, sentinel]",
+    ]);
+    const mysqlReplication = ["mysql-1-mysql-replication", "mysql-2-mysql-replication", "mysql-3-mysql-replication"];
+    expect(byHost["mysql-1"]).toEqual([
+      "facts",
+      "base ← facts",
+      "firewall ← base",
+      "mysql ← firewall",
+      "mysql-replication ← mysql, mysql-2-mysql, mysql-3-mysql [mysql-replication]",
+      `db-shop_example_com ← mysql, mysql-replication, ${mysqlReplication.slice(1).join(", ")} [mysql:shop.example.com]`,
+      `app:database ← mysql, mysql-replication, ${mysqlReplication.slice(1).join(", ")} [mysql:orchestrator.example.com]`,
+    ]);
+    for (const host of ["mysql-2", "mysql-3"]) {
+      expect(byHost[host]).toEqual([
+        "facts",
+        "base ← facts",
+        "firewall ← base",
+        "mysql ← firewall",
+        `mysql-replication ← ${["mysql-1-mysql", "mysql-2-mysql", "mysql-3-mysql"].map((name) => name.replace(`${host}-`, "")).join(", ")}, mysql-1-mysql-replication [mysql-replication]`,
+      ]);
+    }
     for (const web of ["web-1", "web-2", "web-3", "web-4", "web-5"]) expect(byHost[web]).toEqual(byHost["web-1"]);
     // Every MariaDB is sized for the PHP workers of all five web hosts.
     expect(
@@ -197,8 +230,44 @@ describe("the step graph of each phase", () => {
       "sentinel-2",
       "sentinel-3",
     ]);
-    // facts, base and firewall on 19 hosts; web tier, two sites, a session file and an .env on 5; 3 Redis; 3 MariaDB and a database; the app on 10 and its database.
-    expect(steps.steps).toHaveLength(19 * 3 + 5 * 5 + 3 + 3 + 1 + 10 * 3 + 1);
+    expect(named(steps, "worker-3-environment").secrets.map(secretName)).toContain("sentinel");
+    // facts, base and firewall on 19 hosts; web tier, two sites, a session file and an .env on 5; 3 Redis and their
+    // replication; 3 Sentinels; 3 MariaDB, their replication and a database; the app on 10 and its database.
+    expect(steps.steps).toHaveLength(19 * 3 + 5 * 5 + 3 * 2 + 3 + 3 * 2 + 1 + 10 * 3 + 1);
+  });
+
+  it("ha on existing hosts: keepalived after HAProxy on both balancers, moving the virtual address on the private interface", () => {
+    const address = (last: number) => ({ address: `198.18.0.${last}` });
+    let next = 10;
+    const counts = { loadbalancer: 2, web: 2, redis: 3, sentinel: 3, mysql: 3, worker: 1 };
+    const hosts = Object.fromEntries(Object.entries(counts).map(([role, count]) => [role, Array.from({ length: count }, () => address(next++))]));
+    const steps = plan(
+      { phase: "ha", target: "existing", nodes: { web: 2, worker: 1 }, loadBalancer: { kind: "haproxy", virtualAddress: "198.18.0.50/24" }, hosts },
+      [shop],
+    );
+    for (const host of ["loadbalancer-1", "loadbalancer-2"]) {
+      expect(graph(steps)[host]).toEqual(["facts", "base ← facts", "firewall ← base", "haproxy ← firewall", "keepalived ← haproxy"]);
+    }
+    const keepalived = named(steps, "loadbalancer-2-keepalived");
+    if (keepalived.kind !== "command") throw new Error("keepalived is a command");
+    const facts = plannedFacts(steps);
+    const onHost = { ...facts, facts: (host: string) => ({ ...facts.facts(host), interfaces: { "127.0.0.1": "lo", "198.18.0.11": "host0" } }) };
+    const config = keepalived.render(onHost).files.find((file) => file.path === "/etc/keepalived/keepalived.conf")!.content;
+    expect(config).toContain("interface host0");
+    expect(config).toContain("198.18.0.50/24");
+    expect(config).toMatch(/unicast_peer \{\s*198\.18\.0\.10\s*\}/);
+    // The balancers hear each other's adverts through their firewalls, and nobody else's.
+    const firewall = named(steps, "loadbalancer-1-firewall");
+    if (firewall.kind !== "command") throw new Error("the firewall is a command");
+    expect(firewall.render(facts).files[0]!.content).toContain("ip saddr { 198.18.0.11 } meta l4proto 112 accept");
+    // Sites read from the replicas and find Redis through the Sentinels.
+    const env = named(steps, "web-1-site-shop_example_com-env");
+    if (env.kind !== "command") throw new Error("the .env is a command");
+    const stdin = env.render(facts).stdin!;
+    expect(stdin).toContain("DB_HOST=198.18.0.20\n");
+    expect(stdin).toContain("DB_READ_HOSTS=198.18.0.21,198.18.0.22\n");
+    expect(stdin).toContain("REDIS_SENTINELS=198.18.0.17:26379,198.18.0.18:26379,198.18.0.19:26379\n");
+    expect(stdin).toContain("REDIS_SENTINEL_PASSWORD=<secret:sentinel>\n");
   });
 });
 
