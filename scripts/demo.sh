@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # `npm run demo`: the embedded default stack (stacks/Pulumi.local.yaml) for real: boots a local
 # machine, runs `pulumi up` of the single box with its sites, and prints the URLs.
-# `npm run demo:destroy` removes the machine, the stack's state and the workspace.
+# `npm run demo -- horizontal`: the same sites on the horizontal phase (stacks/Pulumi.horizontal.yaml):
+# an HAProxy load balancer, three web nodes, MySQL, Redis and a worker, seven machines.
+# `npm run demo:destroy` removes the machines, the stacks' state and the workspaces of every phase.
 #
-#   bash scripts/demo.sh [up|prepare|destroy] [ha]
+#   bash scripts/demo.sh [up|prepare|destroy] [single|horizontal|ha]
 #
 # `ha` (`npm run demo -- ha`) is the high-availability phase on fourteen local machines
 # (stacks/Pulumi.ha.yaml): an HAProxy pair sharing a virtual address, 2 web, Redis primary + 2
@@ -20,10 +22,12 @@ cd "$(dirname "$0")/.."
 repo=$PWD
 action=${1:-up}
 phase=${2:-single}
+# Per phase: the machine set, the stack, its committed file, and a role per machine in order.
 case $phase in
   single) defaults=(demo local "$repo/stacks/Pulumi.local.yaml" web) ;;
+  horizontal) defaults=(demoho horizontal "$repo/stacks/Pulumi.horizontal.yaml" "loadbalancer,web,web,web,mysql,redis,worker") ;;
   ha) defaults=(demoha ha "$repo/stacks/Pulumi.ha.yaml" "loadbalancer,loadbalancer,web,web,redis,redis,redis,sentinel,sentinel,sentinel,mysql,mysql,mysql,worker") ;;
-  *) echo "demo: unknown phase \"$phase\" (single or ha)" >&2; exit 1 ;;
+  *) echo "demo: unknown phase \"$phase\" (single, horizontal or ha)" >&2; exit 1 ;;
 esac
 machine_set=${MEGAWEB_DEMO_SET:-${defaults[0]}}
 stack=${MEGAWEB_DEMO_STACK:-${defaults[1]}}
@@ -97,10 +101,11 @@ enable_app() {
 up() {
   local started=$SECONDS
   prepare
-  enable_app
+  # The app joins the single box only: on the other phases the demo is the stack file as committed.
+  if [ "$phase" = single ]; then enable_app; fi
   (cd "$workspace" && pulumi up --yes --skip-preview --non-interactive --stack "$stack")
   echo
-  echo "demo: up in $((SECONDS - started))s. The sites, served by the local machine:"
+  echo "demo: up in $((SECONDS - started))s. The sites, served by the local machine(s):"
   # shellcheck disable=SC2016 # the single quotes hold a JavaScript program, not shell
   (cd "$workspace" && pulumi stack output --stack "$stack" --json) | node -e '
     const { endpoint, urls } = JSON.parse(require("fs").readFileSync(0, "utf8"));
@@ -118,9 +123,17 @@ destroy() {
   echo "demo: removed the machine set $machine_set and the stack $stack"
 }
 
+# `npm run demo:destroy` names no phase: it removes the demo of every phase. The end-to-end tests
+# name their own set and stack (MEGAWEB_DEMO_SET), so they remove only those.
+destroy_all() {
+  if [ -n "${MEGAWEB_DEMO_SET:-}" ] || [ -n "${2:-}" ]; then destroy; return; fi
+  local each
+  for each in single horizontal ha; do bash "$0" destroy "$each"; done
+}
+
 case $action in
   up) check_prerequisites; install_tools; require_engine; up ;;
   prepare) check_prerequisites; require_engine; prepare ;;
-  destroy) [ "$(id -u)" -eq 0 ] || die "needs root to remove the machine"; destroy ;;
-  *) die "usage: scripts/demo.sh [up|prepare|destroy]" ;;
+  destroy) [ "$(id -u)" -eq 0 ] || die "needs root to remove the machines"; destroy_all "$@" ;;
+  *) die "usage: scripts/demo.sh [up|prepare|destroy] [single|horizontal|ha]" ;;
 esac

@@ -43,6 +43,11 @@ export interface HostFacts {
   /** Load balancers whose X-Forwarded-For nginx believes, so access lists see the real client. */
   readonly trustedProxies?: readonly string[];
   /**
+   * PHP sessions live in Redis, shared with the other web nodes (the phase has more than one), not
+   * in files under each site's home. @default false
+   */
+  readonly sharedSessions?: boolean;
+  /**
    * Directory the host's file tree hangs from: empty on a server; a scratch directory when the
    * real daemons run a rendered host side by side with others (as the tests do).
    * @default ""
@@ -80,7 +85,13 @@ export interface PoolContext {
   readonly size: PoolSize;
   readonly slowLog: string;
   readonly errorLog: string;
+  /** Where sessions live without Redis; created either way. */
   readonly sessionDir: string;
+  /**
+   * With shared sessions: the root-only file that points the pool's sessions at Redis (it holds the
+   * Redis password), included by the site's FPM master after the pool.
+   */
+  readonly sharedSessionsConfig?: string;
   readonly tmpDir: string;
   /** open_basedir: the site's home, plus its document root when that lies elsewhere. */
   readonly openBasedir: readonly string[];
@@ -165,10 +176,10 @@ export function resolveWebHost(sites: readonly Site[], facts: HostFacts): { host
     acmeWebroot: `${root}/var/lib/megaweb/acme`,
     path: (absolute) => `${root}${absolute}`,
   };
-  return { host, sites: sites.map((site, index) => siteContext(site, index, host, sizing.pools[index])) };
+  return { host, sites: sites.map((site, index) => siteContext(site, index, host, sizing.pools[index], facts.sharedSessions ?? false)) };
 }
 
-function siteContext(site: Site, index: number, host: HostContext, poolSize: PoolSize | undefined): SiteContext {
+function siteContext(site: Site, index: number, host: HostContext, poolSize: PoolSize | undefined, sharedSessions: boolean): SiteContext {
   const slug = siteSlug(site.domain);
   const { path } = host;
   const home = path(`/var/www/${slug}`);
@@ -189,6 +200,7 @@ function siteContext(site: Site, index: number, host: HostContext, poolSize: Poo
           slowLog: `${home}/logs/php-slow.log`,
           errorLog: `${home}/logs/php-error.log`,
           sessionDir: `${home}/sessions`,
+          ...(sharedSessions && { sharedSessionsConfig: path(`/etc/php/${site.phpVersion}/fpm/sessions/${slug}.conf`) }),
           tmpDir: `${home}/tmp`,
           openBasedir: documentRoot.startsWith(`${home}/`) ? [`${home}/`] : [`${home}/`, `${documentRoot}/`],
           statusPath: "/fpm-status",

@@ -96,7 +96,7 @@ export function renderWebHost(config: WebHostConfig, facts: HostFacts): WebHostR
     fpmUnits: host.phpVersions.map((version) => renderFpmSiteUnit(host, version)),
     hostDirectories: [{ path: host.acmeWebroot, mode: "0755", owner: "root:root" }],
     sites: siteRenders,
-    packages: webHostPackages(config.sites),
+    packages: webHostPackages(config.sites, facts.sharedSessions ?? false),
     phpVersions: host.phpVersions,
     ...(servers.has("apache") && { apache: { modules: apacheModules, confs: apacheHostConfs } }),
     openlitespeed: servers.has("openlitespeed"),
@@ -175,7 +175,8 @@ const commonExtensions = new Set([
  */
 export const codePackages = ["composer", "curl", "git", "redis-tools"] as const;
 
-export function webHostPackages(sites: readonly Site[]): string[] {
+/** `sharedSessions`: PHP keeps sessions in Redis, through the redis extension. */
+export function webHostPackages(sites: readonly Site[], sharedSessions = false): string[] {
   const packages = new Set(["nginx", ...(sites.some((site) => site.code !== undefined) ? codePackages : [])]);
   for (const site of sites) {
     if (site.webServer === "apache") packages.add("apache2");
@@ -183,6 +184,7 @@ export function webHostPackages(sites: readonly Site[]): string[] {
     if (site.webServer === "openlitespeed") packages.add("openlitespeed");
     if (site.kind !== "php") continue;
     packages.add(`php${site.phpVersion}-fpm`);
+    if (sharedSessions) packages.add(`php${site.phpVersion}-redis`);
     for (const extension of phpExtensionPackages(site)) packages.add(extension);
   }
   return [...packages].sort();

@@ -14,6 +14,7 @@ import { redisSteps } from "./redis";
 import { sentinelSteps } from "./sentinel";
 import type { DeployFacts, PlannedStep } from "./step";
 import { webSteps } from "./web";
+import { webHostFacts } from "./web-host";
 
 /**
  * The provisioning of a whole stack as a plan of steps (the awsx split: `subnetDistributor`
@@ -77,7 +78,7 @@ export function planSteps(stack: Stack, topology: TopologyPlan, options: StepPla
       const key = `${host.name}:${memoryMb}`;
       let render = renders.get(key);
       if (render === undefined) {
-        render = renderWebHost(stack, { name: host.name, memoryMb, roles: host.roles });
+        render = renderWebHost(stack, webHostFacts(topology, host, at));
         renders.set(key, render);
       }
       return render;

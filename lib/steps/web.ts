@@ -6,6 +6,10 @@ import type { HostDirectory, HostFile, SiteRender, WebHostRender } from "../rend
 import { renderSiteEnvironment } from "../render/site-environment";
 import { renderTemplate } from "../render/template";
 import { siteSlug, type Site } from "../schema/site";
+import { renderBalancedWeb } from "../render/balanced-web";
+import { resolveWebHost } from "../render/context";
+import { renderFpmSessions } from "../render/php-fpm";
+import { balancedWebInput, haproxyHosts } from "./balancer";
 import type { ServerFacts } from "./facts";
 import { haproxyStep } from "./haproxy";
 import { letsencryptRender, letsencryptVhost } from "./certificates";
@@ -15,6 +19,7 @@ import type { PlanContext, StepPlanner } from "./plan";
 import { redisStep } from "./redis";
 import { putFiles, stepCommand } from "./script";
 import { type CommandStep, type DeployFacts, factsOf, type PlannedStep, privateIpOf } from "./step";
+import { sharesSessions, webHostFacts } from "./web-host";
 
 /**
  * Every web host: the web tier (nginx, PHP-FPM per version, Apache or OpenLiteSpeed when a site
@@ -26,11 +31,17 @@ export const webStep = (host: string) => `${host}-web`;
 export const siteStep = (host: string, domain: string) => `${host}-site-${siteSlug(domain)}`;
 export const siteTlsKeyStep = (host: string, domain: string) => `${siteStep(host, domain)}-tls-key`;
 export const siteEnvironmentStep = (host: string, domain: string) => `${siteStep(host, domain)}-env`;
+export const siteSessionsStep = (host: string, domain: string) => `${siteStep(host, domain)}-sessions`;
+export const webBalancerStep = (host: string) => `${host}-balancer`;
 
 export const webSteps: StepPlanner = (context) =>
   context.topology.hosts
     .filter((host) => host.roles.includes("web"))
-    .flatMap((host) => [webTierStep(context, host), ...context.stack.sites.flatMap((site, index) => siteSteps(context, host, site, index))]);
+    .flatMap((host) => [
+      webTierStep(context, host),
+      ...context.stack.sites.flatMap((site, index) => siteSteps(context, host, site, index)),
+      ...(haproxyHosts(context.topology).length > 0 ? [balancerStep(context, host)] : []),
+    ]);
 
 /** The modules of `lib/render/` that render the files of these sites. */
 function renderersOf(sites: readonly Site[]): string {
@@ -62,7 +73,7 @@ function webTierStep({ stack, webHost }: PlanContext, host: PlannedHost): Comman
 }
 
 function siteSteps(context: PlanContext, host: PlannedHost, site: Site, index: number): PlannedStep[] {
-  const { webHost } = context;
+  const { topology, webHost } = context;
   const siteOf = (at: DeployFacts): SiteRender => webHost(host, at).sites[index]!;
   const keyStep: CommandStep[] =
     site.tls.mode === "custom"
@@ -85,6 +96,7 @@ function siteSteps(context: PlanContext, host: PlannedHost, site: Site, index: n
           },
         ]
       : [];
+  const sessions = site.kind === "php" && sharesSessions(topology) ? [sessionsStep(context, host, site, index)] : [];
   // A site's PHP talks to the services of its own host, so those come up first.
   const services = [
     ...(host.roles.includes("mysql") ? [mysqlStep(host.name)] : []),
@@ -97,7 +109,7 @@ function siteSteps(context: PlanContext, host: PlannedHost, site: Site, index: n
     owner: "provisioning",
     host: host.name,
     undoable: true,
-    dependsOn: [webStep(host.name), ...keyStep.map((step) => step.name), ...services],
+    dependsOn: [webStep(host.name), ...keyStep.map((step) => step.name), ...sessions.map((step) => step.name), ...services],
     inputs: [factsOf(host.name)],
     reads: [`sites[${index}]`],
     secrets: [],
@@ -114,7 +126,7 @@ function siteSteps(context: PlanContext, host: PlannedHost, site: Site, index: n
     const render = siteOf(at);
     return { home: render.home, group: render.account.group };
   });
-  return [...keyStep, siteFiles, environment];
+  return [...keyStep, ...sessions, siteFiles, environment];
 }
 
 /**
@@ -176,6 +188,61 @@ export function siteEnvironmentCommandStep(
             : undefined,
       });
       return { files: [env], create: secretFileCommand(env), stdin: env.content };
+    },
+  };
+}
+
+/**
+ * The root-only file that points a PHP site's sessions at Redis, written before the site's FPM
+ * master first starts; the Redis password arrives on stdin.
+ */
+function sessionsStep({ stack, topology }: PlanContext, host: PlannedHost, site: Site, index: number): CommandStep {
+  const redis = topology.redis.primary;
+  return {
+    kind: "command",
+    name: siteSessionsStep(host.name, site.domain),
+    owner: "provisioning",
+    host: host.name,
+    dependsOn: [webStep(host.name)],
+    inputs: [factsOf(host.name), ...(redis === host.name ? [] : [privateIpOf(redis)])],
+    reads: [`sites[${index}].sessions`],
+    secrets: [{ kind: "redis" }],
+    renderer: "php-fpm",
+    render: (at) => {
+      const context = resolveWebHost(stack.sites, webHostFacts(topology, host, at)).sites[index]!;
+      const pool = context.pool!;
+      const file = renderFpmSessions(
+        site,
+        { ...context, pool },
+        { address: addressFrom(host.name, redis, (other) => at.privateIp(other)), port: privatePorts.redis, password: secretPlaceholder({ kind: "redis" }) },
+      );
+      const create = renderTemplate("provision/site-sessions.sh", {
+        domain: site.domain,
+        path: file.path,
+        phpVersion: pool.phpVersion,
+        master: pool.masterPath,
+        unit: pool.unit,
+      });
+      return { files: [file], create: stepCommand(create), stdin: file.content };
+    },
+  };
+}
+
+/** The balancers' side of a web node (`balanced-web.ts`), once its sites' homes exist: PROXY protocol from the balancers, and their health check. */
+function balancerStep({ stack, topology }: PlanContext, host: PlannedHost): CommandStep {
+  return {
+    kind: "command",
+    name: webBalancerStep(host.name),
+    owner: "provisioning",
+    host: host.name,
+    dependsOn: stack.sites.map((site) => siteStep(host.name, site.domain)),
+    inputs: [factsOf(host.name), ...haproxyHosts(topology).map((balancer) => privateIpOf(balancer.name))],
+    reads: ["sites", "app.port"],
+    secrets: [],
+    renderer: "balanced-web",
+    render: (at) => {
+      const { files } = renderBalancedWeb(balancedWebInput(stack, topology, host, at));
+      return { files, create: stepCommand(renderTemplate("provision/web-balancer.sh", { files: putFiles(files) })) };
     },
   };
 }

@@ -120,11 +120,53 @@ describe("the step graph of each phase", () => {
     ]);
   });
 
-  it("horizontal with HAProxy: the load balancer's step is rendered from every web host's address", () => {
+  it("horizontal with HAProxy: the load balancer's step is rendered from its own facts, one web host's checks and every web host's address", () => {
     const steps = plan({ phase: "horizontal", loadBalancer: { kind: "haproxy" }, nodes: { web: 2, worker: 1 } }, [files]);
     expect(graph(steps)["loadbalancer-1"]).toEqual(["facts", "base ← facts", "firewall ← base", "haproxy ← firewall"]);
-    expect(named(steps, "loadbalancer-1-haproxy").inputs.map((input) => input.host)).toEqual(["web-1", "web-2"]);
-    expect(graph(steps)["web-2"]).toEqual(["facts", "base ← facts", "firewall ← base", "web ← firewall", "site-files_example_com ← web"]);
+    expect(named(steps, "loadbalancer-1-haproxy").inputs).toEqual([
+      { kind: "facts", host: "loadbalancer-1" },
+      { kind: "facts", host: "web-1" },
+      { kind: "privateIp", host: "web-1" },
+      { kind: "privateIp", host: "web-2" },
+    ]);
+    expect(graph(steps)["web-2"]).toEqual([
+      "facts",
+      "base ← facts",
+      "firewall ← base",
+      "web ← firewall",
+      "site-files_example_com ← web",
+      "balancer ← site-files_example_com",
+    ]);
+    // The balancer step follows only the balancers' addresses: a new web node leaves the others' steps as they were.
+    expect(named(steps, "web-2-balancer").inputs.map((input) => input.host)).toEqual(["web-2", "loadbalancer-1"]);
+  });
+
+  it("horizontal: each PHP site's sessions go to Redis through a root-only file written before its pool starts", () => {
+    const steps = plan({ phase: "horizontal", loadBalancer: { kind: "haproxy" }, nodes: { web: 2, worker: 1 } }, [shop]);
+    expect(graph(steps)["web-1"]).toEqual([
+      "facts",
+      "base ← facts",
+      "firewall ← base",
+      "web ← firewall",
+      "site-shop_example_com-sessions ← web [redis]",
+      "site-shop_example_com ← web, site-shop_example_com-sessions",
+      "site-shop_example_com-env ← site-shop_example_com, mysql-1-db-shop_example_com [redis, mysql:shop.example.com]",
+      "balancer ← site-shop_example_com",
+    ]);
+    const sessions = rendered(steps, "web-1-site-shop_example_com-sessions");
+    expect(sessions.files).toEqual([
+      expect.objectContaining({ path: "/etc/php/8.2/fpm/sessions/shop_example_com.conf", mode: "0600", owner: "root:root", secret: true }),
+    ]);
+    expect(sessions.stdin).toContain(`?auth=${secretPlaceholder({ kind: "redis" })}&prefix=PHPREDIS_SESSION:shop.example.com:`);
+    const web = rendered(steps, "web-1-web");
+    expect(web.create).toContain("php8.2-redis");
+  });
+
+  it("single: sessions stay in files under the site's home, with no Redis session step", () => {
+    const steps = plan({ phase: "single" }, [shop]);
+    expect(steps.steps.map((step) => step.name)).not.toContain("web-1-site-shop_example_com-sessions");
+    const pool = rendered(steps, "web-1-site-shop_example_com").files.find((file) => file.path.endsWith("pool.d/shop_example_com.conf"))!;
+    expect(pool.content).toContain("php_admin_value[session.save_path] = /var/www/shop_example_com/sessions\n");
   });
 
   it("ha: replication after every server of its kind is installed, the Sentinels after it, the databases after replication", () => {
@@ -189,9 +231,9 @@ describe("the step graph of each phase", () => {
       "sentinel-3",
     ]);
     expect(named(steps, "worker-3-environment").secrets.map(secretName)).toContain("sentinel");
-    // facts, base and firewall on 19 hosts; web tier, two sites and an .env on 5; 3 Redis and their replication;
-    // 3 Sentinels; 3 MariaDB, their replication and a database; the app on 10 and its database.
-    expect(steps.steps).toHaveLength(19 * 3 + 5 * 4 + 3 * 2 + 3 + 3 * 2 + 1 + 10 * 3 + 1);
+    // facts, base and firewall on 19 hosts; web tier, two sites, a session file and an .env on 5; 3 Redis and their
+    // replication; 3 Sentinels; 3 MariaDB, their replication and a database; the app on 10 and its database.
+    expect(steps.steps).toHaveLength(19 * 3 + 5 * 5 + 3 * 2 + 3 + 3 * 2 + 1 + 10 * 3 + 1);
   });
 
   it("ha on existing hosts: keepalived after HAProxy on both balancers, moving the virtual address on the private interface", () => {
