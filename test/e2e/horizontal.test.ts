@@ -29,7 +29,6 @@ let worker: Machine;
 /** Outside the cluster until the growth test makes it web-4. */
 let outside: Machine;
 let gateway: string;
-let privateKeyPath: string;
 
 const shop = "shop.megaweb.test";
 const account = "account.megaweb.test";
@@ -58,24 +57,8 @@ interface ProbeAnswer {
 /** An SSH command that does not block the event loop, so a load keeps running meanwhile. */
 function sshAsync(machine: Machine, command: string, timeoutMs = 120_000): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(
-      "ssh",
-      [
-        "-i",
-        privateKeyPath,
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        "StrictHostKeyChecking=no",
-        "-o",
-        "UserKnownHostsFile=/dev/null",
-        "-o",
-        "LogLevel=ERROR",
-        `root@${machine.address}`,
-        command,
-      ],
-      { encoding: "utf8", timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 },
-      (error, stdout, stderr) => (error ? reject(new Error(`ssh ${machine.address} ${command}: ${stderr || error.message}`)) : resolve(stdout)),
+    execFile("ssh", machine.sshArguments(command), { encoding: "utf8", timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) =>
+      error ? reject(new Error(`ssh ${machine.address} ${command}: ${stderr || error.message}`)) : resolve(stdout),
     );
   });
 }
@@ -166,9 +149,8 @@ describe.sequential("the horizontal phase on local machines, with the real engin
       throw new Error("the end-to-end test needs Linux and root (it boots systemd-nspawn machines)");
     local.destroy();
     await timings.time("machines booted (8, in parallel)", () => local.prepare());
-    const hosts = JSON.parse(readFileSync(`/var/lib/megaweb/machines/${local.machineSet}/hosts.json`, "utf8")) as { gateway: string; privateKeyPath: string };
+    const hosts = JSON.parse(readFileSync(`/var/lib/megaweb/machines/${local.machineSet}/hosts.json`, "utf8")) as { gateway: string };
     gateway = hosts.gateway;
-    privateKeyPath = hosts.privateKeyPath;
     [lb, ...webs] = [0, 1, 2, 3].map((index) => local.machine(index)) as [Machine, ...Machine[]];
     [mysql, redis, worker, outside] = [4, 5, 6, 7].map((index) => local.machine(index)) as [Machine, Machine, Machine, Machine];
     // SSH only from the machine running Pulumi, so a scan from elsewhere finds it shut.

@@ -192,25 +192,26 @@ export class Machine {
     private readonly privateKeyPath: string,
   ) {}
 
+  /** ssh's arguments to run `command` as root on this machine, for callers that run ssh their own way. */
+  sshArguments(command: string): string[] {
+    return [
+      "-i",
+      this.privateKeyPath,
+      "-o",
+      "BatchMode=yes",
+      "-o",
+      "StrictHostKeyChecking=no",
+      "-o",
+      "UserKnownHostsFile=/dev/null",
+      "-o",
+      "LogLevel=ERROR",
+      `root@${this.address}`,
+      command,
+    ];
+  }
+
   ssh(command: string, stdin?: string): string {
-    const result = spawnSync(
-      "ssh",
-      [
-        "-i",
-        this.privateKeyPath,
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        "StrictHostKeyChecking=no",
-        "-o",
-        "UserKnownHostsFile=/dev/null",
-        "-o",
-        "LogLevel=ERROR",
-        `root@${this.address}`,
-        command,
-      ],
-      { input: stdin, encoding: "utf8", timeout: 60_000 },
-    );
+    const result = spawnSync("ssh", this.sshArguments(command), { input: stdin, encoding: "utf8", timeout: 60_000 });
     if (result.status !== 0) throw new Error(`ssh ${command} exited ${result.status}: ${result.stderr}`);
     return result.stdout;
   }
