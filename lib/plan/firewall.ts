@@ -15,7 +15,7 @@ export interface FirewallRule {
 }
 
 /** Ports reached only inside the cluster; the property tests assert none of them faces the internet. */
-export const privatePorts = { mysql: 3306, redis: 6379, sentinel: 26379 } as const;
+export const privatePorts = { mysql: 3306, redis: 6379, sentinel: 26379, balancerAgent: 9777 } as const;
 
 const internet: Source = { kind: "internet" };
 const admin: Source = { kind: "admin" };
@@ -26,13 +26,14 @@ const from = (...roles: Role[]): Source[] => roles.map((role) => ({ kind: "role"
  * nodes: the internet when nothing sits in front of them, else the load balancer.
  * Workers take no inbound traffic but SSH.
  */
-function matrix(webSources: readonly Source[]): FirewallRule[] {
+function matrix(webSources: readonly Source[], agentSources: readonly Source[]): FirewallRule[] {
   return [
     { role: "all", port: 22, sources: [admin], purpose: "SSH for operators and the provisioning steps" },
     { role: "loadbalancer", port: 80, sources: [internet], purpose: "HTTP to the load balancer" },
     { role: "loadbalancer", port: 443, sources: [internet], purpose: "HTTPS to the load balancer" },
     { role: "web", port: 80, sources: webSources, purpose: "HTTP and the load balancer's health check" },
     { role: "web", port: 443, sources: webSources, purpose: "HTTPS (TLS ends on the web nodes)" },
+    { role: "web", port: privatePorts.balancerAgent, sources: agentSources, purpose: "HAProxy's agent check, through which a deploy drains the node" },
     { role: "mysql", port: privatePorts.mysql, sources: from("web", "worker", "mysql"), purpose: "MySQL clients and replication" },
     { role: "redis", port: privatePorts.redis, sources: from("web", "worker", "redis", "sentinel"), purpose: "Redis clients, replication and Sentinel probes" },
     {
@@ -51,7 +52,7 @@ function matrix(webSources: readonly Source[]): FirewallRule[] {
  */
 export function firewallMatrix(presentRoles: ReadonlySet<Role>, loadBalancer: "digitalocean" | "haproxy" | undefined): FirewallRule[] {
   const webSources: Source[] = loadBalancer === undefined ? [internet] : loadBalancer === "digitalocean" ? [{ kind: "loadBalancer" }] : from("loadbalancer");
-  return matrix(webSources)
+  return matrix(webSources, loadBalancer === "haproxy" ? from("loadbalancer") : [])
     .filter((rule) => rule.role === "all" || presentRoles.has(rule.role))
     .map((rule) => ({ ...rule, sources: rule.sources.filter((source) => source.kind !== "role" || presentRoles.has(source.role)) }))
     .filter((rule) => rule.sources.length > 0);

@@ -59,6 +59,7 @@ export function renderBalancedWeb(input: BalancedWebInput): BalancedWebRender {
       root: host.root,
       balancers: input.balancers,
       balancerList: input.balancers.join(", "),
+      self: localCheckAddress(host),
       healthHost,
       httpListen: listenAddresses(host, host.ports.http),
       httpsListen: listenAddresses(host, host.ports.https),
@@ -73,6 +74,11 @@ export function renderBalancedWeb(input: BalancedWebInput): BalancedWebRender {
     content: renderTemplate("nginx-balanced/megaweb-health.php", {}),
   }));
   return { files: [config, ...scripts], checks };
+}
+
+/** Where the node asks its own health checks (`megaweb-drain healthy`, after a deploy's switch): loopback, or the one address the host listens on. */
+export function localCheckAddress(host: Pick<HostContext, "listenAddress">): string {
+  return host.listenAddress ?? "127.0.0.1";
 }
 
 /** The addresses the sites listen on, by the rule nginx.ts applies, so this file's listen lines name the same sockets. */

@@ -11,15 +11,16 @@ import type { PlanContext, StepPlanner } from "./plan";
 import { redisStep } from "./redis";
 import { putFiles, stepCommand } from "./script";
 import { type CommandStep, type DeployFacts, factsOf } from "./step";
-import { phpRepositoryScript, siteEnvironmentCommandStep, siteEnvironmentStep, siteStep } from "./web";
+import { haproxyHosts } from "./balancer";
+import { phpRepositoryScript, siteEnvironmentCommandStep, siteEnvironmentStep, siteStep, webBalancerStep } from "./web";
 
 /**
  * Sites with code (lib/render/DEPLOY.md): on every host that runs a site's code, its deploy step
  * (megaweb-deploy and the site's settings, then a deploy); on the phase's worker hosts its
  * workers and schedule as systemd units. A worker host that serves no site gets the site's PHP
  * command line, account, home and `.env` from its own steps, so the workers find what the web
- * hosts have. A site's deploy steps run host after host: the first takes the migration, and a
- * failed one stops the rest with every other host still serving its live release.
+ * hosts have. Deploys run one after another (`codeDeploys`): a site's first host takes the
+ * migration, and a failed one stops the rest with every other host still serving its live release.
  */
 
 export const codeRuntimeStep = (host: string) => `${host}-code-runtime`;
@@ -43,24 +44,36 @@ export const deploySteps: StepPlanner = (context) => {
         stack.sites.filter((site) => hasCode(site) && hasWorkers(site)),
       ),
     );
-  stack.sites.forEach((site, index) => {
-    if (!hasCode(site)) return;
-    // Web hosts first: the first of them runs the migration while the others keep serving.
-    const codeHosts = [
-      ...topology.hosts.filter((host) => host.roles.includes("web")),
-      ...(hasWorkers(site) ? workerHosts.filter((host) => !host.roles.includes("web")) : []),
-    ];
-    let previousDeploy: string | undefined;
-    for (const host of codeHosts) {
-      const worker = host.roles.includes("worker") && hasWorkers(site) ? workersStep(context, host, site, index, host === workerHosts[0]) : undefined;
-      if (worker) steps.push(worker);
-      const deploy = deployStep(context, host, site, index, worker, previousDeploy);
-      steps.push(deploy);
-      previousDeploy = deploy.name;
-    }
-  });
+  let previousDeploy: string | undefined;
+  for (const { host, site, index } of codeDeploys(context)) {
+    const worker = host.roles.includes("worker") && hasWorkers(site) ? workersStep(context, host, site, index, host === workerHosts[0]) : undefined;
+    if (worker) steps.push(worker);
+    const deploy = deployStep(context, host, site, index, worker, previousDeploy);
+    steps.push(deploy);
+    previousDeploy = deploy.name;
+  }
   return steps;
 };
+
+/**
+ * Every deploy of the plan in the one order they run: site by site, each on its web hosts first
+ * (the first of them runs the migration while the others keep serving), then on the worker hosts
+ * that run its workers. One at a time across sites too, so behind balancers at most one node is
+ * drained (megaweb-drain) whatever number of sites deploy in the same `pulumi up`.
+ */
+function codeDeploys({ stack, topology }: PlanContext): { host: PlannedHost; site: CodeSite; index: number }[] {
+  const webHosts = topology.hosts.filter((host) => host.roles.includes("web"));
+  const workerOnlyHosts = topology.hosts.filter((host) => host.roles.includes("worker") && !host.roles.includes("web"));
+  return stack.sites.flatMap((site, index) =>
+    hasCode(site) ? [...webHosts, ...(hasWorkers(site) ? workerOnlyHosts : [])].map((host) => ({ host, site, index })) : [],
+  );
+}
+
+/** The deploy that runs last; what the orchestrator's rolling restart waits for. */
+export function lastSiteDeployStep(context: PlanContext): string | undefined {
+  const last = codeDeploys(context).at(-1);
+  return last && siteDeployStep(last.host.name, last.site.domain);
+}
 
 /** The host and site facts the deploy and workers renderers take, from the host's facts. */
 function contextsOf({ stack }: PlanContext, host: PlannedHost, at: DeployFacts): { host: HostContext; sites: SiteContext[] } {
@@ -112,6 +125,8 @@ function deployStep(
       ...(site.kind === "php" ? [siteEnvironmentStep(host.name, site.domain), redisStep(redis)] : []),
       ...(workers ? [workers.name] : []),
       ...(previousDeploy ? [previousDeploy] : []),
+      // Its switch drains the node through the agent this step installs.
+      ...(haproxyHosts(topology).length > 0 && host.roles.includes("web") ? [webBalancerStep(host.name)] : []),
     ],
     inputs: [factsOf(host.name)],
     reads: [`sites[${index}].code`],

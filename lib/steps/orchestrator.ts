@@ -4,6 +4,8 @@ import type { PlannedHost, TopologyPlan } from "../plan/topology";
 import { type OrchestratorUnit, orchestratorLayout, renderOrchestratorEnvironment, renderOrchestratorUnits } from "../render/orchestrator";
 import { renderTemplate } from "../render/template";
 import type { App } from "../schema/app";
+import { drainScript } from "../render/balancer-agent";
+import { lastSiteDeployStep } from "./deploy";
 import { baseStep, firewallStep } from "./host";
 import { databaseUserStep } from "./mysql";
 import type { StepPlanner } from "./plan";
@@ -39,6 +41,7 @@ const partials = { units: "app/units.sh" };
 function scriptView(units: readonly OrchestratorUnit[], port: number, artifact?: Artifact) {
   return {
     ...orchestratorLayout,
+    drainScript,
     units: units.join(" "),
     port,
     uploadPattern: "megaweb-orchestrator-*.tgz",
@@ -46,7 +49,8 @@ function scriptView(units: readonly OrchestratorUnit[], port: number, artifact?:
   };
 }
 
-export const orchestratorSteps: StepPlanner = ({ stack, topology, artifact }) => {
+export const orchestratorSteps: StepPlanner = (context) => {
+  const { stack, topology, artifact } = context;
   const app = stack.app;
   if (!app?.enabled || artifact === undefined) return [];
   const primary = topology.mysql.primary;
@@ -57,6 +61,9 @@ export const orchestratorSteps: StepPlanner = ({ stack, topology, artifact }) =>
     database: { ...app.database, charset: "utf8mb4" },
     reads: ["app.database"],
   });
+  // Host after host, after every site's deploy: a node drained for its app restart is the only one
+  // out of the balancers' rotation.
+  let previousInstall = lastSiteDeployStep(context);
   const hostSteps = topology.hosts
     .filter((host) => appUnitsOf(host).length > 0)
     .flatMap((host): PlannedStep[] => {
@@ -87,6 +94,7 @@ export const orchestratorSteps: StepPlanner = ({ stack, topology, artifact }) =>
           redisStep(topology.redis.primary),
           firewallStep(host.name),
           ...(host.roles.includes("web") ? [siteStep(host.name, app.domain)] : []),
+          ...(previousInstall ? [previousInstall] : []),
         ],
         inputs: [],
         reads: ["app.artifact", "app.port"],
@@ -101,6 +109,7 @@ export const orchestratorSteps: StepPlanner = ({ stack, topology, artifact }) =>
           };
         },
       };
+      previousInstall = install.name;
       return [upload, environment, install];
     });
   return [database, ...hostSteps];

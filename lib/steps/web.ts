@@ -7,6 +7,7 @@ import { renderSiteEnvironment } from "../render/site-environment";
 import { renderTemplate } from "../render/template";
 import { siteSlug, type Site } from "../schema/site";
 import { renderBalancedWeb } from "../render/balanced-web";
+import { renderBalancerAgent } from "../render/balancer-agent";
 import { resolveWebHost } from "../render/context";
 import { renderFpmSessions } from "../render/php-fpm";
 import { balancedWebInput, haproxyHosts } from "./balancer";
@@ -241,8 +242,15 @@ function balancerStep({ stack, topology }: PlanContext, host: PlannedHost): Comm
     secrets: [],
     renderer: "balanced-web",
     render: (at) => {
-      const { files } = renderBalancedWeb(balancedWebInput(stack, topology, host, at));
-      return { files, create: stepCommand(renderTemplate("provision/web-balancer.sh", { files: putFiles(files) })) };
+      const input = balancedWebInput(stack, topology, host, at);
+      const web = renderBalancedWeb(input);
+      const agent = renderBalancerAgent({ host: input.host, balancers: input.balancers, checks: web.checks });
+      return {
+        files: [...web.files, ...agent.files],
+        create: stepCommand(
+          renderTemplate("provision/web-balancer.sh", { files: putFiles(web.files), agentFiles: putFiles(agent.files), socketUnit: agent.socketUnit }),
+        ),
+      };
     },
   };
 }

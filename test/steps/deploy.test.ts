@@ -56,7 +56,8 @@ describe("sites with code in the step plan", () => {
       "web-1": [
         "site-shop_example_com-workers ← site-shop_example_com",
         "site-shop_example_com-deploy ← site-shop_example_com, site-shop_example_com-env, redis, site-shop_example_com-workers",
-        "site-docs_example_com-deploy ← site-docs_example_com",
+        // One deploy at a time, across sites too.
+        "site-docs_example_com-deploy ← site-docs_example_com, site-shop_example_com-deploy",
       ],
     });
     const files = filesPerHost(steps, plannedFacts(steps))
@@ -111,6 +112,29 @@ describe("sites with code in the step plan", () => {
         .files.filter((file) => file.path.endsWith(".timer"));
     expect(timers("worker-1")).toHaveLength(1);
     expect(timers("worker-2")).toHaveLength(0);
+  });
+
+  it("horizontal behind HAProxy: one deploy at a time across sites, so at most one node is drained, each after its node's balancer agent", () => {
+    const steps = plan({ phase: "horizontal", nodes: { web: 2, worker: 1 }, hosts: existing({ loadbalancer: 1, web: 2, redis: 1, mysql: 1, worker: 1 }) }, [
+      shop,
+      docs,
+    ]);
+    const deploys = steps.steps.filter((step) => step.name.endsWith("-deploy"));
+    expect(deploys.map((step) => [step.name, step.dependsOn.filter((name) => name.endsWith("-deploy") || name.endsWith("-balancer"))])).toEqual([
+      ["web-1-site-shop_example_com-deploy", ["web-1-balancer"]],
+      ["web-2-site-shop_example_com-deploy", ["web-1-site-shop_example_com-deploy", "web-2-balancer"]],
+      ["worker-1-site-shop_example_com-deploy", ["web-2-site-shop_example_com-deploy"]],
+      ["web-1-site-docs_example_com-deploy", ["worker-1-site-shop_example_com-deploy", "web-1-balancer"]],
+      ["web-2-site-docs_example_com-deploy", ["web-1-site-docs_example_com-deploy", "web-2-balancer"]],
+    ]);
+    // The deploy script drains through megaweb-drain, which the balancer step installs on web nodes only.
+    const at = plannedFacts(steps);
+    expect(command(steps, "web-1-site-shop_example_com-deploy").render(at).files[0]!.content).toContain("drain=/usr/local/sbin/megaweb-drain\n");
+    expect(
+      command(steps, "web-1-balancer")
+        .render(at)
+        .files.map((file) => file.path),
+    ).toContain("/usr/local/sbin/megaweb-drain");
   });
 
   it("removes a site's workers and deploy settings with the site: both steps undo themselves", () => {

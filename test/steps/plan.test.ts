@@ -100,7 +100,8 @@ describe("the step graph of each phase", () => {
         "firewall ← base",
         "app:artifact ← base",
         "app:environment ← base [api-token, mysql:orchestrator.example.com, redis]",
-        "app:install ← artifact, environment, mysql-1-database, redis-1-redis, firewall",
+        // After the web host's: one host's app restarts at a time.
+        "app:install ← artifact, environment, mysql-1-database, redis-1-redis, firewall, web-1-install",
       ],
     });
     // What each step is rendered from at deploy time: its own facts, and the addresses of the hosts it names.
@@ -214,7 +215,10 @@ describe("the step graph of each phase", () => {
         `mysql-replication ← ${["mysql-1-mysql", "mysql-2-mysql", "mysql-3-mysql"].map((name) => name.replace(`${host}-`, "")).join(", ")}, mysql-1-mysql-replication [mysql-replication]`,
       ]);
     }
-    for (const web of ["web-1", "web-2", "web-3", "web-4", "web-5"]) expect(byHost[web]).toEqual(byHost["web-1"]);
+    // The same steps on every web host, but that each host's app restarts after the one before's.
+    for (const [index, web] of ["web-2", "web-3", "web-4", "web-5"].entries()) {
+      expect(byHost[web]).toEqual(byHost["web-1"]!.map((line) => (line.startsWith("app:install ←") ? `${line}, web-${index + 1}-install` : line)));
+    }
     // Every MariaDB is sized for the PHP workers of all five web hosts.
     expect(
       named(steps, "mysql-2-mysql")
