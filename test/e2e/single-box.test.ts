@@ -1,12 +1,12 @@
-import { execFileSync, spawnSync } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { planRollback } from "../../lib/render/deploy";
-import { type Daemon, freePort, startDaemon } from "../daemons/harness";
 import { eventually, startLoad, summarize } from "../faults/measure";
-import { LocalStack, type Machine, repo, Timings } from "./local-stack";
+import { LocalStack, type Machine, Timings } from "./local-stack";
+import { readSamplePage, SampleAppRepository, type SamplePage } from "../daemons/sample-app-repository";
 
 /**
  * The single box end to end: the real engine runs stacks/ against a fresh local machine
@@ -30,50 +30,7 @@ const timings = new Timings("e2e-timings.json");
 const timed = timings.time;
 let machine: Machine;
 
-/** The sample app's repository as the machine fetches it, and a working copy that pushes to it. */
-const sampleApp = { scratch: "", work: "", url: "", daemon: undefined as Daemon | undefined };
-
-function git(args: string[]): string {
-  return execFileSync("git", args, {
-    cwd: sampleApp.work,
-    encoding: "utf8",
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: "megaweb e2e",
-      GIT_AUTHOR_EMAIL: "e2e@megaweb.test",
-      GIT_COMMITTER_NAME: "megaweb e2e",
-      GIT_COMMITTER_EMAIL: "e2e@megaweb.test",
-    },
-  });
-}
-
-/** A new commit of the app with `version` in config/app.php, pushed to the served repository; returns its hash. */
-function commitVersion(version: string): string {
-  const config = join(sampleApp.work, "config/app.php");
-  writeFileSync(config, readFileSync(config, "utf8").replace(/'version' => '[^']*'/, `'version' => '${version}'`));
-  git(["commit", "-qam", `the sample app, ${version}`]);
-  git(["push", "-q", join(sampleApp.scratch, "sample-php-app.git"), "HEAD:main"]);
-  return git(["rev-parse", "HEAD"]).trim();
-}
-
-/** Serves examples/sample-php-app at 1.0.0 from the host's address on the set's bridge, where the machine reaches it. */
-async function serveSampleApp(): Promise<void> {
-  sampleApp.scratch = mkdtempSync(join(tmpdir(), "megaweb-e2e-git-"));
-  sampleApp.work = join(sampleApp.scratch, "work");
-  cpSync(join(repo, "examples/sample-php-app"), sampleApp.work, { recursive: true, filter: (source) => !/\/(vendor|\.env)$/.test(source) });
-  execFileSync("git", ["init", "-q", "--bare", "-b", "main", join(sampleApp.scratch, "sample-php-app.git")]);
-  git(["init", "-q", "-b", "main"]);
-  git(["add", "-A"]);
-  commitVersion("1.0.0");
-  const bridge = machine.address.replace(/\.\d+$/, ".1");
-  const port = await freePort();
-  sampleApp.url = `git://${bridge}:${port}/sample-php-app.git`;
-  sampleApp.daemon = await startDaemon(
-    "git",
-    ["daemon", "--reuseaddr", `--listen=${bridge}`, `--port=${port}`, "--export-all", `--base-path=${sampleApp.scratch}`, sampleApp.scratch],
-    { check: () => spawnSync("git", ["ls-remote", sampleApp.url], { stdio: "ignore" }).status === 0, awaited: "git ls-remote to answer" },
-  );
-}
+let sampleApp: SampleAppRepository;
 
 /** The demo's nginx sites with the sample app as their code, its queue worker and its scheduler. */
 function deploySampleApp(): void {
@@ -93,28 +50,13 @@ function installProbe(user: string): void {
   machine.ssh(`install -m 0640 -o ${user} -g www-data /dev/stdin ${documentRoot(user)}/probe.php`, readFileSync(join(__dirname, "probe.php"), "utf8"));
 }
 
-interface AppPage {
+interface AppPage extends SamplePage {
   readonly status: number;
-  readonly version?: string;
-  readonly greetings?: number;
-  readonly jobs?: number;
-  readonly views?: number;
-  readonly schedule?: string;
 }
 
-/** The sample app's page, its figures read from their `<span id>`s. */
 async function appPage(domain: string): Promise<AppPage> {
   const answer = await machine.get(domain, "/");
-  const field = (id: string) => new RegExp(`<span id="${id}">([^<]*)</span>`).exec(answer.body)?.[1];
-  const number = (id: string) => (field(id) === undefined ? undefined : Number(field(id)));
-  return {
-    status: answer.status,
-    version: field("version"),
-    greetings: number("greetings"),
-    jobs: number("jobs"),
-    views: number("views"),
-    schedule: field("schedule"),
-  };
+  return { status: answer.status, ...readSamplePage(answer.body) };
 }
 
 async function probe(domain: string): Promise<Record<string, string>> {
@@ -142,7 +84,7 @@ describe.sequential("the single box on a local machine, with the real engine", (
     await timed("bare machine to serving (s)", async () => {
       await timed("machine boot and stack setup (s)", () => local.prepare());
       machine = local.machine();
-      await serveSampleApp();
+      sampleApp = await SampleAppRepository.serve(machine.address.replace(/\.\d+$/, ".1"));
       deploySampleApp();
       await timed("first pulumi up (s)", () => local.pulumiOk(["up", "--yes", "--skip-preview"], 1200));
     });
@@ -151,8 +93,7 @@ describe.sequential("the single box on a local machine, with the real engine", (
 
   afterAll(async () => {
     timings.save();
-    await sampleApp.daemon?.stop();
-    if (sampleApp.scratch !== "") rmSync(sampleApp.scratch, { recursive: true, force: true });
+    await sampleApp?.stop();
     local.destroyOk();
   }, 300_000);
 
@@ -365,7 +306,7 @@ describe.sequential("the single box on a local machine, with the real engine", (
   }, 180_000);
 
   it("deploys a new commit through pulumi up under a bounded load with no failed request, and only that site's deploy runs", async () => {
-    const commit = commitVersion("1.1.0");
+    const commit = sampleApp.commitVersion("1.1.0");
     local.editSites((all) => {
       const shop = all.find((site) => site.domain === sites.shop.domain)! as { code: Record<string, unknown> };
       shop.code.ref = commit;
