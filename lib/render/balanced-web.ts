@@ -12,6 +12,10 @@ import { renderTemplate } from "./template";
 /** The Host the balancers' checks send; a name no site can have (no dot). */
 export const healthHost = "megaweb-health";
 
+/** The balancers' check of a site's PHP pool (nginx runs a script in it) and of the app's process. */
+export const poolCheckPrefix = "/megaweb-health/php/";
+export const appCheck: HealthCheck = { path: "/megaweb-health/app" };
+
 export interface HealthCheck {
   readonly path: string;
 }
@@ -42,8 +46,8 @@ const nginxCheck: HealthCheck = { path: "/megaweb-health/nginx" };
 
 export function balancerHealthChecks(input: Pick<BalancedWebInput, "host" | "sites" | "appPort">): HealthCheck[] {
   const checks = [
-    ...checkedPools({ ...input, balancers: [] }).map((site) => ({ path: `/megaweb-health/php/${site.slug}` })),
-    ...(input.appPort === undefined ? [] : [{ path: "/megaweb-health/app" }]),
+    ...checkedPools({ ...input, balancers: [] }).map((site) => ({ path: `${poolCheckPrefix}${site.slug}` })),
+    ...(input.appPort === undefined ? [] : [appCheck]),
   ];
   return checks.length > 0 ? checks : [nginxCheck];
 }
@@ -63,8 +67,8 @@ export function renderBalancedWeb(input: BalancedWebInput): BalancedWebRender {
       healthHost,
       httpListen: listenAddresses(host, host.ports.http),
       httpsListen: listenAddresses(host, host.ports.https),
-      pools: pools.map((site) => ({ path: `/megaweb-health/php/${site.slug}`, home: site.home, socket: site.pool!.socket })),
-      app: input.appPort === undefined ? false : { path: "/megaweb-health/app", port: input.appPort },
+      pools: pools.map((site) => ({ path: `${poolCheckPrefix}${site.slug}`, home: site.home, socket: site.pool!.socket })),
+      app: input.appPort === undefined ? false : { path: appCheck.path, port: input.appPort },
       nginx: checks[0] === nginxCheck ? nginxCheck : false,
     }),
   };

@@ -4,6 +4,7 @@ import type { PlannedHost, TopologyPlan } from "../plan/topology";
 import { type OrchestratorUnit, orchestratorLayout, renderOrchestratorEnvironment, renderOrchestratorUnits } from "../render/orchestrator";
 import { renderTemplate } from "../render/template";
 import type { App } from "../schema/app";
+import { appCheck } from "../render/balanced-web";
 import { drainScript } from "../render/balancer-agent";
 import { lastSiteDeployStep } from "./deploy";
 import { baseStep, firewallStep } from "./host";
@@ -42,6 +43,7 @@ function scriptView(units: readonly OrchestratorUnit[], port: number, artifact?:
   return {
     ...orchestratorLayout,
     drainScript,
+    appCheck: appCheck.path,
     units: units.join(" "),
     port,
     uploadPattern: "megaweb-orchestrator-*.tgz",

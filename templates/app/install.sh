@@ -58,7 +58,7 @@ if [ "${#stale[@]}" -gt 0 ] && [[ " ${stale[*]} " == *" orchestrator-web.service
   drained=1
   trap '{{drainScript}} end orchestrator' EXIT
 fi
-if [ "${#stale[@]}" -gt 0 ] && ! { restart_orchestrator "${stale[@]}" && { [ "$drained" = 0 ] || {{drainScript}} healthy 60; }; }; then
+if [ "${#stale[@]}" -gt 0 ] && ! { restart_orchestrator "${stale[@]}" && { [ "$drained" = 0 ] || {{drainScript}} healthy 60 {{appCheck}}; }; }; then
   restore_files
   systemctl daemon-reload
   previous=()

@@ -7,8 +7,10 @@
 #   megaweb-drain begin NAME   marks NAME; returns once every balancer has been told "drain"
 #   megaweb-drain end NAME     removes NAME's mark; with no mark left, returns once every
 #                              balancer has been told "ready"
-#   megaweb-drain healthy [S]  waits up to S seconds (default 0) for every check the balancers
-#                              make of this node to answer 200 here; exit 1 if one never does
+#   megaweb-drain healthy S [PATH...]
+#                              waits up to S seconds for the balancers' checks of this node
+#                              (those named, of the node's; every one when none is named) to
+#                              answer 200 here; exit 1 if one never does
 #
 # A balancer that does not ask within {{waitSeconds}} s (it is down, say) is not waited for longer:
 # whatever it decides, it sends this node nothing.
@@ -42,7 +44,7 @@ wait_heard() {
 
 healthy_once() {
   local path
-  for path in "${checks[@]}"; do
+  for path in "$@"; do
     curl -fsS -o /dev/null --max-time 3 --haproxy-protocol -H 'Host: {{healthHost}}' "http://{{checkAddress}}$path" 2>/dev/null || return 1
   done
 }
@@ -63,14 +65,23 @@ case ${1:-} in
     if [ -z "$(ls -A "$drain_dir" 2>/dev/null)" ]; then wait_heard ready "$since"; fi
     ;;
   healthy)
-    for _ in $(seq $((${2:-0} * 2 + 1))); do
-      healthy_once && exit 0
+    [[ ${2:-} =~ ^[0-9]+$ ]] || { echo "usage: megaweb-drain healthy SECONDS [PATH...]" >&2; exit 2; }
+    seconds=$2
+    shift 2
+    # A change waits for its own checks: a site's deploy is not held up by another part of the node.
+    asked=()
+    for path in "${checks[@]}"; do
+      if [ $# -eq 0 ] || [[ " $* " == *" $path "* ]]; then asked+=("$path"); fi
+    done
+    for _ in $(seq $((seconds * 2 + 1))); do
+      healthy_once "${asked[@]}" && exit 0
       sleep 0.5
     done
+    echo "megaweb-drain: this node's checks ${asked[*]} did not all answer 200 within $seconds s" >&2
     exit 1
     ;;
   *)
-    echo "usage: megaweb-drain begin NAME | end NAME | healthy [SECONDS]" >&2
+    echo "usage: megaweb-drain begin NAME | end NAME | healthy SECONDS [PATH...]" >&2
     exit 2
     ;;
 esac

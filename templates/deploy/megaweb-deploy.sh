@@ -300,20 +300,19 @@ drain_end() {
 }
 trap drain_end EXIT
 
-# go_live ID: the switch, drained. A drained node back on the balancers' checks within a minute
-# rejoins; one that is not goes back to the release live before and the deploy fails, so no
-# client ever met the release that broke it.
+# go_live ID: the switch, drained. A node whose check of the site's pool (the balancers' own)
+# passes within a minute rejoins; one that does not goes back to the release live before and the
+# deploy fails, so no client ever met the release that broke it.
 go_live() {
   local id=$1
   drain_begin
   switch_to "$id"
   after_switch
-  if [ "$drained" = 1 ] && ! "$drain" healthy 60; then
-    if [ "$live" != none ]; then
-      switch_to "$live"
-      after_switch
-    fi
-    die "$domain: this node failed the balancers' health checks for a minute on release $id; release $live is live again"
+  if [ "$drained" = 1 ] && ! "$drain" healthy 60 "{{poolCheckPrefix}}$site"; then
+    [ "$live" != none ] || die "$domain: this node failed the balancers' check of the site's pool for a minute on its first release $id"
+    switch_to "$live"
+    after_switch
+    die "$domain: this node failed the balancers' check of the site's pool for a minute on release $id; release $live is live again"
   fi
   drain_end
 }

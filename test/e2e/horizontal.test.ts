@@ -1,15 +1,20 @@
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { planRollback } from "../../lib/render/deploy";
 import { eventually, startLoad, summarize, type LoadSummary } from "../faults/measure";
+import { buildApp, deployFromOwnBuild, rebuilt } from "./app-build";
 import { LocalStack, type Machine, Timings } from "./local-stack";
+import { readSamplePage, SampleAppRepository } from "../daemons/sample-app-repository";
 
 /**
  * The horizontal phase on local machines through the real engine: an HAProxy load balancer, three
  * web nodes, MySQL, Redis and a worker, from bare machines to serving with one `pulumi up`. Then
- * the balancer's promises under faults caused while a bounded load runs, growth to a fourth web
- * node, and the firewall matrix as nmap sees it from outside the cluster and from each role.
+ * the balancer's promises under faults caused while a bounded load runs, a site's releases rolled
+ * node by node under load, growth to a fourth web node, and the firewall matrix as nmap sees it
+ * from outside the cluster and from each role.
  */
 
 /**
@@ -33,6 +38,10 @@ let gateway: string;
 const shop = "shop.megaweb.test";
 const account = "account.megaweb.test";
 const sites = [shop, account] as const;
+/** Deploys the sample app from a repository this test serves. */
+const app = "app.megaweb.test";
+let sampleApp: SampleAppRepository;
+const orchestrator = "orchestrator.megaweb.test";
 const docroot = (domain: string) => `/var/www/${domain.replaceAll(".", "_")}/public`;
 const siteUser = (domain: string) => domain.replaceAll(".", "_");
 
@@ -116,13 +125,78 @@ function plannedChanges(previewJson: string): string[] {
   return (preview.steps ?? []).filter((step) => step.op !== "same").map((step) => `${step.op} ${step.urn.split("::").pop()}`);
 }
 
+/** The sample app's version, through the balancer. */
+async function appVersion(): Promise<string | undefined> {
+  const answer = await lb.get(app, "/");
+  if (answer.status !== 200) throw new Error(`${app}/ answered ${answer.status}`);
+  return readSamplePage(answer.body).version;
+}
+
+const liveRelease = (web: Machine) => web.ssh(`readlink /var/www/${siteUser(app)}/current`).trim();
+
+/** Edits the app site's `code` in the stack file. */
+function editCode(edit: (code: Record<string, unknown>) => void): void {
+  local.editSites((config) => edit(config.find((site) => site.domain === app)!.code as Record<string, unknown>));
+}
+
+/** Nine answers through the balancer (three rounds of the three nodes) at `version`, and one live release on every node. */
+async function expectVersionEverywhere(version: string): Promise<void> {
+  expect(await Promise.all(Array.from({ length: 9 }, () => appVersion()))).toEqual(Array.from({ length: 9 }, () => version));
+  expect(new Set(webs.map((web) => liveRelease(web))).size).toBe(1);
+}
+
+/**
+ * Makes a change with `change`, then runs `pulumi up` under a bounded load of `request` through
+ * the balancer while HAProxy's server states are sampled every 200 ms: the `up`'s time, failed
+ * requests, how long each node was drained, and the most drained at once.
+ */
+async function rollUnderLoad(change: () => void, request: () => Promise<unknown>) {
+  change();
+  const load = startLoad(request, { maxOperations: 100_000, maxSeconds: 600, concurrency: 4, pauseMs: 20, timeoutMs: 10_000 });
+  const drainedSamples: { at: number; drained: string[] }[] = [];
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      const states = await serverStates().catch(() => ({}) as Record<string, string>);
+      drainedSamples.push({ at: Date.now(), drained: Object.entries(states).flatMap(([name, state]) => (state.startsWith("DRAIN") ? [name] : [])) });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  })();
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  const startedAt = Date.now();
+  try {
+    await local.pulumiAsync(["up", "--yes", "--skip-preview"], 900);
+  } finally {
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    load.stop();
+    sampling = false;
+    await sampler;
+  }
+  const upSeconds = (Date.now() - startedAt) / 1000;
+  const summary = summarize(await load.done);
+  const secondsDrained: Record<string, number> = {};
+  for (const [index, sample] of drainedSamples.entries()) {
+    const next = drainedSamples[index + 1];
+    if (next === undefined) break;
+    for (const name of sample.drained) secondsDrained[name] = Math.round(((secondsDrained[name] ?? 0) + (next.at - sample.at) / 1000) * 10) / 10;
+  }
+  return {
+    upSeconds,
+    requests: summary.operations,
+    failed: summary.failed,
+    errors: summary.errors,
+    secondsDrained,
+    mostDrainedAtOnce: Math.max(...drainedSamples.map((sample) => sample.drained.length)),
+  };
+}
+
 /** Resources of the engine's output that it created, updated, replaced or deleted. */
 function changedResources(output: string): string[] {
   return [...output.matchAll(/^\s*[-+~]+\s+\S+\s+(\S+)\s+(created|updated|replaced|deleted)\b/gm)].map((match) => `${match[1]} ${match[2]}`);
 }
 
-/** SSH, HTTP(S), the app, Apache's and OpenLiteSpeed's loopback ports, MySQL, Redis, Sentinel. */
-const scannedPorts = "22,80,443,3000,3306,6379,8080,8088,26379";
+/** SSH, HTTP(S), the app, Apache's and OpenLiteSpeed's loopback ports, MySQL, Redis, the balancer agent, Sentinel. */
+const scannedPorts = "22,80,443,3000,3306,6379,8080,8088,9777,26379";
 const nmapArgs = (targets: readonly Machine[]) => [
   ...["-Pn", "-n", "-sT", "--max-retries", "1", "--host-timeout", "60s", "-p", scannedPorts, "--open", "-oG", "-"],
   ...targets.map((target) => target.address),
@@ -148,15 +222,19 @@ describe.sequential("the horizontal phase on local machines, with the real engin
     if (process.platform !== "linux" || process.getuid?.() !== 0)
       throw new Error("the end-to-end test needs Linux and root (it boots systemd-nspawn machines)");
     local.destroy();
+    await timings.time("app build", buildApp);
     await timings.time("machines booted (8, in parallel)", () => local.prepare());
+    deployFromOwnBuild(local, randomBytes(24).toString("hex"));
     const hosts = JSON.parse(readFileSync(`/var/lib/megaweb/machines/${local.machineSet}/hosts.json`, "utf8")) as { gateway: string };
     gateway = hosts.gateway;
     [lb, ...webs] = [0, 1, 2, 3].map((index) => local.machine(index)) as [Machine, ...Machine[]];
     [mysql, redis, worker, outside] = [4, 5, 6, 7].map((index) => local.machine(index)) as [Machine, Machine, Machine, Machine];
     // SSH only from the machine running Pulumi, so a scan from elsewhere finds it shut.
     local.pulumiOk(["config", "set", "--path", "megaweb:adminCidrs[0]", `${gateway}/32`]);
+    sampleApp = await SampleAppRepository.serve(gateway);
     local.editSites((config) => {
       config[0]!.access = { deny: [outside.address] };
+      config.find((site) => site.domain === app)!.code = { repository: sampleApp.url, migrate: "php bin/console migrate" };
     });
     // The client outside the cluster gets its tools while the cluster comes up (its output is not read, so nothing waits on it).
     const outsideTools = sshAsync(outside, "apt-get update -qq && apt-get install -y -qq --no-install-recommends nmap curl >/dev/null", 900_000);
@@ -166,10 +244,11 @@ describe.sequential("the horizontal phase on local machines, with the real engin
     await allUp(3);
   }, 1_800_000);
 
-  afterAll(() => {
+  afterAll(async () => {
     if (lb !== undefined) figures.memory = memoryOf([...new Set([lb, ...webs, outside, mysql, redis, worker])]);
     console.log("horizontal figures:", JSON.stringify(figures, null, 2));
     timings.save();
+    await sampleApp?.stop();
     local.destroyOk();
   }, 300_000);
 
@@ -218,7 +297,10 @@ describe.sequential("the horizontal phase on local machines, with the real engin
       expect(result.failureRate).toBeLessThanOrEqual(0.01);
     } finally {
       // Back in the pool even when the fault's figures fail, so the growth test starts from 3 nodes up.
-      await sshAsync(webs[1]!, `systemctl reset-failed; systemctl restart nginx ${sites.map((domain) => `php8.2-fpm-site@${siteUser(domain)}`).join(" ")}`);
+      await sshAsync(
+        webs[1]!,
+        `systemctl reset-failed; systemctl restart nginx ${[...sites, app].map((domain) => `php8.2-fpm-site@${siteUser(domain)}`).join(" ")}`,
+      );
     }
     await allUp(3);
   }, 120_000);
@@ -246,12 +328,82 @@ describe.sequential("the horizontal phase on local machines, with the real engin
         )
       ).sort();
     const data = [`${mysql.address}:3306`, `${redis.address}:6379`].sort();
-    expect(await from(lb)).toEqual(webs.flatMap((web) => [`${web.address}:443`, `${web.address}:80`]).sort());
+    // The balancer alone reaches the web nodes' agents.
+    expect(await from(lb)).toEqual(webs.flatMap((web) => [`${web.address}:443`, `${web.address}:80`, `${web.address}:9777`]).sort());
     expect(await from(webs[0]!)).toEqual([`${lb.address}:443`, `${lb.address}:80`, ...data].sort());
     expect(await from(worker)).toEqual([`${lb.address}:443`, `${lb.address}:80`, ...data].sort());
     expect(await from(mysql)).toEqual([`${lb.address}:443`, `${lb.address}:80`]);
     expect(await from(redis)).toEqual([`${lb.address}:443`, `${lb.address}:80`]);
   }, 600_000);
+
+  it("serves the sample app from every node, at the release each node's deploy put live", async () => {
+    const pages = await Promise.all(Array.from({ length: 6 }, () => appVersion()));
+    expect(pages).toEqual(Array.from({ length: 6 }, () => "1.0.0"));
+    expect(new Set(webs.map((web) => liveRelease(web))).size).toBe(1);
+  });
+
+  it("rolls a new release node by node under load: no failed request, one node drained at a time, every node on the new release", async () => {
+    const rolled = await rollUnderLoad(() => editCode((code) => (code.ref = sampleApp.commitVersion("1.1.0"))), appVersion);
+    await expectVersionEverywhere("1.1.0");
+    figures.rollingDeploy = rolled;
+    expect(rolled.failed).toBe(0);
+    expect(rolled.mostDrainedAtOnce).toBe(1);
+    expect(Object.keys(rolled.secondsDrained).sort()).toEqual(["web-1", "web-2", "web-3"]);
+  }, 900_000);
+
+  it("rolls back the same way, by pinning the release live before", async () => {
+    const listing = await sshAsync(webs[0]!, `megaweb-deploy ${siteUser(app)} --list`);
+    const rollback = planRollback(2, listing);
+    if (rollback instanceof Error) throw rollback;
+    const rolled = await rollUnderLoad(() => editCode((code) => (code.release = rollback.release)), appVersion);
+    await expectVersionEverywhere("1.0.0");
+    figures.rollingRollback = rolled;
+    expect(rolled.failed).toBe(0);
+    expect(rolled.mostDrainedAtOnce).toBe(1);
+    for (const web of webs) expect(liveRelease(web)).toBe(`releases/${rollback.release}`);
+    // The pin names a release only these nodes have built; a node added later builds from a ref.
+    // Back to a ref that makes the same release: no node deploys anything.
+    editCode((code) => {
+      delete code.release;
+      code.ref = sampleApp.commits.get("1.0.0");
+    });
+    await local.pulumiAsync(["up", "--yes", "--skip-preview"], 900);
+    for (const web of webs) expect(liveRelease(web)).toBe(`releases/${rollback.release}`);
+  }, 900_000);
+
+  it("rolls a new build of the orchestrator node by node under load: no failed request, one node drained at a time", async () => {
+    // The release each machine's unit runs from.
+    const releases = () =>
+      Promise.all(
+        [...webs, worker].map(async (machine) =>
+          (
+            await sshAsync(
+              machine,
+              "systemctl show -p ExecStart --value orchestrator-web orchestrator-worker | grep -o '/opt/megaweb/orchestrator/[^/ ]*' | head -n 1",
+            )
+          ).trim(),
+        ),
+      );
+    const before = await releases();
+    const rolled = await rollUnderLoad(
+      () => {
+        const build = rebuilt(local, "second-build", (root) => writeFileSync(join(root, "BUILD"), "second\n"));
+        local.pulumiOk(["config", "set", "--path", "megaweb:app.artifact", build]);
+      },
+      async () => {
+        const answer = await lb.get(orchestrator, "/api/health");
+        if (answer.status !== 200) throw new Error(`${orchestrator}/api/health answered ${answer.status}`);
+        return answer.status;
+      },
+    );
+    figures.rollingAppDeploy = rolled;
+    expect(rolled.failed).toBe(0);
+    expect(rolled.mostDrainedAtOnce).toBe(1);
+    expect(Object.keys(rolled.secondsDrained).sort()).toEqual(["web-1", "web-2", "web-3"]);
+    const after = await releases();
+    for (const [index, release] of after.entries()) expect(release).not.toBe(before[index]);
+    expect(new Set(after).size).toBe(1);
+  }, 900_000);
 
   it("grows from 3 to 4 web nodes: one more host and backend, and no step of the other web nodes runs again", async () => {
     local.pulumiOk(["config", "set", "--path", "megaweb:nodes.web", "4"]);
