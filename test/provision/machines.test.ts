@@ -44,7 +44,7 @@ describe.runIf(process.getuid?.() === 0)("local machines", () => {
     expect(up.status, up.stderr).toBe(0);
     const hosts = JSON.parse(up.stdout) as HostsFile;
     expect(hosts.subnet).toMatch(/^198\.1[89]\.\d+\.0\/24$/);
-    expect(hosts.machines.map((machine) => machine.name)).toEqual(["mtest-1", "mtest-2"]);
+    expect(hosts.machines.map((machine) => machine.name)).toEqual([`${machineSet}-1`, `${machineSet}-2`]);
     const hostKeys = hosts.machines.map((machine) => {
       const ssh = spawnSync(
         "ssh",
