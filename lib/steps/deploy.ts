@@ -201,7 +201,7 @@ function workerOnlyHostSteps(context: PlanContext, host: PlannedHost, sites: rea
       const environment =
         site.kind === "php"
           ? [
-              siteEnvironmentCommandStep(context, host, site, index, account.name, (at) => {
+              siteEnvironmentCommandStep(context, host, site, index, [account.name], (at) => {
                 const { home, account } = siteOf(at);
                 return { home, group: account.group };
               }),

@@ -8,6 +8,7 @@ import { renderTemplate } from "../render/template";
 import { siteSlug, type Site } from "../schema/site";
 import { renderBalancedWeb } from "../render/balanced-web";
 import { renderBalancerAgent } from "../render/balancer-agent";
+import { renderSiteDatabaseMove } from "../render/data-move";
 import { resolveWebHost } from "../render/context";
 import { renderFpmSessions } from "../render/php-fpm";
 import { balancedWebInput, haproxyHosts } from "./balancer";
@@ -34,6 +35,7 @@ export const siteTlsKeyStep = (host: string, domain: string) => `${siteStep(host
 export const siteEnvironmentStep = (host: string, domain: string) => `${siteStep(host, domain)}-env`;
 export const siteSessionsStep = (host: string, domain: string) => `${siteStep(host, domain)}-sessions`;
 export const webBalancerStep = (host: string) => `${host}-balancer`;
+export const siteDatabaseMoveStep = (host: string, domain: string) => `${siteStep(host, domain)}-database-move`;
 
 export const webSteps: StepPlanner = (context) =>
   context.topology.hosts
@@ -123,11 +125,48 @@ function siteSteps(context: PlanContext, host: PlannedHost, site: Site, index: n
   };
   if (site.kind !== "php") return [...keyStep, siteFiles];
 
-  const environment = siteEnvironmentCommandStep(context, host, site, index, siteFiles.name, (at) => {
+  const database = site.database;
+  const move =
+    database && isFirstWebHost(topology, host) && topology.mysql.primary !== host.name ? [databaseMoveStep(context, host, { ...site, database }, index)] : [];
+  const environment = siteEnvironmentCommandStep(context, host, site, index, [siteFiles.name, ...move.map((step) => step.name)], (at) => {
     const render = siteOf(at);
     return { home: render.home, group: render.account.group };
   });
-  return [...keyStep, ...sessions, siteFiles, environment];
+  return [...keyStep, ...sessions, siteFiles, ...move, environment];
+}
+
+const isFirstWebHost = (topology: PlanContext["topology"], host: PlannedHost) => topology.hosts.find((candidate) => candidate.roles.includes("web")) === host;
+
+/**
+ * Growth that keeps the data (lib/render/DEPLOY.md): on the first web host, which held the site's
+ * database while the box was the whole stack, the database moves to the plan's MySQL primary before
+ * the `.env` points there. The step finds on the host whether there is anything to move (the
+ * `.env` still names another host), so a stack that never held data here runs it as a no-op.
+ */
+function databaseMoveStep({ topology }: PlanContext, host: PlannedHost, site: Site & { database: NonNullable<Site["database"]> }, index: number): CommandStep {
+  const mysql = topology.mysql.primary;
+  return {
+    kind: "command",
+    name: siteDatabaseMoveStep(host.name, site.domain),
+    owner: "provisioning",
+    host: host.name,
+    dependsOn: [siteStep(host.name, site.domain), siteDatabaseStep(mysql, site.domain)],
+    inputs: [factsOf(host.name), privateIpOf(mysql)],
+    reads: [`sites[${index}].database`],
+    secrets: [{ kind: "database", domain: site.domain }],
+    renderer: "data-move",
+    render: (at) => {
+      const move = renderSiteDatabaseMove({
+        domain: site.domain,
+        database: site.database.name,
+        user: site.database.user,
+        envFile: `${resolveWebHost([site], webHostFacts(topology, host, at)).sites[0]!.home}/.env`,
+        target: { host: addressFrom(host.name, mysql, (other) => at.privateIp(other)), port: privatePorts.mysql },
+        password: secretPlaceholder({ kind: "database", domain: site.domain }),
+      });
+      return { files: [], create: stepCommand(move.script), stdin: move.stdin };
+    },
+  };
 }
 
 /**
@@ -139,7 +178,7 @@ export function siteEnvironmentCommandStep(
   host: PlannedHost,
   site: Site,
   index: number,
-  siteFilesStep: string,
+  after: readonly string[],
   layout: (at: DeployFacts) => { home: string; group: string },
 ): CommandStep {
   const mysql = topology.mysql.primary;
@@ -156,7 +195,7 @@ export function siteEnvironmentCommandStep(
     name: siteEnvironmentStep(host.name, site.domain),
     owner: "provisioning",
     host: host.name,
-    dependsOn: [siteFilesStep, ...(site.database ? [siteDatabaseStep(mysql, site.domain)] : [])],
+    dependsOn: [...after, ...(site.database ? [siteDatabaseStep(mysql, site.domain)] : [])],
     inputs: [
       factsOf(host.name),
       ...[...new Set([redis, ...sentinels, ...(site.database ? [mysql, ...replicas] : [])])].filter((other) => other !== host.name).map(privateIpOf),

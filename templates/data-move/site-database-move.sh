@@ -2,7 +2,9 @@
 # still names another host (lib/render/DEPLOY.md, "Growth that keeps the data"). The site's
 # credentials for the new copy arrive on stdin, never in a command line.
 env_file={{envFile}}
-current=$(sed -n 's/^DB_HOST=//p' "$env_file" 2>/dev/null | tail -n 1 | tr -d "\"'")
+current=
+# No .env yet: a new stack, whose data was never anywhere else.
+if [ -f "$env_file" ]; then current=$(sed -n 's/^DB_HOST=//p' "$env_file" | tail -n 1 | tr -d "\"'"); fi
 if [ -z "$current" ] || [ "$current" = {{targetHost}} ]; then
   echo "megaweb: {{domain}}: its database is where the plan puts it ({{targetHost}}); nothing to move"
   exit 0

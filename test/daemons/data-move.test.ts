@@ -141,7 +141,11 @@ describe("a site's database moved to the host the plan names", () => {
     expect(customers.map((row) => row.name)).toEqual(["ada", "grace", "linus"]);
   }, 120_000);
 
-  it("moves nothing once the .env names the new host, and refuses to overwrite a copy that has tables", async () => {
+  it("moves nothing for a site with no .env yet, once the .env names the new host, and refuses to overwrite a copy that has tables", async () => {
+    rmSync(join(root, ".env"));
+    const fresh = await runStep(move().script, move().stdin);
+    expect(fresh.status, fresh.output).toBe(0);
+    expect(fresh.output).toContain("nothing to move");
     writeFileSync(join(root, ".env"), "DB_HOST=127.0.0.1\n");
     const again = await runStep(move().script, move().stdin);
     expect(again.status, again.output).toBe(0);

@@ -79,7 +79,9 @@ describe("the step graph of each phase", () => {
         "firewall ← base",
         "web ← firewall",
         "site-shop_example_com ← web",
-        "site-shop_example_com-env ← site-shop_example_com, mysql-1-db-shop_example_com [redis, mysql:shop.example.com]",
+        // The first web host moves what it held as the single box (nothing on a new stack) before the .env points away.
+        "site-shop_example_com-database-move ← site-shop_example_com, mysql-1-db-shop_example_com [mysql:shop.example.com]",
+        "site-shop_example_com-env ← site-shop_example_com, site-shop_example_com-database-move, mysql-1-db-shop_example_com [redis, mysql:shop.example.com]",
         "site-orchestrator_example_com ← web",
         "app:artifact ← base",
         "app:environment ← base [api-token, mysql:orchestrator.example.com, redis]",
@@ -151,7 +153,8 @@ describe("the step graph of each phase", () => {
       "web ← firewall",
       "site-shop_example_com-sessions ← web [redis]",
       "site-shop_example_com ← web, site-shop_example_com-sessions",
-      "site-shop_example_com-env ← site-shop_example_com, mysql-1-db-shop_example_com [redis, mysql:shop.example.com]",
+      "site-shop_example_com-database-move ← site-shop_example_com, mysql-1-db-shop_example_com [mysql:shop.example.com]",
+      "site-shop_example_com-env ← site-shop_example_com, site-shop_example_com-database-move, mysql-1-db-shop_example_com [redis, mysql:shop.example.com]",
       "balancer ← site-shop_example_com",
     ]);
     const sessions = rendered(steps, "web-1-site-shop_example_com-sessions");
@@ -215,9 +218,13 @@ describe("the step graph of each phase", () => {
         `mysql-replication ← ${["mysql-1-mysql", "mysql-2-mysql", "mysql-3-mysql"].map((name) => name.replace(`${host}-`, "")).join(", ")}, mysql-1-mysql-replication [mysql-replication]`,
       ]);
     }
-    // The same steps on every web host, but that each host's app restarts after the one before's.
+    // The same steps on every web host, but that each host's app restarts after the one before's,
+    // and only the first moves a database it may hold from the single-box days.
+    const asOtherWebHost = (line: string) => line.replace("site-shop_example_com-database-move, ", "");
+    const withoutMove = byHost["web-1"]!.filter((line) => !line.includes("-database-move ←")).map(asOtherWebHost);
+    expect(withoutMove.length).toBe(byHost["web-1"]!.length - 1);
     for (const [index, web] of ["web-2", "web-3", "web-4", "web-5"].entries()) {
-      expect(byHost[web]).toEqual(byHost["web-1"]!.map((line) => (line.startsWith("app:install ←") ? `${line}, web-${index + 1}-install` : line)));
+      expect(byHost[web]).toEqual(withoutMove.map((line) => (line.startsWith("app:install ←") ? `${line}, web-${index + 1}-install` : line)));
     }
     // Every MariaDB is sized for the PHP workers of all five web hosts.
     expect(
@@ -236,8 +243,9 @@ describe("the step graph of each phase", () => {
     ]);
     expect(named(steps, "worker-3-environment").secrets.map(secretName)).toContain("sentinel");
     // facts, base and firewall on 19 hosts; web tier, two sites, a session file and an .env on 5; 3 Redis and their
-    // replication; 3 Sentinels; 3 MariaDB, their replication and a database; the app on 10 and its database.
-    expect(steps.steps).toHaveLength(19 * 3 + 5 * 5 + 3 * 2 + 3 + 3 * 2 + 1 + 10 * 3 + 1);
+    // replication; 3 Sentinels; 3 MariaDB, their replication and a database; the app on 10 and its database;
+    // the first web host's database move.
+    expect(steps.steps).toHaveLength(19 * 3 + 5 * 5 + 3 * 2 + 3 + 3 * 2 + 1 + 10 * 3 + 1 + 1);
   });
 
   it("ha on existing hosts: keepalived after HAProxy on both balancers, moving the virtual address on the private interface", () => {
