@@ -183,6 +183,17 @@ function serverStates(): Promise<{ name: string; status: string }[]> {
 const throughBalancer = (host: string, from: string, path = "/", headers: Record<string, string> = {}) =>
   fetchFrom({ port: ports.balancer, host, path, localAddress: from, headers });
 
+/** A bounded load on shop through the balancer from an allowed client; each answer's value is the node that served it. */
+const shopLoad = () =>
+  startLoad(
+    async () => {
+      const answer = await throughBalancer("shop.megaweb.test", allowedClient);
+      if (answer.status !== 200) throw new Error(`HTTP ${answer.status}`);
+      return answer.body.split(" ")[0];
+    },
+    { maxOperations: 5000, maxSeconds: 20, concurrency: 2, pauseMs: 10, timeoutMs: 5000 },
+  );
+
 describe("web nodes behind HAProxy, from the rendered files", () => {
   it("starts HAProxy under a 20000 open-files cap with maxconn sized from it, where maxconn 20000 is refused", async () => {
     const limits = sizeHaproxyLimits({ openFilesLimit: openFilesCap, memoryMb: 1024, servers: nodes.length });
@@ -223,14 +234,7 @@ describe("web nodes behind HAProxy, from the rendered files", () => {
   it("drains a node through its agent under load: HAProxy holds it in DRAIN, sends it nothing new, fails nothing, and takes it back", async () => {
     const drain = (...args: string[]) =>
       new Promise<number>((resolve) => execFile("bash", [drainScripts[0]!, ...args], (error) => resolve(error ? Number(error.code ?? 1) : 0)));
-    const load = startLoad(
-      async () => {
-        const answer = await throughBalancer("shop.megaweb.test", allowedClient);
-        if (answer.status !== 200) throw new Error(`HTTP ${answer.status}`);
-        return answer.body.split(" ")[0];
-      },
-      { maxOperations: 5000, maxSeconds: 20, concurrency: 2, pauseMs: 10, timeoutMs: 5000 },
-    );
+    const load = shopLoad();
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const beganAt = load.now();
     expect(await drain("begin", "deploy-test")).toBe(0);
@@ -262,14 +266,7 @@ describe("web nodes behind HAProxy, from the rendered files", () => {
   });
 
   it("takes a node whose PHP-FPM stopped out of the pool within the check window, failing almost no requests", async () => {
-    const load = startLoad(
-      async () => {
-        const answer = await throughBalancer("shop.megaweb.test", allowedClient);
-        if (answer.status !== 200) throw new Error(`HTTP ${answer.status}`);
-        return answer.body.split(" ")[0];
-      },
-      { maxOperations: 5000, maxSeconds: 20, concurrency: 2, pauseMs: 10, timeoutMs: 5000 },
-    );
+    const load = shopLoad();
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const stoppedAt = load.now();
     await fpm[0]!.stop();

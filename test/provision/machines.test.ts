@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { machineSetName } from "../e2e/local-stack";
+import { Machine, machineSetName } from "../e2e/local-stack";
 
 /** scripts/machines.sh for real: two nspawn machines on their own bridge, then nothing left behind. */
 
@@ -48,20 +48,9 @@ describe.runIf(process.getuid?.() === 0)("local machines", () => {
     const hostKeys = hosts.machines.map((machine) => {
       const ssh = spawnSync(
         "ssh",
-        [
-          "-i",
-          hosts.privateKeyPath,
-          "-o",
-          "BatchMode=yes",
-          "-o",
-          "StrictHostKeyChecking=no",
-          "-o",
-          "UserKnownHostsFile=/dev/null",
-          "-o",
-          "LogLevel=ERROR",
-          `root@${machine.address}`,
+        new Machine(machine.address, hosts.privateKeyPath).sshArguments(
           "hostname; cat /etc/ssh/ssh_host_ed25519_key.pub; grep -c security /etc/apt/sources.list",
-        ],
+        ),
         { encoding: "utf8", timeout: 30_000 },
       );
       expect(ssh.status, ssh.stderr).toBe(0);
