@@ -1,5 +1,6 @@
 import type { HostContext, SiteContext } from "./context";
 import type { HostFile } from "./files";
+import { listenAddresses } from "./nginx";
 import { renderTemplate } from "./template";
 
 /**
@@ -83,10 +84,4 @@ export function renderBalancedWeb(input: BalancedWebInput): BalancedWebRender {
 /** Where the node asks its own health checks (`megaweb-drain healthy`, after a deploy's switch): loopback, or the one address the host listens on. */
 export function localCheckAddress(host: Pick<HostContext, "listenAddress">): string {
   return host.listenAddress ?? "127.0.0.1";
-}
-
-/** The addresses the sites listen on, by the rule nginx.ts applies, so this file's listen lines name the same sockets. */
-function listenAddresses(host: HostContext, port: number): string[] {
-  if (host.listenAddress === undefined) return [`${port}`, `[::]:${port}`];
-  return [host.listenAddress.includes(":") ? `[${host.listenAddress}]:${port}` : `${host.listenAddress}:${port}`];
 }

@@ -2,6 +2,7 @@ import { privatePorts } from "../plan/firewall";
 import { healthHost, localCheckAddress, type HealthCheck } from "./balanced-web";
 import type { HostContext } from "./context";
 import type { HostFile } from "./files";
+import { hostPort } from "./scrape-targets";
 import { renderTemplate } from "./template";
 
 /**
@@ -59,10 +60,10 @@ export function renderBalancerAgent(input: BalancerAgentInput): BalancerAgentRen
     seenRuntimeDirectory,
     agentScript,
     // Every address, as the sites listen, unless the host names one; the firewall and IPAddressAllow keep it to the balancers.
-    listen: host.listenAddress === undefined ? `${balancerAgentPort}` : `${bracketed(host.listenAddress)}:${balancerAgentPort}`,
+    listen: host.listenAddress === undefined ? `${balancerAgentPort}` : hostPort(host.listenAddress, balancerAgentPort),
     checkPaths: input.checks.map((check) => check.path).join(" "),
     healthHost,
-    checkAddress: `${bracketed(localCheckAddress(host))}:${host.ports.http}`,
+    checkAddress: hostPort(localCheckAddress(host), host.ports.http),
     // Five rounds of checks: one missed answer is no reason to give up on a balancer.
     waitSeconds: (agentIntervalMs * 5) / 1000,
   };
@@ -78,5 +79,3 @@ export function renderBalancerAgent(input: BalancerAgentInput): BalancerAgentRen
     drainScript,
   };
 }
-
-const bracketed = (address: string) => (address.includes(":") ? `[${address}]` : address);
