@@ -127,7 +127,9 @@ function siteSteps(context: PlanContext, host: PlannedHost, site: Site, index: n
 
   const database = site.database;
   const move =
-    database && isFirstWebHost(topology, host) && topology.mysql.primary !== host.name ? [databaseMoveStep(context, host, { ...site, database }, index)] : [];
+    database && isFirstWebHost(topology, host) && topology.mysql.primary !== host.name
+      ? [databaseMoveStep(context, host, { ...site, database }, index, (at) => siteOf(at).home)]
+      : [];
   const environment = siteEnvironmentCommandStep(context, host, site, index, [siteFiles.name, ...move.map((step) => step.name)], (at) => {
     const render = siteOf(at);
     return { home: render.home, group: render.account.group };
@@ -143,7 +145,13 @@ const isFirstWebHost = (topology: PlanContext["topology"], host: PlannedHost) =>
  * the `.env` points there. The step finds on the host whether there is anything to move (the
  * `.env` still names another host), so a stack that never held data here runs it as a no-op.
  */
-function databaseMoveStep({ topology }: PlanContext, host: PlannedHost, site: Site & { database: NonNullable<Site["database"]> }, index: number): CommandStep {
+function databaseMoveStep(
+  { topology }: PlanContext,
+  host: PlannedHost,
+  site: Site & { database: NonNullable<Site["database"]> },
+  index: number,
+  home: (at: DeployFacts) => string,
+): CommandStep {
   const mysql = topology.mysql.primary;
   return {
     kind: "command",
@@ -160,7 +168,7 @@ function databaseMoveStep({ topology }: PlanContext, host: PlannedHost, site: Si
         domain: site.domain,
         database: site.database.name,
         user: site.database.user,
-        envFile: `${resolveWebHost([site], webHostFacts(topology, host, at)).sites[0]!.home}/.env`,
+        envFile: `${home(at)}/.env`,
         target: { host: addressFrom(host.name, mysql, (other) => at.privateIp(other)), port: privatePorts.mysql },
         password: secretPlaceholder({ kind: "database", domain: site.domain }),
       });
