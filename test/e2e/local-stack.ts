@@ -145,6 +145,12 @@ export class LocalStack {
     if (result.status !== 0) throw new Error(`pulumi config set --secret ${key} exited ${result.status}:\n${result.stderr}`);
   }
 
+  /** Sets a plain stack value; `key` may be a path into a structured value (`megaweb:certificates.acmeDirectory`). */
+  setConfig(key: string, value: string): void {
+    const result = this.exec("pulumi", ["config", "set", "--path", key, value, "--stack", this.stack, "--non-interactive"], this.workspace, 60);
+    if (result.status !== 0) throw new Error(`pulumi config set ${key} exited ${result.status}:\n${result.stderr}`);
+  }
+
   /** Edits the stack's `megaweb:sites` in the workspace's stack file, keeping everything else as it is. */
   editSites(edit: (sites: Record<string, unknown>[]) => void): void {
     const document = parseDocument(readFileSync(this.configFile, "utf8"));
@@ -210,9 +216,9 @@ export class Machine {
     ];
   }
 
-  ssh(command: string, stdin?: string): string {
-    const result = spawnSync("ssh", this.sshArguments(command), { input: stdin, encoding: "utf8", timeout: 60_000 });
-    if (result.status !== 0) throw new Error(`ssh ${command} exited ${result.status}: ${result.stderr}`);
+  ssh(command: string, stdin?: string, timeoutMs = 60_000): string {
+    const result = spawnSync("ssh", this.sshArguments(command), { input: stdin, encoding: "utf8", timeout: timeoutMs });
+    if (result.status !== 0) throw new Error(`ssh ${command} exited ${result.status}: ${result.stderr}${result.stdout}`);
     return result.stdout;
   }
 
