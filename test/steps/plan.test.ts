@@ -242,10 +242,48 @@ describe("the step graph of each phase", () => {
       "sentinel-3",
     ]);
     expect(named(steps, "worker-3-environment").secrets.map(secretName)).toContain("sentinel");
-    // facts, base and firewall on 19 hosts; web tier, two sites, a session file and an .env on 5; 3 Redis and their
-    // replication; 3 Sentinels; 3 MariaDB, their replication and a database; the app on 10 and its database;
-    // the first web host's database move.
-    expect(steps.steps).toHaveLength(19 * 3 + 5 * 5 + 3 * 2 + 3 + 3 * 2 + 1 + 10 * 3 + 1 + 1);
+    // facts, base and firewall on 19 hosts; web tier, two sites, a session file, an .env and the Redis proxy on 5; 3 Redis
+    // and their replication; 3 Sentinels; 3 MariaDB, their replication and a database; the app on 10 and its
+    // database; the first web host's database move.
+    expect(steps.steps).toHaveLength(19 * 3 + 5 * 6 + 3 * 2 + 3 + 3 * 2 + 1 + 10 * 3 + 1 + 1);
+  });
+
+  it("ha: PHP sessions and each site's .env reach Redis through the host's proxy to the current primary, not the plan's primary", () => {
+    const steps = plan({ phase: "ha", nodes: { web: 2, worker: 1 } }, [shop]);
+    expect(graph(steps)["web-1"]!.slice(3, 6)).toEqual([
+      "redis-proxy ← firewall [redis]",
+      "web ← firewall",
+      "site-shop_example_com-sessions ← web, redis-proxy [redis]",
+    ]);
+    expect(graph(steps)["web-1"]).toContain(
+      "site-shop_example_com-env ← site-shop_example_com, site-shop_example_com-database-move, redis-proxy, mysql-1-db-shop_example_com [redis, mysql:shop.example.com, sentinel]",
+    );
+    // The proxy follows every Redis server's address; the sessions and the .env follow none, so a failover changes no step.
+    expect(named(steps, "web-2-redis-proxy").inputs.map((input) => input.host)).toEqual(["redis-1", "redis-2", "redis-3"]);
+    expect(named(steps, "web-2-site-shop_example_com-sessions").inputs).toEqual([{ kind: "facts", host: "web-2" }]);
+    expect(named(steps, "web-2-site-shop_example_com-env").inputs.map((input) => input.host)).not.toContain("redis-1");
+    const facts = plannedFacts(steps);
+    const proxy = rendered(steps, "web-2-redis-proxy");
+    expect(proxy.files.map((file) => [file.path, file.secret ?? false])).toEqual([
+      ["/etc/megaweb/redis-proxy-password.cfg", true],
+      ["/etc/megaweb/redis-proxy.cfg", false],
+      ["/etc/systemd/system/megaweb-redis-proxy.service", false],
+    ]);
+    expect(proxy.stdin).toBe(
+      `# Managed by megaweb. Root only: the Redis password the proxy's check authenticates with.\nglobal\n    setenv MEGAWEB_REDIS_PASSWORD <secret:redis>\n`,
+    );
+    for (const server of ["redis-1", "redis-2", "redis-3"]) expect(proxy.create).toContain(`    server ${server} ${facts.privateIp(server)}:6379 check\n`);
+    expect(rendered(steps, "web-2-site-shop_example_com-sessions").stdin).toContain(
+      'php_admin_value[session.save_path] = "tcp://127.0.0.1:6380?auth=<secret:redis>&',
+    );
+    expect(rendered(steps, "web-2-site-shop_example_com-env").stdin).toContain("REDIS_HOST=127.0.0.1\nREDIS_PORT=6380\n");
+    // No PHP site, no proxy; and a worker host that runs no site's workers has none either (the app follows the Sentinels itself).
+    expect(plan({ phase: "ha", nodes: { web: 2, worker: 1 } }, [files]).steps.map((step) => step.name)).not.toContain("web-1-redis-proxy");
+    expect(steps.steps.map((step) => step.name)).not.toContain("worker-1-redis-proxy");
+    // A worker host running a site's queue workers gets the site's .env, so it gets the proxy too.
+    const queued = { ...shop, code: { repository: "git://198.18.0.1/sample-php-app.git" }, workers: [{ name: "queue", command: "php artisan queue:work" }] };
+    const withWorkers = plan({ phase: "ha", nodes: { web: 2, worker: 1 } }, [queued]);
+    expect(named(withWorkers, "worker-1-site-shop_example_com-env").dependsOn).toContain("worker-1-redis-proxy");
   });
 
   it("ha on existing hosts: keepalived after HAProxy on both balancers, moving the virtual address on the private interface", () => {
@@ -278,6 +316,7 @@ describe("the step graph of each phase", () => {
     const stdin = env.render(facts).stdin!;
     expect(stdin).toContain("DB_HOST=198.18.0.20\n");
     expect(stdin).toContain("DB_READ_HOSTS=198.18.0.21,198.18.0.22\n");
+    expect(stdin).toContain("REDIS_HOST=127.0.0.1\nREDIS_PORT=6380\n");
     expect(stdin).toContain("REDIS_SENTINELS=198.18.0.17:26379,198.18.0.18:26379,198.18.0.19:26379\n");
     expect(stdin).toContain("REDIS_SENTINEL_PASSWORD=<secret:sentinel>\n");
   });
