@@ -286,6 +286,55 @@ describe("the step graph of each phase", () => {
     expect(named(withWorkers, "worker-1-site-shop_example_com-env").dependsOn).toContain("worker-1-redis-proxy");
   });
 
+  it("ha on DigitalOcean with HAProxy: the token in a secret-only step, then keepalived moving the reserved IP to its own droplet", () => {
+    const steps = plan({ phase: "ha", loadBalancer: { kind: "haproxy" }, nodes: { web: 2, worker: 1 } }, [files]);
+    for (const host of ["loadbalancer-1", "loadbalancer-2"]) {
+      expect(graph(steps)[host]).toEqual([
+        "facts",
+        "base ← facts",
+        "firewall ← base",
+        "haproxy ← firewall",
+        "reserved-ip-token ← haproxy [reserved-ip-token]",
+        "keepalived ← haproxy, reserved-ip-token",
+      ]);
+    }
+    const token = rendered(steps, "loadbalancer-2-reserved-ip-token");
+    expect(token.files).toEqual([{ path: "/etc/megaweb/digitalocean-reserved-ip-token", content: "<secret:reserved-ip-token>\n", mode: "0600", secret: true }]);
+    expect(token.stdin).toBe("<secret:reserved-ip-token>\n");
+    // The droplet's id and the address are deploy-time inputs: DigitalOcean assigns them.
+    expect(named(steps, "loadbalancer-2-keepalived").inputs).toEqual([
+      { kind: "facts", host: "loadbalancer-2" },
+      { kind: "privateIp", host: "loadbalancer-1" },
+      { kind: "privateIp", host: "loadbalancer-2" },
+      { kind: "dropletId", host: "loadbalancer-2" },
+      { kind: "reservedIp", host: "loadbalancer-2" },
+    ]);
+    const facts = plannedFacts(steps);
+    const onDroplet = {
+      ...facts,
+      dropletId: (host: string) => (host === "loadbalancer-2" ? "400007" : facts.dropletId(host)),
+      reservedIp: () => "203.0.113.20",
+    };
+    const keepalived = named(steps, "loadbalancer-2-keepalived");
+    if (keepalived.kind !== "command") throw new Error("keepalived is a command");
+    const render = keepalived.render(onDroplet);
+    expect(render.files.map((file) => file.path)).toEqual([
+      "/etc/keepalived/keepalived.conf",
+      "/usr/local/libexec/megaweb/haproxy-alive",
+      "/usr/local/libexec/megaweb/reserved-ip-assign",
+      "/etc/megaweb/reserved-ip.conf",
+    ]);
+    expect(render.files[3]!.content).toBe(
+      "# Managed by megaweb: what keepalived's notify hook moves, and where to.\nreserved_ip=203.0.113.20\ndroplet_id=400007\napi=https://api.digitalocean.com\ntoken_file=/etc/megaweb/digitalocean-reserved-ip-token\n",
+    );
+    expect(render.files[0]!.content).toContain('notify_master "/usr/local/libexec/megaweb/reserved-ip-assign"');
+    expect(render.files[0]!.content).not.toContain("virtual_ipaddress");
+    expect(render.stdin).toBeUndefined();
+    // Horizontal's single HAProxy droplet holds the address alone: no keepalived, no token.
+    const single = plan({ phase: "horizontal", loadBalancer: { kind: "haproxy" } }, [files]);
+    expect(single.steps.filter((step) => /keepalived|reserved-ip/.test(step.name))).toEqual([]);
+  });
+
   it("ha on existing hosts: keepalived after HAProxy on both balancers, moving the virtual address on the private interface", () => {
     const address = (last: number) => ({ address: `198.18.0.${last}` });
     let next = 10;
@@ -328,6 +377,7 @@ describe("every planned step", () => {
     ["four-server", { phase: "four-server" }],
     ["horizontal", { phase: "horizontal", loadBalancer: { kind: "haproxy" } }],
     ["ha", { phase: "ha" }],
+    ["ha with HAProxy", { phase: "ha", loadBalancer: { kind: "haproxy" } }],
   ];
   const custom = {
     domain: "tls.example.com",
