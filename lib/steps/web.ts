@@ -16,7 +16,7 @@ import type { ServerFacts } from "./facts";
 import { haproxyStep } from "./haproxy";
 import { letsencryptRender, letsencryptVhost } from "./certificates";
 import { firewallStep } from "./host";
-import { mysqlStep, siteDatabaseStep } from "./mysql";
+import { databaseStepsNamedFor, mysqlStep, siteDatabaseStep } from "./mysql";
 import type { PlanContext, StepPlanner } from "./plan";
 import { redisStep } from "./redis";
 import { siteRedisEndpoint } from "./redis-proxy";
@@ -159,7 +159,7 @@ function databaseMoveStep(
     name: siteDatabaseMoveStep(host.name, site.domain),
     owner: "provisioning",
     host: host.name,
-    dependsOn: [siteStep(host.name, site.domain), siteDatabaseStep(mysql, site.domain)],
+    dependsOn: [siteStep(host.name, site.domain), siteDatabaseStep(databaseStepsNamedFor(topology), site.domain)],
     inputs: [factsOf(host.name), privateIpOf(mysql)],
     reads: [`sites[${index}].database`],
     secrets: [{ kind: "database", domain: site.domain }],
@@ -204,7 +204,7 @@ export function siteEnvironmentCommandStep(
     name: siteEnvironmentStep(host.name, site.domain),
     owner: "provisioning",
     host: host.name,
-    dependsOn: [...after, ...redis.after, ...(site.database ? [siteDatabaseStep(mysql, site.domain)] : [])],
+    dependsOn: [...after, ...redis.after, ...(site.database ? [siteDatabaseStep(databaseStepsNamedFor(topology), site.domain)] : [])],
     inputs: [
       factsOf(host.name),
       ...[...new Set([...redis.hosts, ...sentinels, ...(site.database ? [mysql, ...replicas] : [])])].filter((other) => other !== host.name).map(privateIpOf),

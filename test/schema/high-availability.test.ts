@@ -158,3 +158,13 @@ describe("the reserved IP's token (megaweb:reservedIpToken)", () => {
     expect(reservedIpTokenProblems("dop_v1_0123456789abcdef")).toEqual([]);
   });
 });
+
+describe("the current MySQL primary (mysqlPrimary)", () => {
+  it("names one of the plan's MySQL hosts", () => {
+    expect(problems({ phase: "ha", mysqlPrimary: "mysql-2" })).toEqual([]);
+    expect(problems({ phase: "ha", mysqlPrimary: "mysql-4" })).toEqual(['mysqlPrimary: "mysql-4" is not a MySQL host of the plan (mysql-1, mysql-2, mysql-3)']);
+    expect(problems({ phase: "ha", mysqlPrimary: "redis-1" })).toEqual(['mysqlPrimary: "redis-1" is not a MySQL host of the plan (mysql-1, mysql-2, mysql-3)']);
+    expect(problems({ phase: "four-server", mysqlPrimary: "mysql-2" })).toEqual(['mysqlPrimary: "mysql-2" is not a MySQL host of the plan (mysql-1)']);
+    expect(problems({ phase: "single", mysqlPrimary: "mysql-1" })).toEqual(['mysqlPrimary: "mysql-1" is not a MySQL host of the plan (web-1)']);
+  });
+});

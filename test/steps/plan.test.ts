@@ -286,6 +286,40 @@ describe("the step graph of each phase", () => {
     expect(named(withWorkers, "worker-1-site-shop_example_com-env").dependsOn).toContain("worker-1-redis-proxy");
   });
 
+  it("ha after a MySQL promotion: naming the new primary points every client at it and leaves the replication steps as they were", () => {
+    const address = (last: number) => ({ address: `198.18.0.${last}` });
+    let next = 10;
+    const counts = { loadbalancer: 2, web: 2, redis: 3, sentinel: 3, mysql: 3, worker: 1 };
+    const hosts = Object.fromEntries(Object.entries(counts).map(([role, count]) => [role, Array.from({ length: count }, () => address(next++))]));
+    const infrastructure = {
+      phase: "ha",
+      target: "existing",
+      nodes: { web: 2, worker: 1 },
+      loadBalancer: { kind: "haproxy", virtualAddress: "198.18.0.50/24" },
+      hosts,
+    } as const;
+    const app = { domain: "orchestrator.example.com" };
+    const before = plan(infrastructure, [shop], app);
+    const after = plan({ ...infrastructure, mysqlPrimary: "mysql-2" }, [shop], app);
+    expect(after.topology.mysql).toEqual({ primary: "mysql-2", replicas: ["mysql-1", "mysql-3"] });
+    // mysql-1 is 198.18.0.20, mysql-2 198.18.0.21, mysql-3 198.18.0.22.
+    const env = rendered(after, "web-1-site-shop_example_com-env").stdin!;
+    expect(env).toContain("DB_HOST=198.18.0.21\n");
+    expect(env).toContain("DB_READ_HOSTS=198.18.0.20,198.18.0.22\n");
+    expect(rendered(after, "worker-1-environment").stdin).toContain("198.18.0.21");
+    // The database steps keep their names, so the change is an update on the new primary, never a delete on the old one.
+    for (const name of ["mysql-1-db-shop_example_com", "mysql-1-database"]) {
+      expect(named(after, name).host).toBe("mysql-2");
+      expect(named(before, name).host).toBe("mysql-1");
+    }
+    // The replication files list the servers in the bootstrap order: nothing there changes, so no MariaDB restarts.
+    for (const host of ["mysql-1", "mysql-2", "mysql-3"]) {
+      expect(rendered(after, `${host}-mysql-replication`).create).toBe(rendered(before, `${host}-mysql-replication`).create);
+      expect(named(after, `${host}-mysql-replication`).dependsOn).toEqual(named(before, `${host}-mysql-replication`).dependsOn);
+    }
+    expect(after.steps.map((step) => step.name)).toEqual(before.steps.map((step) => step.name));
+  });
+
   it("ha on DigitalOcean with HAProxy: the token in a secret-only step, then keepalived moving the reserved IP to its own droplet", () => {
     const steps = plan({ phase: "ha", loadBalancer: { kind: "haproxy" }, nodes: { web: 2, worker: 1 } }, [files]);
     for (const host of ["loadbalancer-1", "loadbalancer-2"]) {
