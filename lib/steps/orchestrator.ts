@@ -8,7 +8,7 @@ import { appCheck } from "../render/balanced-web";
 import { drainScript } from "../render/balancer-agent";
 import { lastSiteDeployStep } from "./deploy";
 import { baseStep, firewallStep } from "./host";
-import { databaseUserStep } from "./mysql";
+import { databaseStepsNamedFor, databaseUserStep } from "./mysql";
 import type { StepPlanner } from "./plan";
 import { redisStep } from "./redis";
 import { putFiles, stepCommand } from "./script";
@@ -55,9 +55,8 @@ export const orchestratorSteps: StepPlanner = (context) => {
   const { stack, topology, artifact } = context;
   const app = stack.app;
   if (!app?.enabled || artifact === undefined) return [];
-  const primary = topology.mysql.primary;
   const database = databaseUserStep(topology, {
-    name: appDatabaseStep(primary),
+    name: appDatabaseStep(databaseStepsNamedFor(topology)),
     owner: "orchestrator",
     domain: app.domain,
     database: { ...app.database, charset: "utf8mb4" },

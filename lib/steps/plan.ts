@@ -11,6 +11,7 @@ import { keepalivedSteps } from "./keepalived";
 import { mysqlSteps } from "./mysql";
 import { orchestratorSteps, unbuiltArtifact } from "./orchestrator";
 import { redisSteps } from "./redis";
+import { redisProxySteps } from "./redis-proxy";
 import { sentinelSteps } from "./sentinel";
 import type { DeployFacts, PlannedStep } from "./step";
 import { webSteps } from "./web";
@@ -50,6 +51,7 @@ const planners: readonly StepPlanner[] = [
   mysqlSteps,
   redisSteps,
   sentinelSteps,
+  redisProxySteps,
   haproxySteps,
   keepalivedSteps,
   webSteps,

@@ -16,9 +16,10 @@ import type { ServerFacts } from "./facts";
 import { haproxyStep } from "./haproxy";
 import { letsencryptRender, letsencryptVhost } from "./certificates";
 import { firewallStep } from "./host";
-import { mysqlStep, siteDatabaseStep } from "./mysql";
+import { databaseStepsNamedFor, mysqlStep, siteDatabaseStep } from "./mysql";
 import type { PlanContext, StepPlanner } from "./plan";
 import { redisStep } from "./redis";
+import { siteRedisEndpoint } from "./redis-proxy";
 import { putFiles, stepCommand } from "./script";
 import { type CommandStep, type DeployFacts, factsOf, type PlannedStep, privateIpOf } from "./step";
 import { sharesSessions, webHostFacts } from "./web-host";
@@ -158,7 +159,7 @@ function databaseMoveStep(
     name: siteDatabaseMoveStep(host.name, site.domain),
     owner: "provisioning",
     host: host.name,
-    dependsOn: [siteStep(host.name, site.domain), siteDatabaseStep(mysql, site.domain)],
+    dependsOn: [siteStep(host.name, site.domain), siteDatabaseStep(databaseStepsNamedFor(topology), site.domain)],
     inputs: [factsOf(host.name), privateIpOf(mysql)],
     reads: [`sites[${index}].database`],
     secrets: [{ kind: "database", domain: site.domain }],
@@ -182,7 +183,7 @@ function databaseMoveStep(
  * workers): its database and Redis, the passwords filled in on the way to stdin.
  */
 export function siteEnvironmentCommandStep(
-  { topology }: PlanContext,
+  { stack, topology }: PlanContext,
   host: PlannedHost,
   site: Site,
   index: number,
@@ -190,7 +191,7 @@ export function siteEnvironmentCommandStep(
   layout: (at: DeployFacts) => { home: string; group: string },
 ): CommandStep {
   const mysql = topology.mysql.primary;
-  const redis = topology.redis.primary;
+  const redis = siteRedisEndpoint(stack, topology, host);
   const { replicas } = topology.mysql;
   const { sentinels } = topology.redis;
   const secrets: ClusterSecret[] = [
@@ -203,10 +204,10 @@ export function siteEnvironmentCommandStep(
     name: siteEnvironmentStep(host.name, site.domain),
     owner: "provisioning",
     host: host.name,
-    dependsOn: [...after, ...(site.database ? [siteDatabaseStep(mysql, site.domain)] : [])],
+    dependsOn: [...after, ...redis.after, ...(site.database ? [siteDatabaseStep(databaseStepsNamedFor(topology), site.domain)] : [])],
     inputs: [
       factsOf(host.name),
-      ...[...new Set([redis, ...sentinels, ...(site.database ? [mysql, ...replicas] : [])])].filter((other) => other !== host.name).map(privateIpOf),
+      ...[...new Set([...redis.hosts, ...sentinels, ...(site.database ? [mysql, ...replicas] : [])])].filter((other) => other !== host.name).map(privateIpOf),
     ],
     reads: [`sites[${index}].database`],
     secrets,
@@ -225,7 +226,7 @@ export function siteEnvironmentCommandStep(
           password: secretPlaceholder({ kind: "database", domain: site.domain }),
           readHosts: replicas.map((replica) => addressFrom(host.name, replica, privateIp)),
         },
-        redis: { host: addressFrom(host.name, redis, privateIp), port: privatePorts.redis, password: secretPlaceholder({ kind: "redis" }) },
+        redis: { ...redis.at(at), password: secretPlaceholder({ kind: "redis" }) },
         sentinels:
           sentinels.length > 0
             ? {
@@ -245,14 +246,14 @@ export function siteEnvironmentCommandStep(
  * master first starts; the Redis password arrives on stdin.
  */
 function sessionsStep({ stack, topology }: PlanContext, host: PlannedHost, site: Site, index: number): CommandStep {
-  const redis = topology.redis.primary;
+  const redis = siteRedisEndpoint(stack, topology, host);
   return {
     kind: "command",
     name: siteSessionsStep(host.name, site.domain),
     owner: "provisioning",
     host: host.name,
-    dependsOn: [webStep(host.name)],
-    inputs: [factsOf(host.name), ...(redis === host.name ? [] : [privateIpOf(redis)])],
+    dependsOn: [webStep(host.name), ...redis.after],
+    inputs: [factsOf(host.name), ...redis.hosts.filter((other) => other !== host.name).map(privateIpOf)],
     reads: [`sites[${index}].sessions`],
     secrets: [{ kind: "redis" }],
     renderer: "php-fpm",
@@ -262,7 +263,7 @@ function sessionsStep({ stack, topology }: PlanContext, host: PlannedHost, site:
       const file = renderFpmSessions(
         site,
         { ...context, pool },
-        { address: addressFrom(host.name, redis, (other) => at.privateIp(other)), port: privatePorts.redis, password: secretPlaceholder({ kind: "redis" }) },
+        { address: redis.at(at).host, port: redis.at(at).port, password: secretPlaceholder({ kind: "redis" }) },
       );
       const create = renderTemplate("provision/site-sessions.sh", {
         domain: site.domain,

@@ -136,7 +136,7 @@ export class RedisCluster {
   }
 }
 
-function runScript(script: string, input: string, env: NodeJS.ProcessEnv, what: string): Promise<string> {
+export function runScript(script: string, input: string, env: NodeJS.ProcessEnv, what: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn("bash", ["-c", script], { stdio: ["pipe", "pipe", "pipe"], env });
     let output = "";
