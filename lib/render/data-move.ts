@@ -2,7 +2,8 @@ import { renderTemplate } from "./template";
 
 /**
  * Growth that keeps the data (lib/render/DEPLOY.md): a site's or the app's database moved from the
- * host that holds it to the one the plan names, by the step `templates/data-move/database-move.sh`.
+ * host that holds it to the one the plan names, by the step `templates/data-move/database-move.sh`,
+ * and the box's Redis by `templates/data-move/redis-move.sh`.
  */
 
 export interface DatabaseMoveInput {
@@ -36,5 +37,21 @@ export function renderDatabaseMove(input: DatabaseMoveInput): DatabaseMoveRender
       targetHost: input.target.host,
     }),
     stdin: ["[client]", `host=${input.target.host}`, `port=${input.target.port}`, `user=${input.user}`, `password=${input.password}`, ""].join("\n"),
+  };
+}
+
+export interface RedisMoveInput {
+  /** Where the single box's Redis listens on this host. */
+  readonly sourcePort: number;
+  readonly target: { readonly host: string; readonly port: number };
+  /** The Redis password, the same on both (a placeholder in plans). */
+  readonly password: string;
+}
+
+/** The single box's Redis moved to the plan's primary by `templates/data-move/redis-move.sh`; the password on stdin only. */
+export function renderRedisMove(input: RedisMoveInput): DatabaseMoveRender {
+  return {
+    script: renderTemplate("data-move/redis-move.sh", { sourcePort: input.sourcePort, targetHost: input.target.host, targetPort: input.target.port }),
+    stdin: `${input.password}\n`,
   };
 }

@@ -1,7 +1,10 @@
 import { addressFrom, secretPlaceholder } from "../plan/cluster";
 import { privatePorts } from "../plan/firewall";
 import type { PlannedHost, TopologyPlan } from "../plan/topology";
-import { type DatabaseMoveInput, renderDatabaseMove } from "../render/data-move";
+import { type DatabaseMoveInput, renderDatabaseMove, renderRedisMove } from "../render/data-move";
+import { baseStep } from "./host";
+import type { StepPlanner } from "./plan";
+import { redisPassword, redisReplicationStep, redisStep } from "./redis";
 import { stepCommand } from "./script";
 import type { CommandStep, DeployFacts, StepOwner } from "./step";
 import { privateIpOf } from "./step";
@@ -13,11 +16,53 @@ import { privateIpOf } from "./step";
  * (the file still names another host), so a stack that never held data here runs it as a no-op.
  */
 
-/** Where the move goes: the first web host, when the plan's MySQL primary is another host. */
-export function databaseMoveHost(topology: TopologyPlan): PlannedHost | undefined {
+/** Where a move runs: the first web host, when the plan's primary of that kind is another host. */
+function moveHost(topology: TopologyPlan, primary: string): PlannedHost | undefined {
   const first = topology.hosts.find((host) => host.roles.includes("web"));
-  return first !== undefined && first.name !== topology.mysql.primary ? first : undefined;
+  return first !== undefined && first.name !== primary ? first : undefined;
 }
+
+export const databaseMoveHost = (topology: TopologyPlan) => moveHost(topology, topology.mysql.primary);
+
+export const redisMoveStep = (host: string) => `${host}-redis-move`;
+
+/** The Redis move every environment naming Redis waits for, when the plan has one. */
+export function redisMoveOf(topology: TopologyPlan): string[] {
+  const host = moveHost(topology, topology.redis.primary);
+  return host === undefined ? [] : [redisMoveStep(host.name)];
+}
+
+/**
+ * The box's Redis (the sites' keys, the app's queue) moves to the plan's primary before any
+ * environment names it: the clients lose their writes on the old copy, every key is copied, the
+ * counts compared. A host that never ran the single box's Redis runs it as a no-op.
+ */
+export const dataMoveSteps: StepPlanner = ({ topology }) => {
+  const primary = topology.redis.primary;
+  const host = moveHost(topology, primary);
+  if (host === undefined) return [];
+  return [
+    {
+      kind: "command",
+      name: redisMoveStep(host.name),
+      owner: "provisioning",
+      host: host.name,
+      dependsOn: [baseStep(host.name), redisStep(primary), ...(topology.redis.replicas.length > 0 ? [redisReplicationStep(primary)] : [])],
+      inputs: [privateIpOf(primary)],
+      reads: [],
+      secrets: [redisPassword],
+      renderer: "data-move",
+      render: (at) => {
+        const rendered = renderRedisMove({
+          sourcePort: privatePorts.redis,
+          target: { host: addressFrom(host.name, primary, (other) => at.privateIp(other)), port: privatePorts.redis },
+          password: secretPlaceholder(redisPassword),
+        });
+        return { files: [], create: stepCommand(rendered.script), stdin: rendered.stdin };
+      },
+    },
+  ];
+};
 
 export interface DatabaseMove {
   readonly name: string;

@@ -8,7 +8,7 @@ import { appCheck } from "../render/balanced-web";
 import { drainScript } from "../render/balancer-agent";
 import { lastSiteDeployStep } from "./deploy";
 import { baseStep, firewallStep } from "./host";
-import { databaseMoveHost, databaseMoveStep } from "./data-move";
+import { databaseMoveHost, databaseMoveStep, redisMoveOf } from "./data-move";
 import { databaseUserStep } from "./mysql";
 import type { StepPlanner } from "./plan";
 import { redisStep } from "./redis";
@@ -162,7 +162,7 @@ function environmentStep(topology: TopologyPlan, app: App, host: PlannedHost, un
     owner: "orchestrator",
     host: host.name,
     undoable: true,
-    dependsOn: [baseStep(host.name), ...after],
+    dependsOn: [baseStep(host.name), ...after, ...redisMoveOf(topology)],
     inputs: [...new Set(servers)].filter((server) => server !== host.name).map(privateIpOf),
     reads: ["app"],
     secrets,

@@ -14,7 +14,7 @@ import { balancedWebInput, haproxyHosts } from "./balancer";
 import type { ServerFacts } from "./facts";
 import { haproxyStep } from "./haproxy";
 import { letsencryptRender, letsencryptVhost } from "./certificates";
-import { databaseMoveHost, databaseMoveStep } from "./data-move";
+import { databaseMoveHost, databaseMoveStep, redisMoveOf } from "./data-move";
 import { firewallStep } from "./host";
 import { mysqlStep, siteDatabaseStep } from "./mysql";
 import type { PlanContext, StepPlanner } from "./plan";
@@ -176,7 +176,7 @@ export function siteEnvironmentCommandStep(
     name: siteEnvironmentStep(host.name, site.domain),
     owner: "provisioning",
     host: host.name,
-    dependsOn: [...after, ...(site.database ? [siteDatabaseStep(mysql, site.domain)] : [])],
+    dependsOn: [...after, ...(site.database ? [siteDatabaseStep(mysql, site.domain)] : []), ...redisMoveOf(topology)],
     inputs: [
       factsOf(host.name),
       ...[...new Set([redis, ...sentinels, ...(site.database ? [mysql, ...replicas] : [])])].filter((other) => other !== host.name).map(privateIpOf),
