@@ -4,6 +4,7 @@ import { type HostFile, renderWebHost, type WebHostRender } from "../render/file
 import type { Stack } from "../schema/stack";
 import { backupSteps } from "./backup";
 import { certificateSteps } from "./certificates";
+import { dataMoveSteps } from "./data-move";
 import { deploySteps } from "./deploy";
 import { haproxySteps } from "./haproxy";
 import { hostSteps } from "./host";
@@ -54,6 +55,7 @@ const planners: readonly StepPlanner[] = [
   redisProxySteps,
   haproxySteps,
   keepalivedSteps,
+  dataMoveSteps,
   webSteps,
   certificateSteps,
   deploySteps,

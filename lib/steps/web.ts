@@ -8,13 +8,13 @@ import { renderTemplate } from "../render/template";
 import { siteSlug, type Site } from "../schema/site";
 import { renderBalancedWeb } from "../render/balanced-web";
 import { renderBalancerAgent } from "../render/balancer-agent";
-import { renderSiteDatabaseMove } from "../render/data-move";
 import { resolveWebHost } from "../render/context";
 import { renderFpmSessions } from "../render/php-fpm";
 import { balancedWebInput, haproxyHosts } from "./balancer";
 import type { ServerFacts } from "./facts";
 import { haproxyStep } from "./haproxy";
 import { letsencryptRender, letsencryptVhost } from "./certificates";
+import { databaseMoveHost, databaseMoveStep, redisMoveOf } from "./data-move";
 import { firewallStep } from "./host";
 import { databaseStepsNamedFor, mysqlStep, siteDatabaseStep } from "./mysql";
 import type { PlanContext, StepPlanner } from "./plan";
@@ -128,54 +128,27 @@ function siteSteps(context: PlanContext, host: PlannedHost, site: Site, index: n
 
   const database = site.database;
   const move =
-    database && isFirstWebHost(topology, host) && topology.mysql.primary !== host.name
-      ? [databaseMoveStep(context, host, { ...site, database }, index, (at) => siteOf(at).home)]
+    database && databaseMoveHost(topology) === host
+      ? [
+          databaseMoveStep(topology, {
+            name: siteDatabaseMoveStep(host.name, site.domain),
+            owner: "provisioning",
+            host,
+            dependsOn: [siteFiles.name, siteDatabaseStep(databaseStepsNamedFor(topology), site.domain)],
+            inputs: [factsOf(host.name)],
+            reads: [`sites[${index}].database`],
+            domain: site.domain,
+            database,
+            envFile: (at) => `${siteOf(at).home}/.env`,
+            hostVariable: "DB_HOST",
+          }),
+        ]
       : [];
   const environment = siteEnvironmentCommandStep(context, host, site, index, [siteFiles.name, ...move.map((step) => step.name)], (at) => {
     const render = siteOf(at);
     return { home: render.home, group: render.account.group };
   });
   return [...keyStep, ...sessions, siteFiles, ...move, environment];
-}
-
-const isFirstWebHost = (topology: PlanContext["topology"], host: PlannedHost) => topology.hosts.find((candidate) => candidate.roles.includes("web")) === host;
-
-/**
- * Growth that keeps the data (lib/render/DEPLOY.md): on the first web host, which held the site's
- * database while the box was the whole stack, the database moves to the plan's MySQL primary before
- * the `.env` points there. The step finds on the host whether there is anything to move (the
- * `.env` still names another host), so a stack that never held data here runs it as a no-op.
- */
-function databaseMoveStep(
-  { topology }: PlanContext,
-  host: PlannedHost,
-  site: Site & { database: NonNullable<Site["database"]> },
-  index: number,
-  home: (at: DeployFacts) => string,
-): CommandStep {
-  const mysql = topology.mysql.primary;
-  return {
-    kind: "command",
-    name: siteDatabaseMoveStep(host.name, site.domain),
-    owner: "provisioning",
-    host: host.name,
-    dependsOn: [siteStep(host.name, site.domain), siteDatabaseStep(databaseStepsNamedFor(topology), site.domain)],
-    inputs: [factsOf(host.name), privateIpOf(mysql)],
-    reads: [`sites[${index}].database`],
-    secrets: [{ kind: "database", domain: site.domain }],
-    renderer: "data-move",
-    render: (at) => {
-      const move = renderSiteDatabaseMove({
-        domain: site.domain,
-        database: site.database.name,
-        user: site.database.user,
-        envFile: `${home(at)}/.env`,
-        target: { host: addressFrom(host.name, mysql, (other) => at.privateIp(other)), port: privatePorts.mysql },
-        password: secretPlaceholder({ kind: "database", domain: site.domain }),
-      });
-      return { files: [], create: stepCommand(move.script), stdin: move.stdin };
-    },
-  };
 }
 
 /**
@@ -204,7 +177,7 @@ export function siteEnvironmentCommandStep(
     name: siteEnvironmentStep(host.name, site.domain),
     owner: "provisioning",
     host: host.name,
-    dependsOn: [...after, ...redis.after, ...(site.database ? [siteDatabaseStep(databaseStepsNamedFor(topology), site.domain)] : [])],
+    dependsOn: [...after, ...redis.after, ...(site.database ? [siteDatabaseStep(databaseStepsNamedFor(topology), site.domain)] : []), ...redisMoveOf(topology)],
     inputs: [
       factsOf(host.name),
       ...[...new Set([...redis.hosts, ...sentinels, ...(site.database ? [mysql, ...replicas] : [])])].filter((other) => other !== host.name).map(privateIpOf),

@@ -136,6 +136,7 @@ export class RedisCluster {
   }
 }
 
+/** Runs a rendered step script with its stdin; resolves with what it printed, rejects with it when it fails. */
 export function runScript(script: string, input: string, env: NodeJS.ProcessEnv, what: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn("bash", ["-c", script], { stdio: ["pipe", "pipe", "pipe"], env });

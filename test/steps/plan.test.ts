@@ -77,14 +77,17 @@ describe("the step graph of each phase", () => {
         "facts",
         "base ← facts",
         "firewall ← base",
+        // The first web host moves what it held as the single box (nothing on a new stack) before an environment points away.
+        "redis-move ← base, redis-1-redis [redis]",
         "web ← firewall",
         "site-shop_example_com ← web",
-        // The first web host moves what it held as the single box (nothing on a new stack) before the .env points away.
         "site-shop_example_com-database-move ← site-shop_example_com, mysql-1-db-shop_example_com [mysql:shop.example.com]",
-        "site-shop_example_com-env ← site-shop_example_com, site-shop_example_com-database-move, mysql-1-db-shop_example_com [redis, mysql:shop.example.com]",
+        "site-shop_example_com-env ← site-shop_example_com, site-shop_example_com-database-move, mysql-1-db-shop_example_com, redis-move [redis, mysql:shop.example.com]",
         "site-orchestrator_example_com ← web",
+        // So does the app's, before any host's environment names the new primary.
+        "app:database-move ← base, mysql-1-database [mysql:orchestrator.example.com]",
         "app:artifact ← base",
-        "app:environment ← base [api-token, mysql:orchestrator.example.com, redis]",
+        "app:environment ← base, database-move, redis-move [api-token, mysql:orchestrator.example.com, redis]",
         "app:install ← artifact, environment, mysql-1-database, redis-1-redis, firewall, site-orchestrator_example_com",
       ],
       "redis-1": ["facts", "base ← facts", "firewall ← base", "redis ← firewall [redis]"],
@@ -101,7 +104,7 @@ describe("the step graph of each phase", () => {
         "base ← facts",
         "firewall ← base",
         "app:artifact ← base",
-        "app:environment ← base [api-token, mysql:orchestrator.example.com, redis]",
+        "app:environment ← base, web-1-database-move, web-1-redis-move [api-token, mysql:orchestrator.example.com, redis]",
         // After the web host's: one host's app restarts at a time.
         "app:install ← artifact, environment, mysql-1-database, redis-1-redis, firewall, web-1-install",
       ],
@@ -150,11 +153,12 @@ describe("the step graph of each phase", () => {
       "facts",
       "base ← facts",
       "firewall ← base",
+      "redis-move ← base, redis-1-redis [redis]",
       "web ← firewall",
       "site-shop_example_com-sessions ← web [redis]",
       "site-shop_example_com ← web, site-shop_example_com-sessions",
       "site-shop_example_com-database-move ← site-shop_example_com, mysql-1-db-shop_example_com [mysql:shop.example.com]",
-      "site-shop_example_com-env ← site-shop_example_com, site-shop_example_com-database-move, mysql-1-db-shop_example_com [redis, mysql:shop.example.com]",
+      "site-shop_example_com-env ← site-shop_example_com, site-shop_example_com-database-move, mysql-1-db-shop_example_com, redis-move [redis, mysql:shop.example.com]",
       "balancer ← site-shop_example_com",
     ]);
     const sessions = rendered(steps, "web-1-site-shop_example_com-sessions");
@@ -219,10 +223,14 @@ describe("the step graph of each phase", () => {
       ]);
     }
     // The same steps on every web host, but that each host's app restarts after the one before's,
-    // and only the first moves a database it may hold from the single-box days.
-    const asOtherWebHost = (line: string) => line.replace("site-shop_example_com-database-move, ", "");
-    const withoutMove = byHost["web-1"]!.filter((line) => !line.includes("-database-move ←")).map(asOtherWebHost);
-    expect(withoutMove.length).toBe(byHost["web-1"]!.length - 1);
+    // and only the first moves the databases it may hold from the single-box days.
+    const asOtherWebHost = (line: string) =>
+      line
+        .replace("site-shop_example_com-database-move, ", "")
+        .replace(", database-move,", ", web-1-database-move,")
+        .replace(/, redis-move \[/, ", web-1-redis-move [");
+    const withoutMove = byHost["web-1"]!.filter((line) => !/(database|redis)-move ←/.test(line)).map(asOtherWebHost);
+    expect(withoutMove.length).toBe(byHost["web-1"]!.length - 3);
     for (const [index, web] of ["web-2", "web-3", "web-4", "web-5"].entries()) {
       expect(byHost[web]).toEqual(withoutMove.map((line) => (line.startsWith("app:install ←") ? `${line}, web-${index + 1}-install` : line)));
     }
@@ -244,19 +252,20 @@ describe("the step graph of each phase", () => {
     expect(named(steps, "worker-3-environment").secrets.map(secretName)).toContain("sentinel");
     // facts, base and firewall on 19 hosts; web tier, two sites, a session file, an .env and the Redis proxy on 5; 3 Redis
     // and their replication; 3 Sentinels; 3 MariaDB, their replication and a database; the app on 10 and its
-    // database; the first web host's database move.
-    expect(steps.steps).toHaveLength(19 * 3 + 5 * 6 + 3 * 2 + 3 + 3 * 2 + 1 + 10 * 3 + 1 + 1);
+    // database; the first web host's moves (the site's database, the app's, Redis).
+    expect(steps.steps).toHaveLength(19 * 3 + 5 * 6 + 3 * 2 + 3 + 3 * 2 + 1 + 10 * 3 + 1 + 3);
   });
 
   it("ha: PHP sessions and each site's .env reach Redis through the host's proxy to the current primary, not the plan's primary", () => {
     const steps = plan({ phase: "ha", nodes: { web: 2, worker: 1 } }, [shop]);
-    expect(graph(steps)["web-1"]!.slice(3, 6)).toEqual([
+    expect(graph(steps)["web-1"]!.slice(3, 7)).toEqual([
       "redis-proxy ← firewall [redis]",
+      "redis-move ← base, redis-1-redis, redis-1-redis-replication [redis]",
       "web ← firewall",
       "site-shop_example_com-sessions ← web, redis-proxy [redis]",
     ]);
     expect(graph(steps)["web-1"]).toContain(
-      "site-shop_example_com-env ← site-shop_example_com, site-shop_example_com-database-move, redis-proxy, mysql-1-db-shop_example_com [redis, mysql:shop.example.com, sentinel]",
+      "site-shop_example_com-env ← site-shop_example_com, site-shop_example_com-database-move, redis-proxy, mysql-1-db-shop_example_com, redis-move [redis, mysql:shop.example.com, sentinel]",
     );
     // The proxy follows every Redis server's address; the sessions and the .env follow none, so a failover changes no step.
     expect(named(steps, "web-2-redis-proxy").inputs.map((input) => input.host)).toEqual(["redis-1", "redis-2", "redis-3"]);
