@@ -50,6 +50,13 @@ export interface CommandResult {
   readonly stderr: string;
 }
 
+/** Every test that boots machines starts with `destroy` then `prepare`: both refuse a host that cannot boot them, before any work. */
+function requireMachineHost(): void {
+  if (process.platform !== "linux" || process.getuid?.() !== 0) {
+    throw new Error("the end-to-end tests need Linux and root (they boot systemd-nspawn machines)");
+  }
+}
+
 export class LocalStack {
   readonly workspace: string;
   readonly configFile: string;
@@ -90,11 +97,13 @@ export class LocalStack {
 
   /** Boots the machine and points the stack at it. */
   prepare(): void {
+    requireMachineHost();
     this.run("bash", ["scripts/demo.sh", "prepare"], repo, 900);
   }
 
   /** Removes the machine and the stack; safe to call when either is already gone. */
   destroy(): CommandResult {
+    requireMachineHost();
     return this.exec("bash", ["scripts/demo.sh", "destroy"], repo, 300);
   }
 
