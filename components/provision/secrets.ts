@@ -24,6 +24,12 @@ export function secretValue(secret: ClusterSecret, sources: SecretSources): pulu
     if (tls?.mode !== "custom" || typeof tls.key !== "string") throw new Error(`${secret.domain}: the program holds no decrypted TLS key for it`);
     return pulumi.secret(tls.key);
   }
+  if (secret.kind === "alertReceiver") {
+    const { email, webhooks } = sources.stack.monitoring.receivers;
+    const value = secret.receiver === "email" ? email?.password : webhooks[secret.receiver]?.bearerToken;
+    if (typeof value !== "string") throw new Error(`${secretName(secret)}: the program holds no decrypted value for it`);
+    return pulumi.secret(value);
+  }
   if (sources.apiToken === undefined) throw new Error("the app's steps need the API token (megaweb:apiToken)");
   return pulumi.secret(pulumi.output(sources.apiToken));
 }

@@ -20,7 +20,11 @@ export type ClusterSecret =
   /** A site's custom TLS private key, as the stack's config holds it. */
   | { readonly kind: "tlsKey"; readonly domain: string }
   /** The app's `MEGAWEB_API_TOKEN` (`megaweb:apiToken`). */
-  | { readonly kind: "apiToken" };
+  | { readonly kind: "apiToken" }
+  /** The password the MariaDB exporter logs in with. */
+  | { readonly kind: "mysqlExporter" }
+  /** A credential of an alert receiver, as the stack's `monitoring.receivers` holds it: the relay's password, or a webhook's token by its place in the list (0-based). */
+  | { readonly kind: "alertReceiver"; readonly receiver: "email" | number };
 
 /** The secret's name: the purpose a derived password is made for, and what its placeholder shows. */
 export function secretName(secret: ClusterSecret): string {
@@ -33,12 +37,16 @@ export function secretName(secret: ClusterSecret): string {
       return `tls-key:${secret.domain}`;
     case "apiToken":
       return "api-token";
+    case "mysqlExporter":
+      return "mysql-exporter";
+    case "alertReceiver":
+      return secret.receiver === "email" ? "alert-email-password" : `alert-webhook-${secret.receiver + 1}-token`;
   }
 }
 
 /** Whether the secret is generated from the stack's root secret (`derivePassword`) rather than set in the stack. */
 export function isDerived(secret: ClusterSecret): boolean {
-  return secret.kind === "redis" || secret.kind === "database";
+  return secret.kind === "redis" || secret.kind === "database" || secret.kind === "mysqlExporter";
 }
 
 /** What stands for the secret in rendered files and stdin until a component fills it in. */

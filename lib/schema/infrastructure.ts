@@ -17,9 +17,17 @@ export type Phase = z.infer<typeof Phase>;
 export const Target = z.enum(["digitalocean", "existing"]);
 export type Target = z.infer<typeof Target>;
 
-/** What a server does; the plan assigns one or more to each host. */
-export const roles = ["web", "mysql", "redis", "sentinel", "worker", "loadbalancer"] as const;
-export const RoleName = z.enum(roles);
+/** Roles that get hosts of their own: a stack file sizes them and lists existing hosts for them. */
+export const hostRoles = ["web", "mysql", "redis", "sentinel", "worker", "loadbalancer"] as const;
+export const HostRoleName = z.enum(hostRoles);
+export type HostRole = (typeof hostRoles)[number];
+
+/**
+ * What a server does; the plan assigns one or more to each host. `monitoring` (Prometheus and
+ * Alertmanager) never gets a host of its own: the plan puts it on one it already has
+ * (`monitoringHostOf` in lib/plan/topology.ts).
+ */
+export const roles = [...hostRoles, "monitoring"] as const;
 export type Role = (typeof roles)[number];
 
 export const LoadBalancerKind = z.enum(["digitalocean", "haproxy"]);
@@ -72,7 +80,7 @@ interface CountRule {
 interface PhaseRule {
   readonly counts: Readonly<Record<NodeCount, CountRule>>;
   /** Droplet size per role when the stack file names none; chosen so growing a phase only ever resizes up. */
-  readonly sizes: Readonly<Record<Role, string>>;
+  readonly sizes: Readonly<Record<HostRole, string>>;
   /** Load balancer droplets when the kind is `haproxy`; zero means the phase has no load balancer. */
   readonly haproxyNodes: number;
 }
@@ -203,7 +211,7 @@ export const InfrastructureFields = z
      * @default {}
      * @example { mysql: "s-2vcpu-4gb", web: "s-2vcpu-2gb" }
      */
-    sizes: z.partialRecord(RoleName, SizeSlug).default({}),
+    sizes: z.partialRecord(HostRoleName, SizeSlug).default({}),
     /**
      * Node counts; the schema gives each unset count the phase's default, and each phase has limits (see `phaseRules`).
      * @default {}
@@ -286,7 +294,7 @@ export const InfrastructureFields = z
      * @default {}
      * @example { web: [{ address: "203.0.113.10", privateAddress: "10.20.0.5" }] }
      */
-    hosts: z.partialRecord(RoleName, z.array(ExistingHost)).default({}),
+    hosts: z.partialRecord(HostRoleName, z.array(ExistingHost)).default({}),
   })
   .strict();
 
@@ -301,14 +309,22 @@ function resolveDefaults(fields: z.output<typeof InfrastructureFields>) {
   return {
     ...fields,
     nodes,
-    sizes: Object.fromEntries(roles.map((role) => [role, fields.sizes[role] ?? rule.sizes[role]])) as Record<Role, string>,
+    sizes: Object.fromEntries(hostRoles.map((role) => [role, fields.sizes[role] ?? rule.sizes[role]])) as Record<HostRole, string>,
     loadBalancer: { kind, virtualAddress: fields.loadBalancer?.virtualAddress },
     sentinelQuorum: nodes.sentinels === 0 ? 0 : (fields.sentinelQuorum ?? majorityOf(nodes.sentinels)),
   };
 }
 
+/**
+ * The roles of the single box: it is the one web host and runs every other role too, monitoring
+ * included unless the stack turns it off.
+ */
+export function singleBoxRoles(monitored: boolean): Role[] {
+  return ["web", "mysql", "redis", "worker", ...(monitored ? (["monitoring"] as const) : [])];
+}
+
 /** How many hosts each role gets; the single box is the one `web` host that also runs everything else. */
-export function hostCountsPerRole(infrastructure: Pick<Infrastructure, "phase" | "nodes" | "loadBalancer">): Record<Role, number> {
+export function hostCountsPerRole(infrastructure: Pick<Infrastructure, "phase" | "nodes" | "loadBalancer">): Record<HostRole, number> {
   const { nodes } = infrastructure;
   const separateData = infrastructure.phase === "single" ? 0 : 1;
   return {
@@ -356,7 +372,7 @@ function checkTopology(infrastructure: z.output<typeof InfrastructureFields>, co
     return;
   }
   const expected = hostCountsPerRole(resolved);
-  for (const role of roles) {
+  for (const role of hostRoles) {
     const given = infrastructure.hosts[role]?.length ?? 0;
     const needed = `${expected[role]} ${role} host${expected[role] === 1 ? "" : "s"}`;
     if (given !== expected[role]) issue(["hosts", role], `the ${phase} phase needs ${needed} with these nodes, got ${given}`);

@@ -4,6 +4,7 @@ import { type HostFile, renderWebHost, type WebHostRender } from "../render/file
 import type { Stack } from "../schema/stack";
 import { haproxySteps } from "./haproxy";
 import { hostSteps } from "./host";
+import { monitoringSteps } from "./monitoring";
 import { mysqlSteps } from "./mysql";
 import { orchestratorSteps, unbuiltArtifact } from "./orchestrator";
 import { redisSteps } from "./redis";
@@ -39,7 +40,7 @@ export interface PlanContext {
 export type StepPlanner = (context: PlanContext) => PlannedStep[];
 
 /** In the order their steps may depend on each other: a planner's steps wait only for steps planned before them. */
-const planners: readonly StepPlanner[] = [hostSteps, mysqlSteps, redisSteps, haproxySteps, webSteps, orchestratorSteps];
+const planners: readonly StepPlanner[] = [hostSteps, mysqlSteps, redisSteps, haproxySteps, webSteps, monitoringSteps, orchestratorSteps];
 
 export interface StepPlanOptions {
   /**

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { connect } from "node:net";
 import { join } from "node:path";
@@ -131,6 +131,35 @@ export class LocalStack {
     edit(sites);
     document.setIn(["config", "megaweb:sites"], document.createNode(sites));
     writeFileSync(this.configFile, document.toString());
+  }
+
+  /** Sets one `megaweb:` key of the workspace's stack file to a plain (non-secret) value, structured or not. */
+  setConfig(key: string, value: unknown): void {
+    const document = parseDocument(readFileSync(this.configFile, "utf8"));
+    document.setIn(["config", key], document.createNode(value));
+    writeFileSync(this.configFile, document.toString());
+  }
+
+  /** The host's own address on the set's bridge, which the machines reach it at. */
+  gateway(): string {
+    return (JSON.parse(readFileSync(`/var/lib/megaweb/machines/${this.machineSet}/hosts.json`, "utf8")) as { gateway: string }).gateway;
+  }
+
+  /**
+   * The host's PID of a machine's init (its PID 1), for `nsenter`: the child of the set's
+   * systemd-nspawn that is PID 1 in its own namespace (scripts/machines.sh machine_init_pid).
+   */
+  machinePid(index = 0): number {
+    const setDir = `/var/lib/megaweb/machines/${this.machineSet}`;
+    const dir = readdirSync(setDir, { withFileTypes: true })
+      .filter((entry) => entry.isDirectory() && existsSync(join(setDir, entry.name, "nspawn.pid")))
+      .map((entry) => entry.name)
+      .sort()[index]!;
+    const nspawn = readFileSync(join(setDir, dir, "nspawn.pid"), "utf8").trim();
+    const children = readFileSync(`/proc/${nspawn}/task/${nspawn}/children`, "utf8").trim().split(/\s+/);
+    const init = children.find((pid) => /^NSpid:.*\s1$/m.test(readFileSync(`/proc/${pid}/status`, "utf8")));
+    if (init === undefined) throw new Error(`machine ${dir} of set ${this.machineSet} has no init process`);
+    return Number(init);
   }
 
   /** A machine of the set (the first by default) with a command runner on it over SSH, from the set's hosts.json. */

@@ -1,14 +1,17 @@
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LocalStack, type Machine, Timings } from "./local-stack";
+import { sshAudit, strictKexMarker } from "../hardening/ssh-audit";
+import { WebhookReceiver } from "../monitoring/loopback";
+import { LocalStack, type Machine, repo, Timings } from "./local-stack";
 
 /**
  * The single box end to end: the real engine runs stacks/ against a fresh local machine
  * (`target: existing`) with the committed local stack's three sites: two PHP sites on nginx with
- * different PHP settings, one behind Apache.
+ * different PHP settings, one behind Apache. The box monitors itself (windows of seconds, a webhook
+ * receiver in this process on the bridge) and is hardened; Lynis and ssh-audit grade it.
  */
 
 const sites = {
@@ -22,6 +25,32 @@ const local = new LocalStack("e2e", "e2e");
 const timings = new Timings("e2e-timings.json");
 const timed = timings.time;
 let machine: Machine;
+let webhook: WebhookReceiver;
+
+/** The schema's monitoring with windows of seconds, so an alert arrives within a test's patience; thresholds stay the defaults. */
+const monitoring = (webhookUrl: string) => ({
+  windows: { scrapeInterval: "2s", evaluationInterval: "2s", rateWindow: "10s", resources: "4s", services: "4s" },
+  notifications: { groupWait: "1s", groupInterval: "2s", repeatInterval: "1h" },
+  receivers: { webhooks: [{ url: webhookUrl }] },
+});
+/** Seconds from each cause to its notice at the webhook, and from its removal to the resolved one. */
+const arrivals: Record<string, { fired: number; resolved: number }> = {};
+
+async function fireAndResolve(label: string, labels: Record<string, string>, cause: () => unknown, cure: () => unknown): Promise<void> {
+  const caused = Date.now();
+  cause();
+  const fired = await webhook.arrival(labels, "firing", caused, 60_000);
+  const cured = Date.now();
+  cure();
+  const resolved = await webhook.arrival(labels, "resolved", cured, 60_000);
+  arrivals[label] = { fired, resolved };
+}
+
+/** Prometheus's answer to a query, asked on the box (its port answers to the monitoring role's hosts only). */
+function promQuery(query: string): { metric: Record<string, string>; value: [number, string] }[] {
+  const body = machine.ssh(`curl -fsS --get --data-urlencode ${JSON.stringify(`query=${query}`)} http://${machine.address}:9090/api/v1/query`);
+  return (JSON.parse(body) as { data: { result: { metric: Record<string, string>; value: [number, string] }[] } }).data.result;
+}
 
 function installProbe(user: string): void {
   machine.ssh(`install -m 0640 -o ${user} -g www-data /dev/stdin /var/www/${user}/public/probe.php`, readFileSync(join(__dirname, "probe.php"), "utf8"));
@@ -51,14 +80,23 @@ describe.sequential("the single box on a local machine, with the real engine", (
     local.destroy();
     await timed("bare machine to serving (s)", async () => {
       await timed("machine boot and stack setup (s)", () => local.prepare());
+      const gateway = local.gateway();
+      webhook = await WebhookReceiver.start(gateway);
+      // The test host is the operators' network: SSH answers it alone, and fail2ban never bans it.
+      local.setConfig("megaweb:adminCidrs", [`${gateway}/32`]);
+      local.setConfig("megaweb:monitoring", monitoring(webhook.url));
       await timed("first pulumi up (s)", () => local.pulumiOk(["up", "--yes", "--skip-preview"], 1200));
     });
     machine = local.machine();
     for (const site of Object.values(sites)) installProbe(site.user);
   }, 1_500_000);
 
-  afterAll(() => {
+  afterAll(async () => {
     timings.save();
+    mkdirSync(join(repo, "test-output"), { recursive: true });
+    writeFileSync(join(repo, "test-output", "e2e-alert-arrivals.json"), `${JSON.stringify(arrivals, null, 2)}\n`);
+    console.log("alert arrivals on the local machine (s from cause to webhook):", arrivals);
+    await webhook?.stop();
     local.destroyOk();
   }, 300_000);
 
@@ -83,6 +121,90 @@ describe.sequential("the single box on a local machine, with the real engine", (
     const up = await timed("no-change up (s)", () => local.pulumiOk(["up", "--yes", "--skip-preview", "--expect-no-changes"]));
     expect(up.stdout).not.toMatch(/updated|created|deleted|replaced/);
   }, 300_000);
+
+  it("scrapes every exporter of the box over its private address", async () => {
+    const expected = ["blackbox", "mtail", "mysqld", "nginx", "node", "redis"];
+    let up: { metric: Record<string, string>; value: [number, string] }[] = [];
+    for (let tries = 0; tries < 30; tries++) {
+      up = promQuery("up");
+      if (up.length > 0 && up.every((sample) => sample.value[1] === "1") && expected.every((job) => up.some((sample) => sample.metric.job === job))) break;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+    const seen = up.map((sample) => `${sample.metric.job} ${sample.metric.instance} ${sample.value[1]}`).sort();
+    console.log("Prometheus targets:", seen);
+    expect([...new Set(up.map((sample) => sample.metric.job))].sort()).toEqual(expect.arrayContaining(expected));
+    expect(
+      up.filter((sample) => sample.value[1] !== "1"),
+      seen.join("\n"),
+    ).toEqual([]);
+    expect(
+      up.every(
+        (sample) => sample.metric.instance?.startsWith(`${machine.address}:`) || sample.metric.job === "prometheus" || sample.metric.job === "alertmanager",
+      ),
+      seen.join("\n"),
+    ).toBe(true);
+  }, 60_000);
+
+  it("sends an alert to the webhook when Redis stops, a site's pool stops or a disk fills, and resolves each when the cause is gone", async () => {
+    await fireAndResolve(
+      "RedisDown",
+      { alertname: "RedisDown", host: "web-1" },
+      () => machine.ssh("systemctl stop redis-server"),
+      () => machine.ssh("systemctl start redis-server"),
+    );
+    await fireAndResolve(
+      "PhpPoolDown",
+      { alertname: "PhpPoolDown", site: sites.blog.domain },
+      () => machine.ssh(`systemctl stop ${fpmUnit(sites.blog.user)}`),
+      () => machine.ssh(`systemctl start ${fpmUnit(sites.blog.user)}`),
+    );
+    // A small ext4 of its own, so filling it fills nothing else: a loop device of this host,
+    // mounted in the machine's mount namespace (the machine has no loop devices itself).
+    const image = join(repo, "test-output", `${local.machineSet}-disk.img`);
+    execFileSync("truncate", ["-s", "32M", image]);
+    execFileSync("mkfs.ext4", ["-q", "-F", image]);
+    const loop = execFileSync("losetup", ["-f", "--show", image], { encoding: "utf8" }).trim();
+    const [major, minor] = execFileSync("stat", ["-c", "%t %T", loop], { encoding: "utf8" })
+      .trim()
+      .split(" ")
+      .map((hex) => parseInt(hex, 16));
+    const machinePid = local.machinePid();
+    const inMachine = (script: string) => execFileSync("nsenter", ["-t", String(machinePid), "-m", "sh", "-c", script], { encoding: "utf8" });
+    inMachine(`mknod /run/megaweb-fill-dev b ${major} ${minor} && mkdir -p /mnt/megaweb-fill && mount /run/megaweb-fill-dev /mnt/megaweb-fill`);
+    try {
+      await fireAndResolve(
+        "HostDiskFull (warning)",
+        { alertname: "HostDiskFull", severity: "warning", host: "web-1", mountpoint: "/mnt/megaweb-fill" },
+        // 90 % of the filesystem: past the warning (85 %), short of the critical (95 %).
+        () =>
+          machine.ssh(
+            "fallocate -l $(( $(stat -f -c '%b * %S' /mnt/megaweb-fill) * 90 / 100 - $(df --output=used -B1 /mnt/megaweb-fill | tail -1) )) /mnt/megaweb-fill/ballast",
+          ),
+        () => machine.ssh("rm /mnt/megaweb-fill/ballast"),
+      );
+    } finally {
+      inMachine("umount /mnt/megaweb-fill; rm -f /run/megaweb-fill-dev");
+      execFileSync("losetup", ["-d", loop]);
+      rmSync(image, { force: true });
+    }
+  }, 420_000);
+
+  it("grades the box: Lynis hardening index at least 75 without warnings, ssh-audit without failures or warnings", () => {
+    machine.ssh("apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends lynis >/dev/null");
+    machine.ssh("lynis audit system --quick --no-colors >/dev/null 2>&1");
+    const report = machine.ssh("cat /var/log/lynis-report.dat").split("\n");
+    const index = Number(report.find((line) => line.startsWith("hardening_index="))?.split("=")[1]);
+    const warnings = report.filter((line) => line.startsWith("warning[]=")).map((line) => line.slice("warning[]=".length));
+    const suggestions = report.filter((line) => line.startsWith("suggestion[]=")).map((line) => line.slice("suggestion[]=".length).split("|")[0]);
+    const ssh = sshAudit(machine.address);
+    const figures = { role: "single box (web, mysql, redis, worker, monitoring)", lynis: { hardeningIndex: index, warnings, suggestions }, sshAudit: ssh };
+    writeFileSync(join(repo, "test-output", "e2e-hardening.json"), `${JSON.stringify(figures, null, 2)}\n`);
+    console.log("hardening of the single box:", JSON.stringify(figures));
+    expect(ssh.fail).toEqual([]);
+    expect(ssh.warn.filter((warning) => warning !== strictKexMarker)).toEqual([]);
+    expect(warnings).toEqual([]);
+    expect(index).toBeGreaterThanOrEqual(75);
+  }, 600_000);
 
   it("updates only the changed site's step for a memory_limit change, shows the changed line, and leaves other pools running", async () => {
     const others = [fpmUnit(sites.shop.user), fpmUnit(sites.legacy.user)];
@@ -168,8 +290,9 @@ describe.sequential("the single box on a local machine, with the real engine", (
       .flatMap((line) => /:(\d+)\s/.exec(line.split(/\s+/)[3] + " ")?.[1] ?? [])
       .map(Number);
     // Loopback-only daemons are included on purpose: the firewall must hold even if one rebinds.
-    const candidates = [...new Set([...listening, 21, 25, 3306, 6379, 8080, 8088, 9000, 11211])].sort((a, b) => a - b);
-    expect(listening).toEqual(expect.arrayContaining([22, 80, 3306, 6379, 8080]));
+    const exporters = [3903, 9090, 9093, 9100, 9104, 9113, 9115, 9121];
+    const candidates = [...new Set([...listening, 21, 25, 3306, 6379, 8080, 8088, 9000, 11211, ...exporters])].sort((a, b) => a - b);
+    expect(listening).toEqual(expect.arrayContaining([22, 80, 3306, 6379, 8080, ...exporters]));
     const open = (await Promise.all(candidates.map(async (port) => ((await machine.answers(port)) ? port : undefined)))).filter((port) => port !== undefined);
     expect(open).toEqual([22, 80, 443].filter((port) => listening.includes(port)));
   });
@@ -220,6 +343,9 @@ describe.sequential("the single box on a local machine, with the real engine", (
       "update megaweb-e2e-provisioning-web-1-mysql",
       // It was the only Apache site, so the host-wide Apache listener leaves the web tier's step.
       "update megaweb-e2e-provisioning-web-1-web",
+      // Its access log and its pool's probe leave the exporters and Prometheus's targets.
+      "update megaweb-e2e-provisioning-web-1-exporters",
+      "update megaweb-e2e-provisioning-web-1-monitoring",
     ]);
     local.pulumiOk(["up", "--yes", "--skip-preview"]);
     // The smaller size is applied to the running server: no restart cut the other sites' connections.

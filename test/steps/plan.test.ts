@@ -19,8 +19,9 @@ const shop = { domain: "shop.example.com", database: {}, php: { memoryLimit: "96
 const blog = { domain: "blog.example.com", webServer: "apache", php: { memoryLimit: "96M" }, pool: { maxChildren: 2 } };
 const files = { domain: "files.example.com", kind: "static" };
 
-function plan(infrastructure: InfrastructureInput, sites: unknown[], app?: Record<string, unknown>): StepPlan {
-  const stack = parseStack({ sshPublicKeys: [key], adminCidrs: ["203.0.113.0/24"], ...infrastructure, sites, ...(app && { app }) });
+/** The graphs of the roles leave monitoring out unless asked: its steps are the subject of their own test. */
+function plan(infrastructure: InfrastructureInput, sites: unknown[], app?: Record<string, unknown>, monitoring: unknown = { enabled: false }): StepPlan {
+  const stack = parseStack({ sshPublicKeys: [key], adminCidrs: ["203.0.113.0/24"], ...infrastructure, sites, ...(app && { app }), monitoring });
   return planSteps(stack, planTopology(stack), { artifact });
 }
 
@@ -51,6 +52,7 @@ describe("the step graph of each phase", () => {
         "facts",
         "base ← facts",
         "firewall ← base",
+        "hardening ← firewall",
         "mysql ← firewall",
         "db-shop_example_com ← mysql [mysql:shop.example.com]",
         "redis ← firewall [redis]",
@@ -77,6 +79,7 @@ describe("the step graph of each phase", () => {
         "facts",
         "base ← facts",
         "firewall ← base",
+        "hardening ← firewall",
         "web ← firewall",
         "site-shop_example_com ← web",
         "site-shop_example_com-env ← site-shop_example_com, mysql-1-db-shop_example_com [redis, mysql:shop.example.com]",
@@ -85,11 +88,12 @@ describe("the step graph of each phase", () => {
         "app:environment ← base [api-token, mysql:orchestrator.example.com, redis]",
         "app:install ← artifact, environment, mysql-1-database, redis-1-redis, firewall, site-orchestrator_example_com",
       ],
-      "redis-1": ["facts", "base ← facts", "firewall ← base", "redis ← firewall [redis]"],
+      "redis-1": ["facts", "base ← facts", "firewall ← base", "hardening ← firewall", "redis ← firewall [redis]"],
       "mysql-1": [
         "facts",
         "base ← facts",
         "firewall ← base",
+        "hardening ← firewall",
         "mysql ← firewall",
         "db-shop_example_com ← mysql [mysql:shop.example.com]",
         "app:database ← mysql [mysql:orchestrator.example.com]",
@@ -98,6 +102,7 @@ describe("the step graph of each phase", () => {
         "facts",
         "base ← facts",
         "firewall ← base",
+        "hardening ← firewall",
         "app:artifact ← base",
         "app:environment ← base [api-token, mysql:orchestrator.example.com, redis]",
         "app:install ← artifact, environment, mysql-1-database, redis-1-redis, firewall",
@@ -122,9 +127,16 @@ describe("the step graph of each phase", () => {
 
   it("horizontal with HAProxy: the load balancer's step is rendered from every web host's address", () => {
     const steps = plan({ phase: "horizontal", loadBalancer: { kind: "haproxy" }, nodes: { web: 2, worker: 1 } }, [files]);
-    expect(graph(steps)["loadbalancer-1"]).toEqual(["facts", "base ← facts", "firewall ← base", "haproxy ← firewall"]);
+    expect(graph(steps)["loadbalancer-1"]).toEqual(["facts", "base ← facts", "firewall ← base", "hardening ← firewall", "haproxy ← firewall"]);
     expect(named(steps, "loadbalancer-1-haproxy").inputs.map((input) => input.host)).toEqual(["web-1", "web-2"]);
-    expect(graph(steps)["web-2"]).toEqual(["facts", "base ← facts", "firewall ← base", "web ← firewall", "site-files_example_com ← web"]);
+    expect(graph(steps)["web-2"]).toEqual([
+      "facts",
+      "base ← facts",
+      "firewall ← base",
+      "hardening ← firewall",
+      "web ← firewall",
+      "site-files_example_com ← web",
+    ]);
   });
 
   it("ha: Redis and MariaDB on every data host, the databases on the primary only, nothing but the base on the Sentinels yet", () => {
@@ -135,9 +147,12 @@ describe("the step graph of each phase", () => {
       ...["redis-1", "redis-2", "redis-3", "sentinel-1", "sentinel-2", "sentinel-3", "mysql-1", "mysql-2", "mysql-3"],
       ...["worker-1", "worker-2", "worker-3", "worker-4", "worker-5"],
     ]);
-    for (const host of ["sentinel-1", "sentinel-2", "sentinel-3"]) expect(byHost[host]).toEqual(["facts", "base ← facts", "firewall ← base"]);
-    for (const host of ["redis-2", "redis-3"]) expect(byHost[host]).toEqual(["facts", "base ← facts", "firewall ← base", "redis ← firewall [redis]"]);
-    for (const host of ["mysql-2", "mysql-3"]) expect(byHost[host]).toEqual(["facts", "base ← facts", "firewall ← base", "mysql ← firewall"]);
+    for (const host of ["sentinel-1", "sentinel-2", "sentinel-3"])
+      expect(byHost[host]).toEqual(["facts", "base ← facts", "firewall ← base", "hardening ← firewall"]);
+    for (const host of ["redis-2", "redis-3"])
+      expect(byHost[host]).toEqual(["facts", "base ← facts", "firewall ← base", "hardening ← firewall", "redis ← firewall [redis]"]);
+    for (const host of ["mysql-2", "mysql-3"])
+      expect(byHost[host]).toEqual(["facts", "base ← facts", "firewall ← base", "hardening ← firewall", "mysql ← firewall"]);
     expect(byHost["mysql-1"]).toContain("db-shop_example_com ← mysql [mysql:shop.example.com]");
     for (const web of ["web-1", "web-2", "web-3", "web-4", "web-5"]) expect(byHost[web]).toEqual(byHost["web-1"]);
     // Every MariaDB is sized for the PHP workers of all five web hosts.
@@ -155,14 +170,70 @@ describe("the step graph of each phase", () => {
       "sentinel-2",
       "sentinel-3",
     ]);
-    // facts, base and firewall on 19 hosts; web tier, two sites and an .env on 5; 3 Redis; 3 MariaDB and a database; the app on 10 and its database.
-    expect(steps.steps).toHaveLength(19 * 3 + 5 * 4 + 3 + 3 + 1 + 10 * 3 + 1);
+    // facts, base, firewall and hardening on 19 hosts; web tier, two sites and an .env on 5; 3 Redis; 3 MariaDB and a database; the app on 10 and its database.
+    expect(steps.steps).toHaveLength(19 * 4 + 5 * 4 + 3 + 3 + 1 + 10 * 3 + 1);
+  });
+});
+
+describe("the monitoring steps", () => {
+  it("single: the box runs its exporters, then Prometheus and Alertmanager; the logging-in exporters get their password on stdin", () => {
+    const steps = plan({ phase: "single" }, [shop, files], undefined, {});
+    expect(steps.topology.monitoring).toBe("web-1");
+    expect(graph(steps)["web-1"]!.filter((step) => /exporter|monitoring/.test(step))).toEqual([
+      "exporters ← firewall, web",
+      "mysqld-exporter ← exporters, mysql [mysql-exporter]",
+      "redis-exporter ← exporters, redis [redis]",
+      "monitoring ← exporters",
+    ]);
+    const script = rendered(steps, "web-1-monitoring").create;
+    expect(script).toContain("checked promtool check config /etc/prometheus/prometheus.yml");
+    expect(script).toContain("checked amtool check-config /etc/prometheus/alertmanager.yml");
+    // The primary makes the exporter's MariaDB account, from the password stdin brought.
+    expect(rendered(steps, "web-1-mysqld-exporter").create).toContain(
+      "GRANT PROCESS, BINLOG MONITOR, REPLICA MONITOR ON *.* TO 'megaweb_exporter'@'localhost';",
+    );
+  });
+
+  it("four-server: Prometheus on the worker, every host's exporters answer to it alone, and the receivers' credentials arrive in steps of their own", () => {
+    const receivers = { webhooks: [{ url: "https://hooks.example.com/megaweb", bearerToken: { secure: "v1:token" } }] };
+    const steps = plan({ phase: "four-server" }, [shop], undefined, { receivers });
+    expect(steps.topology.monitoring).toBe("worker-1");
+    expect(graph(steps)["worker-1"]!.filter((step) => /exporter|monitoring|secret/.test(step))).toEqual([
+      "exporters ← firewall",
+      "secret-alert-webhook-1-token ← exporters [alert-webhook-1-token]",
+      "monitoring ← exporters, secret-alert-webhook-1-token",
+    ]);
+    const nftables = (host: string) => rendered(steps, `${host}-firewall`).files[0]!.content;
+    expect(nftables("mysql-1")).toContain("ip saddr { <worker-1 private IP> } tcp dport 9100 accept");
+    expect(nftables("mysql-1")).toContain("ip saddr { <worker-1 private IP> } tcp dport 9104 accept");
+    expect(nftables("web-1")).not.toMatch(/tcp dport 9104/);
+    expect(nftables("worker-1")).toContain("ip saddr { <web-1 private IP> } tcp dport 9090 accept");
+    expect(nftables("worker-1")).not.toMatch(/tcp dport 9093/);
+    const prometheus = rendered(steps, "worker-1-monitoring").files.find((file) => file.path === "/etc/prometheus/prometheus.yml")!.content;
+    for (const target of ["<web-1 private IP>:9100", "<mysql-1 private IP>:9104", "<redis-1 private IP>:9121", "<web-1 private IP>:9113"]) {
+      expect(prometheus).toContain(target);
+    }
+  });
+
+  it("leaves monitoring out when the stack turns it off, but not the hardening", () => {
+    const steps = plan({ phase: "single" }, [shop]);
+    expect(steps.topology.monitoring).toBeUndefined();
+    expect(steps.steps.map((step) => step.name).filter((name) => /exporter|monitoring/.test(name))).toEqual([]);
+    expect(steps.topology.firewall.map((rule) => rule.port)).not.toContain(9100);
+    expect(rendered(steps, "web-1-hardening").create).toContain("checked fail2ban-client -t");
   });
 });
 
 describe("every planned step", () => {
+  // Monitored, with both kinds of receiver credential; the single box grows to hold the monitoring beside its pools.
+  const monitored = {
+    receivers: {
+      email: { to: ["ops@example.com"], from: "alerts@example.com", smarthost: "smtp.example.com:587", username: "alerts", password: { secure: "v1:pw" } },
+      webhooks: [{ url: "https://hooks.example.com/megaweb", bearerToken: { secure: "v1:token" } }],
+    },
+  };
   const phases: [string, InfrastructureInput][] = [
-    ["single", { phase: "single" }],
+    ["single", { phase: "single", sizes: { web: "s-2vcpu-4gb" } }],
     ["four-server", { phase: "four-server" }],
     ["horizontal", { phase: "horizontal", loadBalancer: { kind: "haproxy" } }],
     ["ha", { phase: "ha" }],
@@ -174,7 +245,7 @@ describe("every planned step", () => {
   };
 
   it.each(phases)("%s: waits only for steps planned before it, on hosts the plan has", (_, infrastructure) => {
-    const steps = plan(infrastructure, [shop, blog, custom], { domain: "orchestrator.example.com" });
+    const steps = plan(infrastructure, [shop, blog, custom], { domain: "orchestrator.example.com" }, monitored);
     const seen = new Set<string>();
     const hosts = new Set(steps.topology.hosts.map((host) => host.name));
     for (const step of steps.steps) {
@@ -185,7 +256,7 @@ describe("every planned step", () => {
   });
 
   it.each(phases)("%s: carries its secrets on stdin only, as the placeholders it declares", (_, infrastructure) => {
-    const steps = plan(infrastructure, [shop, blog, custom], { domain: "orchestrator.example.com" });
+    const steps = plan(infrastructure, [shop, blog, custom], { domain: "orchestrator.example.com" }, monitored);
     for (const step of steps.steps) {
       if (step.kind !== "command") continue;
       const { create, delete: undo, stdin } = step.render(plannedFacts(steps));
@@ -209,10 +280,12 @@ describe("every planned step", () => {
   });
 
   it("renders every file of every host from the plan, the secret ones as placeholders", () => {
-    const steps = plan({ phase: "four-server" }, [shop, custom], { domain: "orchestrator.example.com" });
+    const steps = plan({ phase: "four-server" }, [shop, custom], { domain: "orchestrator.example.com" }, {});
     const perHost = filesPerHost(steps, plannedFacts(steps));
     const secretFiles = [...perHost].flatMap(([host, files]) => files.filter((file) => file.secret).map((file) => `${host}:${file.path}`));
     expect(secretFiles.sort()).toEqual([
+      "mysql-1:/etc/prometheus/mysqld-exporter.cnf",
+      "redis-1:/etc/prometheus/redis-exporter-passwords.json",
       "redis-1:/etc/redis/megaweb-secrets.conf",
       "web-1:/etc/megaweb/orchestrator.env",
       "web-1:/etc/ssl/private/megaweb-tls_example_com.key",
