@@ -3,6 +3,8 @@
  * not shell), so what shellcheck reads is what runs on a host: every step script of a set of
  * stacks that uses every feature, rendered by the step plan, on Debian and on Ubuntu. So that no
  * branch escapes, every template line without a placeholder must appear in some checked script.
+ * Shell files a step writes onto a host (megaweb-backup, megaweb-restore, certbot's deploy hook:
+ * every rendered file starting with `#!`) are checked too, as the shell their first line names.
  */
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -22,16 +24,55 @@ const sites = [
   { domain: "legacy.example.com", webServer: "apache", phpVersion: "8.3", php: { memoryLimit: "64M" }, pool: { pm: "dynamic", maxChildren: 2 } },
   { domain: "ols.example.com", webServer: "openlitespeed", php: { memoryLimit: "64M" }, pool: { maxChildren: 2 } },
   { domain: "files.example.com", kind: "static", tls: { mode: "custom", certificate, key: { secure: "v1:abc" } } },
+  // Code deploys, workers and a schedule: their deploy, workers and (on worker-only hosts) runtime steps.
+  {
+    domain: "app.example.com",
+    database: {},
+    php: { memoryLimit: "64M", extensions: ["mysql", "redis"] },
+    pool: { maxChildren: 2 },
+    code: { repository: "https://git.example.com/app.git", migrate: "php artisan migrate --force" },
+    workers: [{ command: "php artisan queue:work" }],
+    schedule: "laravel",
+  },
 ];
+const letsencrypt = { domain: "secure.example.com", kind: "static", tls: { mode: "letsencrypt", email: "ops@example.com" } };
 const app = { domain: "orchestrator.example.com" };
 const artifact = { path: "/srv/megaweb-orchestrator-0.1.0.tgz", version: "0.1.0", sha256: "ab".repeat(32), release: "0.1.0-abababababab" };
 const existing = (roles: Record<string, number>) =>
   Object.fromEntries(Object.entries(roles).map(([role, count]) => [role, Array.from({ length: count }, (_, index) => ({ address: `198.18.0.${index + 2}` }))]));
 const stacks = [
-  { phase: "single", target: "existing", hosts: existing({ web: 1 }), sites, app },
-  { phase: "four-server", target: "existing", hosts: existing({ web: 1, redis: 1, mysql: 1, worker: 1 }), sites, app },
+  {
+    phase: "single",
+    target: "existing",
+    hosts: existing({ web: 1, backup: 1 }),
+    sites: [...sites, letsencrypt],
+    app,
+    backups: { destination: { kind: "sftp" } },
+  },
+  {
+    phase: "four-server",
+    target: "existing",
+    hosts: existing({ web: 1, redis: 1, mysql: 1, worker: 1 }),
+    sites: [...sites, { ...letsencrypt, tls: { mode: "letsencrypt" } }],
+    app,
+    certificates: { acmeDirectory: "letsencrypt-staging" },
+    backups: {
+      destination: { kind: "s3", endpoint: "https://fra1.digitaloceanspaces.com", bucket: "example-backups", accessKeyId: "DO00ABCDEFGHIJKLMNOP" },
+    },
+  },
   { phase: "horizontal", target: "existing", nodes: { web: 2, worker: 1 }, hosts: existing({ loadbalancer: 1, web: 2, redis: 1, mysql: 1, worker: 1 }), sites },
-  { phase: "ha", sshPublicKeys: [key], adminCidrs: ["203.0.113.0/24"], sites: sites.slice(0, 1), app },
+  // Existing hosts, so the replication and Sentinel steps name real addresses and the balancer pair gets keepalived.
+  {
+    phase: "ha",
+    target: "existing",
+    sshPublicKeys: [key],
+    adminCidrs: ["203.0.113.0/24"],
+    nodes: { web: 2, worker: 1 },
+    loadBalancer: { kind: "haproxy", virtualAddress: "198.18.0.50/24" },
+    hosts: existing({ loadbalancer: 2, web: 2, redis: 3, sentinel: 3, mysql: 3, worker: 1 }),
+    sites: sites.slice(0, 1),
+    app,
+  },
 ];
 const releases = [
   { os: "debian", codename: "bookworm" },
@@ -42,6 +83,7 @@ const releases = [
 const scriptOf = (command: string) => /^script=\$\(cat <<'MEGAWEB_STEP'\n([\s\S]*)\nMEGAWEB_STEP\n\)/.exec(command)?.[1] ?? command;
 
 const scripts = new Map<string, string>();
+const hostScripts = new Map<string, string>();
 for (const input of stacks) {
   const stack = parseStack(input);
   const plan = planSteps(stack, planTopology(stack), { artifact });
@@ -50,7 +92,9 @@ for (const input of stacks) {
     const at = { ...planned, facts: (host: string) => ({ ...planned.facts(host), ...release }) };
     for (const step of plan.steps) {
       if (step.kind !== "command") continue;
-      const { create, delete: undo } = step.render(at);
+      const { create, delete: undo, files } = step.render(at);
+      for (const file of files)
+        if (/^#!\S*\/(ba)?sh\b/.test(file.content)) hostScripts.set(createHash("sha256").update(file.content).digest("hex"), file.content);
       for (const command of [create, undo ?? ""].filter(Boolean)) {
         const script = scriptOf(command);
         scripts.set(createHash("sha256").update(script).digest("hex"), script);
@@ -84,7 +128,15 @@ try {
   // SC2034 (os_id unused), SC2119/SC2120 (was_replaced's optional argument). /etc/os-release is
   // the host's, not ours to follow (SC1091).
   execFileSync("shellcheck", ["--shell=bash", "--exclude=SC1091,SC2034,SC2119,SC2120", ...files], { stdio: "inherit" });
-  console.log(`shellcheck: ${files.length} step scripts rendered from templates/**/*.sh are clean`);
+  const hostFiles = [...hostScripts].map(([hash, script]) => {
+    const file = join(dir, `host-${hash.slice(0, 12)}.sh`);
+    writeFileSync(file, script);
+    return file;
+  });
+  // The scripts source their rendered config, which shellcheck cannot follow (SC1090/SC1091), so
+  // the variables it sets look unassigned (SC2154).
+  execFileSync("shellcheck", ["--exclude=SC1090,SC1091,SC2154", ...hostFiles], { stdio: "inherit" });
+  console.log(`shellcheck: ${files.length} step scripts and ${hostFiles.length} host scripts rendered from templates/**/*.sh are clean`);
 } catch {
   console.error(`shellcheck found problems in the rendered step scripts (kept in ${dir})`);
   process.exit(1);

@@ -82,6 +82,10 @@ setup_network() {
   ip addr add "$prefix.1/24" dev "$bridge"
   ip link set "$bridge" up
   sysctl -qw net.ipv4.ip_forward=1
+  # Every machine's systemd, journald and udev take inotify instances from root's host-wide
+  # allowance (128 by default): with about 17 machines up, the next one's systemd exits while
+  # booting (seen: 134 instances in use, "exited while booting").
+  [ "$(sysctl -n fs.inotify.max_user_instances)" -ge 8192 ] || sysctl -qw fs.inotify.max_user_instances=8192
   # Egress for apt inside the machines; only the set's own subnet is masqueraded.
   nft -f - <<EOF
 table ip megaweb-$set {
@@ -147,8 +151,10 @@ boot_machine() {
   echo $! >"$dir/nspawn.pid"
 }
 
+# Booting many machines at once on a busy host takes minutes (seen: a ninth machine still
+# "initializing" after 120 s with another set booting beside it).
 wait_machine() {
-  local dir=$1 address=$2 key=$3 deadline=$((SECONDS + 120)) init="" state
+  local dir=$1 address=$2 key=$3 deadline=$((SECONDS + ${MEGAWEB_BOOT_SECONDS:-300})) init="" state
   local nspawn
   nspawn=$(cat "$dir/nspawn.pid")
   until init=$(machine_init_pid "$nspawn"); do
@@ -241,7 +247,8 @@ cmd_down() {
 }
 
 # Sets the stack's target and hosts from the set's hosts.json, and its SSH key as a secret.
-# `roles` is one role for every machine, or a comma-separated role per machine in order.
+# `roles` is one role for every machine, or a comma-separated role per machine in order; `none`
+# leaves a machine out of the stack (a client outside the cluster, or a host to grow into later).
 cmd_configure() {
   local set=$1 stack=$2 config_file=$3 roles=$4 set_dir=$sets_dir/$1 n=0 address role
   [ -f "$set_dir/hosts.json" ] || die "set \"$set\" is not up; run: scripts/machines.sh up --set $set"
@@ -259,6 +266,7 @@ cmd_configure() {
   local -A taken=()
   for address in "${addresses[@]}"; do
     role=${per_machine[$((${#per_machine[@]} == 1 ? 0 : n))]}
+    if [ "$role" = none ]; then n=$((n + 1)); continue; fi
     pulumi config set "${file_args[@]}" --path "megaweb:hosts.${role}[${taken[$role]:-0}].address" "$address"
     taken[$role]=$((${taken[$role]:-0} + 1))
     n=$((n + 1))

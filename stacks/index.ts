@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { phaseComponent } from "../components/phases";
 import { deploymentProblems, PlanError } from "../lib/plan/topology";
 import { apiTokenProblems } from "../lib/schema/app";
+import { backupSecretProblems, backupSecretKeys } from "../lib/schema/backups";
 import { ConfigError } from "../lib/schema/errors";
 import { parseStack, programSecretKeys, stackInputFromConfig } from "../lib/schema/stack";
 
@@ -24,7 +25,13 @@ function readStack() {
   try {
     const stack = parseStack(stackInputFromConfig(Object.fromEntries(raw.map(([key, text]) => [key, configValue(text)]))));
     // The token is a secret the program reads itself, but its rules are checked here with the rest.
-    const tokenProblems = stack.app?.enabled ? apiTokenProblems(pulumi.runtime.allConfig()["megaweb:apiToken"]) : [];
+    const secrets = pulumi.runtime.allConfig();
+    const tokenProblems = [
+      ...(stack.app?.enabled ? apiTokenProblems(secrets["megaweb:apiToken"]) : []),
+      ...(stack.backups
+        ? backupSecretProblems(stack.backups, { password: secrets[backupSecretKeys.password], s3SecretKey: secrets[backupSecretKeys.s3SecretKey] })
+        : []),
+    ];
     if (tokenProblems.length > 0) throw new ConfigError(tokenProblems);
     const deployment = deploymentProblems(stack);
     if (deployment.length > 0) throw new PlanError(deployment);
@@ -56,7 +63,13 @@ const config = readStack();
 const megaweb = new pulumi.Config("megaweb");
 const sshPrivateKey = readSshPrivateKey();
 const apiToken = config.app?.enabled ? megaweb.requireSecret("apiToken") : undefined;
-const cluster = phaseComponent(`megaweb-${pulumi.getStack()}`, { config, sshPrivateKey, apiToken });
+const backup = config.backups
+  ? {
+      password: megaweb.requireSecret("backupPassword"),
+      s3SecretKey: config.backups.destination.kind === "s3" ? megaweb.requireSecret("backupS3SecretKey") : undefined,
+    }
+  : undefined;
+const cluster = phaseComponent(`megaweb-${pulumi.getStack()}`, { config, sshPrivateKey, apiToken, backup });
 
 export const phase = config.phase;
 export const endpoint = cluster.endpoint;

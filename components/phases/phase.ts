@@ -14,7 +14,7 @@ import { Node, type NodeArgs } from "../digitalocean/node";
 import { Project } from "../digitalocean/project";
 import { ReservedEndpoint } from "../digitalocean/reserved-ip";
 import type { Host } from "../host";
-import { Provisioning } from "../provision/provisioning";
+import { Provisioning, type ProvisioningArgs } from "../provision/provisioning";
 import { phaseAliases, phaseTypes } from "./types";
 
 /** The validated stack config (`parseStack`): infrastructure keys and sites. */
@@ -34,6 +34,12 @@ export interface PhaseArgs {
    * @example config.requireSecret("apiToken")
    */
   readonly apiToken?: pulumi.Input<string>;
+  /**
+   * The restic repositories' password (`megaweb:backupPassword`), and an S3 destination's secret
+   * key (`megaweb:backupS3SecretKey`); required when the config has `backups`. Pass them as secrets.
+   * @example { password: config.requireSecret("backupPassword") }
+   */
+  readonly backup?: ProvisioningArgs["backup"];
   /** Adjust children before they are created. */
   readonly transform?: {
     readonly droplet?: NodeArgs["transform"];
@@ -88,7 +94,11 @@ export abstract class PhaseComponent extends pulumi.ComponentResource {
       .all(this.hosts.map((host) => pulumi.all([host.publicIp, host.privateIp])))
       .apply((ips) => Object.fromEntries(this.hosts.map((host, index) => [host.name, { publicIp: ips[index]![0], privateIp: ips[index]![1] }])));
     this.monthlyCost = this.plan.cost;
-    this.provisioning = new Provisioning(`${name}-provisioning`, { hosts: this.hosts, config: args.config, steps: this.steps }, { parent: this });
+    this.provisioning = new Provisioning(
+      `${name}-provisioning`,
+      { hosts: this.hosts, config: args.config, steps: this.steps, backup: args.backup },
+      { parent: this },
+    );
     if (args.config.app?.enabled) {
       if (args.apiToken === undefined) throw new Error("the app is enabled but no apiToken was given (megaweb:apiToken)");
       this.orchestrator = new Orchestrator(

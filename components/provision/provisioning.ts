@@ -7,7 +7,7 @@ import { parseFacts, type ServerFacts } from "../../lib/steps/facts";
 import { factsStep } from "../../lib/steps/host";
 import { planSteps, type StepPlan, stepsOf } from "../../lib/steps/plan";
 import type { Host } from "../host";
-import { secretValue } from "./secrets";
+import { type SecretSources, secretValue } from "./secrets";
 import { runStep, type StepRunner } from "./step";
 
 /** The validated stack config as provisioning reads it. */
@@ -27,6 +27,12 @@ export interface ProvisioningArgs {
    * @default planSteps(config, planTopology(config), { artifact: appArtifact(config) })
    */
   readonly steps?: StepPlan;
+  /**
+   * The backups' secrets, when the config has `backups`: the restic password, and the secret key
+   * of an S3 destination. They reach the hosts on a step's stdin only.
+   * @example { password: config.requireSecret("backupPassword") }
+   */
+  readonly backup?: SecretSources["backup"];
 }
 
 /**
@@ -58,7 +64,7 @@ export class Provisioning extends pulumi.ComponentResource {
       hosts,
       made: this.made,
       facts: (host) => this.factsOf(host),
-      secret: (secret) => secretValue(secret, { rootSecret, stack: this.plan.stack }),
+      secret: (secret) => secretValue(secret, { rootSecret, stack: this.plan.stack, backup: args.backup }),
     };
     for (const step of stepsOf(this.plan, "provisioning")) this.made.set(step.name, runStep(step, runner));
 

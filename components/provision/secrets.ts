@@ -14,6 +14,8 @@ export interface SecretSources {
   /** The stack as the program decrypted it: custom TLS keys are PEM strings here. */
   readonly stack: Stack;
   readonly apiToken?: pulumi.Input<string>;
+  /** `megaweb:backupPassword` and `megaweb:backupS3SecretKey`, when the stack has backups. */
+  readonly backup?: { readonly password?: pulumi.Input<string>; readonly s3SecretKey?: pulumi.Input<string> };
 }
 
 /** The value of a secret a step declared, as a secret Output. */
@@ -29,6 +31,12 @@ export function secretValue(secret: ClusterSecret, sources: SecretSources): pulu
     const value = secret.receiver === "email" ? email?.password : webhooks[secret.receiver]?.bearerToken;
     if (typeof value !== "string") throw new Error(`${secretName(secret)}: the program holds no decrypted value for it`);
     return pulumi.secret(value);
+  }
+  if (secret.kind === "backupPassword" || secret.kind === "backupS3SecretKey") {
+    const value = secret.kind === "backupPassword" ? sources.backup?.password : sources.backup?.s3SecretKey;
+    if (value === undefined)
+      throw new Error(`the backup steps need ${secret.kind === "backupPassword" ? "megaweb:backupPassword" : "megaweb:backupS3SecretKey"}`);
+    return pulumi.secret(pulumi.output(value));
   }
   if (sources.apiToken === undefined) throw new Error("the app's steps need the API token (megaweb:apiToken)");
   return pulumi.secret(pulumi.output(sources.apiToken));

@@ -111,15 +111,24 @@ export function runStep(step: PlannedStep, runner: StepRunner): pulumi.Resource 
 
 function resolveInput(input: DeployInput, runner: StepRunner, fail: (message: string) => never): pulumi.Output<ServerFacts | string> {
   if (input.kind === "facts") return runner.facts(input.host);
+  if (input.kind === "output") {
+    const step = runner.made.get(input.step);
+    if (!(step instanceof command.remote.Command)) return fail(`is rendered from the output of ${input.step}, which is not a command made before it`);
+    return step.stdout;
+  }
   return pulumi.output((runner.hosts.get(input.host) ?? fail(`is rendered from ${input.host}, which is not among the hosts given`)).privateIp);
 }
 
 /** The declared inputs as the render function reads them; reading one it did not declare is a planner's mistake. */
 function deployFacts(step: PlannedStep, values: readonly (ServerFacts | string)[]): DeployFacts {
-  const lookup = (kind: DeployInput["kind"], host: string) => {
-    const index = step.inputs.findIndex((input) => input.kind === kind && input.host === host);
-    if (index < 0) throw new Error(`step ${step.name} reads the ${kind} of ${host} without declaring it as an input`);
+  const lookup = (kind: DeployInput["kind"], key: string) => {
+    const index = step.inputs.findIndex((input) => input.kind === kind && (input.kind === "output" ? input.step : input.host) === key);
+    if (index < 0) throw new Error(`step ${step.name} reads the ${kind} of ${key} without declaring it as an input`);
     return values[index]!;
   };
-  return { facts: (host) => lookup("facts", host) as ServerFacts, privateIp: (host) => lookup("privateIp", host) as string };
+  return {
+    facts: (host) => lookup("facts", host) as ServerFacts,
+    privateIp: (host) => lookup("privateIp", host) as string,
+    output: (name) => lookup("output", name) as string,
+  };
 }

@@ -1,5 +1,4 @@
-import autocannon from "autocannon";
-import { build as buildHistogram } from "hdr-histogram-js";
+import type autocannon from "autocannon";
 import type { RequestMix } from "./request-mix";
 import type { RunMeasurements } from "./report";
 import type { LoadTarget } from "./target";
@@ -20,7 +19,10 @@ export const requestTimeoutSeconds = 10;
  * microseconds: autocannon's own records whole milliseconds (a loopback answer reads as 0) and
  * reports no p95.
  */
-export function runLoad(run: LoadRun): Promise<RunMeasurements> {
+export async function runLoad(run: LoadRun): Promise<RunMeasurements> {
+  // Loaded here, not at the top: every megaweb command imports this module, and autocannon with
+  // its dependencies took 1.1-1.4 s to load on the benchmark machine (`megaweb plan` paid it too).
+  const [{ default: autocannon }, { build: buildHistogram }] = await Promise.all([import("autocannon"), import("hdr-histogram-js")]);
   const latencyUs = buildHistogram({ lowestDiscernibleValue: 1, highestTrackableValue: requestTimeoutSeconds * 2_000_000, numberOfSignificantValueDigits: 3 });
   const statusCodes: Record<string, number> = {};
   const errors: Record<string, number> = {};

@@ -21,6 +21,14 @@ export type ClusterSecret =
   | { readonly kind: "tlsKey"; readonly domain: string }
   /** The app's `MEGAWEB_API_TOKEN` (`megaweb:apiToken`). */
   | { readonly kind: "apiToken" }
+  /** The password of the MySQL replicas' replication user. */
+  | { readonly kind: "mysqlReplication" }
+  /** The password the Sentinels ask of their clients (the app, the Redis servers, each other). */
+  | { readonly kind: "sentinel" }
+  /** The restic repositories' password (`megaweb:backupPassword`); never derived, so losing the hosts' key does not lose the backups. */
+  | { readonly kind: "backupPassword" }
+  /** An S3 destination's secret access key (`megaweb:backupS3SecretKey`). */
+  | { readonly kind: "backupS3SecretKey" }
   /** The password the MariaDB exporter logs in with. */
   | { readonly kind: "mysqlExporter" }
   /** A credential of an alert receiver, as the stack's `monitoring.receivers` holds it: the relay's password, or a webhook's token by its place in the list (0-based). */
@@ -37,6 +45,14 @@ export function secretName(secret: ClusterSecret): string {
       return `tls-key:${secret.domain}`;
     case "apiToken":
       return "api-token";
+    case "mysqlReplication":
+      return "mysql-replication";
+    case "sentinel":
+      return "sentinel";
+    case "backupPassword":
+      return "backup-password";
+    case "backupS3SecretKey":
+      return "backup-s3-secret-key";
     case "mysqlExporter":
       return "mysql-exporter";
     case "alertReceiver":
@@ -46,7 +62,9 @@ export function secretName(secret: ClusterSecret): string {
 
 /** Whether the secret is generated from the stack's root secret (`derivePassword`) rather than set in the stack. */
 export function isDerived(secret: ClusterSecret): boolean {
-  return secret.kind === "redis" || secret.kind === "database" || secret.kind === "mysqlExporter";
+  return (
+    secret.kind === "redis" || secret.kind === "database" || secret.kind === "mysqlReplication" || secret.kind === "sentinel" || secret.kind === "mysqlExporter"
+  );
 }
 
 /** What stands for the secret in rendered files and stdin until a component fills it in. */

@@ -19,6 +19,7 @@ export const privatePorts = {
   mysql: 3306,
   redis: 6379,
   sentinel: 26379,
+  balancerAgent: 9777,
   nodeExporter: 9100,
   nginxExporter: 9113,
   mtail: 3903,
@@ -38,21 +39,23 @@ const from = (...roles: Role[]): Source[] => roles.map((role) => ({ kind: "role"
  * nodes: the internet when nothing sits in front of them, else the load balancer.
  * Workers take no inbound traffic but SSH.
  */
-function matrix(webSources: readonly Source[]): FirewallRule[] {
+function matrix(webSources: readonly Source[], agentSources: readonly Source[]): FirewallRule[] {
   return [
     { role: "all", port: 22, sources: [admin], purpose: "SSH for operators and the provisioning steps" },
     { role: "loadbalancer", port: 80, sources: [internet], purpose: "HTTP to the load balancer" },
     { role: "loadbalancer", port: 443, sources: [internet], purpose: "HTTPS to the load balancer" },
     { role: "web", port: 80, sources: webSources, purpose: "HTTP and the load balancer's health check" },
     { role: "web", port: 443, sources: webSources, purpose: "HTTPS (TLS ends on the web nodes)" },
+    { role: "web", port: privatePorts.balancerAgent, sources: agentSources, purpose: "HAProxy's agent check, through which a deploy drains the node" },
     { role: "mysql", port: privatePorts.mysql, sources: from("web", "worker", "mysql"), purpose: "MySQL clients and replication" },
     { role: "redis", port: privatePorts.redis, sources: from("web", "worker", "redis", "sentinel"), purpose: "Redis clients, replication and Sentinel probes" },
     {
       role: "sentinel",
       port: privatePorts.sentinel,
-      sources: from("web", "worker", "sentinel"),
-      purpose: "Sentinel discovery of the Redis primary, and Sentinel gossip",
+      sources: from("web", "worker", "redis", "sentinel"),
+      purpose: "Sentinel discovery of the Redis primary (also by the Redis servers' replication step), and Sentinel gossip",
     },
+    { role: "backup", port: 22, sources: from("web", "mysql", "redis"), purpose: "restic over SFTP from the hosts that hold data" },
     // Exporters answer to Prometheus only; the control panel on the web hosts reads Prometheus.
     { role: "all", port: privatePorts.nodeExporter, sources: from("monitoring"), purpose: "node_exporter, scraped by Prometheus" },
     { role: "web", port: privatePorts.nginxExporter, sources: from("monitoring"), purpose: "nginx exporter, scraped by Prometheus" },
@@ -72,7 +75,7 @@ function matrix(webSources: readonly Source[]): FirewallRule[] {
  */
 export function firewallMatrix(presentRoles: ReadonlySet<Role>, loadBalancer: "digitalocean" | "haproxy" | undefined): FirewallRule[] {
   const webSources: Source[] = loadBalancer === undefined ? [internet] : loadBalancer === "digitalocean" ? [{ kind: "loadBalancer" }] : from("loadbalancer");
-  return matrix(webSources)
+  return matrix(webSources, loadBalancer === "haproxy" ? from("loadbalancer") : [])
     .filter((rule) => rule.role === "all" || presentRoles.has(rule.role))
     .map((rule) => ({ ...rule, sources: rule.sources.filter((source) => source.kind !== "role" || presentRoles.has(source.role)) }))
     .filter((rule) => rule.sources.length > 0);

@@ -75,7 +75,7 @@ export class PlanError extends Error {
 }
 
 /** The order hosts are listed in, front to back. */
-const roleOrder: readonly HostRole[] = ["loadbalancer", "web", "redis", "sentinel", "mysql", "worker"];
+const roleOrder: readonly HostRole[] = ["loadbalancer", "web", "redis", "sentinel", "mysql", "worker", "backup"];
 
 /**
  * What the topology reads: the infrastructure, and from a whole stack whether it monitors itself.
@@ -109,7 +109,7 @@ export function planTopology(infrastructure: TopologyInput): TopologyPlan {
     region: infrastructure.region,
     hosts,
     ...(loadBalancer && { loadBalancer }),
-    redis: { primary: redisPrimary!, replicas: redisReplicas, sentinels, sentinelQuorum: sentinels.length > 0 ? Math.floor(sentinels.length / 2) + 1 : 0 },
+    redis: { primary: redisPrimary!, replicas: redisReplicas, sentinels, sentinelQuorum: infrastructure.sentinelQuorum },
     mysql: { primary: mysqlPrimary!, replicas: mysqlReplicas },
     ...(monitored && { monitoring: named("monitoring")[0] }),
     firewall: firewallMatrix(presentRoles, loadBalancer?.kind),
@@ -135,8 +135,9 @@ function withMonitoring(hosts: PlannedHost[], monitored: boolean): PlannedHost[]
 
 function plannedHost(infrastructure: Infrastructure, role: HostRole, index: number): PlannedHost {
   // The single box is the web node that also runs everything else, so it keeps its name (and
-  // droplet) when the phase grows and the other roles move out.
-  const roles: Role[] = infrastructure.phase === "single" ? singleBoxRoles(false) : [role];
+  // droplet) when the phase grows and the other roles move out. A backup host stays apart, so
+  // losing the box does not lose its backups.
+  const roles: Role[] = infrastructure.phase === "single" && role === "web" ? singleBoxRoles(false) : [role];
   const size = infrastructure.sizes[role];
   const replication: ReplicationRole = index === 0 ? "primary" : "replica";
   return {

@@ -79,6 +79,12 @@ export function backupSites(sites: readonly Site[], contexts: readonly SiteConte
 
 const shellWord = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
 
+/** Where the secret-only steps write a host's backup secrets; they need nothing else of the render. */
+export function backupSecretFiles(root = ""): { passwordFile: string; secretsFile: string } {
+  const configDir = `${root.replace(/\/$/, "")}/etc/megaweb/backup`;
+  return { passwordFile: `${configDir}/restic-password`, secretsFile: `${configDir}/s3.env` };
+}
+
 export function renderBackupHost(host: BackupHost): BackupRender {
   const root = (host.root ?? "").replace(/\/$/, "");
   const path = (absolute: string) => `${root}${absolute}`;
@@ -91,8 +97,7 @@ export function renderBackupHost(host: BackupHost): BackupRender {
     sshConfig: `${configDir}/ssh_config`,
     knownHosts: `${configDir}/known_hosts`,
     identityFile: `${configDir}/id_ed25519`,
-    passwordFile: `${configDir}/restic-password`,
-    secretsFile: `${configDir}/s3.env`,
+    ...backupSecretFiles(root),
     backupScript: path("/usr/local/sbin/megaweb-backup"),
     restoreScript: path("/usr/local/sbin/megaweb-restore"),
     lastSuccess: path("/var/lib/megaweb/backup/last-success"),
@@ -171,4 +176,35 @@ export function renderBackupStep(render: BackupRender, hostName: string, writeFi
     identityFile: render.identityFile ?? false,
     files: writeFiles(render.files),
   });
+}
+
+/** The stack's backup host: the SFTP account the hosts' restic reaches their repositories as. */
+export interface BackupServerRender {
+  readonly user: string;
+  /** Holds `<path>/<host>`, one repository per host. */
+  readonly path: string;
+  readonly sshd: HostFile;
+  /** One `restrict` key per host, `<clientsDir>/<host>.pub`, joined into `authorizedKeys`. */
+  readonly clientsDir: string;
+  readonly authorizedKeys: string;
+}
+
+export function renderBackupServer(destination: { readonly user: string; readonly path: string }): BackupServerRender {
+  const clientsDir = "/etc/megaweb/backup-clients";
+  const authorizedKeys = `/etc/ssh/megaweb-backup-authorized_keys`;
+  return {
+    user: destination.user,
+    path: destination.path,
+    sshd: {
+      path: "/etc/ssh/sshd_config.d/60-megaweb-backup.conf",
+      content: renderTemplate("sshd/60-megaweb-backup.conf", { user: destination.user, authorizedKeys }),
+    },
+    clientsDir,
+    authorizedKeys,
+  };
+}
+
+/** A host's key as the backup host lists it: SFTP into its account, nothing else (`restrict` forbids forwarding, a TTY and ~/.ssh/rc). */
+export function backupClientKey(server: BackupServerRender, client: string, publicKey: string): HostFile {
+  return { path: `${server.clientsDir}/${client}.pub`, content: `restrict ${publicKey.split(" ").slice(0, 2).join(" ")} megaweb-backup@${client}\n` };
 }

@@ -1,5 +1,6 @@
 import type { HostContext, SiteContext } from "./context";
 import type { HostFile } from "./files";
+import { listenAddresses } from "./nginx";
 import { renderTemplate } from "./template";
 
 /**
@@ -11,6 +12,10 @@ import { renderTemplate } from "./template";
 
 /** The Host the balancers' checks send; a name no site can have (no dot). */
 export const healthHost = "megaweb-health";
+
+/** The balancers' check of a site's PHP pool (nginx runs a script in it) and of the app's process. */
+export const poolCheckPrefix = "/megaweb-health/php/";
+export const appCheck: HealthCheck = { path: "/megaweb-health/app" };
 
 export interface HealthCheck {
   readonly path: string;
@@ -42,8 +47,8 @@ const nginxCheck: HealthCheck = { path: "/megaweb-health/nginx" };
 
 export function balancerHealthChecks(input: Pick<BalancedWebInput, "host" | "sites" | "appPort">): HealthCheck[] {
   const checks = [
-    ...checkedPools({ ...input, balancers: [] }).map((site) => ({ path: `/megaweb-health/php/${site.slug}` })),
-    ...(input.appPort === undefined ? [] : [{ path: "/megaweb-health/app" }]),
+    ...checkedPools({ ...input, balancers: [] }).map((site) => ({ path: `${poolCheckPrefix}${site.slug}` })),
+    ...(input.appPort === undefined ? [] : [appCheck]),
   ];
   return checks.length > 0 ? checks : [nginxCheck];
 }
@@ -59,11 +64,12 @@ export function renderBalancedWeb(input: BalancedWebInput): BalancedWebRender {
       root: host.root,
       balancers: input.balancers,
       balancerList: input.balancers.join(", "),
+      self: localCheckAddress(host),
       healthHost,
       httpListen: listenAddresses(host, host.ports.http),
       httpsListen: listenAddresses(host, host.ports.https),
-      pools: pools.map((site) => ({ path: `/megaweb-health/php/${site.slug}`, home: site.home, socket: site.pool!.socket })),
-      app: input.appPort === undefined ? false : { path: "/megaweb-health/app", port: input.appPort },
+      pools: pools.map((site) => ({ path: `${poolCheckPrefix}${site.slug}`, home: site.home, socket: site.pool!.socket })),
+      app: input.appPort === undefined ? false : { path: appCheck.path, port: input.appPort },
       nginx: checks[0] === nginxCheck ? nginxCheck : false,
     }),
   };
@@ -75,8 +81,7 @@ export function renderBalancedWeb(input: BalancedWebInput): BalancedWebRender {
   return { files: [config, ...scripts], checks };
 }
 
-/** The addresses the sites listen on, by the rule nginx.ts applies, so this file's listen lines name the same sockets. */
-function listenAddresses(host: HostContext, port: number): string[] {
-  if (host.listenAddress === undefined) return [`${port}`, `[::]:${port}`];
-  return [host.listenAddress.includes(":") ? `[${host.listenAddress}]:${port}` : `${host.listenAddress}:${port}`];
+/** Where the node asks its own health checks (`megaweb-drain healthy`, after a deploy's switch): loopback, or the one address the host listens on. */
+export function localCheckAddress(host: Pick<HostContext, "listenAddress">): string {
+  return host.listenAddress ?? "127.0.0.1";
 }

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type { Role } from "../schema/infrastructure";
 import { ConfigError } from "../schema/errors";
 import { siteSlug, type PhpVersion, type Site, type WebServer } from "../schema/site";
-import { phpBudget, sizePools, type PoolSize } from "./pool-sizing";
+import { phpBudget, sizePools, type PoolSize, type PoolSizing } from "./pool-sizing";
 
 /**
  * The facts every renderer of a site needs, decided once here so the nginx front and the
@@ -43,6 +43,11 @@ export interface HostFacts {
   /** Load balancers whose X-Forwarded-For nginx believes, so access lists see the real client. */
   readonly trustedProxies?: readonly string[];
   /**
+   * PHP sessions live in Redis, shared with the other web nodes (the phase has more than one), not
+   * in files under each site's home. @default false
+   */
+  readonly sharedSessions?: boolean;
+  /**
    * Directory the host's file tree hangs from: empty on a server; a scratch directory when the
    * real daemons run a rendered host side by side with others (as the tests do).
    * @default ""
@@ -80,7 +85,13 @@ export interface PoolContext {
   readonly size: PoolSize;
   readonly slowLog: string;
   readonly errorLog: string;
+  /** Where sessions live without Redis; created either way. */
   readonly sessionDir: string;
+  /**
+   * With shared sessions: the root-only file that points the pool's sessions at Redis (it holds the
+   * Redis password), included by the site's FPM master after the pool.
+   */
+  readonly sharedSessionsConfig?: string;
   readonly tmpDir: string;
   /** open_basedir: the site's home, plus its document root when that lies elsewhere. */
   readonly openBasedir: readonly string[];
@@ -135,8 +146,10 @@ const backendLogDirs: Record<Exclude<WebServer, "nginx">, string> = {
  */
 export function resolveWebHost(sites: readonly Site[], facts: HostFacts): { host: HostContext; sites: SiteContext[] } {
   const root = (facts.root ?? "").replace(/\/$/, "");
-  const budget = phpBudget(facts.memoryMb, facts.roles, sites, `host ${facts.name} of ${facts.memoryMb} MB`);
-  const sizing = sizePools(sites, budget);
+  // A host without the web role (a worker host running the sites' code) runs no pools to size.
+  const sizing: PoolSizing = facts.roles.includes("web")
+    ? sizePools(sites, phpBudget(facts.memoryMb, facts.roles, sites, `host ${facts.name} of ${facts.memoryMb} MB`))
+    : { pools: [], problems: [] };
   const missingPhp =
     facts.phpVersions === undefined
       ? []
@@ -163,10 +176,10 @@ export function resolveWebHost(sites: readonly Site[], facts: HostFacts): { host
     acmeWebroot: `${root}/var/lib/megaweb/acme`,
     path: (absolute) => `${root}${absolute}`,
   };
-  return { host, sites: sites.map((site, index) => siteContext(site, index, host, sizing.pools[index])) };
+  return { host, sites: sites.map((site, index) => siteContext(site, index, host, sizing.pools[index], facts.sharedSessions ?? false)) };
 }
 
-function siteContext(site: Site, index: number, host: HostContext, poolSize: PoolSize | undefined): SiteContext {
+function siteContext(site: Site, index: number, host: HostContext, poolSize: PoolSize | undefined, sharedSessions: boolean): SiteContext {
   const slug = siteSlug(site.domain);
   const { path } = host;
   const home = path(`/var/www/${slug}`);
@@ -187,6 +200,7 @@ function siteContext(site: Site, index: number, host: HostContext, poolSize: Poo
           slowLog: `${home}/logs/php-slow.log`,
           errorLog: `${home}/logs/php-error.log`,
           sessionDir: `${home}/sessions`,
+          ...(sharedSessions && { sharedSessionsConfig: path(`/etc/php/${site.phpVersion}/fpm/sessions/${slug}.conf`) }),
           tmpDir: `${home}/tmp`,
           openBasedir: documentRoot.startsWith(`${home}/`) ? [`${home}/`] : [`${home}/`, `${documentRoot}/`],
           statusPath: "/fpm-status",

@@ -1,6 +1,8 @@
 import { createHash } from "node:crypto";
 import type { SiteCode } from "../schema/deploy";
 import type { Site } from "../schema/site";
+import { poolCheckPrefix } from "./balanced-web";
+import { drainScriptPath } from "./balancer-agent";
 import type { HostContext, SiteContext } from "./context";
 import type { HostFile } from "./files";
 import { renderTemplate } from "./template";
@@ -41,7 +43,7 @@ export function deployScriptPath(host: HostContext): string {
 export function renderDeployScript(host: HostContext): HostFile {
   return {
     path: deployScriptPath(host),
-    content: renderTemplate("deploy/megaweb-deploy.sh", { configDir: host.path("/etc/megaweb/deploy") }),
+    content: renderTemplate("deploy/megaweb-deploy.sh", { configDir: host.path("/etc/megaweb/deploy"), drainScript: drainScriptPath(host), poolCheckPrefix }),
     mode: "0755",
   };
 }

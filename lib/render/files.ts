@@ -96,7 +96,7 @@ export function renderWebHost(config: WebHostConfig, facts: HostFacts): WebHostR
     fpmUnits: host.phpVersions.map((version) => renderFpmSiteUnit(host, version)),
     hostDirectories: [{ path: host.acmeWebroot, mode: "0755", owner: "root:root" }],
     sites: siteRenders,
-    packages: webHostPackages(config.sites),
+    packages: webHostPackages(config.sites, facts.sharedSessions ?? false),
     phpVersions: host.phpVersions,
     ...(servers.has("apache") && { apache: { modules: apacheModules, confs: apacheHostConfs } }),
     openlitespeed: servers.has("openlitespeed"),
@@ -119,7 +119,7 @@ function renderSite(site: Site, context: SiteContext, host: HostContext): SiteRe
     slug: context.slug,
     account: context.account,
     home: context.home,
-    directories: siteDirectories(context),
+    directories: siteDirectories(site, context),
     files,
     ...(pool && { fpm: { phpVersion: pool.phpVersion, pool: pool.configPath, master: pool.masterPath, unit: pool.unit } }),
     apache: site.webServer === "apache",
@@ -131,12 +131,14 @@ function renderSite(site: Site, context: SiteContext, host: HostContext): SiteRe
  * The site user owns everything; the web server reads through the group, so other sites' users
  * (and their PHP) cannot read this site's files.
  */
-function siteDirectories(context: SiteContext): HostDirectory[] {
+function siteDirectories(site: Site, context: SiteContext): HostDirectory[] {
   const own = `${context.account.user}:${context.account.group}`;
   const shared = `${context.account.user}:${context.webServerAccount.group}`;
   const directories: HostDirectory[] = [
     { path: context.home, mode: "0750", owner: shared },
-    { path: context.documentRoot, mode: "0750", owner: shared },
+    // A site with code is served from current/, a link megaweb-deploy switches: made here, the
+    // directory would stand where the link goes, and a later run would install -d through the link.
+    ...(site.code === undefined ? [{ path: context.documentRoot, mode: "0750", owner: shared }] : []),
     { path: `${context.home}/logs`, mode: "0750", owner: own },
   ];
   if (context.pool !== undefined) {
@@ -167,15 +169,37 @@ const commonExtensions = new Set([
   "json",
 ]);
 
-export function webHostPackages(sites: readonly Site[]): string[] {
-  const packages = new Set(["nginx"]);
+/**
+ * What megaweb-deploy runs besides the site's PHP: git for repositories, Debian's composer for
+ * the default build, redis-cli for the migration lock, curl for archive URLs.
+ */
+export const codePackages = ["composer", "curl", "git", "redis-tools"] as const;
+
+/** `sharedSessions`: PHP keeps sessions in Redis, through the redis extension. */
+export function webHostPackages(sites: readonly Site[], sharedSessions = false): string[] {
+  const packages = new Set(["nginx", ...(sites.some((site) => site.code !== undefined) ? codePackages : [])]);
   for (const site of sites) {
     if (site.webServer === "apache") packages.add("apache2");
     // From LiteSpeed's own repository; Debian does not ship OpenLiteSpeed.
     if (site.webServer === "openlitespeed") packages.add("openlitespeed");
     if (site.kind !== "php") continue;
     packages.add(`php${site.phpVersion}-fpm`);
-    for (const extension of site.php.extensions) packages.add(`php${site.phpVersion}-${commonExtensions.has(extension) ? "common" : extension}`);
+    if (sharedSessions) packages.add(`php${site.phpVersion}-redis`);
+    for (const extension of phpExtensionPackages(site)) packages.add(extension);
   }
   return [...packages].sort();
+}
+
+/** A worker host runs the code of these sites without serving it: their PHP's command line with its extensions. */
+export function codeRuntimePackages(sites: readonly Site[]): string[] {
+  const packages = new Set<string>(codePackages);
+  for (const site of sites.filter((site) => site.kind === "php")) {
+    packages.add(`php${site.phpVersion}-cli`);
+    for (const extension of phpExtensionPackages(site)) packages.add(extension);
+  }
+  return [...packages].sort();
+}
+
+function phpExtensionPackages(site: Site): string[] {
+  return site.php.extensions.map((extension) => `php${site.phpVersion}-${commonExtensions.has(extension) ? "common" : extension}`);
 }

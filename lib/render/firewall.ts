@@ -42,9 +42,12 @@ export function hostFirewallRules(
       else byPort.set(rule.port, new Set([...(known ?? []), ...addresses]));
     }
   }
-  return [...byPort.entries()]
+  const ports = [...byPort.entries()]
     .sort(([a], [b]) => a - b)
     .flatMap(([port, sources]) => (sources === "anywhere" ? [`tcp dport ${port} accept`] : fromSources([...sources].sort(), `tcp dport ${port} accept`)));
+  // keepalived's adverts (VRRP, IP protocol 112, by number: a minimal host has no /etc/protocols): a node that cannot hear its peer takes the shared address too.
+  const balancers = roles.includes("loadbalancer") ? peers.filter((peer) => peer.roles.includes("loadbalancer")).map((peer) => peer.privateIp) : [];
+  return [...ports, ...fromSources(balancers.sort(), "meta l4proto 112 accept")];
 }
 
 /** `/etc/nftables.conf` of one host. */

@@ -1,4 +1,5 @@
 import { healthHost, type HealthCheck } from "./balanced-web";
+import { agentIntervalMs, balancerAgentPort } from "./balancer-agent";
 import { renderTemplate } from "./template";
 
 /**
@@ -17,8 +18,8 @@ export interface WebBackendsInput {
   readonly servers: readonly WebBackendServer[];
   /** From `balancerHealthChecks`, the same for every node of a stack. */
   readonly checks: readonly HealthCheck[];
-  /** @default 80 and 443 */
-  readonly ports?: { readonly http: number; readonly https: number };
+  /** @default 80 and 443, and the agent's port */
+  readonly ports?: { readonly http: number; readonly https: number; readonly agent: number };
 }
 
 /** A node leaves the pool within fall × inter (plus a check's timeout) of failing. */
@@ -40,5 +41,6 @@ export function renderWebBackends(input: WebBackendsInput): string {
     fall: healthCheckTiming.fall,
     rise: healthCheckTiming.rise,
     checkTimeout: `${healthCheckTiming.timeoutMs}ms`,
+    agent: `agent-check agent-port ${input.ports?.agent ?? balancerAgentPort} agent-inter ${agentIntervalMs}ms`,
   });
 }

@@ -3,6 +3,7 @@ import { durationSeconds, type Site } from "../schema/site";
 import { securityHeaders, type HostContext, type SiteContext } from "./context";
 import type { HostFile } from "./files";
 import { phpTimeoutSeconds } from "./php-fpm";
+import { hostPort } from "./scrape-targets";
 import { renderTemplate } from "./template";
 
 /**
@@ -91,9 +92,10 @@ export function renderNginxSite(site: Site, context: SiteContext, host: HostCont
   return files;
 }
 
-function listenAddresses(host: HostContext, port: number): string[] {
+/** nginx's listen addresses for a port: every address (IPv4 and IPv6), or the one the host names. */
+export function listenAddresses(host: Pick<HostContext, "listenAddress">, port: number): string[] {
   if (host.listenAddress === undefined) return [`${port}`, `[::]:${port}`];
-  return [host.listenAddress.includes(":") ? `[${host.listenAddress}]:${port}` : `${host.listenAddress}:${port}`];
+  return [hostPort(host.listenAddress, port)];
 }
 
 function withFinalNewline(text: string): string {

@@ -25,6 +25,7 @@ const roleUnits: Readonly<Record<Role, readonly string[]>> = {
   redis: ["redis-server", "prometheus-redis-exporter"],
   sentinel: ["redis-sentinel", "prometheus-redis-exporter"],
   loadbalancer: ["haproxy", "keepalived"],
+  backup: ["ssh"],
   monitoring: ["prometheus", "prometheus-alertmanager"],
 };
 /** Backup units run once and stop, so they alert on `failed`, never on not being active. */

@@ -59,7 +59,9 @@ export interface OrchestratorEnvironment {
     /** Addresses of the read replicas; empty when the plan has none. */
     readonly replicas: readonly string[];
   };
-  readonly redis: { readonly password: string; readonly address: string } | { readonly password: string; readonly sentinels: readonly string[] };
+  readonly redis:
+    | { readonly password: string; readonly address: string }
+    | { readonly password: string; readonly sentinels: readonly string[]; readonly sentinelPassword: string };
 }
 
 /**
@@ -81,6 +83,7 @@ export function renderOrchestratorEnvironment(values: OrchestratorEnvironment): 
             sentinels: redis.sentinels.map((address) => `${address}:${privatePorts.sentinel}`).join(","),
             masterName: redisMasterName,
             redisPassword: redis.password,
+            sentinelPassword: redis.sentinelPassword,
           }
         : { sentinels: false, redisUrl: `redis://:${redis.password}@${redis.address}:${privatePorts.redis}` }),
       apiToken: values.apiToken,

@@ -40,6 +40,8 @@ export function renderFpmPool(site: Site, context: SiteContext & { pool: PoolCon
       postMaxSize: site.php.postMaxSize,
       openBasedir: pool.openBasedir.join(":"),
       sessionDir: pool.sessionDir,
+      sharedSessions: pool.sharedSessionsConfig ?? false,
+      cookieDomain: site.sessions.cookieDomain ?? false,
       errorLog: pool.errorLog,
     }),
   };
@@ -53,7 +55,45 @@ export function renderFpmMaster(site: Site, context: SiteContext & { pool: PoolC
   const { pool } = context;
   return {
     path: pool.masterPath,
-    content: renderTemplate("fpm-site/master.conf", { domain: site.domain, phpVersion: pool.phpVersion, slug: context.slug, poolConfig: pool.configPath }),
+    content: renderTemplate("fpm-site/master.conf", {
+      domain: site.domain,
+      phpVersion: pool.phpVersion,
+      slug: context.slug,
+      poolConfig: pool.configPath,
+      sharedSessions: pool.sharedSessionsConfig ?? false,
+    }),
+  };
+}
+
+export interface SessionStore {
+  /** The Redis primary as this host reaches it. */
+  readonly address: string;
+  readonly port: number;
+  /** Redis's password, or its placeholder (`secretPlaceholder`). */
+  readonly password: string;
+}
+
+/**
+ * The secret half of a pool with shared sessions: where Redis is and its password. Sites sharing a
+ * session cookie share a key prefix (the cookie's domain), so one site reads the session another
+ * wrote; every other site keeps its own prefix, so a session id taken from one site opens nothing
+ * on another.
+ */
+export function renderFpmSessions(site: Site, context: SiteContext & { pool: PoolContext }, store: SessionStore): HostFile {
+  const { pool } = context;
+  if (pool.sharedSessionsConfig === undefined)
+    throw new Error(`${site.domain}: its pool keeps sessions in files; only a pool with shared sessions has a Redis session file`);
+  return {
+    path: pool.sharedSessionsConfig,
+    mode: "0600",
+    owner: "root:root",
+    secret: true,
+    content: renderTemplate("php-fpm/sessions.conf", {
+      domain: site.domain,
+      name: pool.name,
+      ...store,
+      prefix: `PHPREDIS_SESSION:${site.sessions.cookieDomain ?? site.domain}:`,
+    }),
   };
 }
 

@@ -17,8 +17,12 @@ export type Phase = z.infer<typeof Phase>;
 export const Target = z.enum(["digitalocean", "existing"]);
 export type Target = z.infer<typeof Target>;
 
-/** Roles that get hosts of their own: a stack file sizes them and lists existing hosts for them. */
-export const hostRoles = ["web", "mysql", "redis", "sentinel", "worker", "loadbalancer"] as const;
+/**
+ * Roles that get hosts of their own: a stack file sizes them and lists existing hosts for them.
+ * `backup` holds the other hosts' restic repositories (reached over SFTP) and nothing else, in
+ * every phase.
+ */
+export const hostRoles = ["web", "mysql", "redis", "sentinel", "worker", "loadbalancer", "backup"] as const;
 export const HostRoleName = z.enum(hostRoles);
 export type HostRole = (typeof hostRoles)[number];
 
@@ -68,7 +72,7 @@ export function isVpcRange(value: string): boolean {
 }
 
 /** Node counts a user may set; which counts a phase allows, and their defaults, are in `phaseRules`. */
-export const nodeCounts = ["web", "worker", "redisReplicas", "mysqlReplicas", "sentinels"] as const;
+export const nodeCounts = ["web", "worker", "redisReplicas", "mysqlReplicas", "sentinels", "backup"] as const;
 export type NodeCount = (typeof nodeCounts)[number];
 
 interface CountRule {
@@ -86,6 +90,8 @@ interface PhaseRule {
 }
 
 const fixed = (count: number): CountRule => ({ default: count, min: count, max: count });
+/** Any phase may have one host for the backups' repositories (`backups.destination: { kind: sftp }`); existing hosts count those in `hosts.backup`. */
+const optionalBackupHost: CountRule = { default: 0, min: 0, max: 1 };
 
 /**
  * The topology rules of each phase. Sizes: the single box and the web nodes share a size so
@@ -94,7 +100,7 @@ const fixed = (count: number): CountRule => ({ default: count, min: count, max: 
  */
 export const phaseRules: Readonly<Record<Phase, PhaseRule>> = {
   single: {
-    counts: { web: fixed(1), worker: fixed(0), redisReplicas: fixed(0), mysqlReplicas: fixed(0), sentinels: fixed(0) },
+    counts: { web: fixed(1), worker: fixed(0), redisReplicas: fixed(0), mysqlReplicas: fixed(0), sentinels: fixed(0), backup: optionalBackupHost },
     sizes: {
       web: "s-1vcpu-2gb",
       mysql: "s-1vcpu-2gb",
@@ -102,11 +108,12 @@ export const phaseRules: Readonly<Record<Phase, PhaseRule>> = {
       sentinel: "s-1vcpu-512mb-10gb",
       worker: "s-1vcpu-512mb-10gb",
       loadbalancer: "s-1vcpu-1gb",
+      backup: "s-1vcpu-1gb",
     },
     haproxyNodes: 0,
   },
   "four-server": {
-    counts: { web: fixed(1), worker: fixed(1), redisReplicas: fixed(0), mysqlReplicas: fixed(0), sentinels: fixed(0) },
+    counts: { web: fixed(1), worker: fixed(1), redisReplicas: fixed(0), mysqlReplicas: fixed(0), sentinels: fixed(0), backup: optionalBackupHost },
     sizes: {
       web: "s-1vcpu-2gb",
       mysql: "s-1vcpu-2gb",
@@ -114,6 +121,7 @@ export const phaseRules: Readonly<Record<Phase, PhaseRule>> = {
       sentinel: "s-1vcpu-512mb-10gb",
       worker: "s-1vcpu-512mb-10gb",
       loadbalancer: "s-1vcpu-1gb",
+      backup: "s-1vcpu-1gb",
     },
     haproxyNodes: 0,
   },
@@ -125,6 +133,7 @@ export const phaseRules: Readonly<Record<Phase, PhaseRule>> = {
       redisReplicas: fixed(0),
       mysqlReplicas: fixed(0),
       sentinels: fixed(0),
+      backup: optionalBackupHost,
     },
     sizes: {
       web: "s-1vcpu-2gb",
@@ -133,6 +142,7 @@ export const phaseRules: Readonly<Record<Phase, PhaseRule>> = {
       sentinel: "s-1vcpu-512mb-10gb",
       worker: "s-1vcpu-1gb",
       loadbalancer: "s-1vcpu-1gb",
+      backup: "s-1vcpu-1gb",
     },
     haproxyNodes: 1,
   },
@@ -144,6 +154,7 @@ export const phaseRules: Readonly<Record<Phase, PhaseRule>> = {
       // Semi-sync commits need a replica's acknowledgement, and one replica may be down or promoted.
       mysqlReplicas: { default: 2, min: 2, max: 5 },
       sentinels: { default: 3, min: 3, max: 7 },
+      backup: optionalBackupHost,
     },
     sizes: {
       web: "s-1vcpu-2gb",
@@ -152,6 +163,7 @@ export const phaseRules: Readonly<Record<Phase, PhaseRule>> = {
       sentinel: "s-1vcpu-512mb-10gb",
       worker: "s-1vcpu-1gb",
       loadbalancer: "s-1vcpu-1gb",
+      backup: "s-1vcpu-1gb",
     },
     haproxyNodes: 2,
   },
@@ -163,6 +175,7 @@ const countLabels: Readonly<Record<NodeCount, readonly [one: string, many: strin
   redisReplicas: ["Redis replica", "Redis replicas"],
   mysqlReplicas: ["MySQL replica", "MySQL replicas"],
   sentinels: ["Sentinel", "Sentinels"],
+  backup: ["backup host", "backup hosts"],
 };
 const counted = (count: NodeCount, value: number) => `${value} ${countLabels[count][value === 1 ? 0 : 1]}`;
 
@@ -305,7 +318,10 @@ export const InfrastructureFields = z
 function resolveDefaults(fields: z.output<typeof InfrastructureFields>) {
   const rule = phaseRules[fields.phase];
   const kind: LoadBalancerKind = fields.loadBalancer?.kind ?? (fields.target === "existing" ? "haproxy" : "digitalocean");
-  const nodes = Object.fromEntries(nodeCounts.map((count) => [count, fields.nodes[count] ?? rule.counts[count].default])) as Record<NodeCount, number>;
+  // Existing hosts name their backup host in `hosts.backup`, so its count follows from the list.
+  const givenDefault = (count: NodeCount) =>
+    count === "backup" && fields.target === "existing" ? (fields.hosts.backup?.length ?? 0) : rule.counts[count].default;
+  const nodes = Object.fromEntries(nodeCounts.map((count) => [count, fields.nodes[count] ?? givenDefault(count)])) as Record<NodeCount, number>;
   return {
     ...fields,
     nodes,
@@ -334,6 +350,7 @@ export function hostCountsPerRole(infrastructure: Pick<Infrastructure, "phase" |
     mysql: separateData && 1 + nodes.mysqlReplicas,
     sentinel: nodes.sentinels,
     loadbalancer: infrastructure.loadBalancer.kind === "haproxy" ? phaseRules[infrastructure.phase].haproxyNodes : 0,
+    backup: nodes.backup,
   };
 }
 

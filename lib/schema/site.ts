@@ -307,6 +307,32 @@ export const NginxDirectives = z.string().superRefine((text, ctx) => {
   if (last !== ";" && last !== "}") fail(`must end its last directive with ; or }`);
 });
 
+/**
+ * A PHP site's sessions. With more than one web node they live in Redis, which every node reaches;
+ * on one node, in files under the site's home.
+ */
+export const Sessions = z
+  .object({
+    /**
+     * Share the session cookie with sibling sites under a common parent domain, so a visitor signed
+     * in on one is signed in on the others (the sites then share one session store in Redis).
+     * A parent of the site's own domain, with a leading dot.
+     * @default undefined (the cookie goes back to the site's own host name only)
+     * @example ".example.com"
+     */
+    cookieDomain: z
+      .string()
+      .transform((value) => value.toLowerCase())
+      .pipe(
+        z.string().regex(/^\.[a-z0-9-]+(\.[a-z0-9-]+)+$/, {
+          error: (issue) => `${shown(issue.input)} is not a parent domain with a leading dot and at least two labels, like ".example.com"`,
+        }),
+      )
+      .optional(),
+  })
+  .strict();
+export type Sessions = z.infer<typeof Sessions>;
+
 /** Where a `proxy` site forwards: an app listening on this host's loopback. */
 export const ProxyUpstream = z
   .object({
@@ -350,6 +376,8 @@ export const SiteFields = z
     access: Access.default(Access.parse({})),
     /** @default "/var/www/<slug>/public" @example "/var/www/example_com/current/public" */
     documentRoot: AbsolutePath.optional(),
+    /** The PHP sessions' cookie. @default {} @example { cookieDomain: ".example.com" } */
+    sessions: Sessions.default({}),
     /** Required when kind is `proxy`. @example { port: 3000 } */
     proxy: ProxyUpstream.optional(),
     /**
@@ -390,6 +418,16 @@ export const SiteFields = z
     }
     if (site.kind !== "proxy" && site.proxy !== undefined) {
       ctx.addIssue({ code: "custom", path: ["proxy"], message: `applies only when kind is "proxy"` });
+    }
+    const cookieDomain = site.sessions.cookieDomain;
+    if (cookieDomain !== undefined && site.kind !== "php") {
+      ctx.addIssue({ code: "custom", path: ["sessions", "cookieDomain"], message: `applies only when kind is "php" (PHP's session cookie)` });
+    } else if (cookieDomain !== undefined && site.domain !== cookieDomain.slice(1) && !site.domain.endsWith(cookieDomain)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["sessions", "cookieDomain"],
+        message: `${shown(cookieDomain)} is not a parent domain of ${shown(site.domain)}: a browser sends the cookie only to the domain and its subdomains`,
+      });
     }
     site.aliases.forEach((alias, index) => {
       if (alias === site.domain) ctx.addIssue({ code: "custom", path: ["aliases", index], message: `${shown(alias)} repeats the site's own domain` });

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { phpBudget, sizePools, type PhpBudget } from "../render/pool-sizing";
 import { ConfigError, formatPath, problemsFromZod, type Problem } from "./errors";
 import { sizeMemoryMb } from "../plan/droplet-sizes";
-import { Infrastructure, type InfrastructureInput, type Role, singleBoxRoles } from "./infrastructure";
+import { hostCountsPerRole, Infrastructure, type InfrastructureInput, type Role, singleBoxRoles } from "./infrastructure";
 import { App, appPortProblems, appSiteInput, type AppInput } from "./app";
 import { Site, type SiteInput } from "./site";
 import { Backups, backupSecretKeys, type BackupsInput } from "./backups";
@@ -50,6 +50,7 @@ export const Stack = z.looseObject({ sites: z.unknown().optional(), app: z.unkno
     ...(deployedApp ? appPortProblems(deployedApp, sites.data) : []),
     ...budgetProblems(stack),
     ...certificateProblems(stack.sites),
+    ...operationProblems(stack),
   ];
   for (const problem of problems) {
     ctx.addIssue({ code: "custom", path: [...problem.path] as (string | number)[], message: problem.message });
@@ -85,6 +86,34 @@ function duplicateNames(sites: readonly Site[], appDomain: string | undefined): 
   sites.forEach((site, index) => claim(site.domain, ["sites", index, "domain"]));
   sites.forEach((site, index) => site.aliases.forEach((alias, aliasIndex) => claim(alias, ["sites", index, "aliases", aliasIndex])));
   if (appDomain !== undefined) claim(appDomain, ["app", "domain"]);
+  return problems;
+}
+
+/**
+ * What the operations need of the topology: SFTP backups without a host of their own go to the
+ * stack's backup host, and Let's Encrypt is issued by the one web host (several web nodes need
+ * the issuer and its challenge fallback of templates/certbot/README.md, not wired yet).
+ */
+function operationProblems(stack: Pick<Stack, "phase" | "nodes" | "loadBalancer" | "backups" | "sites">): Problem[] {
+  const counts = hostCountsPerRole(stack);
+  const problems: Problem[] = [];
+  const destination = stack.backups?.destination;
+  if (destination?.kind === "sftp" && destination.host === undefined && counts.backup === 0) {
+    problems.push({
+      path: ["backups", "destination", "host"],
+      message: "is required when the stack has no backup host (give one: nodes.backup: 1, or hosts.backup on existing hosts)",
+    });
+  }
+  if (counts.web > 1) {
+    stack.sites.forEach((site, index) => {
+      if (site.tls.mode === "letsencrypt") {
+        problems.push({
+          path: ["sites", index, "tls", "mode"],
+          message: `letsencrypt is issued on a single web host for now, and the ${stack.phase} phase has ${counts.web}; use tls mode custom`,
+        });
+      }
+    });
+  }
   return problems;
 }
 

@@ -5,11 +5,16 @@ export interface ServerFacts {
   /** `VERSION_CODENAME`: `bookworm`, `noble`. */
   readonly codename: string;
   readonly memoryMb: number;
+  /** The hard open-files limit of PID 1, which services inherit ("Max open files" in /proc/1/limits). */
+  readonly openFilesLimit: number;
+  /** The interface of each IPv4 address; absent from hosts whose facts were taken before it was asked. */
+  readonly interfaces?: Readonly<Record<string, string>>;
 }
 
 /** The facts step prints its facts as JSON on its last line. */
 export function parseFacts(stdout: string): ServerFacts {
   const facts = JSON.parse(stdout.trim().split("\n").pop() ?? "") as ServerFacts;
-  if (typeof facts.memoryMb !== "number" || typeof facts.os !== "string") throw new Error(`unexpected host facts: ${stdout}`);
+  if (typeof facts.memoryMb !== "number" || typeof facts.openFilesLimit !== "number" || typeof facts.os !== "string")
+    throw new Error(`unexpected host facts: ${stdout}`);
   return facts;
 }

@@ -36,10 +36,12 @@ function reRunsWhen(step: PlannedStep): string {
   const listed = (hosts: string[]) => (hosts.length > 3 ? `${hosts.length} hosts` : hosts.join(", "));
   const facts = hostsOf("facts");
   const addresses = hostsOf("privateIp");
+  const outputs = step.inputs.flatMap((input) => (input.kind === "output" ? [input.step] : []));
   return [
     ...step.reads,
     ...(facts.length > 0 ? [`facts of ${listed(facts)}`] : []),
     ...(addresses.length > 0 ? [`private IP of ${listed(addresses)}`] : []),
+    ...outputs.map((name) => `output of ${name}`),
     ...(step.kind === "upload" ? ["the artifact's content"] : []),
   ].join("; ");
 }

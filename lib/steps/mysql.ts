@@ -3,6 +3,7 @@ import { addressFrom, appUnitsOf, type ClusterSecret, dataClients, loopback, sec
 import { privatePorts } from "../plan/firewall";
 import type { PlannedHost, TopologyPlan } from "../plan/topology";
 import { onlineSizing, renderMariaDb, sizeMariaDb, slowQueryLog } from "../render/mariadb";
+import { renderMysqlReplication, renderMysqlReplicationStep } from "../render/mariadb-replication";
 import { appDatabasePoolSize } from "../render/orchestrator";
 import { phpBudget, sizePools } from "../render/pool-sizing";
 import { renderTemplate } from "../render/template";
@@ -17,6 +18,9 @@ import { type CommandStep, type DeployFacts, factsOf, privateIpOf, type StepOwne
 
 export const mysqlStep = (host: string) => `${host}-mysql`;
 export const siteDatabaseStep = (host: string, domain: string) => `${host}-db-${siteSlug(domain)}`;
+export const mysqlReplicationStep = (host: string) => `${host}-mysql-replication`;
+
+const replicationPassword: ClusterSecret = { kind: "mysqlReplication" };
 
 export const mysqlSteps: StepPlanner = ({ stack, topology }) => {
   const servers = topology.hosts.filter((host) => host.roles.includes("mysql"));
@@ -66,8 +70,51 @@ export const mysqlSteps: StepPlanner = ({ stack, topology }) => {
           }),
         ],
   );
-  return [...serverSteps, ...databaseSteps];
+  return [...serverSteps, ...replicationSteps(topology), ...databaseSteps];
 };
+
+/**
+ * GTID replication on every MySQL host once all of them run MariaDB (the first primary's `setup`
+ * refuses to start a cluster while a peer does not answer), the primary first. The files never
+ * name who is writable, so the step can run again after a promotion and change nothing.
+ */
+function replicationSteps(topology: TopologyPlan): CommandStep[] {
+  const servers = mysqlServers(topology);
+  if (servers.length < 2) return [];
+  const primaryStep = mysqlReplicationStep(topology.mysql.primary);
+  return servers.map((host, index): CommandStep => ({
+    kind: "command",
+    name: mysqlReplicationStep(host),
+    owner: "provisioning",
+    host,
+    dependsOn: [...servers.map(mysqlStep), ...(index === 0 ? [] : [primaryStep])],
+    inputs: servers.map(privateIpOf),
+    reads: [],
+    secrets: [replicationPassword],
+    renderer: "mariadb-replication",
+    render: (at) => {
+      const files = renderMysqlReplication({
+        servers: servers.map((server) => ({ host: at.privateIp(server) })),
+        index,
+        password: secretPlaceholder(replicationPassword),
+      });
+      return {
+        files: Object.values(files),
+        create: stepCommand(renderMysqlReplicationStep(files, putFiles)),
+        stdin: files.credentials.content,
+      };
+    },
+  }));
+}
+
+/** The MySQL hosts, the plan's primary first. */
+const mysqlServers = (topology: TopologyPlan) => [topology.mysql.primary, ...topology.mysql.replicas];
+
+/** What a database user step waits for: MariaDB on the primary, and replication, so the user reaches every replica through the binary log. */
+function databaseDependencies(topology: TopologyPlan): string[] {
+  const servers = mysqlServers(topology);
+  return [mysqlStep(topology.mysql.primary), ...(servers.length < 2 ? [] : servers.map(mysqlReplicationStep))];
+}
 
 export interface DatabaseUser {
   readonly name: string;
@@ -92,7 +139,7 @@ export function databaseUserStep(topology: TopologyPlan, user: DatabaseUser): Co
     owner: user.owner,
     host: primary,
     undoable: true,
-    dependsOn: [mysqlStep(primary)],
+    dependsOn: databaseDependencies(topology),
     inputs: clients.filter((client) => client.name !== primary).map((client) => privateIpOf(client.name)),
     reads: user.reads,
     secrets: [secret],

@@ -4,6 +4,9 @@ import type { PlannedHost, TopologyPlan } from "../plan/topology";
 import { type OrchestratorUnit, orchestratorLayout, renderOrchestratorEnvironment, renderOrchestratorUnits } from "../render/orchestrator";
 import { renderTemplate } from "../render/template";
 import type { App } from "../schema/app";
+import { appCheck } from "../render/balanced-web";
+import { drainScript } from "../render/balancer-agent";
+import { lastSiteDeployStep } from "./deploy";
 import { baseStep, firewallStep } from "./host";
 import { databaseUserStep } from "./mysql";
 import type { StepPlanner } from "./plan";
@@ -39,6 +42,8 @@ const partials = { units: "app/units.sh" };
 function scriptView(units: readonly OrchestratorUnit[], port: number, artifact?: Artifact) {
   return {
     ...orchestratorLayout,
+    drainScript,
+    appCheck: appCheck.path,
     units: units.join(" "),
     port,
     uploadPattern: "megaweb-orchestrator-*.tgz",
@@ -46,7 +51,8 @@ function scriptView(units: readonly OrchestratorUnit[], port: number, artifact?:
   };
 }
 
-export const orchestratorSteps: StepPlanner = ({ stack, topology, artifact }) => {
+export const orchestratorSteps: StepPlanner = (context) => {
+  const { stack, topology, artifact } = context;
   const app = stack.app;
   if (!app?.enabled || artifact === undefined) return [];
   const primary = topology.mysql.primary;
@@ -57,6 +63,9 @@ export const orchestratorSteps: StepPlanner = ({ stack, topology, artifact }) =>
     database: { ...app.database, charset: "utf8mb4" },
     reads: ["app.database"],
   });
+  // Host after host, after every site's deploy: a node drained for its app restart is the only one
+  // out of the balancers' rotation.
+  let previousInstall = lastSiteDeployStep(context);
   const hostSteps = topology.hosts
     .filter((host) => appUnitsOf(host).length > 0)
     .flatMap((host): PlannedStep[] => {
@@ -87,6 +96,7 @@ export const orchestratorSteps: StepPlanner = ({ stack, topology, artifact }) =>
           redisStep(topology.redis.primary),
           firewallStep(host.name),
           ...(host.roles.includes("web") ? [siteStep(host.name, app.domain)] : []),
+          ...(previousInstall ? [previousInstall] : []),
         ],
         inputs: [],
         reads: ["app.artifact", "app.port"],
@@ -101,6 +111,7 @@ export const orchestratorSteps: StepPlanner = ({ stack, topology, artifact }) =>
           };
         },
       };
+      previousInstall = install.name;
       return [upload, environment, install];
     });
   return [database, ...hostSteps];
@@ -110,7 +121,13 @@ export const orchestratorSteps: StepPlanner = ({ stack, topology, artifact }) =>
 function environmentStep(topology: TopologyPlan, app: App, host: PlannedHost, units: readonly OrchestratorUnit[]): CommandStep {
   const redis = topology.redis.sentinels.length > 0 ? topology.redis.sentinels : [topology.redis.primary];
   const servers = [topology.mysql.primary, ...topology.mysql.replicas, ...redis];
-  const secrets: ClusterSecret[] = [{ kind: "apiToken" }, { kind: "database", domain: app.domain }, { kind: "redis" }];
+  const sentinelPassword: ClusterSecret = { kind: "sentinel" };
+  const secrets: ClusterSecret[] = [
+    { kind: "apiToken" },
+    { kind: "database", domain: app.domain },
+    { kind: "redis" },
+    ...(topology.redis.sentinels.length > 0 ? [sentinelPassword] : []),
+  ];
   return {
     kind: "command",
     name: appEnvironmentStep(host.name),
@@ -137,7 +154,7 @@ function environmentStep(topology: TopologyPlan, app: App, host: PlannedHost, un
         },
         redis:
           topology.redis.sentinels.length > 0
-            ? { password: redisPassword, sentinels: topology.redis.sentinels.map(reach) }
+            ? { password: redisPassword, sentinels: topology.redis.sentinels.map(reach), sentinelPassword: secretPlaceholder(sentinelPassword) }
             : { password: redisPassword, address: reach(topology.redis.primary) },
       });
       return {

@@ -2,14 +2,20 @@ import type { Artifact } from "../plan/artifact";
 import type { PlannedHost, TopologyPlan } from "../plan/topology";
 import { type HostFile, renderWebHost, type WebHostRender } from "../render/files";
 import type { Stack } from "../schema/stack";
+import { backupSteps } from "./backup";
+import { certificateSteps } from "./certificates";
+import { deploySteps } from "./deploy";
 import { haproxySteps } from "./haproxy";
 import { hostSteps } from "./host";
+import { keepalivedSteps } from "./keepalived";
 import { monitoringSteps } from "./monitoring";
 import { mysqlSteps } from "./mysql";
 import { orchestratorSteps, unbuiltArtifact } from "./orchestrator";
 import { redisSteps } from "./redis";
+import { sentinelSteps } from "./sentinel";
 import type { DeployFacts, PlannedStep } from "./step";
 import { webSteps } from "./web";
+import { webHostFacts } from "./web-host";
 
 /**
  * The provisioning of a whole stack as a plan of steps (the awsx split: `subnetDistributor`
@@ -40,7 +46,20 @@ export interface PlanContext {
 export type StepPlanner = (context: PlanContext) => PlannedStep[];
 
 /** In the order their steps may depend on each other: a planner's steps wait only for steps planned before them. */
-const planners: readonly StepPlanner[] = [hostSteps, mysqlSteps, redisSteps, haproxySteps, webSteps, monitoringSteps, orchestratorSteps];
+const planners: readonly StepPlanner[] = [
+  hostSteps,
+  mysqlSteps,
+  redisSteps,
+  sentinelSteps,
+  haproxySteps,
+  keepalivedSteps,
+  webSteps,
+  certificateSteps,
+  deploySteps,
+  backupSteps,
+  monitoringSteps,
+  orchestratorSteps,
+];
 
 export interface StepPlanOptions {
   /**
@@ -61,7 +80,7 @@ export function planSteps(stack: Stack, topology: TopologyPlan, options: StepPla
       const key = `${host.name}:${memoryMb}`;
       let render = renders.get(key);
       if (render === undefined) {
-        render = renderWebHost(stack, { name: host.name, memoryMb, roles: host.roles });
+        render = renderWebHost(stack, webHostFacts(topology, host, at));
         renders.set(key, render);
       }
       return render;

@@ -1,6 +1,7 @@
 import type { PlannedHost } from "../plan/topology";
 import type { Stack } from "../schema/stack";
 import type { StepPlan } from "./plan";
+import { plannedBackupOutput } from "./backup";
 import type { DeployFacts } from "./step";
 
 /**
@@ -17,10 +18,14 @@ export function plannedFacts(plan: Pick<StepPlan, "stack" | "topology">): Deploy
     return host;
   };
   return {
-    facts: (name) => ({ os: "debian", codename: "bookworm", memoryMb: planned(name).memoryMb }),
+    facts: (name) => ({ os: "debian", codename: "bookworm", memoryMb: planned(name).memoryMb, openFilesLimit: systemdOpenFilesLimit }),
     privateIp: (name) => existingAddress(plan.stack, planned(name)) ?? `<${name} private IP>`,
+    output: (step) => plannedBackupOutput(step) ?? `<output of ${step}>`,
   };
 }
+
+/** systemd's default hard open-files limit (since v240), what a droplet's PID 1 reports. */
+const systemdOpenFilesLimit = 524_288;
 
 function existingAddress(stack: Stack, host: PlannedHost): string | undefined {
   return stack.target === "existing" ? stack.hosts[host.plannedAs]?.[host.ordinal - 1]?.privateAddress : undefined;

@@ -16,12 +16,16 @@ export type DeployInput =
   /** What the host's facts step printed: its OS, release and memory. */
   | { readonly kind: "facts"; readonly host: string }
   /** The address the other hosts reach the host at. */
-  | { readonly kind: "privateIp"; readonly host: string };
+  | { readonly kind: "privateIp"; readonly host: string }
+  /** What an earlier step on `host` printed (a public key it made); the step must not carry secrets. */
+  | { readonly kind: "output"; readonly host: string; readonly step: string };
 
 /** The deploy-time values a step declared, as its render function reads them. */
 export interface DeployFacts {
   facts(host: string): ServerFacts;
   privateIp(host: string): string;
+  /** The standard output of an earlier step, by its name. */
+  output(step: string): string;
 }
 
 /** A step rendered: its files and the scripts that write them. */
@@ -76,3 +80,4 @@ export type PlannedStep = CommandStep | UploadStep;
 /** A step is rendered from the host's facts, or from its private address. */
 export const factsOf = (host: string): DeployInput => ({ kind: "facts", host });
 export const privateIpOf = (host: string): DeployInput => ({ kind: "privateIp", host });
+export const outputOf = (host: string, step: string): DeployInput => ({ kind: "output", host, step });

@@ -1,18 +1,27 @@
-import { addressFrom, type ClusterSecret, secretPlaceholder } from "../plan/cluster";
+import { addressFrom, type ClusterSecret, redisMasterName, secretPlaceholder } from "../plan/cluster";
 import { privatePorts } from "../plan/firewall";
 import type { PlannedHost } from "../plan/topology";
+import type { CertificateRender } from "../render/certbot";
 import type { HostDirectory, HostFile, SiteRender, WebHostRender } from "../render/files";
 import { renderSiteEnvironment } from "../render/site-environment";
 import { renderTemplate } from "../render/template";
 import { siteSlug, type Site } from "../schema/site";
+import { renderBalancedWeb } from "../render/balanced-web";
+import { renderBalancerAgent } from "../render/balancer-agent";
+import { renderSiteDatabaseMove } from "../render/data-move";
+import { resolveWebHost } from "../render/context";
+import { renderFpmSessions } from "../render/php-fpm";
+import { balancedWebInput, haproxyHosts } from "./balancer";
 import type { ServerFacts } from "./facts";
 import { haproxyStep } from "./haproxy";
+import { letsencryptRender, letsencryptVhost } from "./certificates";
 import { firewallStep } from "./host";
 import { mysqlStep, siteDatabaseStep } from "./mysql";
 import type { PlanContext, StepPlanner } from "./plan";
 import { redisStep } from "./redis";
 import { putFiles, stepCommand } from "./script";
 import { type CommandStep, type DeployFacts, factsOf, type PlannedStep, privateIpOf } from "./step";
+import { sharesSessions, webHostFacts } from "./web-host";
 
 /**
  * Every web host: the web tier (nginx, PHP-FPM per version, Apache or OpenLiteSpeed when a site
@@ -24,11 +33,18 @@ export const webStep = (host: string) => `${host}-web`;
 export const siteStep = (host: string, domain: string) => `${host}-site-${siteSlug(domain)}`;
 export const siteTlsKeyStep = (host: string, domain: string) => `${siteStep(host, domain)}-tls-key`;
 export const siteEnvironmentStep = (host: string, domain: string) => `${siteStep(host, domain)}-env`;
+export const siteSessionsStep = (host: string, domain: string) => `${siteStep(host, domain)}-sessions`;
+export const webBalancerStep = (host: string) => `${host}-balancer`;
+export const siteDatabaseMoveStep = (host: string, domain: string) => `${siteStep(host, domain)}-database-move`;
 
 export const webSteps: StepPlanner = (context) =>
   context.topology.hosts
     .filter((host) => host.roles.includes("web"))
-    .flatMap((host) => [webTierStep(context, host), ...context.stack.sites.flatMap((site, index) => siteSteps(context, host, site, index))]);
+    .flatMap((host) => [
+      webTierStep(context, host),
+      ...context.stack.sites.flatMap((site, index) => siteSteps(context, host, site, index)),
+      ...(haproxyHosts(context.topology).length > 0 ? [balancerStep(context, host)] : []),
+    ]);
 
 /** The modules of `lib/render/` that render the files of these sites. */
 function renderersOf(sites: readonly Site[]): string {
@@ -83,6 +99,7 @@ function siteSteps(context: PlanContext, host: PlannedHost, site: Site, index: n
           },
         ]
       : [];
+  const sessions = site.kind === "php" && sharesSessions(topology) ? [sessionsStep(context, host, site, index)] : [];
   // A site's PHP talks to the services of its own host, so those come up first.
   const services = [
     ...(host.roles.includes("mysql") ? [mysqlStep(host.name)] : []),
@@ -95,50 +112,194 @@ function siteSteps(context: PlanContext, host: PlannedHost, site: Site, index: n
     owner: "provisioning",
     host: host.name,
     undoable: true,
-    dependsOn: [webStep(host.name), ...keyStep.map((step) => step.name), ...services],
+    dependsOn: [webStep(host.name), ...keyStep.map((step) => step.name), ...sessions.map((step) => step.name), ...services],
     inputs: [factsOf(host.name)],
     reads: [`sites[${index}]`],
     secrets: [],
     renderer: renderersOf([site]),
     render: (at) => {
       const render = siteOf(at);
-      return { files: render.files.filter((file) => !file.secret), create: siteCommand(render), delete: siteDeleteCommand(render) };
+      const letsencrypt = site.tls.mode === "letsencrypt" ? letsencryptRender(context.stack, host, index, at).render : undefined;
+      return { files: render.files.filter((file) => !file.secret), create: siteCommand(render, letsencrypt), delete: siteDeleteCommand(render) };
     },
   };
   if (site.kind !== "php") return [...keyStep, siteFiles];
 
+  const database = site.database;
+  const move =
+    database && isFirstWebHost(topology, host) && topology.mysql.primary !== host.name
+      ? [databaseMoveStep(context, host, { ...site, database }, index, (at) => siteOf(at).home)]
+      : [];
+  const environment = siteEnvironmentCommandStep(context, host, site, index, [siteFiles.name, ...move.map((step) => step.name)], (at) => {
+    const render = siteOf(at);
+    return { home: render.home, group: render.account.group };
+  });
+  return [...keyStep, ...sessions, siteFiles, ...move, environment];
+}
+
+const isFirstWebHost = (topology: PlanContext["topology"], host: PlannedHost) => topology.hosts.find((candidate) => candidate.roles.includes("web")) === host;
+
+/**
+ * Growth that keeps the data (lib/render/DEPLOY.md): on the first web host, which held the site's
+ * database while the box was the whole stack, the database moves to the plan's MySQL primary before
+ * the `.env` points there. The step finds on the host whether there is anything to move (the
+ * `.env` still names another host), so a stack that never held data here runs it as a no-op.
+ */
+function databaseMoveStep(
+  { topology }: PlanContext,
+  host: PlannedHost,
+  site: Site & { database: NonNullable<Site["database"]> },
+  index: number,
+  home: (at: DeployFacts) => string,
+): CommandStep {
+  const mysql = topology.mysql.primary;
+  return {
+    kind: "command",
+    name: siteDatabaseMoveStep(host.name, site.domain),
+    owner: "provisioning",
+    host: host.name,
+    dependsOn: [siteStep(host.name, site.domain), siteDatabaseStep(mysql, site.domain)],
+    inputs: [factsOf(host.name), privateIpOf(mysql)],
+    reads: [`sites[${index}].database`],
+    secrets: [{ kind: "database", domain: site.domain }],
+    renderer: "data-move",
+    render: (at) => {
+      const move = renderSiteDatabaseMove({
+        domain: site.domain,
+        database: site.database.name,
+        user: site.database.user,
+        envFile: `${home(at)}/.env`,
+        target: { host: addressFrom(host.name, mysql, (other) => at.privateIp(other)), port: privatePorts.mysql },
+        password: secretPlaceholder({ kind: "database", domain: site.domain }),
+      });
+      return { files: [], create: stepCommand(move.script), stdin: move.stdin };
+    },
+  };
+}
+
+/**
+ * A PHP site's `.env` on a host that runs its code (a web host, or a worker host running its
+ * workers): its database and Redis, the passwords filled in on the way to stdin.
+ */
+export function siteEnvironmentCommandStep(
+  { topology }: PlanContext,
+  host: PlannedHost,
+  site: Site,
+  index: number,
+  after: readonly string[],
+  layout: (at: DeployFacts) => { home: string; group: string },
+): CommandStep {
   const mysql = topology.mysql.primary;
   const redis = topology.redis.primary;
-  const secrets: ClusterSecret[] = [{ kind: "redis" }, ...(site.database ? [{ kind: "database" as const, domain: site.domain }] : [])];
-  const environment: CommandStep = {
+  const { replicas } = topology.mysql;
+  const { sentinels } = topology.redis;
+  const secrets: ClusterSecret[] = [
+    { kind: "redis" },
+    ...(site.database ? [{ kind: "database" as const, domain: site.domain }] : []),
+    ...(sentinels.length > 0 ? [{ kind: "sentinel" as const }] : []),
+  ];
+  return {
     kind: "command",
     name: siteEnvironmentStep(host.name, site.domain),
     owner: "provisioning",
     host: host.name,
-    dependsOn: [siteFiles.name, ...(site.database ? [siteDatabaseStep(mysql, site.domain)] : [])],
-    inputs: [factsOf(host.name), ...[...new Set([redis, ...(site.database ? [mysql] : [])])].filter((other) => other !== host.name).map(privateIpOf)],
+    dependsOn: [...after, ...(site.database ? [siteDatabaseStep(mysql, site.domain)] : [])],
+    inputs: [
+      factsOf(host.name),
+      ...[...new Set([redis, ...sentinels, ...(site.database ? [mysql, ...replicas] : [])])].filter((other) => other !== host.name).map(privateIpOf),
+    ],
     reads: [`sites[${index}].database`],
     secrets,
     renderer: "site-environment",
     render: (at) => {
-      const render = siteOf(at);
+      const { home, group } = layout(at);
       const privateIp = (other: string) => at.privateIp(other);
       const env = renderSiteEnvironment({
-        home: render.home,
-        group: render.account.group,
+        home,
+        group,
         database: site.database && {
           host: addressFrom(host.name, mysql, privateIp),
           port: privatePorts.mysql,
           name: site.database.name,
           user: site.database.user,
           password: secretPlaceholder({ kind: "database", domain: site.domain }),
+          readHosts: replicas.map((replica) => addressFrom(host.name, replica, privateIp)),
         },
         redis: { host: addressFrom(host.name, redis, privateIp), port: privatePorts.redis, password: secretPlaceholder({ kind: "redis" }) },
+        sentinels:
+          sentinels.length > 0
+            ? {
+                addresses: sentinels.map((sentinel) => `${addressFrom(host.name, sentinel, privateIp)}:${privatePorts.sentinel}`),
+                masterName: redisMasterName,
+                password: secretPlaceholder({ kind: "sentinel" }),
+              }
+            : undefined,
       });
       return { files: [env], create: secretFileCommand(env), stdin: env.content };
     },
   };
-  return [...keyStep, siteFiles, environment];
+}
+
+/**
+ * The root-only file that points a PHP site's sessions at Redis, written before the site's FPM
+ * master first starts; the Redis password arrives on stdin.
+ */
+function sessionsStep({ stack, topology }: PlanContext, host: PlannedHost, site: Site, index: number): CommandStep {
+  const redis = topology.redis.primary;
+  return {
+    kind: "command",
+    name: siteSessionsStep(host.name, site.domain),
+    owner: "provisioning",
+    host: host.name,
+    dependsOn: [webStep(host.name)],
+    inputs: [factsOf(host.name), ...(redis === host.name ? [] : [privateIpOf(redis)])],
+    reads: [`sites[${index}].sessions`],
+    secrets: [{ kind: "redis" }],
+    renderer: "php-fpm",
+    render: (at) => {
+      const context = resolveWebHost(stack.sites, webHostFacts(topology, host, at)).sites[index]!;
+      const pool = context.pool!;
+      const file = renderFpmSessions(
+        site,
+        { ...context, pool },
+        { address: addressFrom(host.name, redis, (other) => at.privateIp(other)), port: privatePorts.redis, password: secretPlaceholder({ kind: "redis" }) },
+      );
+      const create = renderTemplate("provision/site-sessions.sh", {
+        domain: site.domain,
+        path: file.path,
+        phpVersion: pool.phpVersion,
+        master: pool.masterPath,
+        unit: pool.unit,
+      });
+      return { files: [file], create: stepCommand(create), stdin: file.content };
+    },
+  };
+}
+
+/** The balancers' side of a web node (`balanced-web.ts`), once its sites' homes exist: PROXY protocol from the balancers, and their health check. */
+function balancerStep({ stack, topology }: PlanContext, host: PlannedHost): CommandStep {
+  return {
+    kind: "command",
+    name: webBalancerStep(host.name),
+    owner: "provisioning",
+    host: host.name,
+    dependsOn: stack.sites.map((site) => siteStep(host.name, site.domain)),
+    inputs: [factsOf(host.name), ...haproxyHosts(topology).map((balancer) => privateIpOf(balancer.name))],
+    reads: ["sites", "app.port"],
+    secrets: [],
+    renderer: "balanced-web",
+    render: (at) => {
+      const input = balancedWebInput(stack, topology, host, at);
+      const web = renderBalancedWeb(input);
+      const agent = renderBalancerAgent({ host: input.host, balancers: input.balancers, checks: web.checks });
+      return {
+        files: [...web.files, ...agent.files],
+        create: stepCommand(
+          renderTemplate("provision/web-balancer.sh", { files: putFiles(web.files), agentFiles: putFiles(agent.files), socketUnit: agent.socketUnit }),
+        ),
+      };
+    },
+  };
 }
 
 /** PHP each release ships itself; other versions come from Ondřej Surý's repositories. */
@@ -183,20 +344,30 @@ function siteView(site: SiteRender) {
   };
 }
 
-/** One site's account, directories and non-secret files, checked by its daemons before they reload. */
-export function siteCommand(site: SiteRender): string {
+/**
+ * One site's account, directories and non-secret files, checked by its daemons before they reload.
+ * A Let's Encrypt site's vhost is chosen on the host: HTTP-only until its certificate exists.
+ */
+export function siteCommand(site: SiteRender, letsencrypt?: CertificateRender): string {
+  const files = site.files.filter((file) => !file.secret && file.path !== letsencrypt?.tlsVhost.path);
   return stepCommand(
     renderTemplate("provision/site.sh", {
       ...siteView(site),
       directories: site.directories.map(directoryView),
-      files: putFiles(site.files.filter((file) => !file.secret)),
+      files: [putFiles(files), ...(letsencrypt ? [letsencryptVhost(letsencrypt)] : [])].join("\n"),
     }),
   );
 }
 
 /** Removes what `siteCommand` made: vhost, pool, FPM master and account; the home is moved aside. */
 export function siteDeleteCommand(site: SiteRender): string {
-  return stepCommand(renderTemplate("provision/site-delete.sh", { ...siteView(site), paths: site.files.map((file) => file.path).join(" ") }));
+  return stepCommand(
+    renderTemplate(
+      "provision/site-delete.sh",
+      { ...siteView(site), paths: site.files.map((file) => file.path).join(" ") },
+      { homeAside: "provision/site-home-aside.sh" },
+    ),
+  );
 }
 
 /**

@@ -50,7 +50,15 @@ for unit in "${units[@]}"; do
   systemctl enable --quiet "$unit"
   if was_replaced "/etc/systemd/system/$unit" || ! systemctl is-active --quiet "$unit"; then stale+=("$unit"); fi
 done
-if [ "${#stale[@]}" -gt 0 ] && ! restart_orchestrator "${stale[@]}"; then
+# Behind HAProxy balancers a web node leaves their rotation while its app restarts (megaweb-drain,
+# from the node's balancer step), and rejoins once their checks pass on it again.
+drained=0
+if [ "${#stale[@]}" -gt 0 ] && [[ " ${stale[*]} " == *" orchestrator-web.service "* ]] && [ -x {{drainScript}} ]; then
+  {{drainScript}} begin orchestrator
+  drained=1
+  trap '{{drainScript}} end orchestrator' EXIT
+fi
+if [ "${#stale[@]}" -gt 0 ] && ! { restart_orchestrator "${stale[@]}" && { [ "$drained" = 0 ] || {{drainScript}} healthy 60 {{appCheck}}; }; }; then
   restore_files
   systemctl daemon-reload
   previous=()

@@ -282,6 +282,41 @@ switch_to() {
   echo "$(date +%s) $id $(cat "$state/built/$id")" >>"$history"
 }
 
+# Behind HAProxy balancers the node leaves their rotation while it switches (megaweb-drain, which
+# the node's balancer step installs); a node with no balancers has no rotation to leave.
+drain={{drainScript}}
+drained=0
+drain_begin() {
+  if [ -x "$drain" ]; then
+    "$drain" begin "deploy-$site"
+    drained=1
+  fi
+}
+drain_end() {
+  if [ "$drained" = 1 ]; then
+    "$drain" end "deploy-$site"
+    drained=0
+  fi
+}
+trap drain_end EXIT
+
+# go_live ID: the switch, drained. A node whose check of the site's pool (the balancers' own)
+# passes within a minute rejoins; one that does not goes back to the release live before and the
+# deploy fails, so no client ever met the release that broke it.
+go_live() {
+  local id=$1
+  drain_begin
+  switch_to "$id"
+  after_switch
+  if [ "$drained" = 1 ] && ! "$drain" healthy 60 "{{poolCheckPrefix}}$site"; then
+    [ "$live" != none ] || die "$domain: this node failed the balancers' check of the site's pool for a minute on its first release $id"
+    switch_to "$live"
+    after_switch
+    die "$domain: this node failed the balancers' check of the site's pool for a minute on release $id; release $live is live again"
+  fi
+  drain_end
+}
+
 after_switch() {
   local status=0
   if [ -n "$fpm_unit" ] && systemctl is-active --quiet "$fpm_unit"; then systemctl reload "$fpm_unit" || status=$?; fi
@@ -338,8 +373,7 @@ if [ "$action" = --rollback ] || [ -n "$pinned_release" ]; then
     say "release $target is live already; nothing to do"
     exit 0
   fi
-  switch_to "$target"
-  after_switch
+  go_live "$target"
   say "release $target is live again (was $live): $(cat "$state/built/$target")"
   exit 0
 fi
@@ -372,7 +406,6 @@ if [ ! -f "$state/built/$release_id" ]; then
   echo "$description" >"$state/built/$release_id"
   say "built release $release_id ($description) in ${built_in} s; migration ${migrated_in} s"
 fi
-switch_to "$release_id"
-after_switch
+go_live "$release_id"
 say "release $release_id is live (was $live) after $(seconds_since "$started") s"
 prune

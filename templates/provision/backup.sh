@@ -2,7 +2,7 @@
 # megaweb-restore, and the timer. The repository password reaches {{passwordFile}} through its own
 # secret-only step. For SFTP this host makes its own key (it never leaves the host) and prints
 # the public half, which the backup host's step lets in for SFTP only.
-command -v restic >/dev/null && command -v rsync >/dev/null || apt_install restic rsync
+if ! command -v restic >/dev/null || ! command -v rsync >/dev/null; then apt_install restic rsync; fi
 install -d -m 700 {{configDir}}
 {{{files}}}
 {{#identityFile}}

@@ -1,5 +1,11 @@
 # The database of {{domain}} and its user, for its clients' addresses; the password arrives on stdin.
 IFS= read -r db_password || [ -n "$db_password" ]
+# Root may write on a read-only replica and would fork its history: after a promotion the plan's
+# primary must name the new one before a database changes.
+if [ "$(mariadb --protocol=socket -N -e 'SELECT @@read_only')" = 1 ]; then
+  echo "megaweb: MariaDB here is read-only (a replica); databases and users are made on the primary" >&2
+  exit 1
+fi
 mariadb --protocol=socket <<SQL
 CREATE DATABASE IF NOT EXISTS \`{{database}}\` CHARACTER SET {{charset}};
 {{#clients}}

@@ -13,8 +13,4 @@ apache2ctl -t && systemctl reload apache2
 {{#olsSite}}
 check_openlitespeed && /usr/local/lsws/bin/lswsctrl restart >/dev/null
 {{/olsSite}}
-if [ -d {{home}} ]; then
-  install -d -m 700 /var/lib/megaweb/removed
-  mv {{home}} "/var/lib/megaweb/removed/{{slug}}-$(date +%Y%m%d%H%M%S)"
-fi
-if id -u {{user}} >/dev/null 2>&1; then userdel {{user}}; fi
+{{> homeAside}}

@@ -16,8 +16,10 @@ if was_replaced; then systemctl daemon-reload; fi
 units=({{workerUnits}} {{timers}})
 if [ ${#units[@]} -gt 0 ]; then
   systemctl enable "${units[@]}" >/dev/null 2>&1
-  # Before the first deploy there is no release to run; megaweb-deploy starts the workers after it.
-  if [ -L {{home}}/current ]; then
+  # Before the first deploy there is no release to run: megaweb-deploy starts the workers after
+  # it, and a timer's service waits for a release itself (ConditionPathExists), so timers start now.
+  if [ ! -L {{home}}/current ]; then units=({{timers}}); fi
+  if [ ${#units[@]} -gt 0 ]; then
     if was_replaced; then systemctl restart "${units[@]}"; else systemctl start "${units[@]}"; fi
   fi
 fi

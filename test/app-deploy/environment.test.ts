@@ -48,13 +48,14 @@ describe("the orchestrator's environment file", () => {
     const file = renderOrchestratorEnvironment({
       ...values,
       database: { ...values.database, replicas: ["10.10.0.5", "10.10.0.6"] },
-      redis: { password: "r-_7Qp", sentinels: ["10.10.0.7", "10.10.0.8", "10.10.0.9"] },
+      redis: { password: "r-_7Qp", sentinels: ["10.10.0.7", "10.10.0.8", "10.10.0.9"], sentinelPassword: "s-_4Kd" },
     }).content;
     const config = loadConfig(asSystemdReadsIt(file));
     expect(config.MEGAWEB_DB_REPLICA_URLS).toEqual(["mysql://megaweb:Zx-_9aB@10.10.0.5:3306/megaweb", "mysql://megaweb:Zx-_9aB@10.10.0.6:3306/megaweb"]);
     expect(config.MEGAWEB_REDIS_SENTINELS).toEqual(["10.10.0.7:26379", "10.10.0.8:26379", "10.10.0.9:26379"]);
     expect(config.MEGAWEB_REDIS_MASTER_NAME).toBe(redisMasterName);
     expect(config.MEGAWEB_REDIS_PASSWORD).toBe("r-_7Qp");
+    expect(config.MEGAWEB_REDIS_SENTINEL_PASSWORD).toBe("s-_4Kd");
     expect(config.MEGAWEB_REDIS_URL).toBeUndefined();
   });
 

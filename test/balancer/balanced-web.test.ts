@@ -1,11 +1,12 @@
-import { spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { execFile, spawnSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBackends, startOrchestrator, type Backends, type RunningOrchestrator } from "../../app/test/support/orchestrator";
 import { sizeHaproxyLimits } from "../../lib/plan/haproxy-limits";
 import { renderBalancedWeb } from "../../lib/render/balanced-web";
+import { renderBalancerAgent } from "../../lib/render/balancer-agent";
 import { resolveWebHost } from "../../lib/render/context";
 import { renderWebHost } from "../../lib/render/files";
 import { checkWindowMs, renderWebBackends } from "../../lib/render/haproxy-backends";
@@ -43,7 +44,9 @@ const nodes = [
 
 let backends: Backends;
 let app: RunningOrchestrator;
-let ports: { http: number; https: number; balancer: number; balancerTls: number };
+let ports: { http: number; https: number; balancer: number; balancerTls: number; agent: number };
+/** Each node's `megaweb-drain`, as rendered for it. */
+const drainScripts: string[] = [];
 const roots: string[] = [];
 const daemons: Daemon[] = [];
 const fpm: Daemon[] = [];
@@ -81,7 +84,7 @@ beforeAll(async () => {
   backends = await startBackends();
   app = await startOrchestrator(backends, { env: { MEGAWEB_RATE_LIMIT_PER_MINUTE: "5" } });
   const appPort = Number(new URL(app.baseUrl).port);
-  ports = { http: await freePort(), https: await freePort(), balancer: await freePort(), balancerTls: await freePort() };
+  ports = { http: await freePort(), https: await freePort(), balancer: await freePort(), balancerTls: await freePort(), agent: await freePort() };
   const stack = parseStack({
     sites: [
       { domain: "shop.megaweb.test", php: { memoryLimit: "64M" }, pool: { maxChildren: 3 }, access: { deny: [deniedClient] } },
@@ -99,6 +102,23 @@ beforeAll(async () => {
     const balanced = renderBalancedWeb({ host, sites, balancers: ["127.0.0.1"], appPort });
     for (const file of balanced.files) writeHostFile(file.path, file.content, file.mode, file.owner);
     checks = balanced.checks;
+    // The agent as its socket unit runs it, one process per connection with the peer in REMOTE_ADDR.
+    const agent = renderBalancerAgent({ host, balancers: ["127.0.0.1"], checks });
+    for (const file of agent.files) writeHostFile(file.path, file.content, file.mode, file.owner);
+    mkdirSync(join(root, "run/megaweb/balancer-seen"), { recursive: true });
+    drainScripts.push(agent.drainScript);
+    const agentScript = agent.files.find((file) => file.path.endsWith("/megaweb-balancer-agent"))!.path;
+    daemons.push(
+      await startDaemon(
+        "socat",
+        [`TCP-LISTEN:${ports.agent},bind=${node.address},reuseaddr,fork`, `SYSTEM:REMOTE_ADDR=$SOCAT_PEERADDR exec bash ${agentScript}`],
+        {
+          check: () =>
+            spawnSync("bash", ["-c", `exec 3<>/dev/tcp/${node.address}/${ports.agent} && head -n 1 <&3`], { encoding: "utf8" }).stdout === "ready 100%\n",
+          awaited: "the agent answering ready",
+        },
+      ),
+    );
     const shop = render.sites.find((site) => site.domain === "shop.megaweb.test")!;
     writeHostFile(
       join(shop.directories[1]!.path, "index.php"),
@@ -163,6 +183,17 @@ function serverStates(): Promise<{ name: string; status: string }[]> {
 const throughBalancer = (host: string, from: string, path = "/", headers: Record<string, string> = {}) =>
   fetchFrom({ port: ports.balancer, host, path, localAddress: from, headers });
 
+/** A bounded load on shop through the balancer from an allowed client; each answer's value is the node that served it. */
+const shopLoad = () =>
+  startLoad(
+    async () => {
+      const answer = await throughBalancer("shop.megaweb.test", allowedClient);
+      if (answer.status !== 200) throw new Error(`HTTP ${answer.status}`);
+      return answer.body.split(" ")[0];
+    },
+    { maxOperations: 5000, maxSeconds: 20, concurrency: 2, pauseMs: 10, timeoutMs: 5000 },
+  );
+
 describe("web nodes behind HAProxy, from the rendered files", () => {
   it("starts HAProxy under a 20000 open-files cap with maxconn sized from it, where maxconn 20000 is refused", async () => {
     const limits = sizeHaproxyLimits({ openFilesLimit: openFilesCap, memoryMb: 1024, servers: nodes.length });
@@ -200,15 +231,42 @@ describe("web nodes behind HAProxy, from the rendered files", () => {
     expect((await serverStates()).map((server) => server.status)).toEqual(["UP", "UP"]);
   });
 
+  it("drains a node through its agent under load: HAProxy holds it in DRAIN, sends it nothing new, fails nothing, and takes it back", async () => {
+    const drain = (...args: string[]) =>
+      new Promise<number>((resolve) => execFile("bash", [drainScripts[0]!, ...args], (error) => resolve(error ? Number(error.code ?? 1) : 0)));
+    const load = shopLoad();
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const beganAt = load.now();
+    expect(await drain("begin", "deploy-test")).toBe(0);
+    const drainedAt = load.now();
+    expect((await serverStates()).find((server) => server.name === "web-1")?.status).toBe("DRAIN (agent)");
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    expect(await drain("healthy", "5")).toBe(0);
+    const endedAt = load.now();
+    expect(await drain("end", "deploy-test")).toBe(0);
+    expect((await serverStates()).map((server) => server.status)).toEqual(["UP", "UP"]);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    load.stop();
+    const record = await load.done;
+    const summary = summarize(record);
+    const whileDrained = record.outcomes.filter((outcome) => outcome.startedMs > drainedAt + 100 && outcome.startedMs < endedAt);
+    const figures = {
+      secondsToDrain: (drainedAt - beganAt) / 1000,
+      requests: summary.operations,
+      failedRequests: summary.failed,
+      answeredByWeb1WhileDrained: whileDrained.filter((outcome) => outcome.value === "web-1").length,
+      answeredWhileDrained: whileDrained.length,
+    };
+    console.log(`drain figures: ${JSON.stringify(figures)}`);
+    expect(figures.secondsToDrain).toBeLessThanOrEqual(3);
+    expect(figures.answeredWhileDrained).toBeGreaterThan(10);
+    expect(figures.answeredByWeb1WhileDrained).toBe(0);
+    expect(summary.failed).toBe(0);
+    expect(record.outcomes.filter((outcome) => outcome.startedMs > endedAt + 1000).some((outcome) => outcome.value === "web-1")).toBe(true);
+  });
+
   it("takes a node whose PHP-FPM stopped out of the pool within the check window, failing almost no requests", async () => {
-    const load = startLoad(
-      async () => {
-        const answer = await throughBalancer("shop.megaweb.test", allowedClient);
-        if (answer.status !== 200) throw new Error(`HTTP ${answer.status}`);
-        return answer.body.split(" ")[0];
-      },
-      { maxOperations: 5000, maxSeconds: 20, concurrency: 2, pauseMs: 10, timeoutMs: 5000 },
-    );
+    const load = shopLoad();
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const stoppedAt = load.now();
     await fpm[0]!.stop();

@@ -1,9 +1,10 @@
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import mysql from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SampleAppRepository, setVersion } from "./sample-app-repository";
 import { startMariaDb, startRedis, type MariaDbServer, type RedisServer } from "../../app/test/support/backends";
 import { resolveWebHost, type HostContext, type HostFacts, type SiteContext } from "../../lib/render/context";
 import { putFiles } from "../../lib/steps/script";
@@ -31,14 +32,11 @@ import { unitProcess, unitShellLine } from "./units";
  */
 
 const domain = "shop.deploy.test";
-const sampleApp = join(__dirname, "../../examples/sample-php-app");
 const phpVersion = "8.2";
 
 let root: string;
 let port: number;
-let gitPort: number;
-let gitRoot: string;
-let work: string;
+let sampleRepository: SampleAppRepository;
 let mariadb: MariaDbServer;
 let redis: RedisServer & { password: string };
 let database: string;
@@ -53,7 +51,7 @@ const daemons: Daemon[] = [];
 const secrets: Record<string, string> = {};
 const figures: Record<string, string> = {};
 
-const repository = () => `git://127.0.0.1:${gitPort}/shop.git`;
+const repository = () => sampleRepository.url;
 
 function siteInput(code: Partial<SiteCodeInput> = {}) {
   return {
@@ -79,31 +77,7 @@ function writeDeployConfig(code: Partial<SiteCodeInput> = {}): SiteDeployRender 
   return rendered;
 }
 
-function git(args: string[], cwd = work): string {
-  return execFileSync("git", args, {
-    cwd,
-    encoding: "utf8",
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: "megaweb test",
-      GIT_AUTHOR_EMAIL: "test@megaweb.test",
-      GIT_COMMITTER_NAME: "megaweb test",
-      GIT_COMMITTER_EMAIL: "test@megaweb.test",
-    },
-  });
-}
-
-/** A new commit of the app, pushed to the served repository; returns its hash. */
-function commit(message: string, change: (dir: string) => void): string {
-  change(work);
-  git(["add", "-A"]);
-  git(["commit", "-q", "-m", message]);
-  git(["push", "-q", join(gitRoot, "shop.git"), "HEAD:main"]);
-  return git(["rev-parse", "HEAD"]).trim();
-}
-
-const setVersion = (version: string) => (dir: string) =>
-  writeFileSync(join(dir, "config/app.php"), readFileSync(join(dir, "config/app.php"), "utf8").replace(/'version' => '[^']*'/, `'version' => '${version}'`));
+const commit = (message: string, change: (work: string) => void) => sampleRepository.commit(message, change);
 
 interface DeployRun {
   readonly status: number | null;
@@ -252,22 +226,10 @@ function runScheduledCommand() {
 
 beforeAll(async () => {
   root = scratchRoot("deploy");
-  [port, gitPort] = [await freePort(), await freePort()];
+  port = await freePort();
 
   // The app's repository, served by git daemon on loopback (the end-to-end test serves it from a local machine).
-  gitRoot = join(root, "srv/git");
-  work = join(root, "srv/work");
-  cpSync(sampleApp, work, { recursive: true, filter: (source) => !/\/(vendor|\.env)$/.test(source) });
-  mkdirSync(gitRoot, { recursive: true });
-  execFileSync("git", ["init", "-q", "--bare", "-b", "main", join(gitRoot, "shop.git")]);
-  git(["init", "-q", "-b", "main"]);
-  commit("the sample app, 1.0.0", () => undefined);
-  daemons.push(
-    await startDaemon("git", ["daemon", "--reuseaddr", "--listen=127.0.0.1", `--port=${gitPort}`, "--export-all", `--base-path=${gitRoot}`, gitRoot], {
-      check: () => spawnSync("git", ["ls-remote", repository()], { stdio: "ignore" }).status === 0,
-      awaited: "git ls-remote to answer",
-    }),
-  );
+  sampleRepository = await SampleAppRepository.serve("127.0.0.1");
 
   [mariadb, redis] = await Promise.all([startMariaDb(), startRedis()]);
   database = "shop";
@@ -326,7 +288,7 @@ beforeAll(async () => {
 afterAll(async () => {
   if (host !== undefined) spawnSync("systemctl", ["stop", workers.workerUnits[0]!], { env: host.env });
   for (const daemon of daemons.reverse()) await daemon.stop();
-  await Promise.all([mariadb?.stop(), redis?.stop()]);
+  await Promise.all([mariadb?.stop(), redis?.stop(), sampleRepository?.stop()]);
   removeUsers(createdUsers);
   if (root !== undefined) removeRoot(root);
   if (Object.keys(figures).length > 0) console.log(`deploy figures: ${JSON.stringify(figures)}`);
@@ -336,8 +298,8 @@ describe("a site with code, deployed on loopback", () => {
   let firstRelease: string;
   let secondRelease: string;
 
-  it("answers 403 from its empty webroot before the first deploy, and 200 with its database and Redis after it", async () => {
-    expect((await page()).status).toBe(403);
+  it("answers 404 before the first deploy (no release is linked yet), and 200 with its database and Redis after it", async () => {
+    expect((await page()).status).toBe(404);
     const run = await deployStep();
     expect(run.output).toMatch(/is live \(was none\)/);
     expect(run.status).toBe(0);
@@ -563,8 +525,8 @@ describe("a site with code, deployed on loopback", () => {
   });
 
   it("deploys an archive the same way, and the same archive only once", async () => {
-    const archive = join(root, "srv/shop.tar.gz");
-    execFileSync("bash", ["-c", `git -C ${work} archive --format=tar.gz --prefix=shop/ HEAD >${archive}`]);
+    const archive = join(root, "shop.tar.gz");
+    execFileSync("bash", ["-c", `git -C ${sampleRepository.work} archive --format=tar.gz --prefix=shop/ HEAD >${archive}`]);
     writeDeployConfig({ repository: undefined, archive, stripComponents: 1 });
     const first = await deploy();
     expect(first.status, first.output).toBe(0);

@@ -178,7 +178,14 @@ export async function startDaemon(
   child.stderr?.on("data", (chunk) => (output += chunk));
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const deadline = Date.now() + 20_000;
-  while (!(await ready.check())) {
+  // A check that never settles (a client stuck between connect and answer) must not outlive the
+  // deadline: each is given what is left of it, and counts as "not yet" when it runs out.
+  const bounded = () =>
+    Promise.race([
+      Promise.resolve(ready.check()),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), Math.max(deadline - Date.now(), 0) + 100).unref()),
+    ]);
+  while (!(await bounded())) {
     if (child.exitCode !== null || child.pid === undefined || Date.now() > deadline) {
       if (child.exitCode === null && child.pid !== undefined) process.kill(child.pid, "SIGTERM");
       throw new Error(`${command} did not come up (${ready.awaited}):\n${output}`);
@@ -191,7 +198,11 @@ export async function startDaemon(
     async stop() {
       if (child.exitCode !== null) return;
       process.kill(pid, "SIGTERM");
+      // A daemon may refuse SIGTERM (redis-server keeps running when its shutdown save fails); a
+      // test's teardown must end all the same.
+      const grace = setTimeout(() => child.exitCode === null && process.kill(pid, "SIGKILL"), 15_000);
       await exited;
+      clearTimeout(grace);
     },
   };
 }

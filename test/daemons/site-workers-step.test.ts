@@ -59,22 +59,24 @@ describe("a site's workers step", () => {
       }),
     );
 
-  it("writes every unit and enables each worker instance and timer", () => {
+  it("writes every unit, enables each worker instance and timer, and arms the timer before any release (its service waits for one)", () => {
     const rendered = full();
     runStep(renderSiteWorkersStep(rendered, putFiles));
     for (const file of rendered.files) expect(readFileSync(file.path, "utf8")).toBe(file.content);
     expect(host.bootChanges()).toEqual([
       "daemon-reload",
       `enable megaweb-worker-${user}_queue@1.service megaweb-worker-${user}_queue@2.service megaweb-worker-${user}_mail@1.service megaweb-schedule-${user}_laravel.timer`,
+      `restart megaweb-schedule-${user}_laravel.timer`,
     ]);
   });
 
   it("changes nothing when run again", () => {
     const before = host.bootChanges().length;
     runStep(renderSiteWorkersStep(full(), putFiles));
-    // enable is idempotent in systemd; no unit file changed, so no daemon-reload.
+    // enable and start are idempotent in systemd; no unit file changed, so no daemon-reload and no restart.
     expect(host.bootChanges().slice(before)).toEqual([
       `enable megaweb-worker-${user}_queue@1.service megaweb-worker-${user}_queue@2.service megaweb-worker-${user}_mail@1.service megaweb-schedule-${user}_laravel.timer`,
+      `start megaweb-schedule-${user}_laravel.timer`,
     ]);
   });
 

@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { connect } from "node:net";
@@ -115,6 +115,27 @@ export class LocalStack {
     return result;
   }
 
+  /** Like `pulumiOk`, without blocking: a load the test runs beside it keeps going. */
+  pulumiAsync(args: readonly string[], timeoutSeconds = 900): Promise<CommandResult> {
+    return new Promise((resolve, reject) => {
+      const child = spawn("pulumi", [...args, "--stack", this.stack, "--non-interactive"], {
+        cwd: this.workspace,
+        env: this.env,
+        timeout: timeoutSeconds * 1000,
+      });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+      child.on("error", reject);
+      child.on("close", (status) => {
+        this.transcript.push(stdout, stderr);
+        if (status !== 0) reject(new Error(`pulumi ${args.join(" ")} exited ${status}:\n${stdout}\n${stderr}`));
+        else resolve({ status, stdout, stderr });
+      });
+    });
+  }
+
   /**
    * Sets a secret stack value, handing it to the CLI on stdin so it never stands on a command line.
    * `key` may be a path into a structured value (`megaweb:sites[0].tls.key`).
@@ -200,25 +221,26 @@ export class Machine {
     private readonly privateKeyPath: string,
   ) {}
 
+  /** ssh's arguments to run `command` as root on this machine, for callers that run ssh their own way. */
+  sshArguments(command: string): string[] {
+    return [
+      "-i",
+      this.privateKeyPath,
+      "-o",
+      "BatchMode=yes",
+      "-o",
+      "StrictHostKeyChecking=no",
+      "-o",
+      "UserKnownHostsFile=/dev/null",
+      "-o",
+      "LogLevel=ERROR",
+      `root@${this.address}`,
+      command,
+    ];
+  }
+
   ssh(command: string, stdin?: string): string {
-    const result = spawnSync(
-      "ssh",
-      [
-        "-i",
-        this.privateKeyPath,
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        "StrictHostKeyChecking=no",
-        "-o",
-        "UserKnownHostsFile=/dev/null",
-        "-o",
-        "LogLevel=ERROR",
-        `root@${this.address}`,
-        command,
-      ],
-      { input: stdin, encoding: "utf8", timeout: 60_000 },
-    );
+    const result = spawnSync("ssh", this.sshArguments(command), { input: stdin, encoding: "utf8", timeout: 60_000 });
     if (result.status !== 0) throw new Error(`ssh ${command} exited ${result.status}: ${result.stderr}`);
     return result.stdout;
   }

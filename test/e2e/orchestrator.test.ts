@@ -1,9 +1,8 @@
-import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseDocument, type YAMLMap } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildApp, deployFromOwnBuild, editApp, rebuilt } from "./app-build";
 import { LocalStack, type Machine, repo, Timings } from "./local-stack";
 
 /**
@@ -36,51 +35,12 @@ async function eventually<T>(what: string, probe: () => Promise<T | undefined>, 
   }
 }
 
-/** Edits the workspace's `megaweb:app`, keeping the rest of the stack file as it is. */
-function editApp(edit: (app: YAMLMap) => void, stack = local): void {
-  const document = parseDocument(readFileSync(stack.configFile, "utf8"));
-  edit(document.getIn(["config", "megaweb:app"]) as YAMLMap);
-  writeFileSync(stack.configFile, document.toString());
-}
-
-/** Points a prepared stack at its own copy of the app's build (so another build during the test is no new release) and sets the token. */
-function deployFromOwnBuild(stack: LocalStack): string {
-  const artifact = join(stack.workspace, "megaweb-orchestrator-0.1.0.tgz");
-  copyFileSync(join(repo, "app", "dist", "megaweb-orchestrator-0.1.0.tgz"), artifact);
-  editApp((app) => app.set("artifact", artifact), stack);
-  stack.setSecret("megaweb:apiToken", apiToken);
-  return artifact;
-}
-
-const firstBuild = () => join(local.workspace, "megaweb-orchestrator-0.1.0.tgz");
-
-/** Another build of the same version: the first one unpacked, changed by `change`, packed again. */
-function rebuilt(name: string, change: (root: string) => void): string {
-  const work = join(local.workspace, name);
-  mkdirSync(join(work, "dist"), { recursive: true });
-  const tar = (args: string[]) => {
-    const result = spawnSync("tar", args, { encoding: "utf8" });
-    if (result.status !== 0) throw new Error(`tar ${args.join(" ")}: ${result.stderr}`);
-  };
-  tar(["-xzf", firstBuild(), "-C", work]);
-  change(join(work, "megaweb-orchestrator-0.1.0"));
-  const artifact = join(work, "dist", "megaweb-orchestrator-0.1.0.tgz");
-  tar(["-czf", artifact, "-C", work, "megaweb-orchestrator-0.1.0"]);
-  return artifact;
-}
-
 /** The release directory each unit runs from. */
 const runningReleases = () =>
   machine
     .ssh(units.map((unit) => `systemctl show -p ExecStart --value ${unit} | grep -o '/opt/megaweb/orchestrator/[^/ ]*'`).join("; "))
     .trim()
     .split("\n");
-
-/** The build is reproducible: an unchanged app gives the same tarball, and so no new release. */
-function buildApp(): void {
-  const build = spawnSync("npm", ["run", "build", "-w", "app"], { cwd: repo, encoding: "utf8", timeout: 300_000 });
-  if (build.status !== 0) throw new Error(`npm run build -w app failed:\n${build.stdout}\n${build.stderr}`);
-}
 
 /** Main PID and start time of each unit: both change on a restart. */
 const unitIdentity = () => machine.ssh(units.map((unit) => `systemctl show -p MainPID -p ActiveEnterTimestampMonotonic ${unit}`).join("; "));
@@ -98,7 +58,7 @@ describe.sequential("the orchestrator on the single box, with the real engine", 
     local.destroy();
     await timed("app build (s)", buildApp);
     await timed("machine boot and stack setup (s)", () => local.prepare());
-    deployFromOwnBuild(local);
+    deployFromOwnBuild(local, apiToken);
     await timed("first pulumi up (s)", () => local.pulumiOk(["up", "--yes", "--skip-preview"], 1200));
     machine = local.machine();
   }, 1_500_000);
@@ -143,7 +103,7 @@ describe.sequential("the orchestrator on the single box, with the real engine", 
 
   it("an app setting updates only the hosts' environment step, which restarts the units with it", async () => {
     const before = unitIdentity();
-    editApp((app) => app.set("workerConcurrency", 3));
+    editApp(local, (app) => app.set("workerConcurrency", 3));
 
     expect(changedSteps(local.pulumiOk(["preview", "--json"]).stdout)).toEqual(["update megaweb-orchestrator-orchestrator-web-1-environment"]);
     await timed("environment change up (s)", () => local.pulumiOk(["up", "--yes", "--skip-preview"]));
@@ -154,10 +114,10 @@ describe.sequential("the orchestrator on the single box, with the real engine", 
 
   it("a new build becomes a new release: only the uploads and the install step update, the units restart on it, the previous release stays", async () => {
     const before = { units: unitIdentity(), releases: runningReleases() };
-    editApp((app) =>
+    editApp(local, (app) =>
       app.set(
         "artifact",
-        rebuilt("second-build", (root) => writeFileSync(join(root, "BUILD"), "second\n")),
+        rebuilt(local, "second-build", (root) => writeFileSync(join(root, "BUILD"), "second\n")),
       ),
     );
     expect(changedSteps(local.pulumiOk(["preview", "--json"]).stdout).sort()).toEqual([
@@ -177,10 +137,10 @@ describe.sequential("the orchestrator on the single box, with the real engine", 
 
   it("a release whose web process does not start fails its step, and the previous release keeps serving", async () => {
     const serving = runningReleases();
-    editApp((app) =>
+    editApp(local, (app) =>
       app.set(
         "artifact",
-        rebuilt("broken-build", (root) => writeFileSync(join(root, "web.js"), "process.exit(1);\n")),
+        rebuilt(local, "broken-build", (root) => writeFileSync(join(root, "web.js"), "process.exit(1);\n")),
       ),
     );
     const up = await timed("failed release up (s)", () => local.pulumi(["up", "--yes", "--skip-preview"]));
@@ -213,7 +173,7 @@ describe.sequential("the orchestrator on the single box, with the real engine", 
   it("removes the units, releases, account, environment, site and database user when the app is disabled, and keeps the data", async () => {
     const mariadb = () => machine.ssh("systemctl show -p MainPID --value mariadb").trim();
     const mariadbBefore = mariadb();
-    editApp((app) => app.set("enabled", false));
+    editApp(local, (app) => app.set("enabled", false));
     expect(changedSteps(local.pulumiOk(["preview", "--json"]).stdout).sort()).toEqual([
       "delete megaweb-orchestrator-orchestrator",
       "delete megaweb-orchestrator-orchestrator-web-1-artifact",
@@ -252,7 +212,7 @@ describe.sequential("the orchestrator on the four-server phase: web and worker o
   beforeAll(async () => {
     four.destroy();
     await timed("four-server: machines and stack setup (s)", () => four.prepare());
-    deployFromOwnBuild(four);
+    deployFromOwnBuild(four, apiToken);
     await timed("four-server: first pulumi up (s)", () => four.pulumiOk(["up", "--yes", "--skip-preview"], 1200));
     fourRoles.forEach((role, index) => (hosts[role] = four.machine(index)));
   }, 1_500_000);

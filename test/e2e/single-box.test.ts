@@ -5,13 +5,19 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sshAudit, strictKexMarker } from "../hardening/ssh-audit";
 import { WebhookReceiver } from "../monitoring/loopback";
+import { planRollback } from "../../lib/render/deploy";
+import { eventually, startLoad, summarize } from "../faults/measure";
 import { LocalStack, type Machine, repo, Timings } from "./local-stack";
+import { readSamplePage, SampleAppRepository, type SamplePage } from "../daemons/sample-app-repository";
 
 /**
  * The single box end to end: the real engine runs stacks/ against a fresh local machine
  * (`target: existing`) with the committed local stack's three sites: two PHP sites on nginx with
- * different PHP settings, one behind Apache. The box monitors itself (windows of seconds, a webhook
- * receiver in this process on the bridge) and is hardened; Lynis and ssh-audit grade it.
+ * different PHP settings, one behind Apache. The two nginx sites deploy the sample app
+ * (examples/sample-php-app) from a git repository this test serves with `git daemon` on the
+ * host's address on the machines' bridge, with a queue worker and a scheduled command. The box
+ * monitors itself (windows of seconds, a webhook receiver in this process on the bridge) and is
+ * hardened; Lynis and ssh-audit grade it.
  */
 
 const sites = {
@@ -20,6 +26,8 @@ const sites = {
   legacy: { domain: "legacy.megaweb.test", user: "legacy_megaweb_test", memoryLimit: "128M", maxExecutionTime: "60" },
 };
 const fpmUnit = (user: string) => `php8.2-fpm-site@${user}.service`;
+
+const codeSites = [sites.shop, sites.blog];
 
 const local = new LocalStack("e2e", "e2e");
 const timings = new Timings("e2e-timings.json");
@@ -52,8 +60,33 @@ function promQuery(query: string): { metric: Record<string, string>; value: [num
   return (JSON.parse(body) as { data: { result: { metric: Record<string, string>; value: [number, string] }[] } }).data.result;
 }
 
+let sampleApp: SampleAppRepository;
+
+/** The demo's nginx sites with the sample app as their code, its queue worker and its scheduler. */
+function deploySampleApp(): void {
+  local.editSites((all) => {
+    for (const site of all.filter((candidate) => codeSites.some((code) => code.domain === candidate.domain))) {
+      site.code = { repository: sampleApp.url, migrate: "php bin/console migrate" };
+      site.workers = [{ name: "queue", command: "php bin/console queue:work" }];
+      site.schedule = [{ name: "scheduler", cron: "* * * * *", command: "php bin/console schedule:run" }];
+    }
+  });
+}
+
+/** The document root the probe goes in: a code site's live release, or the plain webroot. */
+const documentRoot = (user: string) => (codeSites.some((site) => site.user === user) ? `/var/www/${user}/current/public` : `/var/www/${user}/public`);
+
 function installProbe(user: string): void {
-  machine.ssh(`install -m 0640 -o ${user} -g www-data /dev/stdin /var/www/${user}/public/probe.php`, readFileSync(join(__dirname, "probe.php"), "utf8"));
+  machine.ssh(`install -m 0640 -o ${user} -g www-data /dev/stdin ${documentRoot(user)}/probe.php`, readFileSync(join(__dirname, "probe.php"), "utf8"));
+}
+
+interface AppPage extends SamplePage {
+  readonly status: number;
+}
+
+async function appPage(domain: string): Promise<AppPage> {
+  const answer = await machine.get(domain, "/");
+  return { status: answer.status, ...readSamplePage(answer.body) };
 }
 
 async function probe(domain: string): Promise<Record<string, string>> {
@@ -85,9 +118,11 @@ describe.sequential("the single box on a local machine, with the real engine", (
       // The test host is the operators' network: SSH answers it alone, and fail2ban never bans it.
       local.setConfig("megaweb:adminCidrs", [`${gateway}/32`]);
       local.setConfig("megaweb:monitoring", monitoring(webhook.url));
+      machine = local.machine();
+      sampleApp = await SampleAppRepository.serve(gateway);
+      deploySampleApp();
       await timed("first pulumi up (s)", () => local.pulumiOk(["up", "--yes", "--skip-preview"], 1200));
     });
-    machine = local.machine();
     for (const site of Object.values(sites)) installProbe(site.user);
   }, 1_500_000);
 
@@ -97,6 +132,7 @@ describe.sequential("the single box on a local machine, with the real engine", (
     writeFileSync(join(repo, "test-output", "e2e-alert-arrivals.json"), `${JSON.stringify(arrivals, null, 2)}\n`);
     console.log("alert arrivals on the local machine (s from cause to webhook):", arrivals);
     await webhook?.stop();
+    await sampleApp?.stop();
     local.destroyOk();
   }, 300_000);
 
@@ -365,5 +401,79 @@ describe.sequential("the single box on a local machine, with the real engine", (
     await expect(machine.get(sites.legacy.domain, "/probe.php")).rejects.toThrow("socket hang up");
     expect((await probe(sites.shop.domain)).user).toBe(sites.shop.user);
     expect((await probe(sites.blog.domain)).user).toBe(sites.blog.user);
+  }, 600_000);
+  it("serves the sample app on each code site: 200 with a page from the site's own database and Redis", async () => {
+    const shop = [await appPage(sites.shop.domain), await appPage(sites.shop.domain)];
+    const blog = await appPage(sites.blog.domain);
+    expect(shop.map((page) => [page.status, page.version, page.greetings])).toEqual([
+      [200, "1.0.0", 3],
+      [200, "1.0.0", 3],
+    ]);
+    // Page views count per site in the one Redis: each site's keys carry its own prefix.
+    expect(shop[1]!.views).toBe(shop[0]!.views! + 1);
+    expect(blog).toMatchObject({ status: 200, version: "1.0.0", greetings: 3, views: 1 });
+    // The migration ran once per site, into each site's own database.
+    const migrated = machine.ssh("mariadb -N -e \"SELECT table_schema FROM information_schema.tables WHERE table_name = 'greetings' ORDER BY 1\"");
+    expect(migrated.trim().split("\n")).toHaveLength(2);
+  });
+
+  it("runs a job the site pushed on the site's queue worker, and the scheduled command leaves its mark", async () => {
+    const worker = `megaweb-worker-${sites.shop.user}_queue@1.service`;
+    const timer = `megaweb-schedule-${sites.shop.user}_scheduler.timer`;
+    expect(machine.ssh(`systemctl is-active ${worker}`).trim()).toBe("active");
+    const jobsBefore = (await appPage(sites.shop.domain)).jobs!;
+    expect((await machine.request("POST", sites.shop.domain, "/jobs")).status).toBeLessThan(300);
+    await eventually("the worker to run the pushed job", async () => ((await appPage(sites.shop.domain)).jobs === jobsBefore + 1 ? true : undefined), 30);
+    expect(machine.ssh(`systemctl is-active ${timer}`).trim()).toBe("active");
+    // The timer fires each minute; the first up took longer than that, so a run has happened or is due.
+    const mark = await eventually("the scheduled command's mark", async () => (await appPage(sites.shop.domain)).schedule || undefined, 90);
+    expect(mark).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  }, 180_000);
+
+  it("deploys a new commit through pulumi up under a bounded load with no failed request, and only that site's deploy runs", async () => {
+    const commit = sampleApp.commitVersion("1.1.0");
+    local.editSites((all) => {
+      const shop = all.find((site) => site.domain === sites.shop.domain)! as { code: Record<string, unknown> };
+      shop.code.ref = commit;
+    });
+    const load = startLoad(
+      async () => {
+        const answer = await machine.get(sites.shop.domain, "/");
+        if (answer.status !== 200) throw new Error(`HTTP ${answer.status}`);
+        return /<span id="version">([^<]*)<\/span>/.exec(answer.body)?.[1];
+      },
+      { maxOperations: 50_000, maxSeconds: 300, concurrency: 4, pauseMs: 20, timeoutMs: 10_000 },
+    );
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const up = await timings.time("deploy of a new commit, pulumi up (s)", () => local.pulumiAsync(["up", "--yes", "--skip-preview"]));
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    load.stop();
+    const record = await load.done;
+    const summary = summarize(record);
+    Object.assign(timings.seconds, {
+      "requests during the deploy": summary.operations,
+      "failed requests during the deploy": summary.failed,
+    });
+    expect(summary.errors).toEqual({});
+    expect(summary.failed).toBe(0);
+    expect(summary.operations).toBeGreaterThan(100);
+    expect(new Set(record.outcomes.map((outcome) => outcome.value))).toEqual(new Set(["1.0.0", "1.1.0"]));
+    expect(up.stdout).toMatch(/site-shop_megaweb_test-deploy/);
+    expect(up.stdout).not.toMatch(/site-blog_megaweb_test-deploy/);
+    expect((await appPage(sites.shop.domain)).version).toBe("1.1.0");
+    expect((await appPage(sites.blog.domain)).version).toBe("1.0.0");
+  }, 600_000);
+
+  it("rolls back with a config change: the release megaweb-deploy --list shows before the live one, pinned in code.release", async () => {
+    const shopIndex = 0;
+    const rollback = planRollback(shopIndex, machine.ssh(`megaweb-deploy ${sites.shop.user} --list`));
+    if (rollback instanceof Error) throw rollback;
+    expect(rollback.configPath).toBe(`sites[${shopIndex}].code.release`);
+    local.editSites((all) => {
+      (all[shopIndex] as { code: Record<string, unknown> }).code.release = rollback.release;
+    });
+    await timings.time("rollback, pulumi up (s)", () => local.pulumiAsync(["up", "--yes", "--skip-preview"]));
+    expect((await appPage(sites.shop.domain)).version).toBe("1.0.0");
+    expect(machine.ssh(`readlink /var/www/${sites.shop.user}/current`).trim()).toBe(`releases/${rollback.release}`);
   }, 600_000);
 });

@@ -132,8 +132,9 @@ describe("per-phase topology on DigitalOcean", () => {
     expect(phase.plan.mysql).toEqual({ primary: "mysql-1", replicas: ["mysql-2", "mysql-3"] });
     expect(phase.plan.hosts.filter((host) => host.mysql).map((host) => host.mysql)).toEqual(["primary", "replica", "replica"]);
     expect(run.ofType(loadBalancer)[0]!.inputs.dropletIds).toHaveLength(5);
+    // Redis servers ask the Sentinels which server is the primary before they follow one.
     expect(run.named(firewall, "megaweb-sentinel").inputs.inboundRules).toEqual([
-      { protocol: "tcp", portRange: "26379", sourceTags: ["megaweb-web", "megaweb-worker", "megaweb-sentinel"] },
+      { protocol: "tcp", portRange: "26379", sourceTags: ["megaweb-web", "megaweb-worker", "megaweb-redis", "megaweb-sentinel"] },
       { protocol: "tcp", portRange: "9121", sourceTags: ["megaweb-monitoring"] },
     ]);
   });

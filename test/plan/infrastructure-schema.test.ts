@@ -120,14 +120,14 @@ describe("infrastructure schema: resolved defaults", () => {
   it("takes a config with nothing set as a single box on DigitalOcean", () => {
     const infrastructure = Infrastructure.parse({});
     expect(infrastructure).toMatchObject({ phase: "single", target: "digitalocean", region: "nyc3", healthPath: "/health", image: "debian-12-x64" });
-    expect(infrastructure.nodes).toEqual({ web: 1, worker: 0, redisReplicas: 0, mysqlReplicas: 0, sentinels: 0 });
+    expect(infrastructure.nodes).toEqual({ web: 1, worker: 0, redisReplicas: 0, mysqlReplicas: 0, sentinels: 0, backup: 0 });
     expect(infrastructure.sizes.web).toBe("s-1vcpu-2gb");
   });
 
   it("fills each phase's counts, keeps the ones given, and picks the load balancer kind by target", () => {
     const ha = Infrastructure.parse({ phase: "ha", nodes: { web: 8 } });
-    expect(ha.nodes).toEqual({ web: 8, worker: 5, redisReplicas: 2, mysqlReplicas: 2, sentinels: 3 });
-    expect(hostCountsPerRole(ha)).toEqual({ web: 8, worker: 5, redis: 3, mysql: 3, sentinel: 3, loadbalancer: 0 });
+    expect(ha.nodes).toEqual({ web: 8, worker: 5, redisReplicas: 2, mysqlReplicas: 2, sentinels: 3, backup: 0 });
+    expect(hostCountsPerRole(ha)).toEqual({ web: 8, worker: 5, redis: 3, mysql: 3, sentinel: 3, loadbalancer: 0, backup: 0 });
     expect(ha.loadBalancer.kind).toBe("digitalocean");
     expect(hostCountsPerRole(Infrastructure.parse({ phase: "ha", loadBalancer: { kind: "haproxy" } })).loadbalancer).toBe(2);
   });

@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { machineSetName } from "../e2e/local-stack";
+import { Machine, machineSetName } from "../e2e/local-stack";
 
 /** scripts/machines.sh for real: two nspawn machines on their own bridge, then nothing left behind. */
 
@@ -44,24 +44,13 @@ describe.runIf(process.getuid?.() === 0)("local machines", () => {
     expect(up.status, up.stderr).toBe(0);
     const hosts = JSON.parse(up.stdout) as HostsFile;
     expect(hosts.subnet).toMatch(/^198\.1[89]\.\d+\.0\/24$/);
-    expect(hosts.machines.map((machine) => machine.name)).toEqual(["mtest-1", "mtest-2"]);
+    expect(hosts.machines.map((machine) => machine.name)).toEqual([`${machineSet}-1`, `${machineSet}-2`]);
     const hostKeys = hosts.machines.map((machine) => {
       const ssh = spawnSync(
         "ssh",
-        [
-          "-i",
-          hosts.privateKeyPath,
-          "-o",
-          "BatchMode=yes",
-          "-o",
-          "StrictHostKeyChecking=no",
-          "-o",
-          "UserKnownHostsFile=/dev/null",
-          "-o",
-          "LogLevel=ERROR",
-          `root@${machine.address}`,
+        new Machine(machine.address, hosts.privateKeyPath).sshArguments(
           "hostname; cat /etc/ssh/ssh_host_ed25519_key.pub; grep -c security /etc/apt/sources.list",
-        ],
+        ),
         { encoding: "utf8", timeout: 30_000 },
       );
       expect(ssh.status, ssh.stderr).toBe(0);

@@ -12,6 +12,7 @@ const stack = parseStack({
     { domain: "docs.example.com", kind: "static", documentRoot: "/srv/docs" },
   ],
   backups: { schedule: "*-*-* 03:15", retention: { daily: 7, weekly: 4 }, destination: { kind: "sftp" } },
+  nodes: { backup: 1 },
 });
 const { sites: contexts } = resolveWebHost(stack.sites, { name: "web-1", memoryMb: 2048, roles: ["web"] });
 const singleBox: BackupHost = {

@@ -30,13 +30,14 @@ describe("a web node's part behind the balancers", () => {
     expect(config).toContain("    listen 80 proxy_protocol;\n    listen [::]:80 proxy_protocol;\n    listen 443 ssl proxy_protocol;\n");
   });
 
-  it("checks the pools nginx can reach and the app, and only the balancers may ask", () => {
+  it("checks the pools nginx can reach and the app, and only the balancers and the node may ask", () => {
     expect(render.checks.map((check) => check.path)).toEqual([
       "/megaweb-health/php/shop_example_com",
       "/megaweb-health/php/legacy_example_com",
       "/megaweb-health/app",
     ]);
-    expect(config).toContain("    allow 10.20.0.2;\n    allow 10.20.0.3;\n    deny all;\n");
+    // And the node itself, whose deploys wait for these checks before it rejoins the pool.
+    expect(config.match(/^ {4}(allow|deny) .*;$/gm)).toEqual(["    allow 10.20.0.2;", "    allow 10.20.0.3;", "    allow 127.0.0.1;", "    deny all;"]);
     expect(render.files.slice(1).map((file) => file.path)).toEqual([
       "/var/www/shop_example_com/megaweb-health.php",
       "/var/www/legacy_example_com/megaweb-health.php",

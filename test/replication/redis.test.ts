@@ -17,7 +17,9 @@ import { masterName, RedisCluster, type RedisInstance } from "./redis-cluster";
 let cluster: RedisCluster;
 
 beforeAll(async () => {
-  const [servers, sentinels] = [await portsBelowEphemeral(3), await portsBelowEphemeral(3)];
+  // One call: two would each see the other's ports free and could hand out the same ones.
+  const ports = await portsBelowEphemeral(6);
+  const [servers, sentinels] = [ports.slice(0, 3), ports.slice(3)];
   cluster = await RedisCluster.start(servers, sentinels, randomBytes(24).toString("base64url"), randomBytes(24).toString("base64url"));
 });
 afterAll(async () => {

@@ -14,7 +14,7 @@ describe("the backups section", () => {
   });
 
   it("backs up daily and keeps 7 daily snapshots on the stack's backup host by default", () => {
-    expect(parseStack({ backups: { destination: sftp } }).backups).toEqual({
+    expect(parseStack({ nodes: { backup: 1 }, backups: { destination: sftp } }).backups).toEqual({
       schedule: "daily",
       retention: { last: 0, hourly: 0, daily: 7, weekly: 0, monthly: 0 },
       destination: { kind: "sftp", port: 22, user: "megaweb-backup", path: "/srv/megaweb-backup" },

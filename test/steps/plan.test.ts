@@ -82,7 +82,9 @@ describe("the step graph of each phase", () => {
         "hardening ← firewall",
         "web ← firewall",
         "site-shop_example_com ← web",
-        "site-shop_example_com-env ← site-shop_example_com, mysql-1-db-shop_example_com [redis, mysql:shop.example.com]",
+        // The first web host moves what it held as the single box (nothing on a new stack) before the .env points away.
+        "site-shop_example_com-database-move ← site-shop_example_com, mysql-1-db-shop_example_com [mysql:shop.example.com]",
+        "site-shop_example_com-env ← site-shop_example_com, site-shop_example_com-database-move, mysql-1-db-shop_example_com [redis, mysql:shop.example.com]",
         "site-orchestrator_example_com ← web",
         "app:artifact ← base",
         "app:environment ← base [api-token, mysql:orchestrator.example.com, redis]",
@@ -105,7 +107,8 @@ describe("the step graph of each phase", () => {
         "hardening ← firewall",
         "app:artifact ← base",
         "app:environment ← base [api-token, mysql:orchestrator.example.com, redis]",
-        "app:install ← artifact, environment, mysql-1-database, redis-1-redis, firewall",
+        // After the web host's: one host's app restarts at a time.
+        "app:install ← artifact, environment, mysql-1-database, redis-1-redis, firewall, web-1-install",
       ],
     });
     // What each step is rendered from at deploy time: its own facts, and the addresses of the hosts it names.
@@ -125,10 +128,15 @@ describe("the step graph of each phase", () => {
     ]);
   });
 
-  it("horizontal with HAProxy: the load balancer's step is rendered from every web host's address", () => {
+  it("horizontal with HAProxy: the load balancer's step is rendered from its own facts, one web host's checks and every web host's address", () => {
     const steps = plan({ phase: "horizontal", loadBalancer: { kind: "haproxy" }, nodes: { web: 2, worker: 1 } }, [files]);
     expect(graph(steps)["loadbalancer-1"]).toEqual(["facts", "base ← facts", "firewall ← base", "hardening ← firewall", "haproxy ← firewall"]);
-    expect(named(steps, "loadbalancer-1-haproxy").inputs.map((input) => input.host)).toEqual(["web-1", "web-2"]);
+    expect(named(steps, "loadbalancer-1-haproxy").inputs).toEqual([
+      { kind: "facts", host: "loadbalancer-1" },
+      { kind: "facts", host: "web-1" },
+      { kind: "privateIp", host: "web-1" },
+      { kind: "privateIp", host: "web-2" },
+    ]);
     expect(graph(steps)["web-2"]).toEqual([
       "facts",
       "base ← facts",
@@ -136,10 +144,43 @@ describe("the step graph of each phase", () => {
       "hardening ← firewall",
       "web ← firewall",
       "site-files_example_com ← web",
+      "balancer ← site-files_example_com",
     ]);
+    // The balancer step follows only the balancers' addresses: a new web node leaves the others' steps as they were.
+    expect(named(steps, "web-2-balancer").inputs.map((input) => input.host)).toEqual(["web-2", "loadbalancer-1"]);
   });
 
-  it("ha: Redis and MariaDB on every data host, the databases on the primary only, nothing but the base on the Sentinels yet", () => {
+  it("horizontal: each PHP site's sessions go to Redis through a root-only file written before its pool starts", () => {
+    const steps = plan({ phase: "horizontal", loadBalancer: { kind: "haproxy" }, nodes: { web: 2, worker: 1 } }, [shop]);
+    expect(graph(steps)["web-1"]).toEqual([
+      "facts",
+      "base ← facts",
+      "firewall ← base",
+      "hardening ← firewall",
+      "web ← firewall",
+      "site-shop_example_com-sessions ← web [redis]",
+      "site-shop_example_com ← web, site-shop_example_com-sessions",
+      "site-shop_example_com-database-move ← site-shop_example_com, mysql-1-db-shop_example_com [mysql:shop.example.com]",
+      "site-shop_example_com-env ← site-shop_example_com, site-shop_example_com-database-move, mysql-1-db-shop_example_com [redis, mysql:shop.example.com]",
+      "balancer ← site-shop_example_com",
+    ]);
+    const sessions = rendered(steps, "web-1-site-shop_example_com-sessions");
+    expect(sessions.files).toEqual([
+      expect.objectContaining({ path: "/etc/php/8.2/fpm/sessions/shop_example_com.conf", mode: "0600", owner: "root:root", secret: true }),
+    ]);
+    expect(sessions.stdin).toContain(`?auth=${secretPlaceholder({ kind: "redis" })}&prefix=PHPREDIS_SESSION:shop.example.com:`);
+    const web = rendered(steps, "web-1-web");
+    expect(web.create).toContain("php8.2-redis");
+  });
+
+  it("single: sessions stay in files under the site's home, with no Redis session step", () => {
+    const steps = plan({ phase: "single" }, [shop]);
+    expect(steps.steps.map((step) => step.name)).not.toContain("web-1-site-shop_example_com-sessions");
+    const pool = rendered(steps, "web-1-site-shop_example_com").files.find((file) => file.path.endsWith("pool.d/shop_example_com.conf"))!;
+    expect(pool.content).toContain("php_admin_value[session.save_path] = /var/www/shop_example_com/sessions\n");
+  });
+
+  it("ha: replication after every server of its kind is installed, the Sentinels after it, the databases after replication", () => {
     const steps = plan({ phase: "ha" }, [shop], { domain: "orchestrator.example.com" });
     const byHost = graph(steps);
     expect(Object.keys(byHost)).toEqual([
@@ -147,14 +188,61 @@ describe("the step graph of each phase", () => {
       ...["redis-1", "redis-2", "redis-3", "sentinel-1", "sentinel-2", "sentinel-3", "mysql-1", "mysql-2", "mysql-3"],
       ...["worker-1", "worker-2", "worker-3", "worker-4", "worker-5"],
     ]);
-    for (const host of ["sentinel-1", "sentinel-2", "sentinel-3"])
-      expect(byHost[host]).toEqual(["facts", "base ← facts", "firewall ← base", "hardening ← firewall"]);
-    for (const host of ["redis-2", "redis-3"])
-      expect(byHost[host]).toEqual(["facts", "base ← facts", "firewall ← base", "hardening ← firewall", "redis ← firewall [redis]"]);
-    for (const host of ["mysql-2", "mysql-3"])
-      expect(byHost[host]).toEqual(["facts", "base ← facts", "firewall ← base", "hardening ← firewall", "mysql ← firewall"]);
-    expect(byHost["mysql-1"]).toContain("db-shop_example_com ← mysql [mysql:shop.example.com]");
-    for (const web of ["web-1", "web-2", "web-3", "web-4", "web-5"]) expect(byHost[web]).toEqual(byHost["web-1"]);
+    const redisReplication = ["redis-1-redis-replication", "redis-2-redis-replication", "redis-3-redis-replication"].join(", ");
+    for (const host of ["sentinel-1", "sentinel-2", "sentinel-3"]) {
+      expect(byHost[host]).toEqual([
+        "facts",
+        "base ← facts",
+        "firewall ← base",
+        "hardening ← firewall",
+        `sentinel ← firewall, ${redisReplication} [redis, sentinel]`,
+      ]);
+    }
+    expect(byHost["redis-1"]).toEqual([
+      "facts",
+      "base ← facts",
+      "firewall ← base",
+      "hardening ← firewall",
+      "redis ← firewall [redis]",
+      "redis-replication ← redis, redis-2-redis, redis-3-redis [redis, sentinel]",
+    ]);
+    expect(byHost["redis-2"]).toEqual([
+      "facts",
+      "base ← facts",
+      "firewall ← base",
+      "hardening ← firewall",
+      "redis ← firewall [redis]",
+      "redis-replication ← redis-1-redis, redis, redis-3-redis, redis-1-redis-replication [redis, sentinel]",
+    ]);
+    const mysqlReplication = ["mysql-1-mysql-replication", "mysql-2-mysql-replication", "mysql-3-mysql-replication"];
+    expect(byHost["mysql-1"]).toEqual([
+      "facts",
+      "base ← facts",
+      "firewall ← base",
+      "hardening ← firewall",
+      "mysql ← firewall",
+      "mysql-replication ← mysql, mysql-2-mysql, mysql-3-mysql [mysql-replication]",
+      `db-shop_example_com ← mysql, mysql-replication, ${mysqlReplication.slice(1).join(", ")} [mysql:shop.example.com]`,
+      `app:database ← mysql, mysql-replication, ${mysqlReplication.slice(1).join(", ")} [mysql:orchestrator.example.com]`,
+    ]);
+    for (const host of ["mysql-2", "mysql-3"]) {
+      expect(byHost[host]).toEqual([
+        "facts",
+        "base ← facts",
+        "firewall ← base",
+        "hardening ← firewall",
+        "mysql ← firewall",
+        `mysql-replication ← ${["mysql-1-mysql", "mysql-2-mysql", "mysql-3-mysql"].map((name) => name.replace(`${host}-`, "")).join(", ")}, mysql-1-mysql-replication [mysql-replication]`,
+      ]);
+    }
+    // The same steps on every web host, but that each host's app restarts after the one before's,
+    // and only the first moves a database it may hold from the single-box days.
+    const asOtherWebHost = (line: string) => line.replace("site-shop_example_com-database-move, ", "");
+    const withoutMove = byHost["web-1"]!.filter((line) => !line.includes("-database-move ←")).map(asOtherWebHost);
+    expect(withoutMove.length).toBe(byHost["web-1"]!.length - 1);
+    for (const [index, web] of ["web-2", "web-3", "web-4", "web-5"].entries()) {
+      expect(byHost[web]).toEqual(withoutMove.map((line) => (line.startsWith("app:install ←") ? `${line}, web-${index + 1}-install` : line)));
+    }
     // Every MariaDB is sized for the PHP workers of all five web hosts.
     expect(
       named(steps, "mysql-2-mysql")
@@ -170,57 +258,45 @@ describe("the step graph of each phase", () => {
       "sentinel-2",
       "sentinel-3",
     ]);
-    // facts, base, firewall and hardening on 19 hosts; web tier, two sites and an .env on 5; 3 Redis; 3 MariaDB and a database; the app on 10 and its database.
-    expect(steps.steps).toHaveLength(19 * 4 + 5 * 4 + 3 + 3 + 1 + 10 * 3 + 1);
+    expect(named(steps, "worker-3-environment").secrets.map(secretName)).toContain("sentinel");
+    // facts, base, firewall and hardening on 19 hosts; web tier, two sites, a session file and an .env on 5; 3 Redis and their
+    // replication; 3 Sentinels; 3 MariaDB, their replication and a database; the app on 10 and its database;
+    // the first web host's database move.
+    expect(steps.steps).toHaveLength(19 * 4 + 5 * 5 + 3 * 2 + 3 + 3 * 2 + 1 + 10 * 3 + 1 + 1);
   });
-});
 
-describe("the monitoring steps", () => {
-  it("single: the box runs its exporters, then Prometheus and Alertmanager; the logging-in exporters get their password on stdin", () => {
-    const steps = plan({ phase: "single" }, [shop, files], undefined, {});
-    expect(steps.topology.monitoring).toBe("web-1");
-    expect(graph(steps)["web-1"]!.filter((step) => /exporter|monitoring/.test(step))).toEqual([
-      "exporters ← firewall, web",
-      "mysqld-exporter ← exporters, mysql [mysql-exporter]",
-      "redis-exporter ← exporters, redis [redis]",
-      "monitoring ← exporters",
-    ]);
-    const script = rendered(steps, "web-1-monitoring").create;
-    expect(script).toContain("checked promtool check config /etc/prometheus/prometheus.yml");
-    expect(script).toContain("checked amtool check-config /etc/prometheus/alertmanager.yml");
-    // The primary makes the exporter's MariaDB account, from the password stdin brought.
-    expect(rendered(steps, "web-1-mysqld-exporter").create).toContain(
-      "GRANT PROCESS, BINLOG MONITOR, REPLICA MONITOR ON *.* TO 'megaweb_exporter'@'localhost';",
+  it("ha on existing hosts: keepalived after HAProxy on both balancers, moving the virtual address on the private interface", () => {
+    const address = (last: number) => ({ address: `198.18.0.${last}` });
+    let next = 10;
+    const counts = { loadbalancer: 2, web: 2, redis: 3, sentinel: 3, mysql: 3, worker: 1 };
+    const hosts = Object.fromEntries(Object.entries(counts).map(([role, count]) => [role, Array.from({ length: count }, () => address(next++))]));
+    const steps = plan(
+      { phase: "ha", target: "existing", nodes: { web: 2, worker: 1 }, loadBalancer: { kind: "haproxy", virtualAddress: "198.18.0.50/24" }, hosts },
+      [shop],
     );
-  });
-
-  it("four-server: Prometheus on the worker, every host's exporters answer to it alone, and the receivers' credentials arrive in steps of their own", () => {
-    const receivers = { webhooks: [{ url: "https://hooks.example.com/megaweb", bearerToken: { secure: "v1:token" } }] };
-    const steps = plan({ phase: "four-server" }, [shop], undefined, { receivers });
-    expect(steps.topology.monitoring).toBe("worker-1");
-    expect(graph(steps)["worker-1"]!.filter((step) => /exporter|monitoring|secret/.test(step))).toEqual([
-      "exporters ← firewall",
-      "secret-alert-webhook-1-token ← exporters [alert-webhook-1-token]",
-      "monitoring ← exporters, secret-alert-webhook-1-token",
-    ]);
-    const nftables = (host: string) => rendered(steps, `${host}-firewall`).files[0]!.content;
-    expect(nftables("mysql-1")).toContain("ip saddr { <worker-1 private IP> } tcp dport 9100 accept");
-    expect(nftables("mysql-1")).toContain("ip saddr { <worker-1 private IP> } tcp dport 9104 accept");
-    expect(nftables("web-1")).not.toMatch(/tcp dport 9104/);
-    expect(nftables("worker-1")).toContain("ip saddr { <web-1 private IP> } tcp dport 9090 accept");
-    expect(nftables("worker-1")).not.toMatch(/tcp dport 9093/);
-    const prometheus = rendered(steps, "worker-1-monitoring").files.find((file) => file.path === "/etc/prometheus/prometheus.yml")!.content;
-    for (const target of ["<web-1 private IP>:9100", "<mysql-1 private IP>:9104", "<redis-1 private IP>:9121", "<web-1 private IP>:9113"]) {
-      expect(prometheus).toContain(target);
+    for (const host of ["loadbalancer-1", "loadbalancer-2"]) {
+      expect(graph(steps)[host]).toEqual(["facts", "base ← facts", "firewall ← base", "hardening ← firewall", "haproxy ← firewall", "keepalived ← haproxy"]);
     }
-  });
-
-  it("leaves monitoring out when the stack turns it off, but not the hardening", () => {
-    const steps = plan({ phase: "single" }, [shop]);
-    expect(steps.topology.monitoring).toBeUndefined();
-    expect(steps.steps.map((step) => step.name).filter((name) => /exporter|monitoring/.test(name))).toEqual([]);
-    expect(steps.topology.firewall.map((rule) => rule.port)).not.toContain(9100);
-    expect(rendered(steps, "web-1-hardening").create).toContain("checked fail2ban-client -t");
+    const keepalived = named(steps, "loadbalancer-2-keepalived");
+    if (keepalived.kind !== "command") throw new Error("keepalived is a command");
+    const facts = plannedFacts(steps);
+    const onHost = { ...facts, facts: (host: string) => ({ ...facts.facts(host), interfaces: { "127.0.0.1": "lo", "198.18.0.11": "host0" } }) };
+    const config = keepalived.render(onHost).files.find((file) => file.path === "/etc/keepalived/keepalived.conf")!.content;
+    expect(config).toContain("interface host0");
+    expect(config).toContain("198.18.0.50/24");
+    expect(config).toMatch(/unicast_peer \{\s*198\.18\.0\.10\s*\}/);
+    // The balancers hear each other's adverts through their firewalls, and nobody else's.
+    const firewall = named(steps, "loadbalancer-1-firewall");
+    if (firewall.kind !== "command") throw new Error("the firewall is a command");
+    expect(firewall.render(facts).files[0]!.content).toContain("ip saddr { 198.18.0.11 } meta l4proto 112 accept");
+    // Sites read from the replicas and find Redis through the Sentinels.
+    const env = named(steps, "web-1-site-shop_example_com-env");
+    if (env.kind !== "command") throw new Error("the .env is a command");
+    const stdin = env.render(facts).stdin!;
+    expect(stdin).toContain("DB_HOST=198.18.0.20\n");
+    expect(stdin).toContain("DB_READ_HOSTS=198.18.0.21,198.18.0.22\n");
+    expect(stdin).toContain("REDIS_SENTINELS=198.18.0.17:26379,198.18.0.18:26379,198.18.0.19:26379\n");
+    expect(stdin).toContain("REDIS_SENTINEL_PASSWORD=<secret:sentinel>\n");
   });
 });
 
@@ -293,5 +369,54 @@ describe("every planned step", () => {
       "worker-1:/etc/megaweb/orchestrator.env",
     ]);
     expect(rendered(steps, "web-1-site-shop_example_com-env").stdin).toBe(perHost.get("web-1")!.find((file) => file.path.endsWith("/.env"))!.content);
+  });
+});
+
+describe("the monitoring steps", () => {
+  it("single: the box runs its exporters, then Prometheus and Alertmanager; the logging-in exporters get their password on stdin", () => {
+    const steps = plan({ phase: "single" }, [shop, files], undefined, {});
+    expect(steps.topology.monitoring).toBe("web-1");
+    expect(graph(steps)["web-1"]!.filter((step) => /exporter|monitoring/.test(step))).toEqual([
+      "exporters ← firewall, web",
+      "mysqld-exporter ← exporters, mysql [mysql-exporter]",
+      "redis-exporter ← exporters, redis [redis]",
+      "monitoring ← exporters",
+    ]);
+    const script = rendered(steps, "web-1-monitoring").create;
+    expect(script).toContain("checked promtool check config /etc/prometheus/prometheus.yml");
+    expect(script).toContain("checked amtool check-config /etc/prometheus/alertmanager.yml");
+    // The primary makes the exporter's MariaDB account, from the password stdin brought.
+    expect(rendered(steps, "web-1-mysqld-exporter").create).toContain(
+      "GRANT PROCESS, BINLOG MONITOR, REPLICA MONITOR ON *.* TO 'megaweb_exporter'@'localhost';",
+    );
+  });
+
+  it("four-server: Prometheus on the worker, every host's exporters answer to it alone, and the receivers' credentials arrive in steps of their own", () => {
+    const receivers = { webhooks: [{ url: "https://hooks.example.com/megaweb", bearerToken: { secure: "v1:token" } }] };
+    const steps = plan({ phase: "four-server" }, [shop], undefined, { receivers });
+    expect(steps.topology.monitoring).toBe("worker-1");
+    expect(graph(steps)["worker-1"]!.filter((step) => /exporter|monitoring|secret/.test(step))).toEqual([
+      "exporters ← firewall",
+      "secret-alert-webhook-1-token ← exporters [alert-webhook-1-token]",
+      "monitoring ← exporters, secret-alert-webhook-1-token",
+    ]);
+    const nftables = (host: string) => rendered(steps, `${host}-firewall`).files[0]!.content;
+    expect(nftables("mysql-1")).toContain("ip saddr { <worker-1 private IP> } tcp dport 9100 accept");
+    expect(nftables("mysql-1")).toContain("ip saddr { <worker-1 private IP> } tcp dport 9104 accept");
+    expect(nftables("web-1")).not.toMatch(/tcp dport 9104/);
+    expect(nftables("worker-1")).toContain("ip saddr { <web-1 private IP> } tcp dport 9090 accept");
+    expect(nftables("worker-1")).not.toMatch(/tcp dport 9093/);
+    const prometheus = rendered(steps, "worker-1-monitoring").files.find((file) => file.path === "/etc/prometheus/prometheus.yml")!.content;
+    for (const target of ["<web-1 private IP>:9100", "<mysql-1 private IP>:9104", "<redis-1 private IP>:9121", "<web-1 private IP>:9113"]) {
+      expect(prometheus).toContain(target);
+    }
+  });
+
+  it("leaves monitoring out when the stack turns it off, but not the hardening", () => {
+    const steps = plan({ phase: "single" }, [shop]);
+    expect(steps.topology.monitoring).toBeUndefined();
+    expect(steps.steps.map((step) => step.name).filter((name) => /exporter|monitoring/.test(name))).toEqual([]);
+    expect(steps.topology.firewall.map((rule) => rule.port)).not.toContain(9100);
+    expect(rendered(steps, "web-1-hardening").create).toContain("checked fail2ban-client -t");
   });
 });

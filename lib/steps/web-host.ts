@@ -1,0 +1,13 @@
+import type { PlannedHost, TopologyPlan } from "../plan/topology";
+import type { HostFacts } from "../render/context";
+import type { DeployFacts } from "./step";
+
+/** More than one web node: PHP sessions must live where every node reads them, in Redis. */
+export function sharesSessions(topology: TopologyPlan): boolean {
+  return topology.hosts.filter((host) => host.roles.includes("web")).length > 1;
+}
+
+/** What the web renderers know of a web host at deploy time; every step that renders its files starts from this. */
+export function webHostFacts(topology: TopologyPlan, host: PlannedHost, at: DeployFacts): HostFacts {
+  return { name: host.name, memoryMb: at.facts(host.name).memoryMb, roles: host.roles, sharedSessions: sharesSessions(topology) };
+}

@@ -1,0 +1,68 @@
+# {{domain}}: its database `{{database}}` moves from this host to {{targetHost}} once, while its .env
+# still names another host (lib/render/DEPLOY.md, "Growth that keeps the data"). The site's
+# credentials for the new copy arrive on stdin, never in a command line.
+env_file={{envFile}}
+current=
+# No .env yet: a new stack, whose data was never anywhere else.
+if [ -f "$env_file" ]; then current=$(sed -n 's/^DB_HOST=//p' "$env_file" | tail -n 1 | tr -d "\"'"); fi
+if [ -z "$current" ] || [ "$current" = {{targetHost}} ]; then
+  echo "megaweb: {{domain}}: its database is where the plan puts it ({{targetHost}}); nothing to move"
+  exit 0
+fi
+umask 077
+target_cnf=$(mktemp)
+trap 'rm -f "$target_cnf"' EXIT
+cat >"$target_cnf"
+target() { mariadb --defaults-extra-file="$target_cnf" "$@"; }
+here() { mariadb -N -B "$@"; }
+
+tables=$(target -N -B -e "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = '{{database}}'")
+if [ "$tables" != 0 ]; then
+  echo "megaweb: {{domain}}: \`{{database}}\` on {{targetHost}} has $tables tables already and its .env still names $current; both copies are kept, move one aside and run again" >&2
+  exit 1
+fi
+
+# The window where the site cannot write starts here: its accounts lose their write grants on this
+# copy, and their open connections are closed (a database grant binds a connection only at its
+# next USE, and pooled connections never send one).
+mapfile -t accounts < <(here -e "SELECT CONCAT(QUOTE(User), '@', QUOTE(Host)) FROM mysql.user WHERE User = '{{user}}'")
+writes="INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, INDEX, CREATE VIEW, TRIGGER"
+give_back() {
+  local account
+  for account in "${accounts[@]}"; do here -e "GRANT ALL PRIVILEGES ON \`{{database}}\`.* TO $account"; done
+}
+for account in "${accounts[@]}"; do here -e "REVOKE $writes ON \`{{database}}\`.* FROM $account"; done
+# Connections opened after the REVOKE get the new grants; those open before it are closed, and
+# the copy waits until they are gone (KILL returns first): a commit racing one lands before the
+# copy's snapshot.
+mapfile -t open_before < <(here -e "SELECT ID FROM information_schema.PROCESSLIST WHERE USER = '{{user}}'")
+for id in "${open_before[@]}"; do here -e "KILL CONNECTION $id" 2>/dev/null || true; done
+refused_since=$EPOCHREALTIME
+if [ ${#open_before[@]} -gt 0 ]; then
+  for _ in $(seq 100); do
+    [ "$(here -e "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID IN ($(
+      IFS=,
+      echo "${open_before[*]}"
+    ))")" = 0 ] && break
+    sleep 0.1
+  done
+fi
+
+if ! mariadb-dump --single-transaction --routines --triggers --no-create-db --skip-add-locks {{database}} | target {{database}}; then
+  give_back
+  echo "megaweb: {{domain}}: copying \`{{database}}\` to {{targetHost}} failed; this copy takes writes again" >&2
+  exit 1
+fi
+
+# Every table's checksum on both sides, or the site keeps this copy.
+mapfile -t names < <(here -e "SELECT table_name FROM information_schema.tables WHERE table_schema = '{{database}}' AND table_type = 'BASE TABLE' ORDER BY table_name")
+for name in "${names[@]}"; do
+  old=$(here -e "CHECKSUM TABLE \`{{database}}\`.\`$name\`" | cut -f 2)
+  new=$(target -N -B -e "CHECKSUM TABLE \`{{database}}\`.\`$name\`" | cut -f 2)
+  if [ "$old" != "$new" ]; then
+    give_back
+    echo "megaweb: {{domain}}: table $name differs on {{targetHost}} (checksum $new, here $old); this copy takes writes again, the new one is left to inspect" >&2
+    exit 1
+  fi
+done
+echo "megaweb: {{domain}}: \`{{database}}\` is on {{targetHost}} (${#names[@]} tables, checksums equal, $(awk -v start="$refused_since" -v now="$EPOCHREALTIME" 'BEGIN { printf "%.1f", now - start }') s); this copy stays, read-only, until forgotten"

@@ -1,0 +1,2 @@
+# {{domain}} left the config (or this host): its user goes. Its home is kept aside, not deleted.
+{{> homeAside}}

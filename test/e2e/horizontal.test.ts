@@ -1,0 +1,445 @@
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { planRollback } from "../../lib/render/deploy";
+import { eventually, startLoad, summarize, type LoadSummary } from "../faults/measure";
+import { buildApp, deployFromOwnBuild, rebuilt } from "./app-build";
+import { LocalStack, type Machine, Timings } from "./local-stack";
+import { readSamplePage, SampleAppRepository } from "../daemons/sample-app-repository";
+
+/**
+ * The horizontal phase on local machines through the real engine: an HAProxy load balancer, three
+ * web nodes, MySQL, Redis and a worker, from bare machines to serving with one `pulumi up`. Then
+ * the balancer's promises under faults caused while a bounded load runs, a site's releases rolled
+ * node by node under load, growth to a fourth web node, and the firewall matrix as nmap sees it
+ * from outside the cluster and from each role.
+ */
+
+/**
+ * A role per machine. The `none` machine stays out of the stack at first: a client outside the
+ * cluster (denied by shop, scanning the firewalls), then the fourth web node the cluster grows into.
+ */
+const roles = ["loadbalancer", "web", "web", "web", "mysql", "redis", "worker", "none"] as const;
+const local = new LocalStack("horiz", "horizontal", join(__dirname, "fixtures", "Pulumi.horizontal.yaml"), roles);
+const timings = new Timings("e2e-horizontal-timings.json");
+const figures: Record<string, unknown> = {};
+
+let lb: Machine;
+let webs: Machine[];
+let mysql: Machine;
+let redis: Machine;
+let worker: Machine;
+/** Outside the cluster until the growth test makes it web-4. */
+let outside: Machine;
+let gateway: string;
+
+const shop = "shop.megaweb.test";
+const account = "account.megaweb.test";
+const sites = [shop, account] as const;
+/** Deploys the sample app from a repository this test serves. */
+const app = "app.megaweb.test";
+let sampleApp: SampleAppRepository;
+const orchestrator = "orchestrator.megaweb.test";
+const docroot = (domain: string) => `/var/www/${domain.replaceAll(".", "_")}/public`;
+const siteUser = (domain: string) => domain.replaceAll(".", "_");
+
+/** What each site's probe answers: the node, the client address nginx saw, and the session. */
+const probe = `<?php
+header("Content-Type: application/json");
+if (isset($_GET["session"])) {
+    if (isset($_GET["id"])) session_id($_GET["id"]);
+    session_start();
+    if (isset($_GET["set"])) $_SESSION["value"] = $_GET["set"];
+}
+echo json_encode(["node" => gethostname(), "client" => $_SERVER["REMOTE_ADDR"], "id" => session_id(), "value" => $_SESSION["value"] ?? null]);
+`;
+
+interface ProbeAnswer {
+  node: string;
+  client: string;
+  id: string;
+  value: string | null;
+}
+
+/** An SSH command that does not block the event loop, so a load keeps running meanwhile. */
+function sshAsync(machine: Machine, command: string, timeoutMs = 120_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile("ssh", machine.sshArguments(command), { encoding: "utf8", timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) =>
+      error ? reject(new Error(`ssh ${machine.address} ${command}: ${stderr || error.message}`)) : resolve(stdout),
+    );
+  });
+}
+
+async function throughBalancer(domain: string, path: string): Promise<ProbeAnswer> {
+  const answer = await lb.get(domain, path);
+  if (answer.status !== 200) throw new Error(`${domain}${path} answered ${answer.status}`);
+  return JSON.parse(answer.body) as ProbeAnswer;
+}
+
+/** The web_http servers' states, from HAProxy's stats socket. */
+async function serverStates(): Promise<Record<string, string>> {
+  const csv = await sshAsync(lb, "echo 'show stat' | socat stdio /run/haproxy/admin.sock");
+  const rows = csv.split("\n").map((line) => line.split(","));
+  const header = rows[0]!.map((cell) => cell.replace(/^# /, ""));
+  const column = (name: string) => header.indexOf(name);
+  return Object.fromEntries(
+    rows
+      .filter((row) => row[column("pxname")] === "web_http" && /^web-\d+$/.test(row[column("svname")] ?? ""))
+      .map((row) => [row[column("svname")], row[column("status")]]),
+  );
+}
+
+/**
+ * Causes `fault` on web-2 three seconds into a bounded load through the balancer, and measures
+ * the failed requests and how long web-2 stayed in the pool after the fault.
+ */
+async function underLoad(fault: string): Promise<LoadSummary & { secondsToLeavePool: number }> {
+  const load = startLoad(() => throughBalancer(shop, "/probe.php"), { maxOperations: 3000, maxSeconds: 25, concurrency: 4, pauseMs: 20, timeoutMs: 10_000 });
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  const faultAt = Date.now();
+  await sshAsync(webs[1]!, fault);
+  await eventually("web-2 leaves the pool", async () => ((await serverStates())["web-2"]?.startsWith("DOWN") ? true : undefined), 30);
+  const secondsToLeavePool = Math.round((Date.now() - faultAt) / 100) / 10;
+  const summary = summarize(await load.done);
+  return { ...summary, secondsToLeavePool };
+}
+
+async function allUp(count: number): Promise<void> {
+  await eventually(`${count} web nodes up`, async () => {
+    const states = Object.values(await serverStates());
+    return states.length === count && states.every((state) => state === "UP") ? true : undefined;
+  });
+}
+
+function installProbes(machine: Machine): void {
+  for (const domain of sites) {
+    machine.ssh(`install -m 0640 -o ${siteUser(domain)} -g www-data /dev/stdin ${docroot(domain)}/probe.php`, probe);
+  }
+}
+
+/** Steps the engine would touch, as `op name`, from `pulumi preview --json`. */
+function plannedChanges(previewJson: string): string[] {
+  const preview = JSON.parse(previewJson) as { steps?: { op: string; urn: string }[] };
+  return (preview.steps ?? []).filter((step) => step.op !== "same").map((step) => `${step.op} ${step.urn.split("::").pop()}`);
+}
+
+/** The sample app's version, through the balancer. */
+async function appVersion(): Promise<string | undefined> {
+  const answer = await lb.get(app, "/");
+  if (answer.status !== 200) throw new Error(`${app}/ answered ${answer.status}`);
+  return readSamplePage(answer.body).version;
+}
+
+const liveRelease = (web: Machine) => web.ssh(`readlink /var/www/${siteUser(app)}/current`).trim();
+
+/** Edits the app site's `code` in the stack file. */
+function editCode(edit: (code: Record<string, unknown>) => void): void {
+  local.editSites((config) => edit(config.find((site) => site.domain === app)!.code as Record<string, unknown>));
+}
+
+/** Nine answers through the balancer (three rounds of the three nodes) at `version`, and one live release on every node. */
+async function expectVersionEverywhere(version: string): Promise<void> {
+  expect(await Promise.all(Array.from({ length: 9 }, () => appVersion()))).toEqual(Array.from({ length: 9 }, () => version));
+  expect(new Set(webs.map((web) => liveRelease(web))).size).toBe(1);
+}
+
+/**
+ * Makes a change with `change`, then runs `pulumi up` under a bounded load of `request` through
+ * the balancer while HAProxy's server states are sampled every 200 ms: the `up`'s time, failed
+ * requests, how long each node was drained, and the most drained at once.
+ */
+async function rollUnderLoad(change: () => void, request: () => Promise<unknown>) {
+  change();
+  const load = startLoad(request, { maxOperations: 100_000, maxSeconds: 600, concurrency: 4, pauseMs: 20, timeoutMs: 10_000 });
+  const drainedSamples: { at: number; drained: string[] }[] = [];
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      const states = await serverStates().catch(() => ({}) as Record<string, string>);
+      drainedSamples.push({ at: Date.now(), drained: Object.entries(states).flatMap(([name, state]) => (state.startsWith("DRAIN") ? [name] : [])) });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  })();
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  const startedAt = Date.now();
+  try {
+    await local.pulumiAsync(["up", "--yes", "--skip-preview"], 900);
+  } finally {
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    load.stop();
+    sampling = false;
+    await sampler;
+  }
+  const upSeconds = (Date.now() - startedAt) / 1000;
+  const summary = summarize(await load.done);
+  const secondsDrained: Record<string, number> = {};
+  for (const [index, sample] of drainedSamples.entries()) {
+    const next = drainedSamples[index + 1];
+    if (next === undefined) break;
+    for (const name of sample.drained) secondsDrained[name] = Math.round(((secondsDrained[name] ?? 0) + (next.at - sample.at) / 1000) * 10) / 10;
+  }
+  return {
+    upSeconds,
+    requests: summary.operations,
+    failed: summary.failed,
+    errors: summary.errors,
+    secondsDrained,
+    mostDrainedAtOnce: Math.max(...drainedSamples.map((sample) => sample.drained.length)),
+  };
+}
+
+/** Resources of the engine's output that it created, updated, replaced or deleted. */
+function changedResources(output: string): string[] {
+  return [...output.matchAll(/^\s*[-+~]+\s+\S+\s+(\S+)\s+(created|updated|replaced|deleted)\b/gm)].map((match) => `${match[1]} ${match[2]}`);
+}
+
+/** SSH, HTTP(S), the app, Apache's and OpenLiteSpeed's loopback ports, MySQL, Redis, the balancer agent, Sentinel. */
+const scannedPorts = "22,80,443,3000,3306,6379,8080,8088,9777,26379";
+const nmapArgs = (targets: readonly Machine[]) => [
+  ...["-Pn", "-n", "-sT", "--max-retries", "1", "--host-timeout", "60s", "-p", scannedPorts, "--open", "-oG", "-"],
+  ...targets.map((target) => target.address),
+];
+
+/** The open ports of each target an nmap connect scan from `from` (a machine, or this host) finds, as `address:port`. */
+async function openPorts(from: Machine | "this host", targets: readonly Machine[]): Promise<string[]> {
+  const output =
+    from === "this host"
+      ? await new Promise<string>((resolve, reject) =>
+          execFile("nmap", nmapArgs(targets), { encoding: "utf8", timeout: 300_000 }, (error, stdout) => (error ? reject(error) : resolve(stdout))),
+        )
+      : await sshAsync(from, `nmap ${nmapArgs(targets).join(" ")}`);
+  return output.split("\n").flatMap((line) => {
+    const match = /^Host: (\S+) .*Ports: (.*)$/.exec(line);
+    if (match === null) return [];
+    return match[2]!.split(", ").flatMap((entry) => (entry.split("/")[1] === "open" ? [`${match[1]}:${entry.split("/")[0]}`] : []));
+  });
+}
+
+describe.sequential("the horizontal phase on local machines, with the real engine", () => {
+  beforeAll(async () => {
+    if (process.platform !== "linux" || process.getuid?.() !== 0)
+      throw new Error("the end-to-end test needs Linux and root (it boots systemd-nspawn machines)");
+    local.destroy();
+    await timings.time("app build", buildApp);
+    await timings.time("machines booted (8, in parallel)", () => local.prepare());
+    deployFromOwnBuild(local, randomBytes(24).toString("hex"));
+    const hosts = JSON.parse(readFileSync(`/var/lib/megaweb/machines/${local.machineSet}/hosts.json`, "utf8")) as { gateway: string };
+    gateway = hosts.gateway;
+    [lb, ...webs] = [0, 1, 2, 3].map((index) => local.machine(index)) as [Machine, ...Machine[]];
+    [mysql, redis, worker, outside] = [4, 5, 6, 7].map((index) => local.machine(index)) as [Machine, Machine, Machine, Machine];
+    // SSH only from the machine running Pulumi, so a scan from elsewhere finds it shut.
+    local.pulumiOk(["config", "set", "--path", "megaweb:adminCidrs[0]", `${gateway}/32`]);
+    sampleApp = await SampleAppRepository.serve(gateway);
+    local.editSites((config) => {
+      config[0]!.access = { deny: [outside.address] };
+      config.find((site) => site.domain === app)!.code = { repository: sampleApp.url, migrate: "php bin/console migrate" };
+    });
+    // The client outside the cluster gets its tools while the cluster comes up (its output is not read, so nothing waits on it).
+    const outsideTools = sshAsync(outside, "apt-get update -qq && apt-get install -y -qq --no-install-recommends nmap curl >/dev/null", 900_000);
+    await timings.time("bare to serving (pulumi up)", () => local.pulumiOk(["up", "--yes", "--skip-preview"], 1500));
+    for (const web of webs) installProbes(web);
+    await Promise.all([outsideTools, sshAsync(lb, "apt-get install -y -qq --no-install-recommends socat >/dev/null", 300_000)]);
+    await allUp(3);
+  }, 1_800_000);
+
+  afterAll(async () => {
+    if (lb !== undefined) figures.memory = memoryOf([...new Set([lb, ...webs, outside, mysql, redis, worker])]);
+    console.log("horizontal figures:", JSON.stringify(figures, null, 2));
+    timings.save();
+    await sampleApp?.stop();
+    local.destroyOk();
+  }, 300_000);
+
+  it("serves through HAProxy from every web node, each seeing the client's own address", async () => {
+    const answers = await Promise.all(Array.from({ length: 6 }, () => throughBalancer(shop, "/probe.php")));
+    expect(new Set(answers.map((answer) => answer.node)).size).toBe(3);
+    for (const answer of answers) expect(answer.client).toBe(gateway);
+    const config = lb.ssh("cat /etc/haproxy/haproxy.cfg");
+    expect(config).toMatch(/^ {4}maxconn 99\d\d$/m);
+  });
+
+  it("keeps a denied client denied through the balancer, whatever X-Forwarded-For it sends", () => {
+    const status = (headers: string) =>
+      outside.ssh(`curl -s -o /dev/null -w '%{http_code}' ${headers} -H 'Host: ${shop}' http://${lb.address}/probe.php`).trim();
+    expect(status("")).toBe("403");
+    expect(status(`-H 'X-Forwarded-For: ${gateway}'`)).toBe("403");
+    expect(outside.ssh(`curl -s -o /dev/null -w '%{http_code}' -H 'Host: ${account}' http://${lb.address}/probe.php`).trim()).toBe("200");
+  });
+
+  it("reads a session written through one node from the others, and from the sibling site sharing its cookie", async () => {
+    const written = await throughBalancer(shop, "/probe.php?session=1&set=written-by-shop");
+    const reads = [];
+    for (let read = 0; read < 6; read++) reads.push(await throughBalancer(read % 2 === 0 ? shop : account, `/probe.php?session=1&id=${written.id}`));
+    expect(reads.filter((read) => read.node !== written.node).length).toBeGreaterThan(0);
+    for (const read of reads) expect(read).toMatchObject({ id: written.id, value: "written-by-shop" });
+    // The Redis password is in no process's command line, and its file is root's alone ([h]: the pattern does not match this command's own line).
+    const passwordSeen = webs[0]!.ssh(`pgrep -fa 'aut[h]=' | wc -l; stat -c '%a %U' /etc/php/8.2/fpm/sessions/${siteUser(shop)}.conf`);
+    expect(passwordSeen.trim().split("\n")).toEqual(["0", "600 root"]);
+  });
+
+  it("takes a node whose PHP-FPM stops out of the pool under load, with at most 1 % of requests failed", async () => {
+    const result = await underLoad(`systemctl stop php8.2-fpm-site@${siteUser(shop)}`);
+    figures.fpmStopped = result;
+    expect(result.failureRate).toBeLessThanOrEqual(0.01);
+    await sshAsync(webs[1]!, `systemctl start php8.2-fpm-site@${siteUser(shop)}`);
+    await allUp(3);
+  }, 120_000);
+
+  it("takes a killed web node (nginx and PHP-FPM SIGKILLed) out of the pool under load, with at most 1 % of requests failed", async () => {
+    // Every nginx and PHP-FPM process by its name: `systemctl kill` fails on the local machines' cgroups
+    // ("Failed to send signal SIGKILL to auxiliary processes: Input/output error"), whatever it killed before.
+    const kill = `for process in /proc/[0-9]*; do case $(cat $process/comm 2>/dev/null) in nginx | php-fpm8.2) kill -KILL \${process#/proc/} 2>/dev/null || true ;; esac; done`;
+    try {
+      const result = await underLoad(kill);
+      figures.webNodeKilled = result;
+      expect(result.failureRate).toBeLessThanOrEqual(0.01);
+    } finally {
+      // Back in the pool even when the fault's figures fail, so the growth test starts from 3 nodes up.
+      await sshAsync(
+        webs[1]!,
+        `systemctl reset-failed; systemctl restart nginx ${[...sites, app].map((domain) => `php8.2-fpm-site@${siteUser(domain)}`).join(" ")}`,
+      );
+    }
+    await allUp(3);
+  }, 120_000);
+
+  it("answers from outside the cluster only on HTTP and HTTPS at the load balancer", async () => {
+    const cluster = [lb, ...webs, mysql, redis, worker];
+    expect((await openPorts(outside, cluster)).sort()).toEqual([`${lb.address}:443`, `${lb.address}:80`]);
+  }, 300_000);
+
+  it("answers the operators' CIDR (this host) on SSH everywhere, and on HTTP only at the load balancer", async () => {
+    const cluster = [lb, ...webs, mysql, redis, worker];
+    expect((await openPorts("this host", cluster)).sort()).toEqual(
+      [...cluster.map((machine) => `${machine.address}:22`), `${lb.address}:443`, `${lb.address}:80`].sort(),
+    );
+  }, 300_000);
+
+  it("lets each role reach exactly what the firewall matrix gives it: MySQL and Redis only from their clients", async () => {
+    const everyone = [lb, ...webs, mysql, redis, worker];
+    await Promise.all(everyone.map((machine) => sshAsync(machine, "apt-get install -y -qq --no-install-recommends nmap >/dev/null", 300_000)));
+    const from = async (machine: Machine) =>
+      (
+        await openPorts(
+          machine,
+          everyone.filter((other) => other !== machine),
+        )
+      ).sort();
+    const data = [`${mysql.address}:3306`, `${redis.address}:6379`].sort();
+    // The balancer alone reaches the web nodes' agents.
+    expect(await from(lb)).toEqual(webs.flatMap((web) => [`${web.address}:443`, `${web.address}:80`, `${web.address}:9777`]).sort());
+    expect(await from(webs[0]!)).toEqual([`${lb.address}:443`, `${lb.address}:80`, ...data].sort());
+    expect(await from(worker)).toEqual([`${lb.address}:443`, `${lb.address}:80`, ...data].sort());
+    expect(await from(mysql)).toEqual([`${lb.address}:443`, `${lb.address}:80`]);
+    expect(await from(redis)).toEqual([`${lb.address}:443`, `${lb.address}:80`]);
+  }, 600_000);
+
+  it("serves the sample app from every node, at the release each node's deploy put live", async () => {
+    const pages = await Promise.all(Array.from({ length: 6 }, () => appVersion()));
+    expect(pages).toEqual(Array.from({ length: 6 }, () => "1.0.0"));
+    expect(new Set(webs.map((web) => liveRelease(web))).size).toBe(1);
+  });
+
+  it("rolls a new release node by node under load: no failed request, one node drained at a time, every node on the new release", async () => {
+    const rolled = await rollUnderLoad(() => editCode((code) => (code.ref = sampleApp.commitVersion("1.1.0"))), appVersion);
+    await expectVersionEverywhere("1.1.0");
+    figures.rollingDeploy = rolled;
+    expect(rolled.failed).toBe(0);
+    expect(rolled.mostDrainedAtOnce).toBe(1);
+    expect(Object.keys(rolled.secondsDrained).sort()).toEqual(["web-1", "web-2", "web-3"]);
+  }, 900_000);
+
+  it("rolls back the same way, by pinning the release live before", async () => {
+    const listing = await sshAsync(webs[0]!, `megaweb-deploy ${siteUser(app)} --list`);
+    const rollback = planRollback(2, listing);
+    if (rollback instanceof Error) throw rollback;
+    const rolled = await rollUnderLoad(() => editCode((code) => (code.release = rollback.release)), appVersion);
+    await expectVersionEverywhere("1.0.0");
+    figures.rollingRollback = rolled;
+    expect(rolled.failed).toBe(0);
+    expect(rolled.mostDrainedAtOnce).toBe(1);
+    for (const web of webs) expect(liveRelease(web)).toBe(`releases/${rollback.release}`);
+    // The pin names a release only these nodes have built; a node added later builds from a ref.
+    // Back to a ref that makes the same release: no node deploys anything.
+    editCode((code) => {
+      delete code.release;
+      code.ref = sampleApp.commits.get("1.0.0");
+    });
+    await local.pulumiAsync(["up", "--yes", "--skip-preview"], 900);
+    for (const web of webs) expect(liveRelease(web)).toBe(`releases/${rollback.release}`);
+  }, 900_000);
+
+  it("rolls a new build of the orchestrator node by node under load: no failed request, one node drained at a time", async () => {
+    // The release each machine's unit runs from.
+    const releases = () =>
+      Promise.all(
+        [...webs, worker].map(async (machine) =>
+          (
+            await sshAsync(
+              machine,
+              "systemctl show -p ExecStart --value orchestrator-web orchestrator-worker | grep -o '/opt/megaweb/orchestrator/[^/ ]*' | head -n 1",
+            )
+          ).trim(),
+        ),
+      );
+    const before = await releases();
+    const rolled = await rollUnderLoad(
+      () => {
+        const build = rebuilt(local, "second-build", (root) => writeFileSync(join(root, "BUILD"), "second\n"));
+        local.pulumiOk(["config", "set", "--path", "megaweb:app.artifact", build]);
+      },
+      async () => {
+        const answer = await lb.get(orchestrator, "/api/health");
+        if (answer.status !== 200) throw new Error(`${orchestrator}/api/health answered ${answer.status}`);
+        return answer.status;
+      },
+    );
+    figures.rollingAppDeploy = rolled;
+    expect(rolled.failed).toBe(0);
+    expect(rolled.mostDrainedAtOnce).toBe(1);
+    expect(Object.keys(rolled.secondsDrained).sort()).toEqual(["web-1", "web-2", "web-3"]);
+    const after = await releases();
+    for (const [index, release] of after.entries()) expect(release).not.toBe(before[index]);
+    expect(new Set(after).size).toBe(1);
+  }, 900_000);
+
+  it("grows from 3 to 4 web nodes: one more host and backend, and no step of the other web nodes runs again", async () => {
+    local.pulumiOk(["config", "set", "--path", "megaweb:nodes.web", "4"]);
+    local.pulumiOk(["config", "set", "--path", "megaweb:hosts.web[3].address", outside.address]);
+    // What the engine plans, then what it did: nothing of web-1..3 in either.
+    const planned = plannedChanges(local.pulumiOk(["preview", "--json"]).stdout);
+    figures.growthPlanned = planned;
+    expect(planned.filter((change) => change.startsWith("create ") && !/-web-4-/.test(change))).toEqual([]);
+    expect(planned.filter((change) => /-web-[123]-/.test(change))).toEqual([]);
+    expect(planned).toContain("update megaweb-horizontal-provisioning-loadbalancer-1-haproxy");
+    const result = await timings.time("grow to 4 web nodes (pulumi up)", () => local.pulumiOk(["up", "--yes", "--skip-preview"], 1200));
+    const changed = changedResources(result.stdout);
+    expect(changed.filter((change) => /-web-[123]-/.test(change))).toEqual([]);
+    expect(changed).toContain("megaweb-horizontal-provisioning-loadbalancer-1-haproxy updated");
+    webs.push(outside);
+    installProbes(outside);
+    await allUp(4);
+    const answers = await Promise.all(Array.from({ length: 8 }, () => throughBalancer(shop, "/probe.php")));
+    expect(new Set(answers.map((answer) => answer.node)).size).toBe(4);
+  }, 1_300_000);
+
+  it("changes nothing on a second up", async () => {
+    await timings.time("no-change up", () => local.pulumiOk(["up", "--yes", "--skip-preview", "--expect-no-changes"], 600));
+  }, 700_000);
+});
+
+/** Resident memory of every process on each machine, in MB: the cluster's footprint as its machines see it. */
+function memoryOf(machines: readonly Machine[]): Record<string, number> {
+  const perMachine = Object.fromEntries(
+    machines.map((machine) => {
+      try {
+        return [machine.address, Math.round(Number(machine.ssh("ps -eo rss= | awk '{ total += $1 } END { print total }'")) / 1024)];
+      } catch {
+        return [machine.address, Number.NaN];
+      }
+    }),
+  );
+  return { ...perMachine, totalMb: Object.values(perMachine).reduce((sum, value) => sum + value, 0) };
+}

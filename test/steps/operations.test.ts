@@ -1,0 +1,159 @@
+import { describe, expect, it } from "vitest";
+import { placeholderPattern, secretName } from "../../lib/plan/cluster";
+import { planTopology } from "../../lib/plan/topology";
+import { ConfigError } from "../../lib/schema/errors";
+import { parseStack } from "../../lib/schema/stack";
+import { filesPerHost, planSteps, type StepPlan } from "../../lib/steps/plan";
+import { plannedFacts } from "../../lib/steps/planned-facts";
+
+/** Certificates and backups in the step plan: which steps, on which host, after what, with which secrets. */
+
+const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGnmPRvX2XbQ3RRkXhhD0yRSsOEv7Ba9rTfZrgqlIWcm ops@example";
+const shop = { domain: "shop.example.com", database: {}, php: { memoryLimit: "96M", extensions: ["mysql", "redis"] }, pool: { maxChildren: 4 } };
+const secure = { domain: "secure.example.com", kind: "static", tls: { mode: "letsencrypt", email: "ops@example.com" } };
+const sftp = { destination: { kind: "sftp" } };
+
+function plan(input: Record<string, unknown>): StepPlan {
+  const stack = parseStack({ sshPublicKeys: [key], adminCidrs: ["203.0.113.0/24"], ...input });
+  return planSteps(stack, planTopology(stack));
+}
+const step = (steps: StepPlan, name: string) => {
+  const found = steps.steps.find((each) => each.name === name);
+  if (found?.kind !== "command") throw new Error(`no command step ${name}`);
+  return found;
+};
+const render = (steps: StepPlan, name: string) => step(steps, name).render(plannedFacts(steps));
+const problems = (input: Record<string, unknown>) => {
+  try {
+    parseStack(input);
+    return [];
+  } catch (error) {
+    return (error as ConfigError).message.split("\n");
+  }
+};
+
+describe("certificates in the step plan", () => {
+  const steps = plan({ sites: [shop, secure], certificates: { acmeDirectory: "letsencrypt-staging" } });
+
+  it("issues each Let's Encrypt site in a step of its own after the site's step, and no other site gets one", () => {
+    const certificate = step(steps, "web-1-site-secure_example_com-certificate");
+    expect(certificate).toMatchObject({ host: "web-1", dependsOn: ["web-1-site-secure_example_com"], secrets: [], renderer: "certbot", undoable: true });
+    expect(steps.steps.filter((each) => each.name.endsWith("-certificate")).map((each) => each.name)).toEqual(["web-1-site-secure_example_com-certificate"]);
+    const script = render(steps, certificate.name).create;
+    expect(script).toContain("certbot certonly --config /etc/megaweb/certbot/secure_example_com.ini");
+    expect(script).toContain("server = https://acme-staging-v02.api.letsencrypt.org/directory");
+    expect(render(steps, certificate.name).delete).toContain("certbot delete --cert-name secure.example.com --non-interactive");
+  });
+
+  it("lets the site's own step write the HTTP-only vhost until the certificate exists, so a new site never fails nginx -t", () => {
+    const script = render(steps, "web-1-site-secure_example_com").create;
+    const [tlsBranch, httpBranch] = script.split("\nelse\n");
+    expect(tlsBranch).toContain("if [ -s /etc/letsencrypt/live/secure.example.com/fullchain.pem ]; then");
+    expect(tlsBranch).toContain("ssl_certificate /etc/letsencrypt/live/secure.example.com/fullchain.pem;");
+    expect(httpBranch).not.toContain("ssl_certificate");
+    expect(httpBranch).not.toContain("Strict-Transport-Security");
+    expect(httpBranch).toContain("/.well-known/acme-challenge/");
+  });
+
+  it("writes the renewal deploy hook and the certbot.service drop-in once per host", () => {
+    const files = filesPerHost(steps, plannedFacts(steps))
+      .get("web-1")!
+      .map((file) => file.path);
+    expect(files).toEqual(
+      expect.arrayContaining(["/etc/letsencrypt/renewal-hooks/deploy/megaweb-reload-nginx", "/etc/systemd/system/certbot.service.d/megaweb.conf"]),
+    );
+  });
+
+  it("refuses Let's Encrypt on more than one web node until the issuer and its challenge fallback are wired", () => {
+    expect(problems({ phase: "horizontal", sites: [shop, secure] })).toContain(
+      "sites[1].tls.mode: letsencrypt is issued on a single web host for now, and the horizontal phase has 3; use tls mode custom",
+    );
+  });
+});
+
+describe("backups in the step plan", () => {
+  it("single box with a backup host: the SFTP account on it, the password, the backup step, then the host's key let in", () => {
+    const steps = plan({ target: "existing", hosts: { web: [{ address: "198.18.0.2" }], backup: [{ address: "198.18.0.3" }] }, sites: [shop], backups: sftp });
+    expect(planTopology(steps.stack).hosts.map((host) => [host.name, host.roles])).toEqual([
+      ["web-1", ["web", "mysql", "redis", "worker", "monitoring"]],
+      ["backup-1", ["backup"]],
+    ]);
+    const backups = steps.steps.filter((each) => /-backup(-|$)/.test(each.name)).map((each) => [each.name, each.dependsOn, each.secrets.map(secretName)]);
+    expect(backups).toEqual([
+      ["backup-1-backup-server", ["backup-1-firewall"], []],
+      ["web-1-backup-password", ["web-1-firewall"], ["backup-password"]],
+      ["web-1-backup", ["web-1-backup-password", "backup-1-backup-server"], []],
+      ["backup-1-backup-client-web-1", ["backup-1-backup-server", "web-1-backup"], []],
+    ]);
+    // The password travels on stdin only; the script that writes it names no secret.
+    const password = render(steps, "web-1-backup-password");
+    expect(password.create).not.toMatch(placeholderPattern);
+    expect(password.stdin).toBe("<secret:backup-password>\n");
+    const backup = render(steps, "web-1-backup");
+    expect(backup.create).not.toMatch(placeholderPattern);
+    expect(backup.create).toContain("export RESTIC_REPOSITORY='sftp:megaweb-backup:/srv/megaweb-backup/web-1'");
+    expect(backup.create).toContain("HostName 198.18.0.3");
+    expect(backup.create).toContain("198.18.0.3 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPlannedHostKeyOfTheBackupHostPlannedHostKey");
+    expect(backup.create).toMatch(/databases=\(shop_example_com\)/);
+    // Only the backup host's own account accepts the host's key, for SFTP only.
+    const client = render(steps, "backup-1-backup-client-web-1").create;
+    expect(client).toContain("restrict ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPlannedKeyOfTheHostThatBacksUpPlannedKeyOfIt0 megaweb-backup@web-1");
+    expect(render(steps, "backup-1-backup-server").create).toContain("ForceCommand internal-sftp");
+  });
+
+  it("renders every certificate and backup step from the inputs it declares alone, as the components resolve them", () => {
+    const steps = plan({
+      target: "existing",
+      hosts: { web: [{ address: "198.18.0.2" }], backup: [{ address: "198.18.0.3" }] },
+      sites: [shop, secure],
+      backups: sftp,
+    });
+    const planned = plannedFacts(steps);
+    for (const each of steps.steps) {
+      if (each.kind !== "command" || !/-(backup|certificate)(-|$)/.test(each.name)) continue;
+      const declared = (kind: string, key: string) => {
+        if (!each.inputs.some((input) => input.kind === kind && (input.kind === "output" ? input.step : input.host) === key)) {
+          throw new Error(`${each.name} reads the ${kind} of ${key} without declaring it`);
+        }
+      };
+      const strict = {
+        facts: (host: string) => (declared("facts", host), planned.facts(host)),
+        privateIp: (host: string) => (declared("privateIp", host), planned.privateIp(host)),
+        output: (name: string) => (declared("output", name), planned.output(name)),
+      };
+      expect(() => each.render(strict), each.name).not.toThrow();
+    }
+  });
+
+  it("four servers: the site files from the web host, the databases from the MySQL primary and the RDB from the Redis primary", () => {
+    const steps = plan({
+      phase: "four-server",
+      nodes: { backup: 1 },
+      sites: [shop],
+      app: { domain: "orchestrator.example.com" },
+      backups: sftp,
+    });
+    const conf = (host: string) => render(steps, `${host}-backup`).files.find((file) => file.path.endsWith("backup.conf"))!.content;
+    expect(conf("web-1")).toMatch(/^databases=\(\)$/m);
+    expect(conf("web-1")).toContain("[shop.example.com]='/var/www/shop_example_com'");
+    expect(conf("mysql-1")).toMatch(/^databases=\(shop_example_com megaweb\)$/m);
+    expect(conf("mysql-1")).toMatch(/^redis_port=$/m);
+    expect(conf("redis-1")).toMatch(/^redis_port=6379$/m);
+    expect(steps.steps.some((each) => each.name.startsWith("worker-1-backup"))).toBe(false);
+  });
+
+  it("opens the backup host's SSH only to the hosts that back up there", () => {
+    const topology = planTopology(parseStack({ phase: "four-server", nodes: { backup: 1 }, backups: sftp }));
+    expect(topology.firewall.find((rule) => rule.role === "backup")).toMatchObject({
+      port: 22,
+      sources: [{ role: "web" }, { role: "mysql" }, { role: "redis" }].map((source) => ({ kind: "role", ...source })),
+    });
+  });
+
+  it("refuses SFTP backups without a host when the stack has no backup host", () => {
+    expect(problems({ backups: sftp })).toContain(
+      "backups.destination.host: is required when the stack has no backup host (give one: nodes.backup: 1, or hosts.backup on existing hosts)",
+    );
+    expect(problems({ nodes: { backup: 2 } })).toContain("nodes.backup: the single phase allows at most 1 backup host, got 2");
+  });
+});
