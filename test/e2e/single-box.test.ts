@@ -3,6 +3,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Page } from "playwright-core";
+import { HeadlessChromium } from "../../app/test/support/chromium";
 import { sshAudit, strictKexMarker } from "../hardening/ssh-audit";
 import { WebhookReceiver } from "../monitoring/loopback";
 import { planRollback } from "../../lib/render/deploy";
@@ -58,6 +60,33 @@ async function fireAndResolve(label: string, labels: Record<string, string>, cau
 function promQuery(query: string): { metric: Record<string, string>; value: [number, string] }[] {
   const body = machine.ssh(`curl -fsS --get --data-urlencode ${JSON.stringify(`query=${query}`)} http://${machine.address}:9090/api/v1/query`);
   return (JSON.parse(body) as { data: { result: { metric: Record<string, string>; value: [number, string] }[] } }).data.result;
+}
+
+/**
+ * Prometheus's UI as an operator reaches it: its port answers the monitoring role's hosts only and
+ * sshd forwards no ports, so each request the browser makes is asked on the box over SSH.
+ */
+async function viaSsh(page: Page, origin: string): Promise<void> {
+  await page.route(`${origin}/**`, async (route) => {
+    const request = route.request();
+    const asked = `curl -sS -o "$body" -w '%{http_code} %{content_type}' -X ${request.method()} ${
+      request.postData() === null ? "" : `-H 'Content-Type: ${request.headers()["content-type"]}' --data-binary @-`
+    } ${JSON.stringify(request.url())}`;
+    const answer = machine.ssh(`body=$(mktemp); ${asked}; echo; base64 -w0 "$body"; rm -f "$body"`, request.postData() ?? undefined);
+    const [status, ...rest] = answer.split("\n");
+    const [code, contentType] = status!.split(" ");
+    await route.fulfill({ status: Number(code), contentType: contentType || undefined, body: Buffer.from(rest.join(""), "base64") });
+  });
+}
+
+/** A Prometheus graph page of `expressions`, each over the last 24 hours. */
+function graphUrl(origin: string, expressions: readonly string[]): string {
+  const panels = expressions.flatMap((expression, index): [string, string][] => [
+    [`g${index}.expr`, expression],
+    [`g${index}.tab`, "0"],
+    [`g${index}.range_input`, "1d"],
+  ]);
+  return `${origin}/graph?${new URLSearchParams(panels).toString()}`;
 }
 
 let sampleApp: SampleAppRepository;
@@ -222,6 +251,29 @@ describe.sequential("the single box on a local machine, with the real engine", (
       rmSync(image, { force: true });
     }
   }, 420_000);
+
+  it("charts the last 24 hours per host and per site in Prometheus's UI, kept as screenshots", async () => {
+    const origin = `http://${machine.address}:9090`;
+    const browser = await HeadlessChromium.launch({ width: 1400, height: 900 });
+    try {
+      await viaSsh(browser.page, origin);
+      const pages = {
+        "monitoring-hosts-24h.png": ["host:cpu_utilisation:ratio", "host:memory_utilisation:ratio", 'host:filesystem_usage:ratio{mountpoint="/"}'],
+        "monitoring-sites-24h.png": ["site:http_requests:rate", 'sum by (site, status_class) (rate(megaweb_http_responses_total{job="mtail"}[5m]))'],
+      };
+      for (const [name, expressions] of Object.entries(pages)) {
+        await browser.page.goto(graphUrl(origin, expressions));
+        // Every panel drew a chart with a legend naming what it charts.
+        await expect.poll(() => browser.page.locator(".graph-legend").count(), { timeout: 60_000 }).toBe(expressions.length);
+        const legends = await browser.page.locator(".graph-legend").allTextContents();
+        console.log(`${name}: ${await browser.screenshot(name)}`);
+        if (name.includes("hosts")) for (const legend of legends) expect(legend).toContain('host="web-1"');
+        else expect(legends[0]).toEqual(expect.stringContaining(`site="${sites.shop.domain}"`));
+      }
+    } finally {
+      await browser.close();
+    }
+  }, 180_000);
 
   it("grades the box: Lynis hardening index at least 75 without warnings, ssh-audit without failures or warnings", () => {
     machine.ssh("apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends lynis >/dev/null");
