@@ -3,6 +3,7 @@ import { phaseComponent } from "../components/phases";
 import { deploymentProblems, PlanError } from "../lib/plan/topology";
 import { apiTokenProblems } from "../lib/schema/app";
 import { backupSecretProblems, backupSecretKeys } from "../lib/schema/backups";
+import { plaintextReceiverCredentials } from "../lib/schema/monitoring";
 import { ConfigError } from "../lib/schema/errors";
 import { parseStack, programSecretKeys, stackInputFromConfig } from "../lib/schema/stack";
 
@@ -20,6 +21,15 @@ function configValue(text: string): unknown {
   }
 }
 
+/**
+ * Whether Pulumi holds a config key as a secret: the language host lists them in
+ * PULUMI_CONFIG_SECRET_KEYS, which the SDK reads only in its internal `isConfigSecret`.
+ */
+function isSecretConfig(key: string): boolean {
+  const keys: unknown = JSON.parse(process.env.PULUMI_CONFIG_SECRET_KEYS ?? "[]");
+  return Array.isArray(keys) && keys.includes(key);
+}
+
 function readStack() {
   const raw = Object.entries(pulumi.runtime.allConfig()).filter(([key]) => !programSecretKeys.includes(key));
   try {
@@ -31,6 +41,7 @@ function readStack() {
       ...(stack.backups
         ? backupSecretProblems(stack.backups, { password: secrets[backupSecretKeys.password], s3SecretKey: secrets[backupSecretKeys.s3SecretKey] })
         : []),
+      ...plaintextReceiverCredentials(stack.monitoring, isSecretConfig("megaweb:monitoring")),
     ];
     if (tokenProblems.length > 0) throw new ConfigError(tokenProblems);
     const deployment = deploymentProblems(stack);
