@@ -89,6 +89,22 @@ describe("hosts and replication", () => {
   });
 });
 
+describe("the monitoring role as a property over phases", () => {
+  it.each(phases.flatMap((phase) => [0, 1].map((backup) => [phase, backup] as const)))(
+    "%s with %i backup host: Prometheus joins one host the plan already has, adding no host and no cost",
+    (phase, backup) => {
+      const unmonitored = plan({ phase, nodes: { backup } });
+      const monitored = planTopology({ ...Infrastructure.parse({ ...deployable, phase, nodes: { backup } }), monitoring: { enabled: true } });
+      expect(monitored.hosts.map((host) => host.name)).toEqual(unmonitored.hosts.map((host) => host.name));
+      expect(monitored.cost.monthlyTotal).toBe(unmonitored.cost.monthlyTotal);
+      const carriers = monitored.hosts.filter((host) => host.roles.includes("monitoring")).map((host) => host.name);
+      expect(carriers).toEqual([monitored.monitoring]);
+      // The single box monitors itself; larger phases put it on the first worker, never on the backup host.
+      expect(monitored.monitoring).toBe(phase === "single" ? "web-1" : "worker-1");
+    },
+  );
+});
+
 describe("the firewall matrix as a property over phases, load balancers and counts", () => {
   const internetFacing = (phase: string): Role => (phase === "single" || phase === "four-server" ? "web" : "loadbalancer");
   const combinations = phases.flatMap((phase) =>
