@@ -239,8 +239,8 @@ export class Machine {
     ];
   }
 
-  ssh(command: string, stdin?: string): string {
-    const result = spawnSync("ssh", this.sshArguments(command), { input: stdin, encoding: "utf8", timeout: 60_000 });
+  ssh(command: string, stdin?: string, timeoutMs = 60_000): string {
+    const result = spawnSync("ssh", this.sshArguments(command), { input: stdin, encoding: "utf8", timeout: timeoutMs });
     if (result.status !== 0) throw new Error(`ssh ${command} exited ${result.status}: ${result.stderr}`);
     return result.stdout;
   }
