@@ -32,7 +32,9 @@ export type ClusterSecret =
   /** The password the MariaDB exporter logs in with. */
   | { readonly kind: "mysqlExporter" }
   /** A credential of an alert receiver, as the stack's `monitoring.receivers` holds it: the relay's password, or a webhook's token by its place in the list (0-based). */
-  | { readonly kind: "alertReceiver"; readonly receiver: "email" | number };
+  | { readonly kind: "alertReceiver"; readonly receiver: "email" | number }
+  /** The DigitalOcean token the balancers' keepalived moves the reserved IP with (`megaweb:reservedIpToken`). */
+  | { readonly kind: "reservedIpToken" };
 
 /** The secret's name: the purpose a derived password is made for, and what its placeholder shows. */
 export function secretName(secret: ClusterSecret): string {
@@ -57,6 +59,8 @@ export function secretName(secret: ClusterSecret): string {
       return "mysql-exporter";
     case "alertReceiver":
       return secret.receiver === "email" ? "alert-email-password" : `alert-webhook-${secret.receiver + 1}-token`;
+    case "reservedIpToken":
+      return "reserved-ip-token";
   }
 }
 

@@ -50,6 +50,13 @@ export interface CommandResult {
   readonly stderr: string;
 }
 
+/** Every test that boots machines starts with `destroy` then `prepare`: both refuse a host that cannot boot them, before any work. */
+function requireMachineHost(): void {
+  if (process.platform !== "linux" || process.getuid?.() !== 0) {
+    throw new Error("the end-to-end tests need Linux and root (they boot systemd-nspawn machines)");
+  }
+}
+
 export class LocalStack {
   readonly workspace: string;
   readonly configFile: string;
@@ -90,11 +97,13 @@ export class LocalStack {
 
   /** Boots the machine and points the stack at it. */
   prepare(): void {
+    requireMachineHost();
     this.run("bash", ["scripts/demo.sh", "prepare"], repo, 900);
   }
 
   /** Removes the machine and the stack; safe to call when either is already gone. */
   destroy(): CommandResult {
+    requireMachineHost();
     return this.exec("bash", ["scripts/demo.sh", "destroy"], repo, 300);
   }
 
@@ -154,10 +163,13 @@ export class LocalStack {
     writeFileSync(this.configFile, document.toString());
   }
 
-  /** Sets one `megaweb:` key of the workspace's stack file to a plain (non-secret) value, structured or not. */
+  /**
+   * Sets a plain (non-secret) stack value, structured or not, in the workspace's stack file, keeping
+   * everything else as it is; `key` may be a path into a structured value (`megaweb:certificates.acmeDirectory`).
+   */
   setConfig(key: string, value: unknown): void {
     const document = parseDocument(readFileSync(this.configFile, "utf8"));
-    document.setIn(["config", key], document.createNode(value));
+    document.setIn(["config", ...key.split(".")], document.createNode(value));
     writeFileSync(this.configFile, document.toString());
   }
 
@@ -241,7 +253,7 @@ export class Machine {
 
   ssh(command: string, stdin?: string, timeoutMs = 60_000): string {
     const result = spawnSync("ssh", this.sshArguments(command), { input: stdin, encoding: "utf8", timeout: timeoutMs });
-    if (result.status !== 0) throw new Error(`ssh ${command} exited ${result.status}: ${result.stderr}`);
+    if (result.status !== 0) throw new Error(`ssh ${command} exited ${result.status}: ${result.stderr}${result.stdout}`);
     return result.stdout;
   }
 
