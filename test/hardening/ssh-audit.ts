@@ -5,11 +5,14 @@ export interface Audit {
   readonly warn: string[];
 }
 
+/** Installed by scripts/setup/25-ssh-audit.sh, which says why not Debian's. */
+const sshAuditProgram = `${process.env.MEGAWEB_CACHE ?? "/var/cache/megaweb"}/ssh-audit-3.2.0/bin/ssh-audit`;
+
 /** ssh-audit's findings on an sshd, one line per algorithm and level (its exit code only says the worst). */
 export function sshAudit(address: string, port = 22): Audit {
   let output: string;
   try {
-    output = execFileSync("ssh-audit", ["-n", "-p", String(port), address], { encoding: "utf8" });
+    output = execFileSync(sshAuditProgram, ["-n", "-p", String(port), address], { encoding: "utf8" });
   } catch (error) {
     output = (error as { stdout: string }).stdout;
   }
@@ -25,5 +28,3 @@ export function sshAudit(address: string, port = 22): Audit {
   return findings;
 }
 
-/** Debian's ssh-audit 2.5 predates the Terrapin fix (CVE-2023-48795) and calls the strict-KEX marker OpenSSH always sends unknown. */
-export const strictKexMarker = "kex kex-strict-s-v00@openssh.com: unknown algorithm";
