@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { planRollback } from "../../lib/render/deploy";
 import { eventually, startLoad, summarize, type LoadSummary } from "../faults/measure";
 import { buildApp, deployFromOwnBuild, rebuilt } from "./app-build";
+import { gradeHost } from "./hardening-grade";
 import { LocalStack, type Machine, Timings } from "./local-stack";
 import { readSamplePage, SampleAppRepository } from "../daemons/sample-app-repository";
 
@@ -422,6 +423,42 @@ describe.sequential("the horizontal phase on local machines, with the real engin
     const answers = await Promise.all(Array.from({ length: 8 }, () => throughBalancer(shop, "/probe.php")));
     expect(new Set(answers.map((answer) => answer.node)).size).toBe(4);
   }, 1_300_000);
+
+  it("scrapes every host of the cluster from the worker's Prometheus, over the private network", async () => {
+    const up = await eventually(
+      "every target of the worker's Prometheus up",
+      async () => {
+        const body = await sshAsync(worker, `curl -fsS http://${worker.address}:9090/api/v1/query?query=up`);
+        const samples = (JSON.parse(body) as { data: { result: { metric: Record<string, string>; value: [number, string] }[] } }).data.result;
+        const nodes = new Set(samples.filter((sample) => sample.metric.job === "node").map((sample) => sample.metric.instance!.split(":")[0]));
+        return samples.every((sample) => sample.value[1] === "1") && nodes.size === 6 ? samples : undefined;
+      },
+      120,
+    );
+    const jobs = [...new Set(up.map((sample) => sample.metric.job))].sort();
+    figures.scraped = { targets: up.length, jobs };
+    expect(jobs).toEqual(expect.arrayContaining(["mtail", "mysqld", "nginx", "node", "redis", "site-fpm"]));
+  }, 200_000);
+
+  it("grades every role's host: Lynis hardening index at least 75 without warnings, ssh-audit without failures or warnings", async () => {
+    // The roles side by side: Lynis takes minutes per host, mostly waiting on its own checks.
+    const grades = await Promise.all([
+      gradeHost(lb, "loadbalancer"),
+      gradeHost(webs[0]!, "web"),
+      gradeHost(mysql, "mysql"),
+      gradeHost(redis, "redis"),
+      gradeHost(worker, "worker (with monitoring)"),
+    ]);
+    console.log(
+      "hardening per role:",
+      JSON.stringify(grades.map(({ role, lynis, sshAudit }) => ({ role, index: lynis.hardeningIndex, warnings: lynis.warnings, sshAudit }))),
+    );
+    for (const grade of grades) {
+      expect(grade.sshAudit, grade.role).toEqual({ fail: [], warn: [] });
+      expect(grade.lynis.warnings, grade.role).toEqual([]);
+      expect(grade.lynis.hardeningIndex, grade.role).toBeGreaterThanOrEqual(75);
+    }
+  }, 1_600_000);
 
   it("changes nothing on a second up", async () => {
     await timings.time("no-change up", () => local.pulumiOk(["up", "--yes", "--skip-preview", "--expect-no-changes"], 600));

@@ -84,12 +84,17 @@ async function viaSsh(page: Page, origin: string): Promise<void> {
   });
 }
 
-/** A Prometheus graph page of `expressions`, each over the last 24 hours; Debian builds only the classic UI. */
+/**
+ * A Prometheus graph page of `expressions`, each over the last 24 hours; Debian builds only the
+ * classic UI. At its default resolution for a day (one point per 345 s) a box minutes old has no
+ * evaluation inside its data, and the page says "No datapoints found"; 10 s draws what there is.
+ */
 function graphUrl(origin: string, expressions: readonly string[]): string {
   const panels = expressions.flatMap((expression, index): [string, string][] => [
     [`g${index}.expr`, expression],
     [`g${index}.tab`, "0"],
     [`g${index}.range_input`, "1d"],
+    [`g${index}.step_input`, "10"],
   ]);
   return `${origin}/classic/graph?${new URLSearchParams(panels).toString()}`;
 }
