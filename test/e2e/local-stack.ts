@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from "node:child_process";
+import { execFile, spawn, spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { connect } from "node:net";
@@ -216,6 +216,24 @@ export class Machine {
     return result.stdout;
   }
 
+  /** Like `ssh`, without blocking the event loop, so a load the test runs meanwhile keeps going. */
+  sshAsync(command: string, timeoutMs = 120_000, stdin = ""): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const child = execFile(
+        "ssh",
+        this.sshArguments(command),
+        { encoding: "utf8", timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 },
+        (error, stdout, stderr) => (error ? reject(new Error(`ssh ${this.address} ${command}: ${stderr || error.message}`)) : resolve(stdout)),
+      );
+      child.stdin?.end(stdin);
+    });
+  }
+
+  /** Resident memory of every process on the machine, in MB: its footprint as the machine sees it. */
+  memoryMb(): number {
+    return Math.round(Number(this.ssh("ps -eo rss= | awk '{ total += $1 } END { print total }'")) / 1024);
+  }
+
   /** An HTTP GET to the machine with the site's Host header, as a browser resolving the domain would send. */
   get(domain: string, path: string): Promise<HttpAnswer> {
     return this.request("GET", domain, path);
@@ -253,3 +271,25 @@ export class Machine {
     });
   }
 }
+
+/** Each machine's resident memory in MB and their total: the cluster's footprint as its machines see it. */
+export function memoryOf(machines: readonly Machine[]): Record<string, number> {
+  const perMachine = Object.fromEntries(
+    machines.map((machine) => {
+      try {
+        return [machine.address, machine.memoryMb()];
+      } catch {
+        return [machine.address, Number.NaN];
+      }
+    }),
+  );
+  return { ...perMachine, totalMb: Object.values(perMachine).reduce((sum, value) => sum + value, 0) };
+}
+
+/**
+ * A shell loop that SIGKILLs every process whose name is one of `names`: `systemctl kill` fails on
+ * the local machines' cgroups ("Failed to send signal SIGKILL to auxiliary processes: Input/output
+ * error"), whatever it killed before.
+ */
+export const killProcessesNamed = (names: readonly string[]) =>
+  `for process in /proc/[0-9]*; do case $(cat $process/comm 2>/dev/null) in ${names.join(" | ")}) kill -KILL \${process#/proc/} 2>/dev/null || true ;; esac; done`;
