@@ -93,9 +93,12 @@ export class LocalStack {
     this.run("bash", ["scripts/demo.sh", "prepare"], repo, 900);
   }
 
-  /** Removes the machine and the stack; safe to call when either is already gone. */
+  /**
+   * Removes the machine and the stack; safe to call when either is already gone. Fourteen machines
+   * on a loaded host took longer than 5 minutes to stop and remove.
+   */
   destroy(): CommandResult {
-    return this.exec("bash", ["scripts/demo.sh", "destroy"], repo, 300);
+    return this.exec("bash", ["scripts/demo.sh", "destroy"], repo, 900);
   }
 
   /** Like `destroy`, but machines left behind fail the caller (a test's afterAll). */
