@@ -32,6 +32,12 @@ type Role = (typeof roles)[number];
 const local = new LocalStack("ha", "ha", join(repo, "stacks", "Pulumi.ha.yaml"), roles);
 const timings = new Timings("e2e-ha-timings.json");
 const faults: Record<string, unknown> = {};
+/** Keeps a row of the fault table, written at once so a run cut short keeps the rows it measured. */
+function record(row: string, figures: unknown): void {
+  faults[row] = figures;
+  mkdirSync(join(repo, "test-output"), { recursive: true });
+  writeFileSync(join(repo, "test-output", "ha-faults.json"), `${JSON.stringify(faults, null, 2)}\n`);
+}
 const shop = "shop.megaweb.test";
 const app = "orchestrator.megaweb.test";
 const siteUser = (domain: string) => domain.replaceAll(".", "_");
@@ -131,15 +137,14 @@ describe.sequential("the ha phase on local machines, with the real engine and fa
     const prefix = readFileSync(`/var/lib/megaweb/machines/${local.machineSet}/prefix`, "utf8").trim();
     shared = new Machine(`${prefix}.200`, hosts.privateKeyPath);
     storeLoad = await bundled;
+    timings.save();
     for (const web of byRole("web")) {
       web.ssh(`install -m 0640 -o ${siteUser(shop)} -g www-data /dev/stdin /var/www/${siteUser(shop)}/public/node.php`, nodePage);
     }
   }, 2_700_000);
 
   afterAll(() => {
-    if (machines !== undefined) faults.memoryMb = memoryOf(machines);
-    mkdirSync(join(repo, "test-output"), { recursive: true });
-    writeFileSync(join(repo, "test-output", "ha-faults.json"), `${JSON.stringify(faults, null, 2)}\n`);
+    if (machines !== undefined) record("memoryMb", memoryOf(machines));
     console.log("ha faults:", JSON.stringify(faults, null, 2));
     timings.save();
     local.destroyOk();
@@ -180,7 +185,7 @@ describe.sequential("the ha phase on local machines, with the real engine and fa
     const promoted = report.changes.find((change) => change.atEpochMs > killedAt && replicas.some((replica) => replica.address === change.value));
     const killedOnLoadClock = killedAt - report.record.startedAt;
     const summary = summarize(report.record);
-    faults.redisPrimaryKilled = {
+    record("redisPrimaryKilled", {
       secondsToNewPrimary: seconds(promoted && promoted.atEpochMs - killedAt),
       secondsToHealthyApp: seconds(healthyAt - killedAt),
       secondsToFirstWriteAfterKill: seconds(
@@ -190,7 +195,7 @@ describe.sequential("the ha phase on local machines, with the real engine and fa
       writesFailed: summary.failed,
       acknowledgedWritesLost: report.lost,
       primaries: report.changes,
-    };
+    });
     expect(promoted, JSON.stringify(report.changes)).toBeDefined();
     expect(report.lost).toBe(0);
 
@@ -212,7 +217,7 @@ describe.sequential("the ha phase on local machines, with the real engine and fa
       await eventually("the address on the other balancer", async () => ((await holds(backup)) ? true : undefined), 60);
       return { secondsToMove: seconds(Date.now() - stoppedAt) };
     });
-    faults.masterBalancerStopped = { ...during, ...brief(summary) };
+    record("masterBalancerStopped", { ...during, ...brief(summary) });
     // Back as BACKUP (nopreempt): the address stays where it moved.
     await master!.sshAsync("systemctl start haproxy keepalived");
     expect(servedAfter).toBe(true);
@@ -222,7 +227,7 @@ describe.sequential("the ha phase on local machines, with the real engine and fa
     const [, stopped] = byRole("web");
     try {
       const { summary } = await httpUnderFault(() => stopped!.sshAsync(killProcessesNamed(["nginx", "php-fpm8.2"])));
-      faults.webNodeKilled = brief(summary);
+      record("webNodeKilled", brief(summary));
       expect(summary.failureRate).toBeLessThanOrEqual(0.01);
     } finally {
       await stopped!.sshAsync("systemctl reset-failed; systemctl restart nginx 'php8.2-fpm-site@*'", 300_000);
@@ -250,7 +255,7 @@ describe.sequential("the ha phase on local machines, with the real engine and fa
     const killedOnLoadClock = killedAt - report.record.startedAt;
     const summary = summarize(report.record);
     const writableCounts = report.changes.map((change) => Number(change.value));
-    faults.mysqlPrimaryKilledThenPromoted = {
+    record("mysqlPrimaryKilledThenPromoted", {
       secondsToPromoted: seconds(promotedAt - killedAt),
       secondsToFirstCommitAfterKill: seconds(
         (firstAcknowledgedAfter(report.record.outcomes, killedOnLoadClock + 1000)?.endedMs ?? Number.NaN) - killedOnLoadClock,
@@ -260,7 +265,7 @@ describe.sequential("the ha phase on local machines, with the real engine and fa
       committedWritesLost: report.lost,
       mostWritableAtOnce: Math.max(...writableCounts),
       promotion: promotion.trim().split("\n").slice(-3),
-    };
+    });
     expect(report.lost).toBe(0);
     expect(Math.max(...writableCounts)).toBeLessThanOrEqual(1);
     const survivors = servers.slice(1);
@@ -273,7 +278,7 @@ describe.sequential("the ha phase on local machines, with the real engine and fa
     // The old primary returns read-only: following the new primary, or fenced.
     await restore(primary!, "mariadb");
     expect(await eventually("the old MySQL primary answering", () => readOnly(primary!), 120)).toBe(true);
-    faults.mysqlOldPrimaryReturned = (await primary!.sshAsync("megaweb-mysql-replication status 2>&1 || true")).trim().split("\n");
+    record("mysqlOldPrimaryReturned", (await primary!.sshAsync("megaweb-mysql-replication status 2>&1 || true")).trim().split("\n"));
   }, 600_000);
 
   it("finds nothing to change after the failovers, and an up points nothing back at the old primaries", async () => {
