@@ -15,4 +15,6 @@ export interface Host {
   readonly privateIp: pulumi.Input<string>;
   /** The droplet behind the host; steps are `deletedWith` it and re-run when it is replaced. Absent for existing hosts. */
   readonly server?: pulumi.Resource;
+  /** The droplet's numeric id, which DigitalOcean's API takes (the reserved IP's notify hook). Absent for existing hosts. */
+  readonly dropletId?: pulumi.Input<number>;
 }

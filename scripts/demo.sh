@@ -98,9 +98,45 @@ enable_app() {
     pulumi config set --stack "$stack" --secret megaweb:apiToken <"$token")
 }
 
+# The demo's PHP sites run examples/sample-php-app with its migration, queue worker and scheduler.
+# The demo has no git server the machines could clone from, so the app goes to each web machine as
+# an archive, the same bytes for the same sources (sorted, dated 0, gzip without name or time), at a
+# path carrying its hash: running the demo again deploys nothing, an edit to the app deploys it.
+# Like the app, this joins in `up` only: the end-to-end tests prepare and deploy code of their own.
+ship_sample_app() {
+  local archive=$workspace/sample-php-app.tar.gz hash remote n=0 address i
+  local -a addresses roles sites settings=()
+  tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner --exclude=./vendor --exclude=./.env \
+    -C "$repo/examples/sample-php-app" -c . | gzip -n >"$archive"
+  hash=$(sha256sum "$archive" | cut -c1-12)
+  remote=/srv/megaweb-demo/sample-php-app-$hash.tar.gz
+  local set_dir=${MEGAWEB_MACHINES:-/var/lib/megaweb/machines}/$machine_set
+  mapfile -t addresses < <(grep -o '"address":"[^"]*"' "$set_dir/hosts.json" | cut -d'"' -f4)
+  IFS=, read -r -a roles <<<"$machine_roles"
+  for address in "${addresses[@]}"; do
+    if [ "${roles[$n]}" = web ]; then
+      ssh -i "$set_dir/id_ed25519" -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
+        "root@$address" "install -D -m 0644 /dev/stdin $remote" <"$archive" || die "copying the sample app to $address failed"
+    fi
+    n=$((n + 1))
+  done
+  # The app needs a database, so it goes to the sites that have one.
+  # shellcheck disable=SC2016 # the single quotes hold a JavaScript program, not shell
+  mapfile -t sites < <(cd "$workspace" && pulumi config get --stack "$stack" megaweb:sites |
+    node -e 'JSON.parse(require("fs").readFileSync(0, "utf8")).forEach((site, i) => site.database && console.log(i))')
+  for i in "${sites[@]}"; do
+    settings+=(--plaintext "megaweb:sites[$i].code.archive=$remote" --plaintext "megaweb:sites[$i].code.migrate=php bin/console migrate"
+      --plaintext "megaweb:sites[$i].workers[0].name=queue" --plaintext "megaweb:sites[$i].workers[0].command=php bin/console queue:work"
+      --plaintext "megaweb:sites[$i].schedule[0].name=scheduler" --plaintext "megaweb:sites[$i].schedule[0].cron=* * * * *"
+      --plaintext "megaweb:sites[$i].schedule[0].command=php bin/console schedule:run")
+  done
+  (cd "$workspace" && pulumi config set-all --stack "$stack" --path "${settings[@]}")
+}
+
 up() {
   local started=$SECONDS
   prepare
+  ship_sample_app
   # The app joins the single box only: on the other phases the demo is the stack file as committed.
   if [ "$phase" = single ]; then enable_app; fi
   (cd "$workspace" && pulumi up --yes --skip-preview --non-interactive --stack "$stack")

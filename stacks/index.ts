@@ -1,9 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import { phaseComponent } from "../components/phases";
-import { deploymentProblems, PlanError } from "../lib/plan/topology";
+import { deploymentProblems, PlanError, planTopology } from "../lib/plan/topology";
 import { apiTokenProblems } from "../lib/schema/app";
 import { backupSecretProblems, backupSecretKeys } from "../lib/schema/backups";
 import { ConfigError } from "../lib/schema/errors";
+import { reservedIpTokenProblems } from "../lib/schema/high-availability";
+import { movesReservedIp } from "../lib/steps/keepalived";
 import { parseStack, programSecretKeys, stackInputFromConfig } from "../lib/schema/stack";
 
 /**
@@ -31,6 +33,7 @@ function readStack() {
       ...(stack.backups
         ? backupSecretProblems(stack.backups, { password: secrets[backupSecretKeys.password], s3SecretKey: secrets[backupSecretKeys.s3SecretKey] })
         : []),
+      ...(movesReservedIp(planTopology(stack)) ? reservedIpTokenProblems(secrets["megaweb:reservedIpToken"]) : []),
     ];
     if (tokenProblems.length > 0) throw new ConfigError(tokenProblems);
     const deployment = deploymentProblems(stack);
@@ -69,7 +72,8 @@ const backup = config.backups
       s3SecretKey: config.backups.destination.kind === "s3" ? megaweb.requireSecret("backupS3SecretKey") : undefined,
     }
   : undefined;
-const cluster = phaseComponent(`megaweb-${pulumi.getStack()}`, { config, sshPrivateKey, apiToken, backup });
+const reservedIpToken = movesReservedIp(planTopology(config)) ? megaweb.requireSecret("reservedIpToken") : undefined;
+const cluster = phaseComponent(`megaweb-${pulumi.getStack()}`, { config, sshPrivateKey, apiToken, backup, reservedIpToken });
 
 export const phase = config.phase;
 export const endpoint = cluster.endpoint;

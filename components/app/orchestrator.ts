@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Stack } from "../../lib/schema/stack";
 import { appDatabaseStep } from "../../lib/steps/orchestrator";
+import { databaseStepsNamedFor } from "../../lib/steps/mysql";
 import { stepsOf } from "../../lib/steps/plan";
 import type { Host } from "../host";
 import type { Provisioning } from "../provision/provisioning";
@@ -70,7 +71,7 @@ export class Orchestrator extends pulumi.ComponentResource {
     for (const step of own) made.set(step.name, runStep(step, runner));
 
     this.steps = Object.fromEntries(own.map((step) => [step.name, made.get(step.name)!]));
-    this.database = this.steps[appDatabaseStep(plan.topology.mysql.primary)]!;
+    this.database = this.steps[appDatabaseStep(databaseStepsNamedFor(plan.topology))]!;
     this.url = `${app.tls.mode === "none" ? "http" : "https"}://${app.domain}/`;
     this.version = artifact.version;
     this.artifactSha256 = artifact.sha256;

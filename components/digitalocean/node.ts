@@ -59,6 +59,7 @@ export class Node extends pulumi.ComponentResource {
       publicIp: this.droplet.ipv4Address,
       privateIp: this.droplet.ipv4AddressPrivate,
       server: this.droplet,
+      dropletId: this.dropletId,
     };
     this.registerOutputs({ droplet: this.droplet, dropletId: this.dropletId });
   }

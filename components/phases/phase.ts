@@ -5,6 +5,7 @@ import type { CostEstimate } from "../../lib/plan/cost";
 import { deploymentProblems, PlanError, type PlannedHost, type TopologyPlan, planTopology } from "../../lib/plan/topology";
 import type { Phase } from "../../lib/schema/infrastructure";
 import type { Stack } from "../../lib/schema/stack";
+import { movesReservedIp } from "../../lib/steps/keepalived";
 import { planSteps, type StepPlan } from "../../lib/steps/plan";
 import { Orchestrator } from "../app/orchestrator";
 import { Firewalls, type FirewallsArgs } from "../digitalocean/firewalls";
@@ -40,6 +41,13 @@ export interface PhaseArgs {
    * @example { password: config.requireSecret("backupPassword") }
    */
   readonly backup?: ProvisioningArgs["backup"];
+  /**
+   * The DigitalOcean token the HAProxy pair's keepalived moves the reserved IP with; required on
+   * DigitalOcean when two HAProxy droplets share it. Scope it to `reserved_ip:update` (and the
+   * read scopes it requires: reserved_ip, droplet, regions, sizes, actions, image). Pass it as a secret.
+   * @example config.requireSecret("reservedIpToken")
+   */
+  readonly reservedIpToken?: pulumi.Input<string>;
   /** Adjust children before they are created. */
   readonly transform?: {
     readonly droplet?: NodeArgs["transform"];
@@ -56,6 +64,8 @@ export interface HostAddresses {
 interface Built {
   readonly hosts: Host[];
   readonly endpoint: pulumi.Output<string>;
+  /** The HAProxy pair's reserved IP, on DigitalOcean. */
+  readonly reservedIp?: pulumi.Output<string>;
 }
 
 /**
@@ -87,6 +97,9 @@ export abstract class PhaseComponent extends pulumi.ComponentResource {
     }
     this.plan = planTopology(args.config);
     this.steps = planSteps(args.config, this.plan, { artifact: appArtifact(args.config) });
+    if (movesReservedIp(this.plan) && args.reservedIpToken === undefined) {
+      throw new Error("two HAProxy droplets share a reserved IP but no reservedIpToken was given (megaweb:reservedIpToken)");
+    }
     const built = args.config.target === "digitalocean" ? this.onDigitalOcean(name, args) : this.onExistingHosts(args);
     this.hosts = built.hosts;
     this.endpoint = built.endpoint;
@@ -96,7 +109,13 @@ export abstract class PhaseComponent extends pulumi.ComponentResource {
     this.monthlyCost = this.plan.cost;
     this.provisioning = new Provisioning(
       `${name}-provisioning`,
-      { hosts: this.hosts, config: args.config, steps: this.steps, backup: args.backup },
+      {
+        hosts: this.hosts,
+        config: args.config,
+        steps: this.steps,
+        backup: args.backup,
+        reservedIp: built.reservedIp && { address: built.reservedIp, token: args.reservedIpToken },
+      },
       { parent: this },
     );
     if (args.config.app?.enabled) {
@@ -197,6 +216,7 @@ export abstract class PhaseComponent extends pulumi.ComponentResource {
     return {
       hosts: [...nodes.values()].map((each) => each.host),
       endpoint: managed?.ip ?? reserved?.ip ?? node(firstWeb.name).droplet.ipv4Address,
+      reservedIp: reserved?.ip,
     };
   }
 

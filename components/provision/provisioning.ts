@@ -33,6 +33,14 @@ export interface ProvisioningArgs {
    * @example { password: config.requireSecret("backupPassword") }
    */
   readonly backup?: SecretSources["backup"];
+  /**
+   * On DigitalOcean, the reserved IP the HAProxy pair shares and the token keepalived's notify
+   * hook moves it with (`megaweb:reservedIpToken`, scoped to `reserved_ip:update` and the read
+   * scopes it requires); needed when the pair is two droplets. The token reaches the balancers on
+   * a secret-only step's stdin.
+   * @example { address: reserved.ip, token: config.requireSecret("reservedIpToken") }
+   */
+  readonly reservedIp?: { readonly address: pulumi.Input<string>; readonly token?: pulumi.Input<string> };
 }
 
 /**
@@ -64,7 +72,8 @@ export class Provisioning extends pulumi.ComponentResource {
       hosts,
       made: this.made,
       facts: (host) => this.factsOf(host),
-      secret: (secret) => secretValue(secret, { rootSecret, stack: this.plan.stack, backup: args.backup }),
+      secret: (secret) => secretValue(secret, { rootSecret, stack: this.plan.stack, backup: args.backup, reservedIpToken: args.reservedIp?.token }),
+      reservedIp: args.reservedIp?.address,
     };
     for (const step of stepsOf(this.plan, "provisioning")) this.made.set(step.name, runStep(step, runner));
 

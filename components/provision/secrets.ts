@@ -16,6 +16,8 @@ export interface SecretSources {
   readonly apiToken?: pulumi.Input<string>;
   /** `megaweb:backupPassword` and `megaweb:backupS3SecretKey`, when the stack has backups. */
   readonly backup?: { readonly password?: pulumi.Input<string>; readonly s3SecretKey?: pulumi.Input<string> };
+  /** `megaweb:reservedIpToken`, when the balancer pair moves a DigitalOcean reserved IP. */
+  readonly reservedIpToken?: pulumi.Input<string>;
 }
 
 /** The value of a secret a step declared, as a secret Output. */
@@ -31,6 +33,10 @@ export function secretValue(secret: ClusterSecret, sources: SecretSources): pulu
     if (value === undefined)
       throw new Error(`the backup steps need ${secret.kind === "backupPassword" ? "megaweb:backupPassword" : "megaweb:backupS3SecretKey"}`);
     return pulumi.secret(pulumi.output(value));
+  }
+  if (secret.kind === "reservedIpToken") {
+    if (sources.reservedIpToken === undefined) throw new Error("the keepalived steps need the reserved IP's token (megaweb:reservedIpToken)");
+    return pulumi.secret(pulumi.output(sources.reservedIpToken));
   }
   if (sources.apiToken === undefined) throw new Error("the app's steps need the API token (megaweb:apiToken)");
   return pulumi.secret(pulumi.output(sources.apiToken));

@@ -63,6 +63,8 @@ export interface StepRunner {
   /** What a host's facts step reported. */
   readonly facts: (host: string) => pulumi.Output<ServerFacts>;
   readonly secret: (secret: ClusterSecret) => pulumi.Output<string>;
+  /** The reserved IP the load balancer pair shares, on DigitalOcean. */
+  readonly reservedIp?: pulumi.Input<string>;
 }
 
 /**
@@ -111,6 +113,11 @@ export function runStep(step: PlannedStep, runner: StepRunner): pulumi.Resource 
 
 function resolveInput(input: DeployInput, runner: StepRunner, fail: (message: string) => never): pulumi.Output<ServerFacts | string> {
   if (input.kind === "facts") return runner.facts(input.host);
+  if (input.kind === "reservedIp") return pulumi.output(runner.reservedIp ?? fail("is rendered from the reserved IP, which provisioning was not given"));
+  if (input.kind === "dropletId") {
+    const host = runner.hosts.get(input.host) ?? fail(`is rendered from ${input.host}, which is not among the hosts given`);
+    return pulumi.output(host.dropletId ?? fail(`is rendered from the droplet id of ${input.host}, which is not a droplet`)).apply(String);
+  }
   if (input.kind === "output") {
     const step = runner.made.get(input.step);
     if (!(step instanceof command.remote.Command)) return fail(`is rendered from the output of ${input.step}, which is not a command made before it`);
@@ -130,5 +137,7 @@ function deployFacts(step: PlannedStep, values: readonly (ServerFacts | string)[
     facts: (host) => lookup("facts", host) as ServerFacts,
     privateIp: (host) => lookup("privateIp", host) as string,
     output: (name) => lookup("output", name) as string,
+    dropletId: (host) => lookup("dropletId", host) as string,
+    reservedIp: (host) => lookup("reservedIp", host) as string,
   };
 }

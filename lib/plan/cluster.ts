@@ -28,7 +28,9 @@ export type ClusterSecret =
   /** The restic repositories' password (`megaweb:backupPassword`); never derived, so losing the hosts' key does not lose the backups. */
   | { readonly kind: "backupPassword" }
   /** An S3 destination's secret access key (`megaweb:backupS3SecretKey`). */
-  | { readonly kind: "backupS3SecretKey" };
+  | { readonly kind: "backupS3SecretKey" }
+  /** The DigitalOcean token the balancers' keepalived moves the reserved IP with (`megaweb:reservedIpToken`). */
+  | { readonly kind: "reservedIpToken" };
 
 /** The secret's name: the purpose a derived password is made for, and what its placeholder shows. */
 export function secretName(secret: ClusterSecret): string {
@@ -49,6 +51,8 @@ export function secretName(secret: ClusterSecret): string {
       return "backup-password";
     case "backupS3SecretKey":
       return "backup-s3-secret-key";
+    case "reservedIpToken":
+      return "reserved-ip-token";
   }
 }
 

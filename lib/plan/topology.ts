@@ -76,7 +76,10 @@ export function planTopology(infrastructure: Infrastructure): TopologyPlan {
   const named = (role: Role) => hosts.filter((host) => host.roles.includes(role)).map((host) => host.name);
   const sentinels = named("sentinel");
   const [redisPrimary, ...redisReplicas] = named("redis");
-  const [mysqlPrimary, ...mysqlReplicas] = named("mysql");
+  const mysqlHosts = named("mysql");
+  // After a promotion the stack names the new primary; the others, in plan order, are its replicas.
+  const mysqlPrimary = infrastructure.mysqlPrimary ?? mysqlHosts[0]!;
+  const mysqlReplicas = mysqlHosts.filter((host) => host !== mysqlPrimary);
 
   const loadBalancer = plannedLoadBalancer(infrastructure, named("loadbalancer"), named("web"));
   const presentRoles = new Set(hosts.flatMap((host) => host.roles));
@@ -88,7 +91,7 @@ export function planTopology(infrastructure: Infrastructure): TopologyPlan {
     hosts,
     ...(loadBalancer && { loadBalancer }),
     redis: { primary: redisPrimary!, replicas: redisReplicas, sentinels, sentinelQuorum: infrastructure.sentinelQuorum },
-    mysql: { primary: mysqlPrimary!, replicas: mysqlReplicas },
+    mysql: { primary: mysqlPrimary, replicas: mysqlReplicas },
     firewall: firewallMatrix(presentRoles, loadBalancer?.kind),
     cost: estimateCost({
       droplets: onDigitalOcean ? hosts : [],
@@ -104,15 +107,17 @@ function plannedHost(infrastructure: Infrastructure, role: Role, index: number):
   // losing the box does not lose its backups.
   const roles: Role[] = infrastructure.phase === "single" && role === "web" ? ["web", "mysql", "redis", "worker"] : [role];
   const size = infrastructure.sizes[role];
+  const name = `${role}-${index + 1}`;
   const replication: ReplicationRole = index === 0 ? "primary" : "replica";
+  const mysqlReplication: ReplicationRole = (infrastructure.mysqlPrimary ?? (index === 0 ? name : undefined)) === name ? "primary" : "replica";
   return {
-    name: `${role}-${index + 1}`,
+    name,
     plannedAs: role,
     ordinal: index + 1,
     roles,
     size,
     memoryMb: sizeMemoryMb(size),
-    ...(roles.includes("mysql") && { mysql: replication }),
+    ...(roles.includes("mysql") && { mysql: mysqlReplication }),
     ...(roles.includes("redis") && { redis: replication }),
   };
 }

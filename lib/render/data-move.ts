@@ -1,37 +1,57 @@
 import { renderTemplate } from "./template";
 
 /**
- * Growth that keeps the data (lib/render/DEPLOY.md): a site's database moved from the host that
- * holds it to the one the plan names, by the step `templates/data-move/site-database-move.sh`.
+ * Growth that keeps the data (lib/render/DEPLOY.md): a site's or the app's database moved from the
+ * host that holds it to the one the plan names, by the step `templates/data-move/database-move.sh`,
+ * and the box's Redis by `templates/data-move/redis-move.sh`.
  */
 
-export interface SiteDatabaseMoveInput {
+export interface DatabaseMoveInput {
+  /** The site's domain, or the app's. */
   readonly domain: string;
   readonly database: string;
-  /** The site's MariaDB account name (every host part of it loses its writes on the old copy). */
+  /** Its MariaDB account name (every host part of it loses its writes on the old copy). */
   readonly user: string;
-  /** The site's `.env`, whose `DB_HOST` says where its data is now. */
+  /** The environment file whose `hostVariable` says where the data is now: a host, or a URL naming one. */
   readonly envFile: string;
+  readonly hostVariable: "DB_HOST" | "MEGAWEB_DB_URL";
   readonly target: { readonly host: string; readonly port: number };
-  /** The site's password on the target (a placeholder in plans). */
+  /** Its password on the target (a placeholder in plans). */
   readonly password: string;
 }
 
-export interface SiteDatabaseMoveRender {
+export interface DatabaseMoveRender {
   readonly script: string;
   /** The client options for the target: on stdin only. */
   readonly stdin: string;
 }
 
-export function renderSiteDatabaseMove(input: SiteDatabaseMoveInput): SiteDatabaseMoveRender {
+export function renderDatabaseMove(input: DatabaseMoveInput): DatabaseMoveRender {
   return {
-    script: renderTemplate("data-move/site-database-move.sh", {
+    script: renderTemplate("data-move/database-move.sh", {
       domain: input.domain,
       database: input.database,
       user: input.user,
       envFile: input.envFile,
+      hostVariable: input.hostVariable,
       targetHost: input.target.host,
     }),
     stdin: ["[client]", `host=${input.target.host}`, `port=${input.target.port}`, `user=${input.user}`, `password=${input.password}`, ""].join("\n"),
+  };
+}
+
+export interface RedisMoveInput {
+  /** Where the single box's Redis listens on this host. */
+  readonly sourcePort: number;
+  readonly target: { readonly host: string; readonly port: number };
+  /** The Redis password, the same on both (a placeholder in plans). */
+  readonly password: string;
+}
+
+/** The single box's Redis moved to the plan's primary by `templates/data-move/redis-move.sh`; the password on stdin only. */
+export function renderRedisMove(input: RedisMoveInput): DatabaseMoveRender {
+  return {
+    script: renderTemplate("data-move/redis-move.sh", { sourcePort: input.sourcePort, targetHost: input.target.host, targetPort: input.target.port }),
+    stdin: `${input.password}\n`,
   };
 }

@@ -16,8 +16,8 @@ export interface LoadBalancerNode {
 
 export interface ReservedIpAssignment {
   readonly address: string;
-  /** This node's droplet. */
-  readonly dropletId: number;
+  /** This node's droplet, in decimal. */
+  readonly dropletId: number | string;
   /** A token with the scope reserved_ip:update (and the read scopes it requires), or its placeholder. */
   readonly token: string;
   /** @default "https://api.digitalocean.com" */
@@ -84,8 +84,14 @@ export function renderKeepalived(input: KeepalivedInput): KeepalivedFiles {
   return { config, check, ...(reservedIp && { reservedIp }) };
 }
 
+/** The token the hook reads: root only, written by a secret-only step of its own. */
+export function renderReservedIpToken(token: string, root = ""): HostFile {
+  return { path: `${root}/etc/megaweb/digitalocean-reserved-ip-token`, content: `${token}\n`, mode: "0600", secret: true };
+}
+
 function renderReservedIp(assignment: ReservedIpAssignment, root: string, libexec: string) {
-  const tokenFile = `${root}/etc/megaweb/digitalocean-reserved-ip-token`;
+  const token = renderReservedIpToken(assignment.token, root);
+  const tokenFile = token.path;
   const settings: HostFile = {
     path: `${root}/etc/megaweb/reserved-ip.conf`,
     content: renderTemplate("keepalived/reserved-ip.conf", {
@@ -98,6 +104,6 @@ function renderReservedIp(assignment: ReservedIpAssignment, root: string, libexe
   return {
     hook: { path: `${libexec}/reserved-ip-assign`, content: renderTemplate("keepalived/reserved-ip-assign", { settingsFile: settings.path }), mode: "0755" },
     settings,
-    token: { path: tokenFile, content: `${assignment.token}\n`, mode: "0600", secret: true },
+    token,
   };
 }

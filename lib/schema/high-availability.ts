@@ -1,5 +1,6 @@
 import { isIP } from "node:net";
 import { z } from "zod";
+import type { Problem } from "./errors";
 
 /**
  * What the ha phase's redundancy adds to the infrastructure schema: the Sentinels' quorum and the
@@ -106,4 +107,25 @@ export function checkHighAvailability(
       );
     }
   }
+}
+
+/**
+ * `megaweb:reservedIpToken`, when two HAProxy droplets share a reserved IP: keepalived's notify
+ * hook moves the address with it. The hook hands it to curl in a config line
+ * (`header = "Authorization: Bearer …"`), where a quote, a backslash or a space would be syntax,
+ * so only the characters DigitalOcean's tokens use (`dop_v1_` and hex digits) are taken.
+ */
+export function reservedIpTokenProblems(token: string | undefined): Problem[] {
+  if (token === undefined || token === "") {
+    return [
+      {
+        path: ["reservedIpToken"],
+        message:
+          "is required when two HAProxy droplets share a reserved IP (pulumi config set --secret megaweb:reservedIpToken, a token scoped to reserved_ip:update)",
+      },
+    ];
+  }
+  if (!/^[A-Za-z0-9_]+$/.test(token))
+    return [{ path: ["reservedIpToken"], message: "may hold only letters, digits and _ (like a DigitalOcean token, dop_v1_…)" }];
+  return [];
 }

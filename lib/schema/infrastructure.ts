@@ -285,6 +285,14 @@ export const InfrastructureFields = z
         }),
       )
       .default([]),
+    /**
+     * The MySQL host that is the primary now, after `megaweb-mysql-replication promote`: the app's
+     * and the sites' `DB_HOST` and the database steps follow it. Set it once the promotion is done
+     * (the database steps refuse a read-only server). The replication files do not change with it.
+     * @default the plan's first MySQL host
+     * @example "mysql-2"
+     */
+    mysqlPrimary: z.string().optional(),
     /** Sentinels that must agree the Redis primary is down; filled in by the schema (0 without Sentinels). @default a majority of `nodes.sentinels` */
     sentinelQuorum: SentinelQuorum.optional(),
     /**
@@ -337,6 +345,12 @@ export function hostCountsPerRole(infrastructure: Pick<Infrastructure, "phase" |
   };
 }
 
+/** The plan's names of the hosts that run MariaDB: the single box itself, or `mysql-1` … in order. */
+export function mysqlHostNames(infrastructure: Pick<Infrastructure, "phase" | "nodes" | "loadBalancer">): string[] {
+  if (infrastructure.phase === "single") return ["web-1"];
+  return Array.from({ length: hostCountsPerRole(infrastructure).mysql }, (_, index) => `mysql-${index + 1}`);
+}
+
 /** The rules between fields: per-phase limits, load balancer kind, and hosts matching the topology. */
 function checkTopology(infrastructure: z.output<typeof InfrastructureFields>, context: z.RefinementCtx): void {
   const { phase, target } = infrastructure;
@@ -359,6 +373,13 @@ function checkTopology(infrastructure: z.output<typeof InfrastructureFields>, co
   }
 
   checkHighAvailability(infrastructure, nodes.sentinels, issue);
+
+  if (infrastructure.mysqlPrimary !== undefined) {
+    const mysqlHosts = mysqlHostNames(resolved);
+    if (!mysqlHosts.includes(infrastructure.mysqlPrimary)) {
+      issue(["mysqlPrimary"], `${JSON.stringify(infrastructure.mysqlPrimary)} is not a MySQL host of the plan (${mysqlHosts.join(", ")})`);
+    }
+  }
 
   if (infrastructure.loadBalancer && rule.haproxyNodes === 0) {
     issue(["loadBalancer"], `the ${phase} phase has no load balancer (horizontal and ha have one)`);

@@ -137,7 +137,12 @@ export function plannedWebBudget(stack: Pick<Stack, "phase" | "target" | "sizes"
 }
 
 /** Secrets the Pulumi program reads on its own, outside the schema (credentials, not the stack's shape). */
-export const programSecretKeys: readonly string[] = ["megaweb:sshPrivateKey", "megaweb:apiToken", ...Object.values(backupSecretKeys)];
+export const programSecretKeys: readonly string[] = [
+  "megaweb:sshPrivateKey",
+  "megaweb:apiToken",
+  "megaweb:reservedIpToken",
+  ...Object.values(backupSecretKeys),
+];
 
 /**
  * Pulumi stack config as written in a stack file: `megaweb:` keys become the stack's input;

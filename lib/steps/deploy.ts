@@ -32,18 +32,15 @@ type CodeSite = Site & { code: SiteCode };
 const hasCode = (site: Site): site is CodeSite => site.code !== undefined;
 const hasWorkers = (site: Site) => site.workers.length > 0 || site.schedule.length > 0;
 
+/** The sites a worker host that serves no site still gets an account, a home and a `.env` for. */
+export const workerOnlyHostSites = (stack: PlanContext["stack"]): Site[] => stack.sites.filter((site) => hasCode(site) && hasWorkers(site));
+
 export const deploySteps: StepPlanner = (context) => {
   const { stack, topology } = context;
   const workerHosts = topology.hosts.filter((host) => host.roles.includes("worker"));
   const steps: CommandStep[] = workerHosts
     .filter((host) => !host.roles.includes("web"))
-    .flatMap((host) =>
-      workerOnlyHostSteps(
-        context,
-        host,
-        stack.sites.filter((site) => hasCode(site) && hasWorkers(site)),
-      ),
-    );
+    .flatMap((host) => workerOnlyHostSteps(context, host, workerOnlyHostSites(stack)));
   let previousDeploy: string | undefined;
   for (const { host, site, index } of codeDeploys(context)) {
     const worker = host.roles.includes("worker") && hasWorkers(site) ? workersStep(context, host, site, index, host === workerHosts[0]) : undefined;

@@ -18,13 +18,22 @@ import { type CommandStep, type DeployFacts, factsOf, privateIpOf, type StepOwne
 
 export const mysqlStep = (host: string) => `${host}-mysql`;
 export const siteDatabaseStep = (host: string, domain: string) => `${host}-db-${siteSlug(domain)}`;
+
+/**
+ * The MySQL hosts in the plan's order, the cluster's first primary first, whichever is the primary
+ * now (`mysqlPrimary`): the replication files list the servers in this order and never change with
+ * a promotion, and the database steps keep this first host's name while they run on the current
+ * primary, so naming a new primary updates them instead of deleting them (a delete would drop the
+ * database on the old primary, now a replica, and fork its history).
+ */
+export const mysqlServers = (topology: TopologyPlan) => topology.hosts.filter((host) => host.roles.includes("mysql")).map((host) => host.name);
+export const databaseStepsNamedFor = (topology: TopologyPlan) => mysqlServers(topology)[0]!;
 export const mysqlReplicationStep = (host: string) => `${host}-mysql-replication`;
 
 const replicationPassword: ClusterSecret = { kind: "mysqlReplication" };
 
 export const mysqlSteps: StepPlanner = ({ stack, topology }) => {
   const servers = topology.hosts.filter((host) => host.roles.includes("mysql"));
-  const primary = topology.mysql.primary;
   const webHosts = topology.hosts.filter((host) => host.roles.includes("web"));
   const serverSteps = servers.map((host): CommandStep => {
     const listensPrivately = servesOtherHosts(topology, host, "mysql", privatePorts.mysql);
@@ -62,7 +71,7 @@ export const mysqlSteps: StepPlanner = ({ stack, topology }) => {
       ? []
       : [
           databaseUserStep(topology, {
-            name: siteDatabaseStep(primary, site.domain),
+            name: siteDatabaseStep(databaseStepsNamedFor(topology), site.domain),
             owner: "provisioning",
             domain: site.domain,
             database: site.database,
@@ -81,7 +90,7 @@ export const mysqlSteps: StepPlanner = ({ stack, topology }) => {
 function replicationSteps(topology: TopologyPlan): CommandStep[] {
   const servers = mysqlServers(topology);
   if (servers.length < 2) return [];
-  const primaryStep = mysqlReplicationStep(topology.mysql.primary);
+  const primaryStep = mysqlReplicationStep(servers[0]!);
   return servers.map((host, index): CommandStep => ({
     kind: "command",
     name: mysqlReplicationStep(host),
@@ -106,9 +115,6 @@ function replicationSteps(topology: TopologyPlan): CommandStep[] {
     },
   }));
 }
-
-/** The MySQL hosts, the plan's primary first. */
-const mysqlServers = (topology: TopologyPlan) => [topology.mysql.primary, ...topology.mysql.replicas];
 
 /** What a database user step waits for: MariaDB on the primary, and replication, so the user reaches every replica through the binary log. */
 function databaseDependencies(topology: TopologyPlan): string[] {

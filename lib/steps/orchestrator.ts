@@ -8,7 +8,8 @@ import { appCheck } from "../render/balanced-web";
 import { drainScript } from "../render/balancer-agent";
 import { lastSiteDeployStep } from "./deploy";
 import { baseStep, firewallStep } from "./host";
-import { databaseUserStep } from "./mysql";
+import { databaseMoveHost, databaseMoveStep, redisMoveOf } from "./data-move";
+import { databaseStepsNamedFor, databaseUserStep } from "./mysql";
 import type { StepPlanner } from "./plan";
 import { redisStep } from "./redis";
 import { putFiles, stepCommand } from "./script";
@@ -26,6 +27,7 @@ export const appDatabaseStep = (host: string) => `${host}-database`;
 export const artifactStep = (host: string) => `${host}-artifact`;
 export const appEnvironmentStep = (host: string) => `${host}-environment`;
 export const installStep = (host: string) => `${host}-install`;
+export const appDatabaseMoveStep = (host: string) => `${host}-database-move`;
 
 /** Where the host's copy of the artifact is uploaded. */
 export function uploadPath(artifact: Artifact): string {
@@ -55,14 +57,33 @@ export const orchestratorSteps: StepPlanner = (context) => {
   const { stack, topology, artifact } = context;
   const app = stack.app;
   if (!app?.enabled || artifact === undefined) return [];
-  const primary = topology.mysql.primary;
   const database = databaseUserStep(topology, {
-    name: appDatabaseStep(primary),
+    name: appDatabaseStep(databaseStepsNamedFor(topology)),
     owner: "orchestrator",
     domain: app.domain,
     database: { ...app.database, charset: "utf8mb4" },
     reads: ["app.database"],
   });
+  // Growing out of the single box, the app's data follows its database to the new primary before any
+  // host's environment names it there.
+  const moveHost = databaseMoveHost(topology);
+  const move =
+    moveHost !== undefined && appUnitsOf(moveHost).length > 0
+      ? [
+          databaseMoveStep(topology, {
+            name: appDatabaseMoveStep(moveHost.name),
+            owner: "orchestrator",
+            host: moveHost,
+            dependsOn: [baseStep(moveHost.name), database.name],
+            inputs: [],
+            reads: ["app.database"],
+            domain: app.domain,
+            database: app.database,
+            envFile: () => orchestratorLayout.environmentFile,
+            hostVariable: "MEGAWEB_DB_URL",
+          }),
+        ]
+      : [];
   // Host after host, after every site's deploy: a node drained for its app restart is the only one
   // out of the balancers' rotation.
   let previousInstall = lastSiteDeployStep(context);
@@ -82,7 +103,13 @@ export const orchestratorSteps: StepPlanner = (context) => {
         source: artifact.path,
         remotePath: uploadPath(artifact),
       };
-      const environment = environmentStep(topology, app, host, units);
+      const environment = environmentStep(
+        topology,
+        app,
+        host,
+        units,
+        move.map((step) => step.name),
+      );
       const install: CommandStep = {
         kind: "command",
         name: installStep(host.name),
@@ -114,11 +141,11 @@ export const orchestratorSteps: StepPlanner = (context) => {
       previousInstall = install.name;
       return [upload, environment, install];
     });
-  return [database, ...hostSteps];
+  return [database, ...move, ...hostSteps];
 };
 
 /** The host's environment file, with every address as this host reaches it; written from stdin. */
-function environmentStep(topology: TopologyPlan, app: App, host: PlannedHost, units: readonly OrchestratorUnit[]): CommandStep {
+function environmentStep(topology: TopologyPlan, app: App, host: PlannedHost, units: readonly OrchestratorUnit[], after: readonly string[]): CommandStep {
   const redis = topology.redis.sentinels.length > 0 ? topology.redis.sentinels : [topology.redis.primary];
   const servers = [topology.mysql.primary, ...topology.mysql.replicas, ...redis];
   const sentinelPassword: ClusterSecret = { kind: "sentinel" };
@@ -134,7 +161,7 @@ function environmentStep(topology: TopologyPlan, app: App, host: PlannedHost, un
     owner: "orchestrator",
     host: host.name,
     undoable: true,
-    dependsOn: [baseStep(host.name)],
+    dependsOn: [baseStep(host.name), ...after, ...redisMoveOf(topology)],
     inputs: [...new Set(servers)].filter((server) => server !== host.name).map(privateIpOf),
     reads: ["app"],
     secrets,

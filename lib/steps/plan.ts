@@ -4,6 +4,7 @@ import { type HostFile, renderWebHost, type WebHostRender } from "../render/file
 import type { Stack } from "../schema/stack";
 import { backupSteps } from "./backup";
 import { certificateSteps } from "./certificates";
+import { dataMoveSteps } from "./data-move";
 import { deploySteps } from "./deploy";
 import { haproxySteps } from "./haproxy";
 import { hostSteps } from "./host";
@@ -11,6 +12,7 @@ import { keepalivedSteps } from "./keepalived";
 import { mysqlSteps } from "./mysql";
 import { orchestratorSteps, unbuiltArtifact } from "./orchestrator";
 import { redisSteps } from "./redis";
+import { redisProxySteps } from "./redis-proxy";
 import { sentinelSteps } from "./sentinel";
 import type { DeployFacts, PlannedStep } from "./step";
 import { webSteps } from "./web";
@@ -50,8 +52,10 @@ const planners: readonly StepPlanner[] = [
   mysqlSteps,
   redisSteps,
   sentinelSteps,
+  redisProxySteps,
   haproxySteps,
   keepalivedSteps,
+  dataMoveSteps,
   webSteps,
   certificateSteps,
   deploySteps,

@@ -21,6 +21,9 @@ export function plannedFacts(plan: Pick<StepPlan, "stack" | "topology">): Deploy
     facts: (name) => ({ os: "debian", codename: "bookworm", memoryMb: planned(name).memoryMb, openFilesLimit: systemdOpenFilesLimit }),
     privateIp: (name) => existingAddress(plan.stack, planned(name)) ?? `<${name} private IP>`,
     output: (step) => plannedBackupOutput(step) ?? `<output of ${step}>`,
+    // DigitalOcean assigns both when it creates the droplets and the address.
+    dropletId: (name) => `<${planned(name).name} droplet id>`,
+    reservedIp: () => "<reserved IP>",
   };
 }
 

@@ -18,7 +18,11 @@ export type DeployInput =
   /** The address the other hosts reach the host at. */
   | { readonly kind: "privateIp"; readonly host: string }
   /** What an earlier step on `host` printed (a public key it made); the step must not carry secrets. */
-  | { readonly kind: "output"; readonly host: string; readonly step: string };
+  | { readonly kind: "output"; readonly host: string; readonly step: string }
+  /** The id of the droplet behind `host` (DigitalOcean only), in decimal. */
+  | { readonly kind: "dropletId"; readonly host: string }
+  /** The reserved IP the load balancer pair `host` belongs to shares (DigitalOcean only). */
+  | { readonly kind: "reservedIp"; readonly host: string };
 
 /** The deploy-time values a step declared, as its render function reads them. */
 export interface DeployFacts {
@@ -26,6 +30,8 @@ export interface DeployFacts {
   privateIp(host: string): string;
   /** The standard output of an earlier step, by its name. */
   output(step: string): string;
+  dropletId(host: string): string;
+  reservedIp(host: string): string;
 }
 
 /** A step rendered: its files and the scripts that write them. */
@@ -81,3 +87,5 @@ export type PlannedStep = CommandStep | UploadStep;
 export const factsOf = (host: string): DeployInput => ({ kind: "facts", host });
 export const privateIpOf = (host: string): DeployInput => ({ kind: "privateIp", host });
 export const outputOf = (host: string, step: string): DeployInput => ({ kind: "output", host, step });
+export const dropletIdOf = (host: string): DeployInput => ({ kind: "dropletId", host });
+export const reservedIpOf = (host: string): DeployInput => ({ kind: "reservedIp", host });

@@ -8,17 +8,18 @@ import { renderTemplate } from "../render/template";
 import { siteSlug, type Site } from "../schema/site";
 import { renderBalancedWeb } from "../render/balanced-web";
 import { renderBalancerAgent } from "../render/balancer-agent";
-import { renderSiteDatabaseMove } from "../render/data-move";
 import { resolveWebHost } from "../render/context";
 import { renderFpmSessions } from "../render/php-fpm";
 import { balancedWebInput, haproxyHosts } from "./balancer";
 import type { ServerFacts } from "./facts";
 import { haproxyStep } from "./haproxy";
 import { letsencryptRender, letsencryptVhost } from "./certificates";
+import { databaseMoveHost, databaseMoveStep, redisMoveOf } from "./data-move";
 import { firewallStep } from "./host";
-import { mysqlStep, siteDatabaseStep } from "./mysql";
+import { databaseStepsNamedFor, mysqlStep, siteDatabaseStep } from "./mysql";
 import type { PlanContext, StepPlanner } from "./plan";
 import { redisStep } from "./redis";
+import { siteRedisEndpoint } from "./redis-proxy";
 import { putFiles, stepCommand } from "./script";
 import { type CommandStep, type DeployFacts, factsOf, type PlannedStep, privateIpOf } from "./step";
 import { sharesSessions, webHostFacts } from "./web-host";
@@ -127,8 +128,21 @@ function siteSteps(context: PlanContext, host: PlannedHost, site: Site, index: n
 
   const database = site.database;
   const move =
-    database && isFirstWebHost(topology, host) && topology.mysql.primary !== host.name
-      ? [databaseMoveStep(context, host, { ...site, database }, index, (at) => siteOf(at).home)]
+    database && databaseMoveHost(topology) === host
+      ? [
+          databaseMoveStep(topology, {
+            name: siteDatabaseMoveStep(host.name, site.domain),
+            owner: "provisioning",
+            host,
+            dependsOn: [siteFiles.name, siteDatabaseStep(databaseStepsNamedFor(topology), site.domain)],
+            inputs: [factsOf(host.name)],
+            reads: [`sites[${index}].database`],
+            domain: site.domain,
+            database,
+            envFile: (at) => `${siteOf(at).home}/.env`,
+            hostVariable: "DB_HOST",
+          }),
+        ]
       : [];
   const environment = siteEnvironmentCommandStep(context, host, site, index, [siteFiles.name, ...move.map((step) => step.name)], (at) => {
     const render = siteOf(at);
@@ -137,52 +151,12 @@ function siteSteps(context: PlanContext, host: PlannedHost, site: Site, index: n
   return [...keyStep, ...sessions, siteFiles, ...move, environment];
 }
 
-const isFirstWebHost = (topology: PlanContext["topology"], host: PlannedHost) => topology.hosts.find((candidate) => candidate.roles.includes("web")) === host;
-
-/**
- * Growth that keeps the data (lib/render/DEPLOY.md): on the first web host, which held the site's
- * database while the box was the whole stack, the database moves to the plan's MySQL primary before
- * the `.env` points there. The step finds on the host whether there is anything to move (the
- * `.env` still names another host), so a stack that never held data here runs it as a no-op.
- */
-function databaseMoveStep(
-  { topology }: PlanContext,
-  host: PlannedHost,
-  site: Site & { database: NonNullable<Site["database"]> },
-  index: number,
-  home: (at: DeployFacts) => string,
-): CommandStep {
-  const mysql = topology.mysql.primary;
-  return {
-    kind: "command",
-    name: siteDatabaseMoveStep(host.name, site.domain),
-    owner: "provisioning",
-    host: host.name,
-    dependsOn: [siteStep(host.name, site.domain), siteDatabaseStep(mysql, site.domain)],
-    inputs: [factsOf(host.name), privateIpOf(mysql)],
-    reads: [`sites[${index}].database`],
-    secrets: [{ kind: "database", domain: site.domain }],
-    renderer: "data-move",
-    render: (at) => {
-      const move = renderSiteDatabaseMove({
-        domain: site.domain,
-        database: site.database.name,
-        user: site.database.user,
-        envFile: `${home(at)}/.env`,
-        target: { host: addressFrom(host.name, mysql, (other) => at.privateIp(other)), port: privatePorts.mysql },
-        password: secretPlaceholder({ kind: "database", domain: site.domain }),
-      });
-      return { files: [], create: stepCommand(move.script), stdin: move.stdin };
-    },
-  };
-}
-
 /**
  * A PHP site's `.env` on a host that runs its code (a web host, or a worker host running its
  * workers): its database and Redis, the passwords filled in on the way to stdin.
  */
 export function siteEnvironmentCommandStep(
-  { topology }: PlanContext,
+  { stack, topology }: PlanContext,
   host: PlannedHost,
   site: Site,
   index: number,
@@ -190,7 +164,7 @@ export function siteEnvironmentCommandStep(
   layout: (at: DeployFacts) => { home: string; group: string },
 ): CommandStep {
   const mysql = topology.mysql.primary;
-  const redis = topology.redis.primary;
+  const redis = siteRedisEndpoint(stack, topology, host);
   const { replicas } = topology.mysql;
   const { sentinels } = topology.redis;
   const secrets: ClusterSecret[] = [
@@ -203,10 +177,10 @@ export function siteEnvironmentCommandStep(
     name: siteEnvironmentStep(host.name, site.domain),
     owner: "provisioning",
     host: host.name,
-    dependsOn: [...after, ...(site.database ? [siteDatabaseStep(mysql, site.domain)] : [])],
+    dependsOn: [...after, ...redis.after, ...(site.database ? [siteDatabaseStep(databaseStepsNamedFor(topology), site.domain)] : []), ...redisMoveOf(topology)],
     inputs: [
       factsOf(host.name),
-      ...[...new Set([redis, ...sentinels, ...(site.database ? [mysql, ...replicas] : [])])].filter((other) => other !== host.name).map(privateIpOf),
+      ...[...new Set([...redis.hosts, ...sentinels, ...(site.database ? [mysql, ...replicas] : [])])].filter((other) => other !== host.name).map(privateIpOf),
     ],
     reads: [`sites[${index}].database`],
     secrets,
@@ -225,7 +199,7 @@ export function siteEnvironmentCommandStep(
           password: secretPlaceholder({ kind: "database", domain: site.domain }),
           readHosts: replicas.map((replica) => addressFrom(host.name, replica, privateIp)),
         },
-        redis: { host: addressFrom(host.name, redis, privateIp), port: privatePorts.redis, password: secretPlaceholder({ kind: "redis" }) },
+        redis: { ...redis.at(at), password: secretPlaceholder({ kind: "redis" }) },
         sentinels:
           sentinels.length > 0
             ? {
@@ -245,14 +219,14 @@ export function siteEnvironmentCommandStep(
  * master first starts; the Redis password arrives on stdin.
  */
 function sessionsStep({ stack, topology }: PlanContext, host: PlannedHost, site: Site, index: number): CommandStep {
-  const redis = topology.redis.primary;
+  const redis = siteRedisEndpoint(stack, topology, host);
   return {
     kind: "command",
     name: siteSessionsStep(host.name, site.domain),
     owner: "provisioning",
     host: host.name,
-    dependsOn: [webStep(host.name)],
-    inputs: [factsOf(host.name), ...(redis === host.name ? [] : [privateIpOf(redis)])],
+    dependsOn: [webStep(host.name), ...redis.after],
+    inputs: [factsOf(host.name), ...redis.hosts.filter((other) => other !== host.name).map(privateIpOf)],
     reads: [`sites[${index}].sessions`],
     secrets: [{ kind: "redis" }],
     renderer: "php-fpm",
@@ -262,7 +236,7 @@ function sessionsStep({ stack, topology }: PlanContext, host: PlannedHost, site:
       const file = renderFpmSessions(
         site,
         { ...context, pool },
-        { address: addressFrom(host.name, redis, (other) => at.privateIp(other)), port: privatePorts.redis, password: secretPlaceholder({ kind: "redis" }) },
+        { address: redis.at(at).host, port: redis.at(at).port, password: secretPlaceholder({ kind: "redis" }) },
       );
       const create = renderTemplate("provision/site-sessions.sh", {
         domain: site.domain,

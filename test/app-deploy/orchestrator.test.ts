@@ -95,6 +95,8 @@ describe("what the Orchestrator runs on each host", () => {
     expect(appSteps(run)).toEqual([
       "megaweb-orchestrator-mysql-1-database",
       "megaweb-orchestrator-web-1-artifact",
+      // The web host held the app's database if the stack grew from the single box: it moves it first.
+      "megaweb-orchestrator-web-1-database-move",
       "megaweb-orchestrator-web-1-environment",
       "megaweb-orchestrator-web-1-install",
       "megaweb-orchestrator-worker-1-artifact",

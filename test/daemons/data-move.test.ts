@@ -5,7 +5,7 @@ import { join } from "node:path";
 import mysql from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startMariaDb, type MariaDbServer } from "../../app/test/support/backends";
-import { renderSiteDatabaseMove } from "../../lib/render/data-move";
+import { type DatabaseMoveInput, renderDatabaseMove } from "../../lib/render/data-move";
 import { renderTemplate } from "../../lib/render/template";
 import { startLoad, summarize } from "../faults/measure";
 
@@ -83,13 +83,14 @@ afterAll(async () => {
   if (root) rmSync(root, { recursive: true, force: true });
 });
 
-const move = () => {
+const move = (hostVariable: DatabaseMoveInput["hostVariable"] = "DB_HOST") => {
   const targetUrl = new URL(target.urlFor(database));
-  return renderSiteDatabaseMove({
+  return renderDatabaseMove({
     domain: "shop.example.com",
     database,
     user: "megaweb",
     envFile: join(root, ".env"),
+    hostVariable,
     target: { host: "127.0.0.1", port: Number(targetUrl.port) },
     password: decodeURIComponent(targetUrl.password),
   });
@@ -154,5 +155,17 @@ describe("a site's database moved to the host the plan names", () => {
     const refused = await runStep(move().script, move().stdin);
     expect(refused.status).toBe(1);
     expect(refused.output).toMatch(/has 2 tables already .* both copies are kept/);
+  });
+
+  it("reads where the app's data is from the host in its database URL", async () => {
+    const appMove = move("MEGAWEB_DB_URL");
+    writeFileSync(join(root, ".env"), "MEGAWEB_DB_URL=mysql://megaweb:p%40ss%2Fword@127.0.0.1:3306/shop?connectionLimit=10\n");
+    const there = await runStep(appMove.script, appMove.stdin);
+    expect(there.status, there.output).toBe(0);
+    expect(there.output).toContain("nothing to move");
+    writeFileSync(join(root, ".env"), "MEGAWEB_DB_URL=mysql://megaweb:p%40ss%2Fword@the-box:3306/shop\n");
+    const elsewhere = await runStep(appMove.script, appMove.stdin);
+    expect(elsewhere.status).toBe(1);
+    expect(elsewhere.output).toMatch(/still names the-box; both copies are kept/);
   });
 });

@@ -29,7 +29,10 @@ const scenarios: InfrastructureInput[] = [
 
 describe("the firewall matrix, as rendered into Cloud Firewalls", () => {
   it.each(scenarios)("keeps MySQL, Redis and Sentinel off the internet: %j", async (infrastructure) => {
-    const run = await deploy(() => phases.phaseComponent("megaweb", { config: stackConfig(infrastructure), sshPrivateKey: "KEY" }));
+    // The token is needed only where two HAProxy droplets share a reserved IP; it opens no port.
+    const run = await deploy(() =>
+      phases.phaseComponent("megaweb", { config: stackConfig(infrastructure), sshPrivateKey: "KEY", reservedIpToken: "dop_v1_0123456789abcdef" }),
+    );
     const firewalls = run.ofType("digitalocean:index/firewall:Firewall");
     expect(firewalls.length).toBeGreaterThan(1);
     for (const { name, inputs } of firewalls) {

@@ -80,4 +80,14 @@ describe("DigitalOcean phases under the real DigitalOcean provider, offline", { 
       expect(preview.changeSummary.create).toBe(preview.steps.length);
     });
   }
+
+  it("ha, HAProxy: both balancers get the reserved IP's token in a secret-only step, then keepalived", async () => {
+    await writeDigitalOceanStack(workspace, variants["ha, HAProxy"]!.config);
+    const preview = await workspace.preview();
+    const steps = preview.steps.filter((step) => step.newState?.type === "command:remote:Command").map((step) => step.urn.split("::").at(-1)!);
+    for (const host of ["loadbalancer-1", "loadbalancer-2"]) {
+      expect(steps).toContain(`megaweb-test-provisioning-${host}-reserved-ip-token`);
+      expect(steps).toContain(`megaweb-test-provisioning-${host}-keepalived`);
+    }
+  });
 });

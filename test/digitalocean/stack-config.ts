@@ -26,10 +26,14 @@ export function digitalOceanStackConfig(infrastructure: Record<string, unknown>)
   return Object.fromEntries(Object.entries(digitalOceanSettings(infrastructure)).map(([key, value]) => [`megaweb:${key}`, value]));
 }
 
-/** Rewrites a workspace's stack file with these settings, keeping its salt and its encrypted SSH key. */
+/** Rewrites a workspace's stack file with these settings, keeping its salt and its encrypted SSH key and reserved-IP token. */
 export async function writeDigitalOceanStack(workspace: Workspace, infrastructure: Record<string, unknown>): Promise<void> {
   const file = parse(await readFile(workspace.configFile!, "utf8"));
-  file.config = { ...digitalOceanStackConfig(infrastructure), "megaweb:sshPrivateKey": file.config["megaweb:sshPrivateKey"] };
+  file.config = {
+    ...digitalOceanStackConfig(infrastructure),
+    "megaweb:sshPrivateKey": file.config["megaweb:sshPrivateKey"],
+    "megaweb:reservedIpToken": file.config["megaweb:reservedIpToken"],
+  };
   await writeFile(workspace.configFile!, stringify(file));
 }
 
@@ -41,6 +45,7 @@ export async function digitalOceanWorkspace(): Promise<Workspace> {
   const workspace = await Workspace.forRepoProgram(join(repoRoot, "stacks/Pulumi.do-example.yaml"));
   await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", join(workspace.dir, "key")]);
   await workspace.setConfig("megaweb:sshPrivateKey", await readFile(join(workspace.dir, "key"), "utf8"), { secret: true });
+  await workspace.setConfig("megaweb:reservedIpToken", "dop_v1_0123456789abcdef0123456789abcdef", { secret: true });
   process.env.DIGITALOCEAN_TOKEN = "dop_v1_dummy";
   return workspace;
 }

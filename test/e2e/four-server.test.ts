@@ -1,40 +1,99 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LocalStack, type Machine } from "./local-stack";
+import { startLoad, summarize } from "../faults/measure";
+import { LocalStack, type Machine, repo, Timings } from "./local-stack";
 
 /**
- * The four-server phase on four existing hosts (local machines), through the real engine: the web
- * host's PHP reaches MySQL and Redis on their own hosts, whose firewalls admit only their clients.
+ * The four-server phase on four existing hosts (local machines), through the real engine, grown
+ * from the single box it starts as: one `pulumi up` of the phase change moves the site's database to
+ * the MySQL host under a write load (lib/render/DEPLOY.md, "Growth that keeps the data"), then the
+ * web host's PHP reaches MySQL and Redis on their own hosts, whose firewalls admit only their clients.
  */
 
 const roles = ["web", "redis", "mysql", "worker"] as const;
-const local = new LocalStack("four", "four", join(__dirname, "fixtures", "Pulumi.four-server.yaml"), roles);
+/** Only the box is in the stack at first; the other three machines join when it grows. */
+const local = new LocalStack("four", "four", join(__dirname, "fixtures", "Pulumi.four-server.yaml"), ["web", "none", "none", "none"]);
 const machines = {} as Record<(typeof roles)[number], Machine>;
 const user = "shop_megaweb_test";
+const shop = "shop.megaweb.test";
+const timings = new Timings("e2e-four-server-timings.json");
 
 /** Whether `from` gets a TCP connection to `to`'s port within two seconds. */
 function reaches(from: Machine, to: Machine, port: number): boolean {
   return from.ssh(`timeout 2 bash -c '</dev/tcp/${to.address}/${port}' 2>/dev/null && echo open || echo shut`).trim() === "open";
 }
 
+/** One insert and one Redis push through the site's PHP, resolved only when PHP says both were acknowledged. */
+async function write(n: number): Promise<number> {
+  const answer = await machines.web.get(shop, `/probe.php?write=${n}`);
+  if (answer.status !== 200) throw new Error(`HTTP ${answer.status}: ${answer.body.slice(0, 160)}`);
+  return n;
+}
+
+/** What the site's PHP finds of its writes, in the database and the Redis its .env names now. */
+async function written(): Promise<{ mysql: Set<number>; redis: Set<number>; hosts: string[] }> {
+  const answer = await machines.web.get(shop, "/probe.php?written=1");
+  if (answer.status !== 200) throw new Error(`HTTP ${answer.status}: ${answer.body.slice(0, 160)}`);
+  const held = JSON.parse(answer.body) as { mysql: number[]; redis: number[]; hosts: string[] };
+  return { mysql: new Set(held.mysql), redis: new Set(held.redis), hosts: held.hosts };
+}
+
+/** The `writes` rows of the site's database on `machine`, as root over its socket. */
+function rowsOn(machine: Machine): Set<number> {
+  return new Set(machine.ssh(`mariadb -N -B -e 'SELECT n FROM shop_megaweb_test.writes'`).split("\n").filter(Boolean).map(Number));
+}
+
 describe.sequential("the four-server phase on existing hosts, with the real engine", () => {
-  beforeAll(() => {
-    if (process.platform !== "linux" || process.getuid?.() !== 0)
-      throw new Error("the end-to-end test needs Linux and root (it boots systemd-nspawn machines)");
+  beforeAll(async () => {
     local.destroy();
     local.prepare();
-    local.pulumiOk(["up", "--yes", "--skip-preview"], 1200);
+    local.pulumiOk(["config", "set", "megaweb:phase", "single"]);
+    await timings.time("single box: bare to serving (pulumi up)", () => local.pulumiOk(["up", "--yes", "--skip-preview"], 1200));
     roles.forEach((role, index) => (machines[role] = local.machine(index)));
     machines.web.ssh(`install -m 0640 -o ${user} -g www-data /dev/stdin /var/www/${user}/public/probe.php`, readFileSync(join(__dirname, "probe.php"), "utf8"));
   }, 1_500_000);
 
   afterAll(() => {
+    timings.save();
     local.destroyOk();
   }, 300_000);
 
+  it("grows from the single box under a write load: the site's rows and Redis keys move to their hosts and no acknowledged write is lost", async () => {
+    const before = 200;
+    for (let n = 1; n <= before; n++) await write(n);
+    expect(machines.web.ssh(`grep ^DB_HOST= /var/www/${user}/.env`).trim()).toMatch(/^DB_HOST=(127\.0\.0\.1|localhost)$/);
+    local.pulumiOk(["config", "set", "megaweb:phase", "four-server"]);
+    for (const role of ["redis", "mysql", "worker"] as const)
+      local.pulumiOk(["config", "set", "--path", `megaweb:hosts.${role}[0].address`, machines[role].address]);
+    // Writes keep coming, two at a time, until the growth's `up` is over: the refused ones are the window.
+    const load = startLoad((index) => write(before + 1 + index), { maxOperations: 100_000, maxSeconds: 1200, concurrency: 2, pauseMs: 20, timeoutMs: 10_000 });
+    await timings.time("grow to four servers (pulumi up)", () => local.pulumiAsync(["up", "--yes", "--skip-preview"], 1200).finally(load.stop));
+    const record = await load.done;
+    const summary = summarize(record);
+    const acknowledged = record.outcomes.filter((outcome) => outcome.ok).map((outcome) => outcome.value!);
+    const moved = await written();
+    expect(moved.hosts).toEqual([machines.mysql.address, machines.redis.address]);
+    const lost = [...Array.from({ length: before }, (_, i) => i + 1), ...acknowledged].filter((n) => !moved.mysql.has(n) || !moved.redis.has(n));
+    const figures = { ...summary, writesBefore: before, writesLost: lost.length };
+    writeFileSync(join(repo, "test-output", "e2e-four-server-growth.json"), `${JSON.stringify(figures, null, 2)}\n`);
+    console.log("four-server growth figures:", figures);
+    expect(lost).toEqual([]);
+    expect(summary.acknowledged).toBeGreaterThan(0);
+    expect(machines.web.ssh(`grep ^DB_HOST= /var/www/${user}/.env`).trim()).toBe(`DB_HOST=${machines.mysql.address}`);
+    // The old copies stay until forgotten: the box's Redis says where it went and refuses writes, its
+    // MariaDB keeps every row it had. (The move steps carry secrets, so the engine shows none of their output.)
+    const oldRedis = (command: string) =>
+      machines.web.ssh(`REDISCLI_AUTH=$(sed -n 's/^REDIS_PASSWORD=//p' /var/www/${user}/.env) redis-cli --no-auth-warning ${command}`).trim();
+    expect(oldRedis("GET megaweb:moved-to")).toBe(machines.redis.address);
+    expect(oldRedis("SET probe:late write")).toMatch(/NOPERM/);
+    const kept = rowsOn(machines.web);
+    expect(Array.from({ length: before }, (_, i) => i + 1).every((n) => kept.has(n))).toBe(true);
+    expect([...kept].every((n) => moved.mysql.has(n))).toBe(true);
+  }, 1_500_000);
+
   it("serves the site from the web host, with MySQL and Redis on their own hosts", async () => {
-    const response = await machines.web.get("shop.megaweb.test", "/probe.php");
+    const response = await machines.web.get(shop, "/probe.php");
     expect(JSON.parse(response.body)).toMatchObject({ user, mysql: "written by PHP", redis: "written by PHP" });
     const environment = machines.web.ssh(`grep _HOST= /var/www/${user}/.env`);
     expect(environment).toContain(`DB_HOST=${machines.mysql.address}`);

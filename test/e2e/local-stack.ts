@@ -50,6 +50,13 @@ export interface CommandResult {
   readonly stderr: string;
 }
 
+/** Every test that boots machines starts with `destroy` then `prepare`: both refuse a host that cannot boot them, before any work. */
+function requireMachineHost(): void {
+  if (process.platform !== "linux" || process.getuid?.() !== 0) {
+    throw new Error("the end-to-end tests need Linux and root (they boot systemd-nspawn machines)");
+  }
+}
+
 export class LocalStack {
   readonly workspace: string;
   readonly configFile: string;
@@ -90,14 +97,16 @@ export class LocalStack {
 
   /** Boots the machine and points the stack at it. */
   prepare(): void {
+    requireMachineHost();
     this.run("bash", ["scripts/demo.sh", "prepare"], repo, 900);
   }
 
   /**
-   * Removes the machine and the stack; safe to call when either is already gone. Fourteen machines
+   * Removes the machine and the stack; safe to call when either is already gone. A dozen machines
    * on a loaded host took longer than 5 minutes to stop and remove.
    */
   destroy(): CommandResult {
+    requireMachineHost();
     return this.exec("bash", ["scripts/demo.sh", "destroy"], repo, 900);
   }
 
@@ -146,6 +155,12 @@ export class LocalStack {
   setSecret(key: string, value: string): void {
     const result = this.exec("pulumi", ["config", "set", "--secret", "--path", key, "--stack", this.stack, "--non-interactive"], this.workspace, 60, value);
     if (result.status !== 0) throw new Error(`pulumi config set --secret ${key} exited ${result.status}:\n${result.stderr}`);
+  }
+
+  /** Sets a plain stack value; `key` may be a path into a structured value (`megaweb:certificates.acmeDirectory`). */
+  setConfig(key: string, value: string): void {
+    const result = this.exec("pulumi", ["config", "set", "--path", key, value, "--stack", this.stack, "--non-interactive"], this.workspace, 60);
+    if (result.status !== 0) throw new Error(`pulumi config set ${key} exited ${result.status}:\n${result.stderr}`);
   }
 
   /** Edits the stack's `megaweb:sites` in the workspace's stack file, keeping everything else as it is. */
@@ -213,9 +228,9 @@ export class Machine {
     ];
   }
 
-  ssh(command: string, stdin?: string): string {
-    const result = spawnSync("ssh", this.sshArguments(command), { input: stdin, encoding: "utf8", timeout: 60_000 });
-    if (result.status !== 0) throw new Error(`ssh ${command} exited ${result.status}: ${result.stderr}`);
+  ssh(command: string, stdin?: string, timeoutMs = 60_000): string {
+    const result = spawnSync("ssh", this.sshArguments(command), { input: stdin, encoding: "utf8", timeout: timeoutMs });
+    if (result.status !== 0) throw new Error(`ssh ${command} exited ${result.status}: ${result.stderr}${result.stdout}`);
     return result.stdout;
   }
 
@@ -226,7 +241,7 @@ export class Machine {
         "ssh",
         this.sshArguments(command),
         { encoding: "utf8", timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 },
-        (error, stdout, stderr) => (error ? reject(new Error(`ssh ${this.address} ${command}: ${stderr || error.message}`)) : resolve(stdout)),
+        (error, stdout, stderr) => (error ? reject(new Error(`ssh ${this.address} ${command}: ${stderr || error.message}${stdout}`)) : resolve(stdout)),
       );
       child.stdin?.end(stdin);
     });

@@ -2,6 +2,31 @@
 // Placed by the end-to-end test (never by megaweb) to report what this site's PHP sees.
 header('Content-Type: application/json');
 $env = parse_ini_file(dirname(__DIR__) . '/.env');
+// ?write=N: one insert and one Redis list push, answered 200 only once both are acknowledged, so a
+// test can count acknowledged writes against what it finds later (the growth test's data moves);
+// ?written=1 lists what each holds, from wherever the .env points now.
+if (isset($_GET['write']) || isset($_GET['written'])) {
+    try {
+        $db = new mysqli($env['DB_HOST'], $env['DB_USERNAME'], $env['DB_PASSWORD'], $env['DB_DATABASE']);
+        $redis = new Redis();
+        $redis->connect($env['REDIS_HOST'], (int) $env['REDIS_PORT']);
+        $redis->auth($env['REDIS_PASSWORD']);
+        if (isset($_GET['write'])) {
+            $n = (int) $_GET['write'];
+            $db->query('CREATE TABLE IF NOT EXISTS writes (n INT PRIMARY KEY)');
+            $db->query("INSERT INTO writes VALUES ($n)");
+            if ($redis->rPush('probe:writes', (string) $n) === false) throw new RuntimeException($redis->getLastError() ?? 'RPUSH refused');
+            echo json_encode(['written' => $n]);
+        } else {
+            $rows = array_map('intval', array_column($db->query('SELECT n FROM writes')->fetch_all(), 0));
+            echo json_encode(['mysql' => $rows, 'redis' => array_map('intval', $redis->lRange('probe:writes', 0, -1)), 'hosts' => [$env['DB_HOST'], $env['REDIS_HOST']]]);
+        }
+    } catch (Throwable $error) {
+        http_response_code(503);
+        echo json_encode(['error' => $error->getMessage()]);
+    }
+    exit;
+}
 $result = [
     'user' => posix_getpwuid(posix_geteuid())['name'],
     'memory_limit' => ini_get('memory_limit'),

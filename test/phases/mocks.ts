@@ -75,6 +75,13 @@ function fakeState(type: string, name: string, inputs: Record<string, any>): { i
       return { id: "203.0.113.20", state: { ...inputs, ipAddress: "203.0.113.20", reservedIpUrn: "do:floatingip:203.0.113.20" } };
     case "digitalocean:index/sshKey:SshKey":
       return { id: "1234", state: { ...inputs, fingerprint: "3b:16:bf:e4:8b:00:8b:b8:59:8c:a9:d3:f0:19:45:fa" } };
+    case "command:remote:Command":
+      // A droplet's facts step, as templates/provision/facts.sh prints them on Debian 12 (eth1 is the VPC interface), so steps rendered from facts resolve.
+      if (name.endsWith("-facts")) {
+        const facts = { os: "debian", codename: "bookworm", memoryMb: 1967, openFilesLimit: 524288, interfaces: { "127.0.0.1": "lo", "10.10.0.2": "eth1" } };
+        return { id: `${name}-id`, state: { ...inputs, stdout: JSON.stringify(facts) } };
+      }
+      return { id: `${name}-id`, state: inputs };
     case "digitalocean:index/vpc:Vpc":
       return { id: `vpc-${name}`, state: { ...inputs, urn: `do:vpc:vpc-${name}` } };
     default:

@@ -20,10 +20,16 @@ const firewall = "digitalocean:index/firewall:Firewall";
 const vpc = "digitalocean:index/vpc:Vpc";
 const project = "digitalocean:index/project:Project";
 
+const reservedIpToken = "dop_v1_0123456789abcdef0123456789abcdef";
+
 async function deployPhase(infrastructure: InfrastructureInput, sites?: readonly unknown[]): Promise<{ run: Deployment; phase: PhaseComponent }> {
   let phase: PhaseComponent | undefined;
   const run = await deploy(() => {
-    phase = phases.phaseComponent("megaweb", { config: stackConfig(infrastructure, sites), sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----" });
+    phase = phases.phaseComponent("megaweb", {
+      config: stackConfig(infrastructure, sites),
+      sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----",
+      reservedIpToken: pulumi.secret(reservedIpToken),
+    });
   });
   return { run, phase: phase! };
 }
@@ -147,6 +153,35 @@ describe("per-phase topology on DigitalOcean", () => {
     expect(phase.plan.redis.sentinels).toHaveLength(5);
     expect(phase.plan.redis.sentinelQuorum).toBe(3);
     expect(phase.plan.redis.replicas).toEqual(["redis-2"]);
+  });
+
+  it("ha with haproxy: keepalived on each droplet moves the reserved IP to that droplet, the token only on a secret stdin", async () => {
+    const { run } = await deployPhase({ phase: "ha", loadBalancer: { kind: "haproxy" } });
+    const commands = run.ofType("command:remote:Command");
+    const stepOf = (name: string) => commands.find((each) => each.name === `megaweb-provisioning-${name}`) ?? expect.fail(`no step ${name}`);
+    const plain = (value: any): string => String(value?.value ?? value ?? "");
+    for (const host of ["loadbalancer-1", "loadbalancer-2"]) {
+      const keepalived = stepOf(`${host}-keepalived`).inputs;
+      expect(keepalived.create).toContain(`reserved_ip=203.0.113.20\ndroplet_id=${dropletIdOf(run, host)}\n`);
+      expect(keepalived.stdin).toBeUndefined();
+      const token = stepOf(`${host}-reserved-ip-token`).inputs;
+      expect(plain(token.stdin)).toBe(`${reservedIpToken}\n`);
+      expect(token.logging).toBe("none");
+    }
+    for (const each of commands) for (const field of ["create", "delete"]) expect(String(each.inputs[field] ?? "")).not.toContain(reservedIpToken);
+  });
+
+  it("ha with haproxy: refuses to start without the reserved IP's token, before any droplet", async () => {
+    let thrown: unknown;
+    const run = await deploy(() => {
+      try {
+        phases.phaseComponent("megaweb", { config: stackConfig({ phase: "ha", loadBalancer: { kind: "haproxy" } }), sshPrivateKey: "key" });
+      } catch (error) {
+        thrown = error;
+      }
+    });
+    expect((thrown as Error).message).toBe("two HAProxy droplets share a reserved IP but no reservedIpToken was given (megaweb:reservedIpToken)");
+    expect(run.ofType(droplet)).toHaveLength(0);
   });
 
   it("outputs every host's public and private IP and the cost with a per-droplet breakdown", async () => {

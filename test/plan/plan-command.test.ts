@@ -56,7 +56,7 @@ describe("megaweb plan", () => {
     expect(out).toMatch(/^ {2}mysql-1 \(mysql\)$/m);
     expect(out).toMatch(/^ {4}mysql +mariadb +firewall +- +sites; app; nodes; facts of 4 hosts; private IP of mysql-1$/m);
     expect(out).toMatch(
-      /^ {4}site-shop_example_com-env +site-environment +site-shop_example_com +redis +sites\[0\]\.database; facts of web-2; private IP of redis-1$/m,
+      /^ {4}site-shop_example_com-env +site-environment +site-shop_example_com, web-1-redis-move +redis +sites\[0\]\.database; facts of web-2; private IP of redis-1$/m,
     );
     const printed = JSON.parse((await runPlan(fixture, "--steps", "--json")).out);
     expect(printed.steps.find((step: { name: string }) => step.name === "web-2-web")).toEqual({

@@ -136,7 +136,8 @@ export class RedisCluster {
   }
 }
 
-function runScript(script: string, input: string, env: NodeJS.ProcessEnv, what: string): Promise<string> {
+/** Runs a rendered step script with its stdin; resolves with what it printed, rejects with it when it fails. */
+export function runScript(script: string, input: string, env: NodeJS.ProcessEnv, what: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn("bash", ["-c", script], { stdio: ["pipe", "pipe", "pipe"], env });
     let output = "";

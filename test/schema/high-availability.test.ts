@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { reservedIpTokenProblems } from "../../lib/schema/high-availability";
 import { Infrastructure } from "../../lib/schema/infrastructure";
 import { megaweb } from "../cli/megaweb";
 import { problems } from "./problems";
@@ -136,5 +137,34 @@ describe("megaweb validate", () => {
         "sentinelQuorum: 5 is more than the 3 Sentinels, so they could never agree the primary is down",
       ],
     });
+  });
+});
+
+describe("the reserved IP's token (megaweb:reservedIpToken)", () => {
+  it("is required, naming the command that sets it", () => {
+    expect(reservedIpTokenProblems(undefined)).toEqual([
+      {
+        path: ["reservedIpToken"],
+        message:
+          "is required when two HAProxy droplets share a reserved IP (pulumi config set --secret megaweb:reservedIpToken, a token scoped to reserved_ip:update)",
+      },
+    ]);
+  });
+
+  it("refuses a character the hook's curl config would read as syntax", () => {
+    expect(reservedIpTokenProblems('dop_v1_abc"def')).toEqual([
+      { path: ["reservedIpToken"], message: "may hold only letters, digits and _ (like a DigitalOcean token, dop_v1_…)" },
+    ]);
+    expect(reservedIpTokenProblems("dop_v1_0123456789abcdef")).toEqual([]);
+  });
+});
+
+describe("the current MySQL primary (mysqlPrimary)", () => {
+  it("names one of the plan's MySQL hosts", () => {
+    expect(problems({ phase: "ha", mysqlPrimary: "mysql-2" })).toEqual([]);
+    expect(problems({ phase: "ha", mysqlPrimary: "mysql-4" })).toEqual(['mysqlPrimary: "mysql-4" is not a MySQL host of the plan (mysql-1, mysql-2, mysql-3)']);
+    expect(problems({ phase: "ha", mysqlPrimary: "redis-1" })).toEqual(['mysqlPrimary: "redis-1" is not a MySQL host of the plan (mysql-1, mysql-2, mysql-3)']);
+    expect(problems({ phase: "four-server", mysqlPrimary: "mysql-2" })).toEqual(['mysqlPrimary: "mysql-2" is not a MySQL host of the plan (mysql-1)']);
+    expect(problems({ phase: "single", mysqlPrimary: "mysql-1" })).toEqual(['mysqlPrimary: "mysql-1" is not a MySQL host of the plan (web-1)']);
   });
 });

@@ -81,7 +81,7 @@ describe("sites with code in the step plan", () => {
       "worker-1": [
         "code-runtime ← firewall",
         "site-shop_example_com ← code-runtime",
-        "site-shop_example_com-env ← site-shop_example_com, mysql-1-db-shop_example_com [redis, mysql:shop.example.com]",
+        "site-shop_example_com-env ← site-shop_example_com, mysql-1-db-shop_example_com, web-1-redis-move [redis, mysql:shop.example.com]",
         "site-shop_example_com-workers ← site-shop_example_com",
         "site-shop_example_com-deploy ← site-shop_example_com, site-shop_example_com-env, redis-1-redis, site-shop_example_com-workers, web-1-site-shop_example_com-deploy",
       ],

@@ -120,6 +120,8 @@ describe("backups in the step plan", () => {
         facts: (host: string) => (declared("facts", host), planned.facts(host)),
         privateIp: (host: string) => (declared("privateIp", host), planned.privateIp(host)),
         output: (name: string) => (declared("output", name), planned.output(name)),
+        dropletId: (host: string) => (declared("dropletId", host), planned.dropletId(host)),
+        reservedIp: (host: string) => (declared("reservedIp", host), planned.reservedIp(host)),
       };
       expect(() => each.render(strict), each.name).not.toThrow();
     }

@@ -77,14 +77,17 @@ describe("the step graph of each phase", () => {
         "facts",
         "base ← facts",
         "firewall ← base",
+        // The first web host moves what it held as the single box (nothing on a new stack) before an environment points away.
+        "redis-move ← base, redis-1-redis [redis]",
         "web ← firewall",
         "site-shop_example_com ← web",
-        // The first web host moves what it held as the single box (nothing on a new stack) before the .env points away.
         "site-shop_example_com-database-move ← site-shop_example_com, mysql-1-db-shop_example_com [mysql:shop.example.com]",
-        "site-shop_example_com-env ← site-shop_example_com, site-shop_example_com-database-move, mysql-1-db-shop_example_com [redis, mysql:shop.example.com]",
+        "site-shop_example_com-env ← site-shop_example_com, site-shop_example_com-database-move, mysql-1-db-shop_example_com, redis-move [redis, mysql:shop.example.com]",
         "site-orchestrator_example_com ← web",
+        // So does the app's, before any host's environment names the new primary.
+        "app:database-move ← base, mysql-1-database [mysql:orchestrator.example.com]",
         "app:artifact ← base",
-        "app:environment ← base [api-token, mysql:orchestrator.example.com, redis]",
+        "app:environment ← base, database-move, redis-move [api-token, mysql:orchestrator.example.com, redis]",
         "app:install ← artifact, environment, mysql-1-database, redis-1-redis, firewall, site-orchestrator_example_com",
       ],
       "redis-1": ["facts", "base ← facts", "firewall ← base", "redis ← firewall [redis]"],
@@ -101,7 +104,7 @@ describe("the step graph of each phase", () => {
         "base ← facts",
         "firewall ← base",
         "app:artifact ← base",
-        "app:environment ← base [api-token, mysql:orchestrator.example.com, redis]",
+        "app:environment ← base, web-1-database-move, web-1-redis-move [api-token, mysql:orchestrator.example.com, redis]",
         // After the web host's: one host's app restarts at a time.
         "app:install ← artifact, environment, mysql-1-database, redis-1-redis, firewall, web-1-install",
       ],
@@ -150,11 +153,12 @@ describe("the step graph of each phase", () => {
       "facts",
       "base ← facts",
       "firewall ← base",
+      "redis-move ← base, redis-1-redis [redis]",
       "web ← firewall",
       "site-shop_example_com-sessions ← web [redis]",
       "site-shop_example_com ← web, site-shop_example_com-sessions",
       "site-shop_example_com-database-move ← site-shop_example_com, mysql-1-db-shop_example_com [mysql:shop.example.com]",
-      "site-shop_example_com-env ← site-shop_example_com, site-shop_example_com-database-move, mysql-1-db-shop_example_com [redis, mysql:shop.example.com]",
+      "site-shop_example_com-env ← site-shop_example_com, site-shop_example_com-database-move, mysql-1-db-shop_example_com, redis-move [redis, mysql:shop.example.com]",
       "balancer ← site-shop_example_com",
     ]);
     const sessions = rendered(steps, "web-1-site-shop_example_com-sessions");
@@ -219,10 +223,14 @@ describe("the step graph of each phase", () => {
       ]);
     }
     // The same steps on every web host, but that each host's app restarts after the one before's,
-    // and only the first moves a database it may hold from the single-box days.
-    const asOtherWebHost = (line: string) => line.replace("site-shop_example_com-database-move, ", "");
-    const withoutMove = byHost["web-1"]!.filter((line) => !line.includes("-database-move ←")).map(asOtherWebHost);
-    expect(withoutMove.length).toBe(byHost["web-1"]!.length - 1);
+    // and only the first moves the databases it may hold from the single-box days.
+    const asOtherWebHost = (line: string) =>
+      line
+        .replace("site-shop_example_com-database-move, ", "")
+        .replace(", database-move,", ", web-1-database-move,")
+        .replace(/, redis-move \[/, ", web-1-redis-move [");
+    const withoutMove = byHost["web-1"]!.filter((line) => !/(database|redis)-move ←/.test(line)).map(asOtherWebHost);
+    expect(withoutMove.length).toBe(byHost["web-1"]!.length - 3);
     for (const [index, web] of ["web-2", "web-3", "web-4", "web-5"].entries()) {
       expect(byHost[web]).toEqual(withoutMove.map((line) => (line.startsWith("app:install ←") ? `${line}, web-${index + 1}-install` : line)));
     }
@@ -242,10 +250,132 @@ describe("the step graph of each phase", () => {
       "sentinel-3",
     ]);
     expect(named(steps, "worker-3-environment").secrets.map(secretName)).toContain("sentinel");
-    // facts, base and firewall on 19 hosts; web tier, two sites, a session file and an .env on 5; 3 Redis and their
-    // replication; 3 Sentinels; 3 MariaDB, their replication and a database; the app on 10 and its database;
-    // the first web host's database move.
-    expect(steps.steps).toHaveLength(19 * 3 + 5 * 5 + 3 * 2 + 3 + 3 * 2 + 1 + 10 * 3 + 1 + 1);
+    // facts, base and firewall on 19 hosts; web tier, two sites, a session file, an .env and the Redis proxy on 5; 3 Redis
+    // and their replication; 3 Sentinels; 3 MariaDB, their replication and a database; the app on 10 and its
+    // database; the first web host's moves (the site's database, the app's, Redis).
+    expect(steps.steps).toHaveLength(19 * 3 + 5 * 6 + 3 * 2 + 3 + 3 * 2 + 1 + 10 * 3 + 1 + 3);
+  });
+
+  it("ha: PHP sessions and each site's .env reach Redis through the host's proxy to the current primary, not the plan's primary", () => {
+    const steps = plan({ phase: "ha", nodes: { web: 2, worker: 1 } }, [shop]);
+    expect(graph(steps)["web-1"]!.slice(3, 7)).toEqual([
+      "redis-proxy ← firewall [redis]",
+      "redis-move ← base, redis-1-redis, redis-1-redis-replication [redis]",
+      "web ← firewall",
+      "site-shop_example_com-sessions ← web, redis-proxy [redis]",
+    ]);
+    expect(graph(steps)["web-1"]).toContain(
+      "site-shop_example_com-env ← site-shop_example_com, site-shop_example_com-database-move, redis-proxy, mysql-1-db-shop_example_com, redis-move [redis, mysql:shop.example.com, sentinel]",
+    );
+    // The proxy follows every Redis server's address; the sessions and the .env follow none, so a failover changes no step.
+    expect(named(steps, "web-2-redis-proxy").inputs.map((input) => input.host)).toEqual(["redis-1", "redis-2", "redis-3"]);
+    expect(named(steps, "web-2-site-shop_example_com-sessions").inputs).toEqual([{ kind: "facts", host: "web-2" }]);
+    expect(named(steps, "web-2-site-shop_example_com-env").inputs.map((input) => input.host)).not.toContain("redis-1");
+    const facts = plannedFacts(steps);
+    const proxy = rendered(steps, "web-2-redis-proxy");
+    expect(proxy.files.map((file) => [file.path, file.secret ?? false])).toEqual([
+      ["/etc/megaweb/redis-proxy-password.cfg", true],
+      ["/etc/megaweb/redis-proxy.cfg", false],
+      ["/etc/systemd/system/megaweb-redis-proxy.service", false],
+    ]);
+    expect(proxy.stdin).toBe(
+      `# Managed by megaweb. Root only: the Redis password the proxy's check authenticates with.\nglobal\n    setenv MEGAWEB_REDIS_PASSWORD <secret:redis>\n`,
+    );
+    for (const server of ["redis-1", "redis-2", "redis-3"]) expect(proxy.create).toContain(`    server ${server} ${facts.privateIp(server)}:6379 check\n`);
+    expect(rendered(steps, "web-2-site-shop_example_com-sessions").stdin).toContain(
+      'php_admin_value[session.save_path] = "tcp://127.0.0.1:6380?auth=<secret:redis>&',
+    );
+    expect(rendered(steps, "web-2-site-shop_example_com-env").stdin).toContain("REDIS_HOST=127.0.0.1\nREDIS_PORT=6380\n");
+    // No PHP site, no proxy; and a worker host that runs no site's workers has none either (the app follows the Sentinels itself).
+    expect(plan({ phase: "ha", nodes: { web: 2, worker: 1 } }, [files]).steps.map((step) => step.name)).not.toContain("web-1-redis-proxy");
+    expect(steps.steps.map((step) => step.name)).not.toContain("worker-1-redis-proxy");
+    // A worker host running a site's queue workers gets the site's .env, so it gets the proxy too.
+    const queued = { ...shop, code: { repository: "git://198.18.0.1/sample-php-app.git" }, workers: [{ name: "queue", command: "php artisan queue:work" }] };
+    const withWorkers = plan({ phase: "ha", nodes: { web: 2, worker: 1 } }, [queued]);
+    expect(named(withWorkers, "worker-1-site-shop_example_com-env").dependsOn).toContain("worker-1-redis-proxy");
+  });
+
+  it("ha after a MySQL promotion: naming the new primary points every client at it and leaves the replication steps as they were", () => {
+    const address = (last: number) => ({ address: `198.18.0.${last}` });
+    let next = 10;
+    const counts = { loadbalancer: 2, web: 2, redis: 3, sentinel: 3, mysql: 3, worker: 1 };
+    const hosts = Object.fromEntries(Object.entries(counts).map(([role, count]) => [role, Array.from({ length: count }, () => address(next++))]));
+    const infrastructure = {
+      phase: "ha",
+      target: "existing",
+      nodes: { web: 2, worker: 1 },
+      loadBalancer: { kind: "haproxy", virtualAddress: "198.18.0.50/24" },
+      hosts,
+    } as const;
+    const app = { domain: "orchestrator.example.com" };
+    const before = plan(infrastructure, [shop], app);
+    const after = plan({ ...infrastructure, mysqlPrimary: "mysql-2" }, [shop], app);
+    expect(after.topology.mysql).toEqual({ primary: "mysql-2", replicas: ["mysql-1", "mysql-3"] });
+    // mysql-1 is 198.18.0.20, mysql-2 198.18.0.21, mysql-3 198.18.0.22.
+    const env = rendered(after, "web-1-site-shop_example_com-env").stdin!;
+    expect(env).toContain("DB_HOST=198.18.0.21\n");
+    expect(env).toContain("DB_READ_HOSTS=198.18.0.20,198.18.0.22\n");
+    expect(rendered(after, "worker-1-environment").stdin).toContain("198.18.0.21");
+    // The database steps keep their names, so the change is an update on the new primary, never a delete on the old one.
+    for (const name of ["mysql-1-db-shop_example_com", "mysql-1-database"]) {
+      expect(named(after, name).host).toBe("mysql-2");
+      expect(named(before, name).host).toBe("mysql-1");
+    }
+    // The replication files list the servers in the bootstrap order: nothing there changes, so no MariaDB restarts.
+    for (const host of ["mysql-1", "mysql-2", "mysql-3"]) {
+      expect(rendered(after, `${host}-mysql-replication`).create).toBe(rendered(before, `${host}-mysql-replication`).create);
+      expect(named(after, `${host}-mysql-replication`).dependsOn).toEqual(named(before, `${host}-mysql-replication`).dependsOn);
+    }
+    expect(after.steps.map((step) => step.name)).toEqual(before.steps.map((step) => step.name));
+  });
+
+  it("ha on DigitalOcean with HAProxy: the token in a secret-only step, then keepalived moving the reserved IP to its own droplet", () => {
+    const steps = plan({ phase: "ha", loadBalancer: { kind: "haproxy" }, nodes: { web: 2, worker: 1 } }, [files]);
+    for (const host of ["loadbalancer-1", "loadbalancer-2"]) {
+      expect(graph(steps)[host]).toEqual([
+        "facts",
+        "base ← facts",
+        "firewall ← base",
+        "haproxy ← firewall",
+        "reserved-ip-token ← haproxy [reserved-ip-token]",
+        "keepalived ← haproxy, reserved-ip-token",
+      ]);
+    }
+    const token = rendered(steps, "loadbalancer-2-reserved-ip-token");
+    expect(token.files).toEqual([{ path: "/etc/megaweb/digitalocean-reserved-ip-token", content: "<secret:reserved-ip-token>\n", mode: "0600", secret: true }]);
+    expect(token.stdin).toBe("<secret:reserved-ip-token>\n");
+    // The droplet's id and the address are deploy-time inputs: DigitalOcean assigns them.
+    expect(named(steps, "loadbalancer-2-keepalived").inputs).toEqual([
+      { kind: "facts", host: "loadbalancer-2" },
+      { kind: "privateIp", host: "loadbalancer-1" },
+      { kind: "privateIp", host: "loadbalancer-2" },
+      { kind: "dropletId", host: "loadbalancer-2" },
+      { kind: "reservedIp", host: "loadbalancer-2" },
+    ]);
+    const facts = plannedFacts(steps);
+    const onDroplet = {
+      ...facts,
+      dropletId: (host: string) => (host === "loadbalancer-2" ? "400007" : facts.dropletId(host)),
+      reservedIp: () => "203.0.113.20",
+    };
+    const keepalived = named(steps, "loadbalancer-2-keepalived");
+    if (keepalived.kind !== "command") throw new Error("keepalived is a command");
+    const render = keepalived.render(onDroplet);
+    expect(render.files.map((file) => file.path)).toEqual([
+      "/etc/keepalived/keepalived.conf",
+      "/usr/local/libexec/megaweb/haproxy-alive",
+      "/usr/local/libexec/megaweb/reserved-ip-assign",
+      "/etc/megaweb/reserved-ip.conf",
+    ]);
+    expect(render.files[3]!.content).toBe(
+      "# Managed by megaweb: what keepalived's notify hook moves, and where to.\nreserved_ip=203.0.113.20\ndroplet_id=400007\napi=https://api.digitalocean.com\ntoken_file=/etc/megaweb/digitalocean-reserved-ip-token\n",
+    );
+    expect(render.files[0]!.content).toContain('notify_master "/usr/local/libexec/megaweb/reserved-ip-assign"');
+    expect(render.files[0]!.content).not.toContain("virtual_ipaddress");
+    expect(render.stdin).toBeUndefined();
+    // Horizontal's single HAProxy droplet holds the address alone: no keepalived, no token.
+    const single = plan({ phase: "horizontal", loadBalancer: { kind: "haproxy" } }, [files]);
+    expect(single.steps.filter((step) => /keepalived|reserved-ip/.test(step.name))).toEqual([]);
   });
 
   it("ha on existing hosts: keepalived after HAProxy on both balancers, moving the virtual address on the private interface", () => {
@@ -278,6 +408,7 @@ describe("the step graph of each phase", () => {
     const stdin = env.render(facts).stdin!;
     expect(stdin).toContain("DB_HOST=198.18.0.20\n");
     expect(stdin).toContain("DB_READ_HOSTS=198.18.0.21,198.18.0.22\n");
+    expect(stdin).toContain("REDIS_HOST=127.0.0.1\nREDIS_PORT=6380\n");
     expect(stdin).toContain("REDIS_SENTINELS=198.18.0.17:26379,198.18.0.18:26379,198.18.0.19:26379\n");
     expect(stdin).toContain("REDIS_SENTINEL_PASSWORD=<secret:sentinel>\n");
   });
@@ -289,6 +420,7 @@ describe("every planned step", () => {
     ["four-server", { phase: "four-server" }],
     ["horizontal", { phase: "horizontal", loadBalancer: { kind: "haproxy" } }],
     ["ha", { phase: "ha" }],
+    ["ha with HAProxy", { phase: "ha", loadBalancer: { kind: "haproxy" } }],
   ];
   const custom = {
     domain: "tls.example.com",

@@ -1,10 +1,16 @@
-# {{domain}}: its database `{{database}}` moves from this host to {{targetHost}} once, while its .env
-# still names another host (lib/render/DEPLOY.md, "Growth that keeps the data"). The site's
-# credentials for the new copy arrive on stdin, never in a command line.
+# {{domain}}: its database `{{database}}` moves from this host to {{targetHost}} once, while its
+# environment file still names another host (lib/render/DEPLOY.md, "Growth that keeps the data").
+# Its credentials for the new copy arrive on stdin, never in a command line.
 env_file={{envFile}}
 current=
-# No .env yet: a new stack, whose data was never anywhere else.
-if [ -f "$env_file" ]; then current=$(sed -n 's/^DB_HOST=//p' "$env_file" | tail -n 1 | tr -d "\"'"); fi
+# No environment file yet: a new stack, whose data was never anywhere else.
+if [ -f "$env_file" ]; then current=$(sed -n 's/^{{hostVariable}}=//p' "$env_file" | tail -n 1 | tr -d "\"'"); fi
+# A URL (the app's) names the host after its credentials, which are URL-encoded (no raw @ or /).
+if [[ $current == *://* ]]; then
+  current=${current#*://}
+  current=${current##*@}
+  current=${current%%[:/?]*}
+fi
 if [ -z "$current" ] || [ "$current" = {{targetHost}} ]; then
   echo "megaweb: {{domain}}: its database is where the plan puts it ({{targetHost}}); nothing to move"
   exit 0
@@ -18,11 +24,11 @@ here() { mariadb -N -B "$@"; }
 
 tables=$(target -N -B -e "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = '{{database}}'")
 if [ "$tables" != 0 ]; then
-  echo "megaweb: {{domain}}: \`{{database}}\` on {{targetHost}} has $tables tables already and its .env still names $current; both copies are kept, move one aside and run again" >&2
+  echo "megaweb: {{domain}}: \`{{database}}\` on {{targetHost}} has $tables tables already and {{envFile}} still names $current; both copies are kept, move one aside and run again" >&2
   exit 1
 fi
 
-# The window where the site cannot write starts here: its accounts lose their write grants on this
+# The window without writes starts here: its accounts lose their write grants on this
 # copy, and their open connections are closed (a database grant binds a connection only at its
 # next USE, and pooled connections never send one).
 mapfile -t accounts < <(here -e "SELECT CONCAT(QUOTE(User), '@', QUOTE(Host)) FROM mysql.user WHERE User = '{{user}}'")
@@ -54,7 +60,7 @@ if ! mariadb-dump --single-transaction --routines --triggers --no-create-db --sk
   exit 1
 fi
 
-# Every table's checksum on both sides, or the site keeps this copy.
+# Every table's checksum on both sides, or the data stays on this copy.
 mapfile -t names < <(here -e "SELECT table_name FROM information_schema.tables WHERE table_schema = '{{database}}' AND table_type = 'BASE TABLE' ORDER BY table_name")
 for name in "${names[@]}"; do
   old=$(here -e "CHECKSUM TABLE \`{{database}}\`.\`$name\`" | cut -f 2)
