@@ -16,18 +16,17 @@ import { killProcessesNamed, LocalStack, Machine, memoryOf, repo, Timings } from
  * a replica promoted. Then a preview must find nothing to change and an `up` must point nothing
  * back at the old primaries. The fault table goes to test-output/ha-faults.json.
  *
- * Fourteen machines: the plan gives the Sentinels hosts of their own, and the phase's minimum of
- * two MySQL replicas, Redis primary + 2 replicas (with one, `min-replicas-to-write 1` would refuse
- * every write after a failover until the old primary returned) makes 2 + 2 + 3 + 3 + 3 + 1.
+ * Eleven machines: the Sentinels run beside the Redis servers (`sentinelHosts: redis`, Redis's own
+ * layout of three boxes each with a Redis and a Sentinel: quorum 2 survives losing a box), and the
+ * phase's minimum of two MySQL replicas, Redis primary + 2 replicas (with one, `min-replicas-to-write 1`
+ * would refuse every write after a failover until the old primary returned) makes 2 + 2 + 3 + 3 + 1.
+ * The Redis fault kills the primary's box as the cluster sees it, its Redis server and its Sentinel
+ * both, so the failover is the two remaining Sentinels' quorum.
  * MySQL and Redis answer only their client roles, so their loads run on the worker
  * (test/faults/store-load.ts); HTTP loads run from this host, a client of the shared address.
  */
 
-const roles = [
-  ...["loadbalancer", "loadbalancer", "web", "web"],
-  ...["redis", "redis", "redis", "sentinel", "sentinel", "sentinel"],
-  ...["mysql", "mysql", "mysql", "worker"],
-] as const;
+const roles = [...["loadbalancer", "loadbalancer", "web", "web"], ...["redis", "redis", "redis"], ...["mysql", "mysql", "mysql", "worker"]] as const;
 type Role = (typeof roles)[number];
 const local = new LocalStack("ha", "ha", join(repo, "stacks", "Pulumi.ha.yaml"), roles);
 const timings = new Timings("e2e-ha-timings.json");
@@ -73,11 +72,14 @@ async function loadInCluster(store: "redis" | "mysql", loadSeconds: number): Pro
   return JSON.parse(output) as StoreLoadReport;
 }
 
-/** Kills a daemon the way a crash does, masked so systemd does not bring it back before the test says. */
-const crash = (machine: Machine, unit: string, processName: string) =>
-  machine.sshAsync(`systemctl mask --runtime --quiet ${unit} && ${killProcessesNamed([processName])}`);
-const restore = (machine: Machine, unit: string) =>
-  machine.sshAsync(`systemctl unmask --runtime --quiet ${unit}; systemctl reset-failed ${unit}; systemctl start ${unit} || true`, 300_000);
+/** Kills daemons the way a crash does, masked so systemd does not bring them back before the test says. */
+const crash = (machine: Machine, units: readonly string[], processNames: readonly string[]) =>
+  machine.sshAsync(`systemctl mask --runtime --quiet ${units.join(" ")} && ${killProcessesNamed(processNames)}`);
+const restore = (machine: Machine, units: readonly string[]) =>
+  machine.sshAsync(
+    `systemctl unmask --runtime --quiet ${units.join(" ")}; systemctl reset-failed ${units.join(" ")}; systemctl start ${units.join(" ")} || true`,
+    300_000,
+  );
 
 /** A root shell on a Redis server, authenticated from its own secrets file (never on a command line). */
 const redisCli = (machine: Machine, command: string) =>
@@ -161,12 +163,12 @@ describe.sequential("the ha phase on local machines, with the real engine and fa
     expect(await Promise.all(byRole("redis").map(redisRole))).toEqual(["master", "slave", "slave"]);
   });
 
-  it("fails the Redis primary over when it is SIGKILLed during writes, and loses no acknowledged write", async () => {
+  it("fails the Redis primary over when its box's Redis and Sentinel are SIGKILLed during writes, and loses no acknowledged write", async () => {
     const [primary, ...replicas] = byRole("redis");
     const loading = loadInCluster("redis", 45);
     await sleep(5000);
     const killedAt = Date.now();
-    await crash(primary!, "redis-server", "redis-server");
+    await crash(primary!, ["redis-server", "redis-sentinel"], ["redis-server", "redis-sentinel"]);
     // The app's health first notices the loss (or stops answering), then recovers through the Sentinels.
     await eventually(
       "the app to notice the Redis primary gone",
@@ -198,7 +200,7 @@ describe.sequential("the ha phase on local machines, with the real engine and fa
     expect(report.lost).toBe(0);
 
     // The old primary returns as a replica of the new one, as Sentinel reconfigures it.
-    await restore(primary!, "redis-server");
+    await restore(primary!, ["redis-server", "redis-sentinel"]);
     await eventually("the old Redis primary to follow the new one", async () => ((await redisRole(primary!)) === "slave" ? true : undefined), 120);
   }, 600_000);
 
@@ -246,7 +248,7 @@ describe.sequential("the ha phase on local machines, with the real engine and fa
     const loading = loadInCluster("mysql", 45);
     await sleep(5000);
     const killedAt = Date.now();
-    await crash(primary!, "mariadb", "mariadbd");
+    await crash(primary!, ["mariadb"], ["mariadbd"]);
     const promotion = await replica!.sshAsync("megaweb-mysql-replication promote 2>&1", 180_000);
     const promotedAt = Date.now();
     const report = await loading;
@@ -274,7 +276,7 @@ describe.sequential("the ha phase on local machines, with the real engine and fa
     expect(await follower.sshAsync("mariadb -e 'SHOW SLAVE STATUS\\G'")).toContain(`Master_Host: ${writers[0]!.address}`);
 
     // The old primary returns read-only: following the new primary, or fenced.
-    await restore(primary!, "mariadb");
+    await restore(primary!, ["mariadb"]);
     expect(await eventually("the old MySQL primary answering", () => readOnly(primary!), 120)).toBe(true);
     record("mysqlOldPrimaryReturned", (await primary!.sshAsync("megaweb-mysql-replication status 2>&1 || true")).trim().split("\n"));
   }, 600_000);
@@ -287,7 +289,7 @@ describe.sequential("the ha phase on local machines, with the real engine and fa
     const state = JSON.parse((await local.pulumiAsync(["stack", "export"])).stdout) as { deployment: { resources: { urn: string }[] } };
     const rerun = state.deployment.resources
       .map((resource) => resource.urn)
-      .filter((urn) => /-(redis-1-redis|redis-1-redis-replication|sentinel-\d-sentinel|mysql-1-mysql|mysql-1-mysql-replication)$/.test(urn));
+      .filter((urn) => /-(redis-1-redis|redis-1-redis-replication|redis-\d-sentinel|mysql-1-mysql|mysql-1-mysql-replication)$/.test(urn));
     expect(rerun, JSON.stringify(rerun)).toHaveLength(7);
     await timings.time("up re-running the old primaries' and the Sentinels' steps (s)", () =>
       local.pulumiAsync(["up", "--yes", "--skip-preview", ...rerun.flatMap((urn) => ["--replace", urn])], 900),
