@@ -250,6 +250,10 @@ describe("the step graph of each phase", () => {
       "sentinel-3",
     ]);
     expect(named(steps, "worker-3-environment").secrets.map(secretName)).toContain("sentinel");
+    // The app's health reads each replica's lag (SHOW REPLICA STATUS), so its user may; a site's may not.
+    expect(rendered(steps, "mysql-1-database").create).toMatch(/GRANT SLAVE MONITOR ON \*\.\* TO '[a-z_]+'@'/);
+    expect(rendered(steps, "mysql-1-db-shop_example_com").create).not.toContain("SLAVE MONITOR");
+    expect(rendered(plan({ phase: "four-server" }, [shop], { domain: "orchestrator.example.com" }), "mysql-1-database").create).not.toContain("SLAVE MONITOR");
     // facts, base and firewall on 19 hosts; web tier, two sites, a session file, an .env and the Redis proxy on 5; 3 Redis
     // and their replication; 3 Sentinels; 3 MariaDB, their replication and a database; the app on 10 and its
     // database; the first web host's moves (the site's database, the app's, Redis).
