@@ -60,7 +60,7 @@ async function redisLoad(seconds: number): Promise<StoreLoadReport> {
     name,
     password: setting("MEGAWEB_REDIS_PASSWORD"),
     sentinelPassword,
-    failoverDetector: true,
+    // No failoverDetector, like the app (app/src/redis.ts): it ends the client when the primary's box dies with its Sentinel.
     maxRetriesPerRequest: 3,
     // A write that reached a demoted primary is refused, not lost: reconnect through the Sentinels.
     reconnectOnError: (error) => (error.message.startsWith("READONLY") ? 2 : false),
