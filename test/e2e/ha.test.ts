@@ -151,8 +151,15 @@ describe.sequential("the ha phase on local machines, with the real engine and fa
   }, 1_000_000);
 
   it("serves through the shared address from both web nodes, with MySQL and Redis replicated", async () => {
-    const nodes = await Promise.all(Array.from({ length: 6 }, nodeThroughSharedAddress));
-    expect(new Set(nodes).size).toBe(2);
+    // `up` ends once the last web node's own checks pass; the balancers take it back after `rise 2` rounds.
+    await eventually(
+      "both web nodes serving through the shared address",
+      async () => {
+        const nodes = await Promise.all(Array.from({ length: 6 }, nodeThroughSharedAddress));
+        return new Set(nodes).size === 2 ? true : undefined;
+      },
+      30,
+    );
     expect(await appHealth()).toMatchObject({ database: "healthy", redis: "healthy", database_replicas: [{ status: "healthy" }, { status: "healthy" }] });
     const [primary, ...replicas] = byRole("mysql");
     for (const replica of replicas) {
