@@ -237,7 +237,8 @@ describe.sequential("the ha phase on local machines, with the real engine and fa
       record("webNodeKilled", brief(summary));
       expect(summary.failureRate).toBeLessThanOrEqual(0.01);
     } finally {
-      await stopped!.sshAsync("systemctl reset-failed; systemctl restart nginx 'php8.2-fpm-site@*'", 300_000);
+      // By name: a SIGKILLed pool's unit is failed, and reset-failed unloads it, so a glob would match nothing.
+      await stopped!.sshAsync(`systemctl reset-failed; systemctl restart nginx php8.2-fpm-site@${siteUser(shop)}.service`, 300_000);
     }
     await eventually(
       "both web nodes serving",
