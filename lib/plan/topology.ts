@@ -140,7 +140,10 @@ function plannedHost(infrastructure: Infrastructure, role: HostRole, index: numb
   // The single box is the web node that also runs everything else, so it keeps its name (and
   // droplet) when the phase grows and the other roles move out. A backup host stays apart, so
   // losing the box does not lose its backups.
-  const roles: Role[] = infrastructure.phase === "single" && role === "web" ? singleBoxRoles(false) : [role];
+  // Sentinels on the Redis hosts take the first `nodes.sentinels` of them (the schema refuses more
+  // Sentinels than Redis hosts).
+  const withSentinel = role === "redis" && infrastructure.sentinelHosts === "redis" && index < infrastructure.nodes.sentinels;
+  const roles: Role[] = infrastructure.phase === "single" && role === "web" ? singleBoxRoles(false) : withSentinel ? ["redis", "sentinel"] : [role];
   const size = infrastructure.sizes[role];
   const name = `${role}-${index + 1}`;
   const replication: ReplicationRole = index === 0 ? "primary" : "replica";

@@ -37,6 +37,10 @@ export type Role = (typeof roles)[number];
 export const LoadBalancerKind = z.enum(["digitalocean", "haproxy"]);
 export type LoadBalancerKind = z.infer<typeof LoadBalancerKind>;
 
+/** Whether the Sentinels get hosts of their own or share the Redis hosts (see `sentinelHosts`). */
+export const SentinelHosts = z.enum(["own", "redis"]);
+export type SentinelHosts = z.infer<typeof SentinelHosts>;
+
 /** DigitalOcean size slugs: `s-1vcpu-1gb`, `s-2vcpu-4gb-amd`, `g-2vcpu-8gb`, `c-4`. */
 export const SizeSlug = z
   .string()
@@ -305,6 +309,15 @@ export const InfrastructureFields = z
     /** Sentinels that must agree the Redis primary is down; filled in by the schema (0 without Sentinels). @default a majority of `nodes.sentinels` */
     sentinelQuorum: SentinelQuorum.optional(),
     /**
+     * Where the Sentinels run: `own` gives each a host of its own (`sentinel-1` …); `redis` runs one
+     * beside each of the first `nodes.sentinels` Redis servers (Redis's own layout: three boxes each
+     * with a Redis and a Sentinel, where a quorum of 2 survives losing a box), so there must be at
+     * least as many Redis hosts as Sentinels.
+     * @default "own"
+     * @example "redis"
+     */
+    sentinelHosts: SentinelHosts.default("own"),
+    /**
      * Sources allowed to SSH into droplets (and nothing else is); DigitalOcean stacks need at least one before `pulumi up`.
      * @default []
      * @example ["203.0.113.0/24"]
@@ -347,8 +360,11 @@ export function singleBoxRoles(monitored: boolean): Role[] {
   return ["web", "mysql", "redis", "worker", ...(monitored ? (["monitoring"] as const) : [])];
 }
 
-/** How many hosts each role gets; the single box is the one `web` host that also runs everything else. */
-export function hostCountsPerRole(infrastructure: Pick<Infrastructure, "phase" | "nodes" | "loadBalancer">): Record<HostRole, number> {
+/**
+ * How many hosts each role gets of its own; the single box is the one `web` host that also runs
+ * everything else, and Sentinels on the Redis hosts (`sentinelHosts: redis`) get none.
+ */
+export function hostCountsPerRole(infrastructure: Pick<Infrastructure, "phase" | "nodes" | "loadBalancer" | "sentinelHosts">): Record<HostRole, number> {
   const { nodes } = infrastructure;
   const separateData = infrastructure.phase === "single" ? 0 : 1;
   return {
@@ -356,14 +372,14 @@ export function hostCountsPerRole(infrastructure: Pick<Infrastructure, "phase" |
     worker: nodes.worker,
     redis: separateData && 1 + nodes.redisReplicas,
     mysql: separateData && 1 + nodes.mysqlReplicas,
-    sentinel: nodes.sentinels,
+    sentinel: infrastructure.sentinelHosts === "redis" ? 0 : nodes.sentinels,
     loadbalancer: infrastructure.loadBalancer.kind === "haproxy" ? phaseRules[infrastructure.phase].haproxyNodes : 0,
     backup: nodes.backup,
   };
 }
 
 /** The plan's names of the hosts that run MariaDB: the single box itself, or `mysql-1` … in order. */
-export function mysqlHostNames(infrastructure: Pick<Infrastructure, "phase" | "nodes" | "loadBalancer">): string[] {
+export function mysqlHostNames(infrastructure: Pick<Infrastructure, "phase" | "nodes" | "loadBalancer" | "sentinelHosts">): string[] {
   if (infrastructure.phase === "single") return ["web-1"];
   return Array.from({ length: hostCountsPerRole(infrastructure).mysql }, (_, index) => `mysql-${index + 1}`);
 }
@@ -390,6 +406,14 @@ function checkTopology(infrastructure: z.output<typeof InfrastructureFields>, co
   }
 
   checkHighAvailability(infrastructure, nodes.sentinels, issue);
+
+  const redisHosts = hostCountsPerRole(resolved).redis;
+  if (infrastructure.sentinelHosts === "redis" && nodes.sentinels > redisHosts) {
+    issue(
+      ["sentinelHosts"],
+      `"redis" runs each Sentinel beside a Redis server, and the ${counted("sentinels", nodes.sentinels)} outnumber the ${redisHosts} Redis host${redisHosts === 1 ? "" : "s"}; use "own", more nodes.redisReplicas or fewer nodes.sentinels`,
+    );
+  }
 
   if (infrastructure.mysqlPrimary !== undefined) {
     const mysqlHosts = mysqlHostNames(resolved);

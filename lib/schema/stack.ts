@@ -94,7 +94,7 @@ function duplicateNames(sites: readonly Site[], appDomain: string | undefined): 
  * stack's backup host, and Let's Encrypt is issued by the one web host (several web nodes need
  * the issuer and its challenge fallback of templates/certbot/README.md, not wired yet).
  */
-function operationProblems(stack: Pick<Stack, "phase" | "nodes" | "loadBalancer" | "backups" | "sites">): Problem[] {
+function operationProblems(stack: Pick<Stack, "phase" | "nodes" | "loadBalancer" | "sentinelHosts" | "backups" | "sites">): Problem[] {
   const counts = hostCountsPerRole(stack);
   const problems: Problem[] = [];
   const destination = stack.backups?.destination;

@@ -1,4 +1,3 @@
-import { execFile } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Audit, sshAudit } from "../hardening/ssh-audit";
@@ -13,15 +12,6 @@ export interface HostGrade {
 
 const gradesFile = join(repo, "test-output", "e2e-hardening.json");
 
-/** Runs `command` on the machine without blocking the event loop, so several hosts are graded at once. */
-function sshAsync(machine: Machine, command: string, timeoutMs: number): Promise<string> {
-  return new Promise((resolve, reject) =>
-    execFile("ssh", machine.sshArguments(command), { encoding: "utf8", timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) =>
-      error ? reject(new Error(`ssh ${command}: ${error.message}\n${stderr}`)) : resolve(stdout),
-    ),
-  );
-}
-
 /**
  * Grades a host as an auditor would after provisioning: Lynis (Debian's, installed for the audit)
  * from the inside, ssh-audit from the operators' address. Each grade is added to
@@ -29,10 +19,10 @@ function sshAsync(machine: Machine, command: string, timeoutMs: number): Promise
  * build one table.
  */
 export async function gradeHost(machine: Machine, role: string): Promise<HostGrade> {
-  await sshAsync(machine, "apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends lynis >/dev/null", 600_000);
+  await machine.sshAsync("apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends lynis >/dev/null", 600_000);
   // Lynis takes minutes on a busy host, far longer than a command's usual minute.
-  await sshAsync(machine, "lynis audit system --quick --no-colors >/dev/null 2>&1", 900_000);
-  const report = (await sshAsync(machine, "cat /var/log/lynis-report.dat", 60_000)).split("\n");
+  await machine.sshAsync("lynis audit system --quick --no-colors >/dev/null 2>&1", 900_000);
+  const report = (await machine.sshAsync("cat /var/log/lynis-report.dat", 60_000)).split("\n");
   const values = (key: string) => report.filter((line) => line.startsWith(`${key}=`)).map((line) => line.slice(key.length + 1));
   const grade: HostGrade = {
     role,

@@ -7,7 +7,7 @@ import { planRollback } from "../../lib/render/deploy";
 import { eventually, startLoad, summarize, type LoadSummary } from "../faults/measure";
 import { buildApp, deployFromOwnBuild, rebuilt } from "./app-build";
 import { gradeHost } from "./hardening-grade";
-import { LocalStack, type Machine, Timings } from "./local-stack";
+import { killProcessesNamed, LocalStack, type Machine, memoryOf, Timings } from "./local-stack";
 import { readSamplePage, SampleAppRepository } from "../daemons/sample-app-repository";
 
 /**
@@ -64,15 +64,6 @@ interface ProbeAnswer {
   value: string | null;
 }
 
-/** An SSH command that does not block the event loop, so a load keeps running meanwhile. */
-function sshAsync(machine: Machine, command: string, timeoutMs = 120_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile("ssh", machine.sshArguments(command), { encoding: "utf8", timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) =>
-      error ? reject(new Error(`ssh ${machine.address} ${command}: ${stderr || error.message}`)) : resolve(stdout),
-    );
-  });
-}
-
 async function throughBalancer(domain: string, path: string): Promise<ProbeAnswer> {
   const answer = await lb.get(domain, path);
   if (answer.status !== 200) throw new Error(`${domain}${path} answered ${answer.status}`);
@@ -81,7 +72,7 @@ async function throughBalancer(domain: string, path: string): Promise<ProbeAnswe
 
 /** The web_http servers' states, from HAProxy's stats socket. */
 async function serverStates(): Promise<Record<string, string>> {
-  const csv = await sshAsync(lb, "echo 'show stat' | socat stdio /run/haproxy/admin.sock");
+  const csv = await lb.sshAsync("echo 'show stat' | socat stdio /run/haproxy/admin.sock");
   const rows = csv.split("\n").map((line) => line.split(","));
   const header = rows[0]!.map((cell) => cell.replace(/^# /, ""));
   const column = (name: string) => header.indexOf(name);
@@ -100,7 +91,7 @@ async function underLoad(fault: string): Promise<LoadSummary & { secondsToLeaveP
   const load = startLoad(() => throughBalancer(shop, "/probe.php"), { maxOperations: 3000, maxSeconds: 25, concurrency: 4, pauseMs: 20, timeoutMs: 10_000 });
   await new Promise((resolve) => setTimeout(resolve, 3000));
   const faultAt = Date.now();
-  await sshAsync(webs[1]!, fault);
+  await webs[1]!.sshAsync(fault);
   await eventually("web-2 leaves the pool", async () => ((await serverStates())["web-2"]?.startsWith("DOWN") ? true : undefined), 30);
   const secondsToLeavePool = Math.round((Date.now() - faultAt) / 100) / 10;
   const summary = summarize(await load.done);
@@ -210,7 +201,7 @@ async function openPorts(from: Machine | "this host", targets: readonly Machine[
       ? await new Promise<string>((resolve, reject) =>
           execFile("nmap", nmapArgs(targets), { encoding: "utf8", timeout: 300_000 }, (error, stdout) => (error ? reject(error) : resolve(stdout))),
         )
-      : await sshAsync(from, `nmap ${nmapArgs(targets).join(" ")}`);
+      : await from.sshAsync(`nmap ${nmapArgs(targets).join(" ")}`);
   return output.split("\n").flatMap((line) => {
     const match = /^Host: (\S+) .*Ports: (.*)$/.exec(line);
     if (match === null) return [];
@@ -236,10 +227,10 @@ describe.sequential("the horizontal phase on local machines, with the real engin
       config.find((site) => site.domain === app)!.code = { repository: sampleApp.url, migrate: "php bin/console migrate" };
     });
     // The client outside the cluster gets its tools while the cluster comes up (its output is not read, so nothing waits on it).
-    const outsideTools = sshAsync(outside, "apt-get update -qq && apt-get install -y -qq --no-install-recommends nmap curl >/dev/null", 900_000);
+    const outsideTools = outside.sshAsync("apt-get update -qq && apt-get install -y -qq --no-install-recommends nmap curl >/dev/null", 900_000);
     await timings.time("bare to serving (pulumi up)", () => local.pulumiOk(["up", "--yes", "--skip-preview"], 1500));
     for (const web of webs) installProbes(web);
-    await Promise.all([outsideTools, sshAsync(lb, "apt-get install -y -qq --no-install-recommends socat >/dev/null", 300_000)]);
+    await Promise.all([outsideTools, lb.sshAsync("apt-get install -y -qq --no-install-recommends socat >/dev/null", 300_000)]);
     await allUp(3);
   }, 1_800_000);
 
@@ -282,22 +273,19 @@ describe.sequential("the horizontal phase on local machines, with the real engin
     const result = await underLoad(`systemctl stop php8.2-fpm-site@${siteUser(shop)}`);
     figures.fpmStopped = result;
     expect(result.failureRate).toBeLessThanOrEqual(0.01);
-    await sshAsync(webs[1]!, `systemctl start php8.2-fpm-site@${siteUser(shop)}`);
+    await webs[1]!.sshAsync(`systemctl start php8.2-fpm-site@${siteUser(shop)}`);
     await allUp(3);
   }, 120_000);
 
   it("takes a killed web node (nginx and PHP-FPM SIGKILLed) out of the pool under load, with at most 1 % of requests failed", async () => {
-    // Every nginx and PHP-FPM process by its name: `systemctl kill` fails on the local machines' cgroups
-    // ("Failed to send signal SIGKILL to auxiliary processes: Input/output error"), whatever it killed before.
-    const kill = `for process in /proc/[0-9]*; do case $(cat $process/comm 2>/dev/null) in nginx | php-fpm8.2) kill -KILL \${process#/proc/} 2>/dev/null || true ;; esac; done`;
+    const kill = killProcessesNamed(["nginx", "php-fpm8.2"]);
     try {
       const result = await underLoad(kill);
       figures.webNodeKilled = result;
       expect(result.failureRate).toBeLessThanOrEqual(0.01);
     } finally {
       // Back in the pool even when the fault's figures fail, so the growth test starts from 3 nodes up.
-      await sshAsync(
-        webs[1]!,
+      await webs[1]!.sshAsync(
         `systemctl reset-failed; systemctl restart nginx ${[...sites, app].map((domain) => `php8.2-fpm-site@${siteUser(domain)}`).join(" ")}`,
       );
     }
@@ -318,7 +306,7 @@ describe.sequential("the horizontal phase on local machines, with the real engin
 
   it("lets each role reach exactly what the firewall matrix gives it: MySQL and Redis only from their clients", async () => {
     const everyone = [lb, ...webs, mysql, redis, worker];
-    await Promise.all(everyone.map((machine) => sshAsync(machine, "apt-get install -y -qq --no-install-recommends nmap >/dev/null", 300_000)));
+    await Promise.all(everyone.map((machine) => machine.sshAsync("apt-get install -y -qq --no-install-recommends nmap >/dev/null", 300_000)));
     const from = async (machine: Machine) =>
       (
         await openPorts(
@@ -351,7 +339,7 @@ describe.sequential("the horizontal phase on local machines, with the real engin
   }, 900_000);
 
   it("rolls back the same way, by pinning the release live before", async () => {
-    const listing = await sshAsync(webs[0]!, `megaweb-deploy ${siteUser(app)} --list`);
+    const listing = await webs[0]!.sshAsync(`megaweb-deploy ${siteUser(app)} --list`);
     const rollback = planRollback(2, listing);
     if (rollback instanceof Error) throw rollback;
     const rolled = await rollUnderLoad(() => editCode((code) => (code.release = rollback.release)), appVersion);
@@ -376,8 +364,7 @@ describe.sequential("the horizontal phase on local machines, with the real engin
       Promise.all(
         [...webs, worker].map(async (machine) =>
           (
-            await sshAsync(
-              machine,
+            await machine.sshAsync(
               "systemctl show -p ExecStart --value orchestrator-web orchestrator-worker | grep -o '/opt/megaweb/orchestrator/[^/ ]*' | head -n 1",
             )
           ).trim(),
@@ -428,7 +415,7 @@ describe.sequential("the horizontal phase on local machines, with the real engin
     const up = await eventually(
       "every target of the worker's Prometheus up",
       async () => {
-        const body = await sshAsync(worker, `curl -fsS http://${worker.address}:9090/api/v1/query?query=up`);
+        const body = await worker.sshAsync(`curl -fsS http://${worker.address}:9090/api/v1/query?query=up`);
         const samples = (JSON.parse(body) as { data: { result: { metric: Record<string, string>; value: [number, string] }[] } }).data.result;
         const nodes = new Set(samples.filter((sample) => sample.metric.job === "node").map((sample) => sample.metric.instance!.split(":")[0]));
         return samples.every((sample) => sample.value[1] === "1") && nodes.size === 6 ? samples : undefined;
@@ -464,17 +451,3 @@ describe.sequential("the horizontal phase on local machines, with the real engin
     await timings.time("no-change up", () => local.pulumiOk(["up", "--yes", "--skip-preview", "--expect-no-changes"], 600));
   }, 700_000);
 });
-
-/** Resident memory of every process on each machine, in MB: the cluster's footprint as its machines see it. */
-function memoryOf(machines: readonly Machine[]): Record<string, number> {
-  const perMachine = Object.fromEntries(
-    machines.map((machine) => {
-      try {
-        return [machine.address, Math.round(Number(machine.ssh("ps -eo rss= | awk '{ total += $1 } END { print total }'")) / 1024)];
-      } catch {
-        return [machine.address, Number.NaN];
-      }
-    }),
-  );
-  return { ...perMachine, totalMb: Object.values(perMachine).reduce((sum, value) => sum + value, 0) };
-}

@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from "node:child_process";
+import { execFile, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { connect } from "node:net";
@@ -101,10 +101,13 @@ export class LocalStack {
     this.run("bash", ["scripts/demo.sh", "prepare"], repo, 900);
   }
 
-  /** Removes the machine and the stack; safe to call when either is already gone. */
+  /**
+   * Removes the machine and the stack; safe to call when either is already gone. A dozen machines
+   * on a loaded host took longer than 5 minutes to stop and remove.
+   */
   destroy(): CommandResult {
     requireMachineHost();
-    return this.exec("bash", ["scripts/demo.sh", "destroy"], repo, 300);
+    return this.exec("bash", ["scripts/demo.sh", "destroy"], repo, 900);
   }
 
   /** Like `destroy`, but machines left behind fail the caller (a test's afterAll). */
@@ -257,6 +260,24 @@ export class Machine {
     return result.stdout;
   }
 
+  /** Like `ssh`, without blocking the event loop, so a load the test runs meanwhile keeps going. */
+  sshAsync(command: string, timeoutMs = 120_000, stdin = ""): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const child = execFile(
+        "ssh",
+        this.sshArguments(command),
+        { encoding: "utf8", timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 },
+        (error, stdout, stderr) => (error ? reject(new Error(`ssh ${this.address} ${command}: ${stderr || error.message}${stdout}`)) : resolve(stdout)),
+      );
+      child.stdin?.end(stdin);
+    });
+  }
+
+  /** Resident memory of every process on the machine, in MB: its footprint as the machine sees it. */
+  memoryMb(): number {
+    return Math.round(Number(this.ssh("ps -eo rss= | awk '{ total += $1 } END { print total }'")) / 1024);
+  }
+
   /** An HTTP GET to the machine with the site's Host header, as a browser resolving the domain would send. */
   get(domain: string, path: string): Promise<HttpAnswer> {
     return this.request("GET", domain, path);
@@ -294,3 +315,25 @@ export class Machine {
     });
   }
 }
+
+/** Each machine's resident memory in MB and their total: the cluster's footprint as its machines see it. */
+export function memoryOf(machines: readonly Machine[]): Record<string, number> {
+  const perMachine = Object.fromEntries(
+    machines.map((machine) => {
+      try {
+        return [machine.address, machine.memoryMb()];
+      } catch {
+        return [machine.address, Number.NaN];
+      }
+    }),
+  );
+  return { ...perMachine, totalMb: Object.values(perMachine).reduce((sum, value) => sum + value, 0) };
+}
+
+/**
+ * A shell loop that SIGKILLs every process whose name is one of `names`: `systemctl kill` fails on
+ * the local machines' cgroups ("Failed to send signal SIGKILL to auxiliary processes: Input/output
+ * error"), whatever it killed before.
+ */
+export const killProcessesNamed = (names: readonly string[]) =>
+  `for process in /proc/[0-9]*; do case $(cat $process/comm 2>/dev/null) in ${names.join(" | ")}) kill -KILL \${process#/proc/} 2>/dev/null || true ;; esac; done`;

@@ -75,6 +75,35 @@ describe("hosts and replication", () => {
     });
   });
 
+  it("runs the Sentinels beside the first Redis servers with sentinelHosts redis, on no host of their own", () => {
+    const shared = plan({ phase: "ha", sentinelHosts: "redis", nodes: { redisReplicas: 3 } });
+    expect(shared.hosts.filter((host) => host.roles.includes("redis") || host.roles.includes("sentinel"))).toEqual([
+      ...[1, 2, 3].map((ordinal) => ({
+        name: `redis-${ordinal}`,
+        plannedAs: "redis",
+        ordinal,
+        roles: ["redis", "sentinel"],
+        size: "s-1vcpu-2gb",
+        memoryMb: 2048,
+        redis: ordinal === 1 ? "primary" : "replica",
+      })),
+      { name: "redis-4", plannedAs: "redis", ordinal: 4, roles: ["redis"], size: "s-1vcpu-2gb", memoryMb: 2048, redis: "replica" },
+    ]);
+    expect(shared.redis).toEqual({
+      primary: "redis-1",
+      replicas: ["redis-2", "redis-3", "redis-4"],
+      sentinels: ["redis-1", "redis-2", "redis-3"],
+      sentinelQuorum: 2,
+    });
+    // The same firewall rows as with hosts of their own: Sentinel's port opens on the Redis hosts that run one.
+    expect(shared.firewall).toEqual(plan({ phase: "ha" }).firewall);
+    expect(
+      plan({ phase: "ha" })
+        .hosts.filter((host) => host.roles.includes("sentinel"))
+        .map((host) => host.name),
+    ).toEqual(["sentinel-1", "sentinel-2", "sentinel-3"]);
+  });
+
   it("needs no reserved IP for HAProxy on existing hosts", () => {
     const hosts = {
       web: [{ address: "198.18.0.2" }, { address: "198.18.0.7" }],

@@ -267,6 +267,10 @@ describe("the step graph of each phase", () => {
       "sentinel-3",
     ]);
     expect(named(steps, "worker-3-environment").secrets.map(secretName)).toContain("sentinel");
+    // The app's health reads each replica's lag (SHOW REPLICA STATUS), so its user may; a site's may not.
+    expect(rendered(steps, "mysql-1-database").create).toMatch(/GRANT SLAVE MONITOR ON \*\.\* TO '[a-z_]+'@'/);
+    expect(rendered(steps, "mysql-1-db-shop_example_com").create).not.toContain("SLAVE MONITOR");
+    expect(rendered(plan({ phase: "four-server" }, [shop], { domain: "orchestrator.example.com" }), "mysql-1-database").create).not.toContain("SLAVE MONITOR");
     // facts, base, firewall and hardening on 19 hosts; web tier, two sites, a session file, an .env and the Redis proxy on 5; 3 Redis
     // and their replication; 3 Sentinels; 3 MariaDB, their replication and a database; the app on 10 and its
     // database; the first web host's moves (the site's database, the app's, Redis).
@@ -429,6 +433,52 @@ describe("the step graph of each phase", () => {
     expect(stdin).toContain("REDIS_HOST=127.0.0.1\nREDIS_PORT=6380\n");
     expect(stdin).toContain("REDIS_SENTINELS=198.18.0.17:26379,198.18.0.18:26379,198.18.0.19:26379\n");
     expect(stdin).toContain("REDIS_SENTINEL_PASSWORD=<secret:sentinel>\n");
+  });
+
+  it("ha with sentinelHosts redis on existing hosts: each Redis host runs its server, its replication, then its Sentinel", () => {
+    const address = (last: number) => ({ address: `198.18.0.${last}` });
+    let next = 10;
+    const counts = { loadbalancer: 2, web: 2, redis: 3, mysql: 3, worker: 1 };
+    const hosts = Object.fromEntries(Object.entries(counts).map(([role, count]) => [role, Array.from({ length: count }, () => address(next++))]));
+    const steps = plan(
+      {
+        phase: "ha",
+        target: "existing",
+        sentinelHosts: "redis",
+        nodes: { web: 2, worker: 1 },
+        loadBalancer: { kind: "haproxy", virtualAddress: "198.18.0.50/24" },
+        hosts,
+      },
+      [shop],
+      { domain: "orchestrator.example.com" },
+    );
+    const byHost = graph(steps);
+    expect(Object.keys(byHost)).toEqual([
+      ...["loadbalancer-1", "loadbalancer-2", "web-1", "web-2", "redis-1", "redis-2", "redis-3"],
+      ...["mysql-1", "mysql-2", "mysql-3", "worker-1"],
+    ]);
+    const redisReplication = ["redis-1-redis-replication", "redis-2-redis-replication", "redis-3-redis-replication"];
+    expect(byHost["redis-2"]).toEqual([
+      "facts",
+      "base ← facts",
+      "firewall ← base",
+      "hardening ← firewall",
+      "redis ← firewall [redis]",
+      "redis-replication ← redis-1-redis, redis, redis-3-redis, redis-1-redis-replication [redis, sentinel]",
+      `sentinel ← firewall, ${redisReplication.map((name) => name.replace("redis-2-", "")).join(", ")} [redis, sentinel]`,
+    ]);
+    // Each address once, though every Redis host is a Sentinel host too.
+    expect(named(steps, "redis-2-sentinel").inputs.map((input) => input.host)).toEqual(["redis-1", "redis-2", "redis-3"]);
+    expect(named(steps, "redis-2-redis-replication").inputs.map((input) => input.host)).toEqual(["redis-1", "redis-2", "redis-3"]);
+    // redis-1 is 198.18.0.14, redis-2 .15, redis-3 .16: Redis and Sentinel answer the other two (and the clients), on one host.
+    const facts = plannedFacts(steps);
+    const nftables = rendered(steps, "redis-2-firewall").files[0]!.content;
+    expect(nftables).toContain("(roles: redis, sentinel)");
+    for (const port of [6379, 26379]) expect(nftables).toMatch(new RegExp(`ip saddr \{ [^}]*198\.18\.0\.14, 198\.18\.0\.16[^}]* \} tcp dport ${port} accept`));
+    expect(rendered(steps, "redis-2-sentinel").stdin).toContain(`sentinel announce-ip ${facts.privateIp("redis-2")}`);
+    // The clients find the Sentinels at the Redis hosts' addresses.
+    expect(rendered(steps, "web-1-site-shop_example_com-env").stdin).toContain("REDIS_SENTINELS=198.18.0.14:26379,198.18.0.15:26379,198.18.0.16:26379\n");
+    expect(rendered(steps, "worker-1-environment").stdin).toContain("198.18.0.16:26379");
   });
 });
 
