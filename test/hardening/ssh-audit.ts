@@ -27,4 +27,3 @@ export function sshAudit(address: string, port = 22): Audit {
   }
   return findings;
 }
-
