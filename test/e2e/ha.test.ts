@@ -98,6 +98,17 @@ async function nodeThroughSharedAddress(): Promise<string> {
   return answer.body;
 }
 
+/** Waits until six requests through the shared address reach both web nodes. */
+const bothWebNodesServing = (withinSeconds: number) =>
+  eventually(
+    "both web nodes serving through the shared address",
+    async () => {
+      const nodes = await Promise.all(Array.from({ length: 6 }, nodeThroughSharedAddress));
+      return new Set(nodes).size === 2 ? true : undefined;
+    },
+    withinSeconds,
+  );
+
 /**
  * A bounded HTTP load through the shared address while `fault` runs three seconds in; whether a
  * request started after the fault's own wait ended was served.
@@ -152,14 +163,7 @@ describe.sequential("the ha phase on local machines, with the real engine and fa
 
   it("serves through the shared address from both web nodes, with MySQL and Redis replicated", async () => {
     // `up` ends once the last web node's own checks pass; the balancers take it back after `rise 2` rounds.
-    await eventually(
-      "both web nodes serving through the shared address",
-      async () => {
-        const nodes = await Promise.all(Array.from({ length: 6 }, nodeThroughSharedAddress));
-        return new Set(nodes).size === 2 ? true : undefined;
-      },
-      30,
-    );
+    await bothWebNodesServing(30);
     expect(await appHealth()).toMatchObject({ database: "healthy", redis: "healthy", database_replicas: [{ status: "healthy" }, { status: "healthy" }] });
     const [primary, ...replicas] = byRole("mysql");
     for (const replica of replicas) {
@@ -237,14 +241,7 @@ describe.sequential("the ha phase on local machines, with the real engine and fa
       // By name: a SIGKILLed pool's unit is failed, and reset-failed unloads it, so a glob would match nothing.
       await stopped!.sshAsync(`systemctl reset-failed; systemctl restart nginx php8.2-fpm-site@${siteUser(shop)}.service`, 300_000);
     }
-    await eventually(
-      "both web nodes serving",
-      async () => {
-        const nodes = await Promise.all(Array.from({ length: 6 }, nodeThroughSharedAddress));
-        return new Set(nodes).size === 2 ? true : undefined;
-      },
-      120,
-    );
+    await bothWebNodesServing(120);
   }, 300_000);
 
   it("promotes a MySQL replica after the primary is SIGKILLed during committed writes: none lost, never two writable", async () => {
