@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, firstAcknowledgedAfter, type LoadSummary, startLoad, summarize } from "../faults/measure";
 import type { StoreLoadReport } from "../faults/store-load";
 import { buildApp, deployFromOwnBuild } from "./app-build";
-import { killProcessesNamed, LocalStack, Machine, memoryOf, repo, Timings } from "./local-stack";
+import { killProcessesNamed, LocalStack, Machine, memoryOf, repo, restartAfterKill, Timings } from "./local-stack";
 
 /**
  * The ha phase on local machines through the real engine, from bare machines to serving through
@@ -239,11 +239,7 @@ describe.sequential("the ha phase on local machines, with the real engine and fa
       expect(summary.failureRate).toBeLessThanOrEqual(0.01);
     } finally {
       // By name: a SIGKILLed pool's unit is failed, and reset-failed unloads it, so a glob would match nothing.
-      // Once (a CI run at load 10) nginx's first start after the kill failed; its journal says why, and a second start follows.
-      const restart = `systemctl reset-failed; systemctl restart nginx php8.2-fpm-site@${siteUser(shop)}.service`;
-      await stopped!
-        .sshAsync(`${restart} || { journalctl -u nginx -n 20 --no-pager | tee /dev/stderr; sleep 2; ${restart}; }`, 300_000)
-        .then((log) => log && console.log(log));
+      await restartAfterKill(stopped!, ["nginx", `php8.2-fpm-site@${siteUser(shop)}.service`]);
     }
     await bothWebNodesServing(120);
   }, 300_000);

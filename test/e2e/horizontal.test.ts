@@ -7,7 +7,7 @@ import { planRollback } from "../../lib/render/deploy";
 import { eventually, startLoad, summarize, type LoadSummary } from "../faults/measure";
 import { buildApp, deployFromOwnBuild, rebuilt } from "./app-build";
 import { gradeHost } from "./hardening-grade";
-import { killProcessesNamed, LocalStack, type Machine, memoryOf, Timings } from "./local-stack";
+import { killProcessesNamed, LocalStack, type Machine, memoryOf, restartAfterKill, Timings } from "./local-stack";
 import { readSamplePage, SampleAppRepository } from "../daemons/sample-app-repository";
 
 /**
@@ -296,9 +296,7 @@ describe.sequential("the horizontal phase on local machines, with the real engin
       expect(result.failureRate).toBeLessThanOrEqual(0.01);
     } finally {
       // Back in the pool even when the fault's figures fail, so the growth test starts from 3 nodes up.
-      await webs[1]!.sshAsync(
-        `systemctl reset-failed; systemctl restart nginx ${[...sites, app].map((domain) => `php8.2-fpm-site@${siteUser(domain)}`).join(" ")}`,
-      );
+      await restartAfterKill(webs[1]!, ["nginx", ...[...sites, app].map((domain) => `php8.2-fpm-site@${siteUser(domain)}`)]);
     }
     await allUp(3);
   }, 120_000);

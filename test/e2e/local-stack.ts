@@ -337,3 +337,15 @@ export function memoryOf(machines: readonly Machine[]): Record<string, number> {
  */
 export const killProcessesNamed = (names: readonly string[]) =>
   `for process in /proc/[0-9]*; do case $(cat $process/comm 2>/dev/null) in ${names.join(" | ")}) kill -KILL \${process#/proc/} 2>/dev/null || true ;; esac; done`;
+
+/**
+ * Starts `units` again after `killProcessesNamed`, so the next test finds the node serving. In two
+ * runs on 2026-11-30 (ha under CI load, horizontal on a quiet host) nginx's first start after the
+ * kill failed ("the control process exited with error code") where earlier runs passed: its journal
+ * is printed for the cause, and a second start follows.
+ */
+export async function restartAfterKill(machine: Machine, units: readonly string[]): Promise<void> {
+  const restart = `systemctl reset-failed; systemctl restart ${units.join(" ")}`;
+  const log = await machine.sshAsync(`${restart} || { journalctl -u nginx -n 30 --no-pager | tee /dev/stderr; sleep 2; ${restart}; }`, 300_000);
+  if (log) console.log(`${machine.address}: first start after the kill failed:\n${log}`);
+}
