@@ -1,18 +1,6 @@
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import type { Reporter, TestModule } from "vitest/node";
 
-export interface Summary {
-  readonly passed: number;
-  readonly failed: number;
-  readonly skipped: number;
-}
-
-/**
- * CI reads a plain `N passed, N failed` line; vitest's own summary has another shape. When
- * scripts/test.sh runs two vitest processes side by side it sets MEGAWEB_SUMMARY_DIR, and each
- * leaves its counts there for one line over both.
- */
+/** CI reads a plain `N passed, N failed` line; vitest's own summary has another shape. */
 export default class SummaryReporter implements Reporter {
   onTestRunEnd(testModules: ReadonlyArray<TestModule>): void {
     let passed = 0;
@@ -31,8 +19,6 @@ export default class SummaryReporter implements Reporter {
         skipped += notPassed.filter((state) => state !== "failed").length;
       }
     }
-    const dir = process.env.MEGAWEB_SUMMARY_DIR;
-    if (dir) writeFileSync(join(dir, `${process.pid}.json`), JSON.stringify({ passed, failed, skipped } satisfies Summary));
-    else process.stdout.write(`\n${passed} passed, ${failed} failed, ${skipped} skipped\n`);
+    process.stdout.write(`\n${passed} passed, ${failed} failed, ${skipped} skipped\n`);
   }
 }

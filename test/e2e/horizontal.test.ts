@@ -72,7 +72,12 @@ async function throughBalancer(domain: string, path: string): Promise<ProbeAnswe
 
 /** The web_http servers' states, from HAProxy's stats socket. */
 async function serverStates(): Promise<Record<string, string>> {
-  const csv = await lb.sshAsync("echo 'show stat' | socat stdio /run/haproxy/admin.sock");
+  return parseServerStates(await lb.sshAsync(`echo 'show stat' | ${socatAdmin}`));
+}
+
+const socatAdmin = "socat stdio /run/haproxy/admin.sock";
+
+function parseServerStates(csv: string): Record<string, string> {
   const rows = csv.split("\n").map((line) => line.split(","));
   const header = rows[0]!.map((cell) => cell.replace(/^# /, ""));
   const column = (name: string) => header.indexOf(name);
@@ -145,15 +150,14 @@ async function expectVersionEverywhere(version: string): Promise<void> {
 async function rollUnderLoad(change: () => void, request: () => Promise<unknown>) {
   change();
   const load = startLoad(request, { maxOperations: 100_000, maxSeconds: 600, concurrency: 4, pauseMs: 20, timeoutMs: 10_000 });
-  const drainedSamples: { at: number; drained: string[] }[] = [];
-  let sampling = true;
-  const sampler = (async () => {
-    while (sampling) {
-      const states = await serverStates().catch(() => ({}) as Record<string, string>);
-      drainedSamples.push({ at: Date.now(), drained: Object.entries(states).flatMap(([name, state]) => (state.startsWith("DRAIN") ? [name] : [])) });
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  })();
+  // HAProxy's states are sampled on the balancer itself: over SSH from a loaded host one sample
+  // took seconds, and a node drained for less than that went unseen.
+  const samples = "/run/megaweb-drain-samples";
+  const sampler = (
+    await lb.sshAsync(
+      `nohup sh -c 'while :; do echo "@$(date +%s%3N)"; echo "show stat" | ${socatAdmin}; sleep 0.2; done' >${samples} 2>&1 </dev/null & echo $!`,
+    )
+  ).trim();
   await new Promise((resolve) => setTimeout(resolve, 2000));
   const startedAt = Date.now();
   try {
@@ -161,9 +165,16 @@ async function rollUnderLoad(change: () => void, request: () => Promise<unknown>
   } finally {
     await new Promise((resolve) => setTimeout(resolve, 2000));
     load.stop();
-    sampling = false;
-    await sampler;
+    await lb.sshAsync(`kill ${sampler}`);
   }
+  const drainedSamples = (await lb.sshAsync(`cat ${samples}; rm -f ${samples}`))
+    .split(/^@/m)
+    .filter((sample) => sample.trim() !== "")
+    .map((sample) => {
+      const [at, ...csv] = sample.split("\n");
+      const states = parseServerStates(csv.join("\n"));
+      return { at: Number(at), drained: Object.entries(states).flatMap(([name, state]) => (state.startsWith("DRAIN") ? [name] : [])) };
+    });
   const upSeconds = (Date.now() - startedAt) / 1000;
   const summary = summarize(await load.done);
   const secondsDrained: Record<string, number> = {};

@@ -271,7 +271,8 @@ describe.sequential("the single box on a local machine, with the real engine", (
         "monitoring-sites-24h.png": ["site:http_requests:rate", 'sum by (site, status_class) (rate(megaweb_http_responses_total{job="mtail"}[5m]))'],
       };
       for (const [name, expressions] of Object.entries(pages)) {
-        await browser.page.goto(graphUrl(origin, expressions));
+        // The classic UI loads its scripts through the SSH tunnel: on a loaded host past playwright's 30 s.
+        await browser.page.goto(graphUrl(origin, expressions), { timeout: 120_000 });
         // Every panel drew a chart with a legend naming the series it charts.
         await expect.poll(() => browser.page.locator(".legend:has(.line)").count(), { timeout: 60_000 }).toBe(expressions.length);
         const legends = await browser.page.locator(".legend").allTextContents();
@@ -282,7 +283,7 @@ describe.sequential("the single box on a local machine, with the real engine", (
     } finally {
       await browser.close();
     }
-  }, 180_000);
+  }, 420_000);
 
   it("grades the box: Lynis hardening index at least 75 without warnings, ssh-audit without failures or warnings", async () => {
     const grade = await gradeHost(machine, "single box (web, mysql, redis, worker, monitoring)");
