@@ -170,8 +170,8 @@ describe("megaweb render", () => {
       "web-1/etc/prometheus/redis-exporter-passwords.json",
       "web-1/etc/prometheus/rules/megaweb-alerts.yml",
       "web-1/etc/prometheus/rules/megaweb-records.yml",
-      "web-1/etc/redis/megaweb-secrets.conf",
-      "web-1/etc/redis/megaweb.conf",
+      "web-1/etc/redis/megaweb.d/secrets.conf",
+      "web-1/etc/redis/megaweb.d/settings.conf",
       "web-1/etc/security/limits.d/90-megaweb-core.conf",
       "web-1/etc/ssh/sshd_config.d/50-megaweb.conf",
       "web-1/etc/ssl/megaweb/shop_example_com.crt",
@@ -186,7 +186,7 @@ describe("megaweb render", () => {
     const read = (path: string) => readFileSync(join(out, "web-1", path), "utf8");
     expect(read("etc/nginx/sites-enabled/shop_example_com.conf")).toContain("ssl_certificate_key /etc/ssl/private/megaweb-shop_example_com.key;");
     expect(read("etc/ssl/private/megaweb-shop_example_com.key")).toBe("<secret:tls-key:shop.example.com>");
-    expect(read("etc/redis/megaweb-secrets.conf")).toBe("requirepass <secret:redis>\n");
+    expect(read("etc/redis/megaweb.d/secrets.conf")).toBe("requirepass <secret:redis>\n");
     expect(read("var/www/shop_example_com/.env")).toContain(
       "DB_HOST=127.0.0.1\nDB_PORT=3306\nDB_DATABASE=shop_example_com\nDB_USERNAME=shop_example_com\nDB_PASSWORD=<secret:mysql:shop.example.com>\n",
     );
@@ -209,7 +209,7 @@ describe("megaweb render", () => {
     for (const host of planned) expect(has(host, "etc/nftables.conf") && has(host, "etc/ssh/sshd_config.d/50-megaweb.conf"), host).toBe(true);
     expect(has("web-3", "etc/nginx/sites-enabled/example_com.conf") && has("web-3", "etc/systemd/system/orchestrator-web.service")).toBe(true);
     expect(has("worker-2", "etc/systemd/system/orchestrator-worker.service") && has("worker-2", "etc/megaweb/orchestrator.env")).toBe(true);
-    expect(has("mysql-2", "etc/mysql/mariadb.conf.d/61-megaweb-sizing.cnf") && has("redis-3", "etc/redis/megaweb.conf")).toBe(true);
+    expect(has("mysql-2", "etc/mysql/mariadb.conf.d/61-megaweb-sizing.cnf") && has("redis-3", "etc/redis/megaweb.d/settings.conf")).toBe(true);
     // Droplets get their private addresses when DigitalOcean creates them: the files name them.
     expect(readFileSync(join(out, "worker-1/etc/megaweb/orchestrator.env"), "utf8")).toContain(
       "MEGAWEB_DB_URL=mysql://megaweb:<secret:mysql:orchestrator.example.com>@<mysql-1 private IP>:3306/megaweb\n",

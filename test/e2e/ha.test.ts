@@ -83,7 +83,7 @@ const restore = (machine: Machine, units: readonly string[]) =>
 
 /** A root shell on a Redis server, authenticated from its own secrets file (never on a command line). */
 const redisCli = (machine: Machine, command: string) =>
-  machine.sshAsync(`REDISCLI_AUTH=$(sed -n 's/^requirepass //p' /etc/redis/megaweb-secrets.conf) redis-cli --raw ${command} | tr -d '\\r'`);
+  machine.sshAsync(`REDISCLI_AUTH=$(sed -n 's/^requirepass //p' /etc/redis/megaweb.d/secrets.conf) redis-cli --raw ${command} | tr -d '\\r'`);
 const redisRole = async (machine: Machine) => /^role:(\w+)$/m.exec(await redisCli(machine, "INFO replication"))?.[1];
 const readOnly = async (machine: Machine) => (await machine.sshAsync("mariadb -N -e 'SELECT @@read_only'")).trim() === "1";
 

@@ -457,11 +457,7 @@ describe.sequential("the horizontal phase on local machines, with the real engin
     for (const grade of grades) {
       expect(grade.sshAudit, grade.role).toEqual({ fail: [], warn: [] });
       expect(grade.lynis.warnings, grade.role).toEqual([]);
-      // The Redis host scored 74 on 2026-11-29: Lynis charges DBS-1884 (requirepass) and DBS-1886
-      // (rename-command CONFIG) once per /etc/redis/*.conf file, and megaweb splits Redis's config into
-      // files of which only the secrets one holds requirepass; Sentinel needs CONFIG. An open gap
-      // (README, Security), pinned here so it cannot grow; every other role is held to 75.
-      expect(grade.lynis.hardeningIndex, grade.role).toBeGreaterThanOrEqual(grade.role === "redis" ? 74 : 75);
+      expect(grade.lynis.hardeningIndex, grade.role).toBeGreaterThanOrEqual(75);
     }
   }, 1_600_000);
 

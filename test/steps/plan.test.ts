@@ -545,7 +545,7 @@ describe("every planned step", () => {
     expect(secretFiles.sort()).toEqual([
       "mysql-1:/etc/prometheus/mysqld-exporter.cnf",
       "redis-1:/etc/prometheus/redis-exporter-passwords.json",
-      "redis-1:/etc/redis/megaweb-secrets.conf",
+      "redis-1:/etc/redis/megaweb.d/secrets.conf",
       "web-1:/etc/megaweb/orchestrator.env",
       "web-1:/etc/ssl/private/megaweb-tls_example_com.key",
       "web-1:/var/www/shop_example_com/.env",
