@@ -339,13 +339,14 @@ export const killProcessesNamed = (names: readonly string[]) =>
   `for process in /proc/[0-9]*; do case $(cat $process/comm 2>/dev/null) in ${names.join(" | ")}) kill -KILL \${process#/proc/} 2>/dev/null || true ;; esac; done`;
 
 /**
- * Starts `units` again after `killProcessesNamed`, so the next test finds the node serving. In two
- * runs on 2026-11-30 (ha under CI load, horizontal on a quiet host) nginx's first start after the
- * kill failed ("the control process exited with error code") where earlier runs passed: its journal
- * is printed for the cause, and a second start follows.
+ * Starts `units` again after `killProcessesNamed(names)`, so the next test finds the node serving.
+ * On the local machines systemd cannot kill a unit's control group ("Failed to kill control group
+ * ... Input/output error"), and twice on 2026-11-30 an nginx still held ports 80, 443 and 8079 when
+ * the restart came ("bind() ... Address already in use"): whatever of `names` is left is killed
+ * first. Should the start still fail, nginx's journal is printed and it starts once more.
  */
-export async function restartAfterKill(machine: Machine, units: readonly string[]): Promise<void> {
-  const restart = `systemctl reset-failed; systemctl restart ${units.join(" ")}`;
+export async function restartAfterKill(machine: Machine, names: readonly string[], units: readonly string[]): Promise<void> {
+  const restart = `${killProcessesNamed(names)}; sleep 1; systemctl reset-failed; systemctl restart ${units.join(" ")}`;
   const log = await machine.sshAsync(`${restart} || { journalctl -u nginx -n 30 --no-pager | tee /dev/stderr; sleep 2; ${restart}; }`, 300_000);
   if (log) console.log(`${machine.address}: first start after the kill failed:\n${log}`);
 }
