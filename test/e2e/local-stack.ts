@@ -343,10 +343,11 @@ export const killProcessesNamed = (names: readonly string[]) =>
  * On the local machines systemd cannot kill a unit's control group ("Failed to kill control group
  * ... Input/output error"), and twice on 2026-11-30 an nginx still held ports 80, 443 and 8079 when
  * the restart came ("bind() ... Address already in use"): whatever of `names` is left is killed
- * first. Should the start still fail, nginx's journal is printed and it starts once more.
+ * first. Should the start still fail, the units' journal is printed and they start once more.
  */
 export async function restartAfterKill(machine: Machine, names: readonly string[], units: readonly string[]): Promise<void> {
   const restart = `${killProcessesNamed(names)}; sleep 1; systemctl reset-failed; systemctl restart ${units.join(" ")}`;
-  const log = await machine.sshAsync(`${restart} || { journalctl -u nginx -n 30 --no-pager | tee /dev/stderr; sleep 2; ${restart}; }`, 300_000);
+  const journal = `journalctl ${units.map((unit) => `-u ${unit}`).join(" ")} -n 30 --no-pager`;
+  const log = await machine.sshAsync(`${restart} || { ${journal} | tee /dev/stderr; sleep 2; ${restart}; }`, 300_000);
   if (log) console.log(`${machine.address}: first start after the kill failed:\n${log}`);
 }
