@@ -8,6 +8,7 @@ import { filesPerHost, planSteps, type StepPlan } from "../lib/steps/plan";
 import { plannedFacts } from "../lib/steps/planned-facts";
 import { ConfigError, formatProblem } from "../lib/schema/errors";
 import { SecretRef } from "../lib/schema/infrastructure";
+import { plaintextReceiverCredentials } from "../lib/schema/monitoring";
 import { parseStack, programSecretKeys, stackInputFromConfig, type Stack } from "../lib/schema/stack";
 
 /**
@@ -88,10 +89,8 @@ function plaintextProgramSecrets(config: Record<string, unknown>): string[] {
 function plaintextSecrets(stack: Stack): string[] {
   const plain = (path: string, value: unknown, from = "") =>
     typeof value === "string" ? [`${path}: is in plain text; store it with pulumi config set --secret --path '${path}'${from}`] : [];
-  const { email, webhooks } = stack.monitoring.receivers;
   return [
     ...stack.sites.flatMap((site, index) => (site.tls.mode === "custom" ? plain(`sites[${index}].tls.key`, site.tls.key, " < key.pem") : [])),
-    ...plain("monitoring.receivers.email.password", email?.password),
-    ...webhooks.flatMap((webhook, index) => plain(`monitoring.receivers.webhooks[${index}].bearerToken`, webhook.bearerToken)),
+    ...plaintextReceiverCredentials(stack.monitoring).map(formatProblem),
   ];
 }

@@ -7,9 +7,9 @@
 #
 #   bash scripts/demo.sh [up|prepare|destroy] [single|horizontal|ha]
 #
-# `ha` (`npm run demo -- ha`) is the high-availability phase on fourteen local machines
+# `ha` (`npm run demo -- ha`) is the high-availability phase on eleven local machines
 # (stacks/Pulumi.ha.yaml): an HAProxy pair sharing a virtual address, 2 web, Redis primary + 2
-# replicas, 3 Sentinels, MariaDB primary + 2 replicas, 1 worker.
+# replicas each with a Sentinel beside it, MariaDB primary + 2 replicas, 1 worker.
 #
 # `prepare` stops after the machine and the stack exist (the end-to-end test drives Pulumi itself).
 # The stack lives in a workspace under .megaweb/ (git-ignored): a Pulumi project whose program is
@@ -26,7 +26,7 @@ phase=${2:-single}
 case $phase in
   single) defaults=(demo local "$repo/stacks/Pulumi.local.yaml" web) ;;
   horizontal) defaults=(demoho horizontal "$repo/stacks/Pulumi.horizontal.yaml" "loadbalancer,web,web,web,mysql,redis,worker") ;;
-  ha) defaults=(demoha ha "$repo/stacks/Pulumi.ha.yaml" "loadbalancer,loadbalancer,web,web,redis,redis,redis,sentinel,sentinel,sentinel,mysql,mysql,mysql,worker") ;;
+  ha) defaults=(demoha ha "$repo/stacks/Pulumi.ha.yaml" "loadbalancer,loadbalancer,web,web,redis,redis,redis,mysql,mysql,mysql,worker") ;;
   *) echo "demo: unknown phase \"$phase\" (single, horizontal or ha)" >&2; exit 1 ;;
 esac
 machine_set=${MEGAWEB_DEMO_SET:-${defaults[0]}}

@@ -41,29 +41,41 @@ check_set_name() {
   [[ $1 =~ ^[a-z][a-z0-9]{0,10}$ ]] || die "--set: \"$1\" must be 1-11 lower-case letters and digits, starting with a letter"
 }
 
+# The base image, built once and brought up to date daily, as a provider refreshes its droplet
+# images: from a base weeks old every machine installed the weeks' security fixes itself (seen:
+# seven dpkg runs of unattended-upgrade per machine in the hardening step, times 30 machines a
+# suite). Returns holding the lock shared, so no refresh swaps the base under a machine's copy.
 build_base() {
-  [ -f "$base_dir/.complete" ] && return 0
   mkdir -p "$(dirname "$base_dir")"
   exec 8>"$base_dir.lock"
   flock 8
-  if [ ! -f "$base_dir/.complete" ]; then
-    log "building the $suite base image in $base_dir (once; about a minute)"
+  if [ ! -f "$base_dir/.complete" ] || [ -z "$(find "$base_dir/.upgraded" -mmin -1440 2>/dev/null)" ]; then
     rm -rf "$base_dir.tmp"
-    debootstrap --variant=minbase --include="$base_packages" "$suite" "$base_dir.tmp" "$mirror" >"$base_dir.log" 2>&1 ||
-      die "debootstrap failed; see $base_dir.log"
-    # debootstrap writes only `main`; a real server also has the updates and security suites, and
-    # without them MariaDB 10.11.18 enables mariadb.socket, listening on every interface.
-    cat >"$base_dir.tmp/etc/apt/sources.list" <<EOF
+    if [ -f "$base_dir/.complete" ]; then
+      log "bringing the $suite base image up to date (daily)"
+      cp -a "$base_dir" "$base_dir.tmp"
+    else
+      log "building the $suite base image in $base_dir (once; about a minute)"
+      debootstrap --variant=minbase --include="$base_packages" "$suite" "$base_dir.tmp" "$mirror" >"$base_dir.log" 2>&1 ||
+        die "debootstrap failed; see $base_dir.log"
+      # debootstrap writes only `main`; a real server also has the updates and security suites, and
+      # without them MariaDB 10.11.18 enables mariadb.socket, listening on every interface.
+      cat >"$base_dir.tmp/etc/apt/sources.list" <<EOF
 deb $mirror $suite main
 deb $mirror $suite-updates main
 deb $security_mirror $suite-security main
 EOF
-    rm -rf "$base_dir.tmp/var/cache/apt/archives/"*.deb "$base_dir.tmp/etc/ssh/ssh_host_"*
-    touch "$base_dir.tmp/.complete"
+    fi
+    systemd-nspawn -q -D "$base_dir.tmp" --register=no --keep-unit --resolv-conf=copy-host sh -c \
+      'apt-get -q update && DEBIAN_FRONTEND=noninteractive apt-get -q -y -o Dpkg::Options::=--force-confold upgrade && apt-get clean' \
+      >>"$base_dir.log" 2>&1 || die "upgrading the base image failed; see $base_dir.log"
+    # An upgraded openssh-server makes host keys; each machine makes its own instead.
+    rm -rf "$base_dir.tmp/etc/ssh/ssh_host_"*
+    touch "$base_dir.tmp/.complete" "$base_dir.tmp/.upgraded"
     rm -rf "$base_dir"
     mv "$base_dir.tmp" "$base_dir"
   fi
-  flock -u 8
+  flock -s 8
 }
 
 # The first 198.18.N.0/24 that no interface on this host uses yet.
@@ -205,6 +217,7 @@ cmd_up() {
     prepare_root "$set_dir/$set-$i/root" "$set-$i" "$prefix.$((i + 1))" "$prefix.1" "$set_dir/id_ed25519.pub"
     boot_machine "$set_dir/$set-$i" "$set-$i" "mw-$set"
   done
+  flock -u 8
   for i in $(seq 1 "$count"); do
     wait_machine "$set_dir/$set-$i" "$prefix.$((i + 1))" "$set_dir/id_ed25519"
   done

@@ -3,6 +3,7 @@ import { phaseComponent } from "../components/phases";
 import { deploymentProblems, PlanError, planTopology } from "../lib/plan/topology";
 import { apiTokenProblems } from "../lib/schema/app";
 import { backupSecretProblems, backupSecretKeys } from "../lib/schema/backups";
+import { plaintextReceiverCredentials } from "../lib/schema/monitoring";
 import { ConfigError } from "../lib/schema/errors";
 import { reservedIpTokenProblems } from "../lib/schema/high-availability";
 import { movesReservedIp } from "../lib/steps/keepalived";
@@ -22,6 +23,15 @@ function configValue(text: string): unknown {
   }
 }
 
+/**
+ * Whether Pulumi holds a config key as a secret: the language host lists them in
+ * PULUMI_CONFIG_SECRET_KEYS, which the SDK reads only in its internal `isConfigSecret`.
+ */
+function isSecretConfig(key: string): boolean {
+  const keys: unknown = JSON.parse(process.env.PULUMI_CONFIG_SECRET_KEYS ?? "[]");
+  return Array.isArray(keys) && keys.includes(key);
+}
+
 function readStack() {
   const raw = Object.entries(pulumi.runtime.allConfig()).filter(([key]) => !programSecretKeys.includes(key));
   try {
@@ -33,6 +43,7 @@ function readStack() {
       ...(stack.backups
         ? backupSecretProblems(stack.backups, { password: secrets[backupSecretKeys.password], s3SecretKey: secrets[backupSecretKeys.s3SecretKey] })
         : []),
+      ...plaintextReceiverCredentials(stack.monitoring, isSecretConfig("megaweb:monitoring")),
       ...(movesReservedIp(planTopology(stack)) ? reservedIpTokenProblems(secrets["megaweb:reservedIpToken"]) : []),
     ];
     if (tokenProblems.length > 0) throw new ConfigError(tokenProblems);

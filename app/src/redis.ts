@@ -26,8 +26,13 @@ export function connectRedis(config: OrchestratorConfig, purpose: "requests" | "
       name: config.MEGAWEB_REDIS_MASTER_NAME,
       password: config.MEGAWEB_REDIS_PASSWORD,
       sentinelPassword: config.MEGAWEB_REDIS_SENTINEL_PASSWORD,
-      // Subscribes to +switch-master so a failover moves the connection at once, not at the next error.
-      failoverDetector: true,
+      // No failoverDetector (ioredis 5.11): when the primary's box dies with its Sentinel, its
+      // +switch-master can arrive while the client is already reconnecting through the Sentinels;
+      // the detector then closes the connector under that attempt, which ends the client for good
+      // ("Connection is closed." on every command, redis/ioredis#540). Seen on the ha e2e's local
+      // machines: both web nodes' processes stayed so (and busy, 75 % CPU) until restarted. A
+      // failover reaches the client anyway: a dead primary closes its connections, and a demoted
+      // one drops its clients and answers READONLY (reconnectOnError above).
     });
   }
   return new Redis(config.MEGAWEB_REDIS_URL as string, shared);

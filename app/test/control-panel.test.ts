@@ -1,44 +1,22 @@
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { HeadlessChromium } from "./support/chromium";
 import { API_TOKEN, startBackends, startOrchestrator, type Backends, type RunningOrchestrator } from "./support/orchestrator";
-
-const SCREENSHOT = path.resolve(__dirname, "../../test-output/orchestrator-panel.png");
 
 let backends: Backends;
 let orchestrator: RunningOrchestrator;
-let browser: BrowserContext;
+let browser: HeadlessChromium;
 let page: Page;
-let profile: string;
 
 beforeAll(async () => {
   backends = await startBackends();
   orchestrator = await startOrchestrator(backends, { worker: true, env: { MEGAWEB_HYPERGRID_TILE_SIZE: "100" } });
-  profile = mkdtempSync(path.join(os.tmpdir(), "megaweb-chromium-"));
-  // launchPersistentContext because Playwright takes the fresh profile directory itself, not as --user-data-dir.
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    viewport: { width: 1400, height: 1000 },
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
-  page = browser.pages()[0] ?? (await browser.newPage());
+  browser = await HeadlessChromium.launch();
+  page = browser.page;
   await page.goto(orchestrator.baseUrl + "/");
 });
 afterAll(async () => {
   await browser?.close();
-  if (profile) rmSync(profile, { recursive: true, force: true });
   await orchestrator?.stop();
   await backends?.stop();
 });
@@ -92,9 +70,7 @@ describe("control panel", () => {
     expect(await page.locator("#hypergrid .tile").count()).toBeGreaterThanOrEqual(200);
     await expect.poll(() => metric("total_sessions").textContent(), { timeout: 15_000 }).toBe("20,000");
     expect(await page.locator("#hypergrid .tile").first().getAttribute("data-status")).toBe("active");
-    mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
-    await page.screenshot({ path: SCREENSHOT, fullPage: true });
-    console.log(`control panel screenshot: ${SCREENSHOT}`);
+    console.log(`control panel screenshot: ${await browser.screenshot("orchestrator-panel.png")}`);
   }, 180_000);
 
   it("clears everything after a second click", async () => {

@@ -1,6 +1,8 @@
+import { createServer, type Server, type Socket } from "node:net";
 import mysql from "mysql2/promise";
 import Redis from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CHECK_TIMEOUT_MS } from "../src/health";
 import { replicate, startMariaDb, startRedis, startSentinel, type MariaDbServer, type RedisServer } from "./support/backends";
 import { eventually, startOrchestrator, type RunningOrchestrator } from "./support/orchestrator";
 
@@ -63,6 +65,47 @@ describe("MariaDB read replica", () => {
 
     await replicaControl.query("START SLAVE SQL_THREAD");
     await eventually("the replica to catch up", async () => ((await run.api(`/api/sessions/${second.id}`)).status === 200 ? true : undefined));
+  });
+});
+
+describe("health with a dependency that hangs", () => {
+  let run: RunningOrchestrator;
+  let silent: Server;
+  const held: Socket[] = [];
+  beforeAll(async () => {
+    // Accepts connections and never says a word, as a replica whose host froze: mysql2 waits 10 s for the handshake.
+    silent = createServer((socket) => void held.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const port = (silent.address() as { port: number }).port;
+    const frozen = `mysql://megaweb:unused@127.0.0.1:${port}/megaweb`;
+    run = await startOrchestrator({ mariadb: primary, redis: master }, { env: { MEGAWEB_DB_REPLICA_URLS: `${frozen},${frozen}` } });
+  });
+  afterAll(async () => {
+    // Hung up, and their handshakes' failure settled, before the pools end: a pool ended with a
+    // handshake pending rejects with that handshake's error.
+    for (const socket of held) socket.destroy();
+    await new Promise((resolve) => silent?.close(resolve));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await run?.stop();
+  });
+
+  it("answers within one check's timeout, the frozen replicas unhealthy and the rest checked beside them", async () => {
+    const started = Date.now();
+    const health = await run.api("/api/health");
+    const tookMs = Date.now() - started;
+    expect(health.status).toBe(200);
+    expect(health.body).toMatchObject({
+      status: "degraded",
+      database: "healthy",
+      redis: "healthy",
+      database_replicas: [
+        { index: 0, status: "unhealthy", lag_seconds: null },
+        { index: 1, status: "unhealthy", lag_seconds: null },
+      ],
+    });
+    expect(health.body.queue).toMatchObject({ waiting: 0, failed: 0 });
+    expect(tookMs).toBeGreaterThanOrEqual(CHECK_TIMEOUT_MS - 50);
+    expect(tookMs).toBeLessThan(CHECK_TIMEOUT_MS + 1000);
   });
 });
 

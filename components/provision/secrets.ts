@@ -28,6 +28,12 @@ export function secretValue(secret: ClusterSecret, sources: SecretSources): pulu
     if (tls?.mode !== "custom" || typeof tls.key !== "string") throw new Error(`${secret.domain}: the program holds no decrypted TLS key for it`);
     return pulumi.secret(tls.key);
   }
+  if (secret.kind === "alertReceiver") {
+    const { email, webhooks } = sources.stack.monitoring.receivers;
+    const value = secret.receiver === "email" ? email?.password : webhooks[secret.receiver]?.bearerToken;
+    if (typeof value !== "string") throw new Error(`${secretName(secret)}: the program holds no decrypted value for it`);
+    return pulumi.secret(value);
+  }
   if (secret.kind === "backupPassword" || secret.kind === "backupS3SecretKey") {
     const value = secret.kind === "backupPassword" ? sources.backup?.password : sources.backup?.s3SecretKey;
     if (value === undefined)

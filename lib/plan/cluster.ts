@@ -29,6 +29,10 @@ export type ClusterSecret =
   | { readonly kind: "backupPassword" }
   /** An S3 destination's secret access key (`megaweb:backupS3SecretKey`). */
   | { readonly kind: "backupS3SecretKey" }
+  /** The password the MariaDB exporter logs in with. */
+  | { readonly kind: "mysqlExporter" }
+  /** A credential of an alert receiver, as the stack's `monitoring.receivers` holds it: the relay's password, or a webhook's token by its place in the list (0-based). */
+  | { readonly kind: "alertReceiver"; readonly receiver: "email" | number }
   /** The DigitalOcean token the balancers' keepalived moves the reserved IP with (`megaweb:reservedIpToken`). */
   | { readonly kind: "reservedIpToken" };
 
@@ -51,6 +55,10 @@ export function secretName(secret: ClusterSecret): string {
       return "backup-password";
     case "backupS3SecretKey":
       return "backup-s3-secret-key";
+    case "mysqlExporter":
+      return "mysql-exporter";
+    case "alertReceiver":
+      return secret.receiver === "email" ? "alert-email-password" : `alert-webhook-${secret.receiver + 1}-token`;
     case "reservedIpToken":
       return "reserved-ip-token";
   }
@@ -58,7 +66,9 @@ export function secretName(secret: ClusterSecret): string {
 
 /** Whether the secret is generated from the stack's root secret (`derivePassword`) rather than set in the stack. */
 export function isDerived(secret: ClusterSecret): boolean {
-  return secret.kind === "redis" || secret.kind === "database" || secret.kind === "mysqlReplication" || secret.kind === "sentinel";
+  return (
+    secret.kind === "redis" || secret.kind === "database" || secret.kind === "mysqlReplication" || secret.kind === "sentinel" || secret.kind === "mysqlExporter"
+  );
 }
 
 /** What stands for the secret in rendered files and stdin until a component fills it in. */

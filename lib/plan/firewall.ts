@@ -15,7 +15,20 @@ export interface FirewallRule {
 }
 
 /** Ports reached only inside the cluster; the property tests assert none of them faces the internet. */
-export const privatePorts = { mysql: 3306, redis: 6379, sentinel: 26379, balancerAgent: 9777 } as const;
+export const privatePorts = {
+  mysql: 3306,
+  redis: 6379,
+  sentinel: 26379,
+  balancerAgent: 9777,
+  nodeExporter: 9100,
+  nginxExporter: 9113,
+  mtail: 3903,
+  blackboxExporter: 9115,
+  mysqldExporter: 9104,
+  redisExporter: 9121,
+  prometheus: 9090,
+  alertmanager: 9093,
+} as const;
 
 const internet: Source = { kind: "internet" };
 const admin: Source = { kind: "admin" };
@@ -43,6 +56,16 @@ function matrix(webSources: readonly Source[], agentSources: readonly Source[]):
       purpose: "Sentinel discovery of the Redis primary (also by the Redis servers' replication step), and Sentinel gossip",
     },
     { role: "backup", port: 22, sources: from("web", "mysql", "redis"), purpose: "restic over SFTP from the hosts that hold data" },
+    // Exporters answer to Prometheus only; the control panel on the web hosts reads Prometheus.
+    { role: "all", port: privatePorts.nodeExporter, sources: from("monitoring"), purpose: "node_exporter, scraped by Prometheus" },
+    { role: "web", port: privatePorts.nginxExporter, sources: from("monitoring"), purpose: "nginx exporter, scraped by Prometheus" },
+    { role: "web", port: privatePorts.mtail, sources: from("monitoring"), purpose: "mtail's per-site request counts, scraped by Prometheus" },
+    { role: "web", port: privatePorts.blackboxExporter, sources: from("monitoring"), purpose: "blackbox probes of the sites, asked by Prometheus" },
+    { role: "mysql", port: privatePorts.mysqldExporter, sources: from("monitoring"), purpose: "MariaDB exporter, scraped by Prometheus" },
+    { role: "redis", port: privatePorts.redisExporter, sources: from("monitoring"), purpose: "Redis exporter, scraped by Prometheus" },
+    { role: "sentinel", port: privatePorts.redisExporter, sources: from("monitoring"), purpose: "Sentinel exporter, scraped by Prometheus" },
+    { role: "monitoring", port: privatePorts.prometheus, sources: from("web"), purpose: "Prometheus, queried by the control panel's charts" },
+    { role: "monitoring", port: privatePorts.alertmanager, sources: from("monitoring"), purpose: "Alertmanager, sent alerts by Prometheus" },
   ];
 }
 

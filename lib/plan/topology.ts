@@ -1,4 +1,14 @@
-import { type Infrastructure, type LoadBalancerKind, type Phase, type Role, type Target, hostCountsPerRole, phaseRules } from "../schema/infrastructure";
+import {
+  type HostRole,
+  type Infrastructure,
+  type LoadBalancerKind,
+  type Phase,
+  type Role,
+  type Target,
+  hostCountsPerRole,
+  phaseRules,
+  singleBoxRoles,
+} from "../schema/infrastructure";
 import { type CostEstimate, estimateCost } from "./cost";
 import { sizeMemoryMb } from "./droplet-sizes";
 import { type FirewallRule, firewallMatrix } from "./firewall";
@@ -10,7 +20,7 @@ export interface PlannedHost {
   /** `web-1`, `redis-2`, …: stable, so growing a role appends hosts and never renames one. */
   readonly name: string;
   /** The role this host was planned for, and its 1-based place among that role's hosts; the single box is planned as `web` 1. */
-  readonly plannedAs: Role;
+  readonly plannedAs: HostRole;
   readonly ordinal: number;
   readonly roles: readonly Role[];
   readonly size: string;
@@ -45,6 +55,8 @@ export interface TopologyPlan {
   readonly loadBalancer?: LoadBalancerPlan;
   readonly redis: { readonly primary: string; readonly replicas: readonly string[]; readonly sentinels: readonly string[]; readonly sentinelQuorum: number };
   readonly mysql: { readonly primary: string; readonly replicas: readonly string[] };
+  /** The host running Prometheus and Alertmanager, when the stack monitors itself. */
+  readonly monitoring?: string;
   readonly firewall: readonly FirewallRule[];
   readonly cost: CostEstimate;
 }
@@ -63,16 +75,26 @@ export class PlanError extends Error {
 }
 
 /** The order hosts are listed in, front to back. */
-const roleOrder: readonly Role[] = ["loadbalancer", "web", "redis", "sentinel", "mysql", "worker", "backup"];
+const roleOrder: readonly HostRole[] = ["loadbalancer", "web", "redis", "sentinel", "mysql", "worker", "backup"];
+
+/**
+ * What the topology reads: the infrastructure, and from a whole stack whether it monitors itself.
+ * A bare `Infrastructure` plans no monitoring host.
+ */
+export type TopologyInput = Infrastructure & { readonly monitoring?: { readonly enabled: boolean } };
 
 /**
  * The topology a validated config asks for: hosts with roles and sizes, replication, the load
  * balancer, the firewall matrix and the monthly cost. Pure, so `megaweb plan` and the components
  * read the same answer.
  */
-export function planTopology(infrastructure: Infrastructure): TopologyPlan {
+export function planTopology(infrastructure: TopologyInput): TopologyPlan {
   const counts = hostCountsPerRole(infrastructure);
-  const hosts: PlannedHost[] = roleOrder.flatMap((role) => Array.from({ length: counts[role] }, (_, index) => plannedHost(infrastructure, role, index)));
+  const monitored = infrastructure.monitoring?.enabled ?? false;
+  const hosts: PlannedHost[] = withMonitoring(
+    roleOrder.flatMap((role) => Array.from({ length: counts[role] }, (_, index) => plannedHost(infrastructure, role, index))),
+    monitored,
+  );
   const named = (role: Role) => hosts.filter((host) => host.roles.includes(role)).map((host) => host.name);
   const sentinels = named("sentinel");
   const [redisPrimary, ...redisReplicas] = named("redis");
@@ -92,6 +114,7 @@ export function planTopology(infrastructure: Infrastructure): TopologyPlan {
     ...(loadBalancer && { loadBalancer }),
     redis: { primary: redisPrimary!, replicas: redisReplicas, sentinels, sentinelQuorum: infrastructure.sentinelQuorum },
     mysql: { primary: mysqlPrimary, replicas: mysqlReplicas },
+    ...(monitored && { monitoring: named("monitoring")[0] }),
     firewall: firewallMatrix(presentRoles, loadBalancer?.kind),
     cost: estimateCost({
       droplets: onDigitalOcean ? hosts : [],
@@ -101,11 +124,26 @@ export function planTopology(infrastructure: Infrastructure): TopologyPlan {
   };
 }
 
-function plannedHost(infrastructure: Infrastructure, role: Role, index: number): PlannedHost {
+/**
+ * Prometheus and Alertmanager join a host the plan already has: the single box itself, else the
+ * first worker, which takes no traffic and whose load (queue jobs) leaves room for them; without
+ * workers, the first web host. They need about 200 MB, which `phpBudget` keeps free on a host with
+ * PHP pools; a worker of 512 MB keeps its jobs in the rest.
+ */
+function withMonitoring(hosts: PlannedHost[], monitored: boolean): PlannedHost[] {
+  if (!monitored) return hosts;
+  const chosen = hosts.find((host) => host.roles.includes("worker")) ?? hosts.find((host) => host.roles.includes("web"))!;
+  return hosts.map((host) => (host === chosen ? { ...host, roles: [...host.roles, "monitoring"] } : host));
+}
+
+function plannedHost(infrastructure: Infrastructure, role: HostRole, index: number): PlannedHost {
   // The single box is the web node that also runs everything else, so it keeps its name (and
   // droplet) when the phase grows and the other roles move out. A backup host stays apart, so
   // losing the box does not lose its backups.
-  const roles: Role[] = infrastructure.phase === "single" && role === "web" ? ["web", "mysql", "redis", "worker"] : [role];
+  // Sentinels on the Redis hosts take the first `nodes.sentinels` of them (the schema refuses more
+  // Sentinels than Redis hosts).
+  const withSentinel = role === "redis" && infrastructure.sentinelHosts === "redis" && index < infrastructure.nodes.sentinels;
+  const roles: Role[] = infrastructure.phase === "single" && role === "web" ? singleBoxRoles(false) : withSentinel ? ["redis", "sentinel"] : [role];
   const size = infrastructure.sizes[role];
   const name = `${role}-${index + 1}`;
   const replication: ReplicationRole = index === 0 ? "primary" : "replica";

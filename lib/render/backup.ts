@@ -46,7 +46,7 @@ export interface BackupHost {
   readonly appDatabase?: string;
   /** MariaDB's socket, when this host holds databases. @default "/run/mysqld/mysqld.sock" */
   readonly mariadbSocket?: string;
-  /** Redis on this host's loopback, when it holds Redis; its password is in `/etc/redis/megaweb-secrets.conf`. */
+  /** Redis on this host's loopback, when it holds Redis; its password is in `/etc/redis/megaweb.d/secrets.conf`. */
   readonly redis?: { readonly port: number; readonly rdb?: string; readonly owner?: string };
 }
 
@@ -128,7 +128,7 @@ export function renderBackupHost(host: BackupHost): BackupRender {
     databases: databases.join(" "),
     appDatabase: host.appDatabase ?? "",
     redisPort: host.redis?.port ?? "",
-    redisSecrets: host.redis === undefined ? "" : path("/etc/redis/megaweb-secrets.conf"),
+    redisSecrets: host.redis === undefined ? "" : path("/etc/redis/megaweb.d/secrets.conf"),
     redisRdb: host.redis === undefined ? "" : (host.redis.rdb ?? path("/var/lib/redis/dump.rdb")),
     redisOwner: host.redis === undefined ? "" : (host.redis.owner ?? "redis:redis"),
     sites: sites.map((site) => ({ domain: site.domain, database: site.database ?? "''", paths: site.paths.join(" ") })),

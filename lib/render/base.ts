@@ -1,4 +1,5 @@
 import type { HostFile } from "./files";
+import { renderSshd } from "./sshd";
 import { renderTemplate } from "./template";
 
 /**
@@ -18,7 +19,7 @@ export interface BaseFiles {
 
 export function renderBase(sshPublicKeys: readonly string[]): BaseFiles {
   return {
-    sshd: { path: "/etc/ssh/sshd_config.d/50-megaweb.conf", content: renderTemplate("sshd/50-megaweb.conf", {}) },
+    sshd: renderSshd(),
     autoUpgrades: { path: "/etc/apt/apt.conf.d/20auto-upgrades", content: renderTemplate("base/20auto-upgrades", {}) },
     authorizedKeys: {
       path: `/home/${deployUser}/.ssh/authorized_keys`,

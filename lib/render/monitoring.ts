@@ -37,25 +37,29 @@ export function renderMonitoringServer(monitoring: Monitoring, server: Monitorin
   };
 }
 
-export function renderExporters(host: MonitoredHost, secrets: ExporterSecrets = {}): HostMonitoringRender {
+/** One exporter of a host: its Debian package, whose systemd unit has the package's name, and its files. */
+export interface ExporterRender {
+  readonly package: string;
+  readonly files: readonly HostFile[];
+}
+
+/** The exporters a host runs, each with its files, in the order they are installed. */
+export function exporterRenders(host: MonitoredHost, secrets: ExporterSecrets = {}): ExporterRender[] {
   const resolved = resolveHost(host);
   const wanted = exportersOf(resolved);
-  return {
-    files: [
-      renderNodeExporter(resolved),
-      ...(wanted.nginx ? renderNginxExporter(resolved) : []),
-      ...(wanted.mtail ? renderMtail(resolved) : []),
-      ...(wanted.blackbox ? renderBlackboxExporter(resolved) : []),
-      ...(wanted.mysqld ? renderMysqldExporter(resolved, secrets.mysqlExporter) : []),
-      ...(wanted.redis ? renderRedisExporter(resolved, { redis: secrets.redis, sentinel: secrets.sentinel }) : []),
-    ],
-    packages: [
-      "prometheus-node-exporter",
-      ...(wanted.nginx ? ["prometheus-nginx-exporter"] : []),
-      ...(wanted.mtail ? ["mtail"] : []),
-      ...(wanted.blackbox ? ["prometheus-blackbox-exporter"] : []),
-      ...(wanted.mysqld ? ["prometheus-mysqld-exporter"] : []),
-      ...(wanted.redis ? ["prometheus-redis-exporter"] : []),
-    ],
-  };
+  return [
+    { package: "prometheus-node-exporter", files: [renderNodeExporter(resolved)] },
+    ...(wanted.nginx ? [{ package: "prometheus-nginx-exporter", files: renderNginxExporter(resolved) }] : []),
+    ...(wanted.mtail ? [{ package: "mtail", files: renderMtail(resolved) }] : []),
+    ...(wanted.blackbox ? [{ package: "prometheus-blackbox-exporter", files: renderBlackboxExporter(resolved) }] : []),
+    ...(wanted.mysqld ? [{ package: "prometheus-mysqld-exporter", files: renderMysqldExporter(resolved, secrets.mysqlExporter) }] : []),
+    ...(wanted.redis
+      ? [{ package: "prometheus-redis-exporter", files: renderRedisExporter(resolved, { redis: secrets.redis, sentinel: secrets.sentinel }) }]
+      : []),
+  ];
+}
+
+export function renderExporters(host: MonitoredHost, secrets: ExporterSecrets = {}): HostMonitoringRender {
+  const exporters = exporterRenders(host, secrets);
+  return { files: exporters.flatMap((exporter) => exporter.files), packages: exporters.map((exporter) => exporter.package) };
 }

@@ -26,17 +26,17 @@ const roleUnits: Readonly<Record<Role, readonly string[]>> = {
   sentinel: ["redis-sentinel", "prometheus-redis-exporter"],
   loadbalancer: ["haproxy", "keepalived"],
   backup: ["ssh"],
+  monitoring: ["prometheus", "prometheus-alertmanager"],
 };
 /** Backup units run once and stop, so they alert on `failed`, never on not being active. */
 export const backupUnits = "megaweb-backup.*";
 const everyHostUnits = ["ssh", "nftables", "fail2ban", "prometheus-node-exporter", backupUnits];
-const monitoringServerUnits = ["prometheus", "prometheus-alertmanager"];
 
 export function watchedUnits(host: Pick<ResolvedHost, "roles" | "extraUnits" | "monitoring">): string {
   const units = new Set([
     ...everyHostUnits,
     ...host.roles.flatMap((role) => roleUnits[role]),
-    ...(host.monitoring ? monitoringServerUnits : []),
+    ...(host.monitoring ? roleUnits.monitoring : []),
     ...host.extraUnits,
   ]);
   return `(${[...units].join("|")})[.]service`;

@@ -17,6 +17,11 @@ export const osReserveMb = 320;
 const sharedServiceShare = { mysql: { shareOfRam: 0.25, minimumMb: 256 }, redis: { shareOfRam: 0.05, minimumMb: 64 } } as const;
 /** The queue worker (Node.js and its job concurrency) when it shares the host. */
 const workerReserveMb = 192;
+/**
+ * Prometheus (about 2,000 series at a 30 s scrape: 150 MB), Alertmanager (20 MB) and the
+ * exporters (10–20 MB each) when the host runs the monitoring.
+ */
+const monitoringReserveMb = 256;
 /** Each app a `proxy` site forwards to (a Node.js server like the orchestrator) runs on the host too. */
 const proxyAppReserveMb = 128;
 /** More workers than this per pool only queue on the CPU; memory left over stays as page cache. */
@@ -43,6 +48,7 @@ export function phpBudget(memoryMb: number, roles: readonly Role[], sites: reado
     (roles.includes("mysql") ? sharedServiceMb("mysql", memoryMb) : 0) +
     (roles.includes("redis") ? sharedServiceMb("redis", memoryMb) : 0) +
     (roles.includes("worker") ? workerReserveMb : 0) +
+    (roles.includes("monitoring") ? monitoringReserveMb : 0) +
     sites.filter((site) => site.kind === "proxy").length * proxyAppReserveMb;
   return { memoryMb, reservedMb, phpMb: Math.max(0, memoryMb - reservedMb), hostLabel };
 }

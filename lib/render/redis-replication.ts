@@ -66,14 +66,14 @@ export function renderRedisReplication(input: RedisReplicationInput): RedisRepli
   const self = input.servers[input.index];
   if (self === undefined) throw new Error(`server ${input.index} is not among the ${input.servers.length} Redis servers`);
   const settings: HostFile = {
-    path: `${root}/etc/redis/megaweb-replication.conf`,
-    content: renderTemplate("redis/megaweb-replication.conf", { ...replicaBound, announceIp: self.host }),
+    path: `${root}/etc/redis/megaweb.d/replication.conf`,
+    content: renderTemplate("redis/megaweb.d/replication.conf", { ...replicaBound, announceIp: self.host }),
     mode: "0640",
     owner: "redis:redis",
   };
   const secrets: HostFile = {
-    path: `${root}/etc/redis/megaweb-replication-secrets.conf`,
-    content: renderTemplate("redis/megaweb-replication-secrets.conf", { password: input.password }),
+    path: `${root}/etc/redis/megaweb.d/replication-secrets.conf`,
+    content: renderTemplate("redis/megaweb.d/replication-secrets.conf", { password: input.password }),
     mode: "0640",
     owner: "redis:redis",
     secret: true,

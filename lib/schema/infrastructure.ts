@@ -18,15 +18,28 @@ export const Target = z.enum(["digitalocean", "existing"]);
 export type Target = z.infer<typeof Target>;
 
 /**
- * What a server does; the plan assigns one or more to each host. `backup` holds the other hosts'
- * restic repositories (reached over SFTP) and nothing else, in every phase.
+ * Roles that get hosts of their own: a stack file sizes them and lists existing hosts for them.
+ * `backup` holds the other hosts' restic repositories (reached over SFTP) and nothing else, in
+ * every phase.
  */
-export const roles = ["web", "mysql", "redis", "sentinel", "worker", "loadbalancer", "backup"] as const;
-export const RoleName = z.enum(roles);
+export const hostRoles = ["web", "mysql", "redis", "sentinel", "worker", "loadbalancer", "backup"] as const;
+export const HostRoleName = z.enum(hostRoles);
+export type HostRole = (typeof hostRoles)[number];
+
+/**
+ * What a server does; the plan assigns one or more to each host. `monitoring` (Prometheus and
+ * Alertmanager) never gets a host of its own: the plan puts it on one it already has
+ * (`monitoringHostOf` in lib/plan/topology.ts).
+ */
+export const roles = [...hostRoles, "monitoring"] as const;
 export type Role = (typeof roles)[number];
 
 export const LoadBalancerKind = z.enum(["digitalocean", "haproxy"]);
 export type LoadBalancerKind = z.infer<typeof LoadBalancerKind>;
+
+/** Whether the Sentinels get hosts of their own or share the Redis hosts (see `sentinelHosts`). */
+export const SentinelHosts = z.enum(["own", "redis"]);
+export type SentinelHosts = z.infer<typeof SentinelHosts>;
 
 /** DigitalOcean size slugs: `s-1vcpu-1gb`, `s-2vcpu-4gb-amd`, `g-2vcpu-8gb`, `c-4`. */
 export const SizeSlug = z
@@ -75,7 +88,7 @@ interface CountRule {
 interface PhaseRule {
   readonly counts: Readonly<Record<NodeCount, CountRule>>;
   /** Droplet size per role when the stack file names none; chosen so growing a phase only ever resizes up. */
-  readonly sizes: Readonly<Record<Role, string>>;
+  readonly sizes: Readonly<Record<HostRole, string>>;
   /** Load balancer droplets when the kind is `haproxy`; zero means the phase has no load balancer. */
   readonly haproxyNodes: number;
 }
@@ -215,7 +228,7 @@ export const InfrastructureFields = z
      * @default {}
      * @example { mysql: "s-2vcpu-4gb", web: "s-2vcpu-2gb" }
      */
-    sizes: z.partialRecord(RoleName, SizeSlug).default({}),
+    sizes: z.partialRecord(HostRoleName, SizeSlug).default({}),
     /**
      * Node counts; the schema gives each unset count the phase's default, and each phase has limits (see `phaseRules`).
      * @default {}
@@ -296,6 +309,15 @@ export const InfrastructureFields = z
     /** Sentinels that must agree the Redis primary is down; filled in by the schema (0 without Sentinels). @default a majority of `nodes.sentinels` */
     sentinelQuorum: SentinelQuorum.optional(),
     /**
+     * Where the Sentinels run: `own` gives each a host of its own (`sentinel-1` …); `redis` runs one
+     * beside each of the first `nodes.sentinels` Redis servers (Redis's own layout: three boxes each
+     * with a Redis and a Sentinel, where a quorum of 2 survives losing a box), so there must be at
+     * least as many Redis hosts as Sentinels.
+     * @default "own"
+     * @example "redis"
+     */
+    sentinelHosts: SentinelHosts.default("own"),
+    /**
      * Sources allowed to SSH into droplets (and nothing else is); DigitalOcean stacks need at least one before `pulumi up`.
      * @default []
      * @example ["203.0.113.0/24"]
@@ -306,7 +328,7 @@ export const InfrastructureFields = z
      * @default {}
      * @example { web: [{ address: "203.0.113.10", privateAddress: "10.20.0.5" }] }
      */
-    hosts: z.partialRecord(RoleName, z.array(ExistingHost)).default({}),
+    hosts: z.partialRecord(HostRoleName, z.array(ExistingHost)).default({}),
   })
   .strict();
 
@@ -324,14 +346,25 @@ function resolveDefaults(fields: z.output<typeof InfrastructureFields>) {
   return {
     ...fields,
     nodes,
-    sizes: Object.fromEntries(roles.map((role) => [role, fields.sizes[role] ?? rule.sizes[role]])) as Record<Role, string>,
+    sizes: Object.fromEntries(hostRoles.map((role) => [role, fields.sizes[role] ?? rule.sizes[role]])) as Record<HostRole, string>,
     loadBalancer: { kind, virtualAddress: fields.loadBalancer?.virtualAddress },
     sentinelQuorum: nodes.sentinels === 0 ? 0 : (fields.sentinelQuorum ?? majorityOf(nodes.sentinels)),
   };
 }
 
-/** How many hosts each role gets; the single box is the one `web` host that also runs everything else. */
-export function hostCountsPerRole(infrastructure: Pick<Infrastructure, "phase" | "nodes" | "loadBalancer">): Record<Role, number> {
+/**
+ * The roles of the single box: it is the one web host and runs every other role too, monitoring
+ * included unless the stack turns it off.
+ */
+export function singleBoxRoles(monitored: boolean): Role[] {
+  return ["web", "mysql", "redis", "worker", ...(monitored ? (["monitoring"] as const) : [])];
+}
+
+/**
+ * How many hosts each role gets of its own; the single box is the one `web` host that also runs
+ * everything else, and Sentinels on the Redis hosts (`sentinelHosts: redis`) get none.
+ */
+export function hostCountsPerRole(infrastructure: Pick<Infrastructure, "phase" | "nodes" | "loadBalancer" | "sentinelHosts">): Record<HostRole, number> {
   const { nodes } = infrastructure;
   const separateData = infrastructure.phase === "single" ? 0 : 1;
   return {
@@ -339,14 +372,14 @@ export function hostCountsPerRole(infrastructure: Pick<Infrastructure, "phase" |
     worker: nodes.worker,
     redis: separateData && 1 + nodes.redisReplicas,
     mysql: separateData && 1 + nodes.mysqlReplicas,
-    sentinel: nodes.sentinels,
+    sentinel: infrastructure.sentinelHosts === "redis" ? 0 : nodes.sentinels,
     loadbalancer: infrastructure.loadBalancer.kind === "haproxy" ? phaseRules[infrastructure.phase].haproxyNodes : 0,
     backup: nodes.backup,
   };
 }
 
 /** The plan's names of the hosts that run MariaDB: the single box itself, or `mysql-1` … in order. */
-export function mysqlHostNames(infrastructure: Pick<Infrastructure, "phase" | "nodes" | "loadBalancer">): string[] {
+export function mysqlHostNames(infrastructure: Pick<Infrastructure, "phase" | "nodes" | "loadBalancer" | "sentinelHosts">): string[] {
   if (infrastructure.phase === "single") return ["web-1"];
   return Array.from({ length: hostCountsPerRole(infrastructure).mysql }, (_, index) => `mysql-${index + 1}`);
 }
@@ -374,6 +407,14 @@ function checkTopology(infrastructure: z.output<typeof InfrastructureFields>, co
 
   checkHighAvailability(infrastructure, nodes.sentinels, issue);
 
+  const redisHosts = hostCountsPerRole(resolved).redis;
+  if (infrastructure.sentinelHosts === "redis" && nodes.sentinels > redisHosts) {
+    issue(
+      ["sentinelHosts"],
+      `"redis" runs each Sentinel beside a Redis server, and the ${counted("sentinels", nodes.sentinels)} outnumber the ${redisHosts} Redis host${redisHosts === 1 ? "" : "s"}; use "own", more nodes.redisReplicas or fewer nodes.sentinels`,
+    );
+  }
+
   if (infrastructure.mysqlPrimary !== undefined) {
     const mysqlHosts = mysqlHostNames(resolved);
     if (!mysqlHosts.includes(infrastructure.mysqlPrimary)) {
@@ -393,7 +434,7 @@ function checkTopology(infrastructure: z.output<typeof InfrastructureFields>, co
     return;
   }
   const expected = hostCountsPerRole(resolved);
-  for (const role of roles) {
+  for (const role of hostRoles) {
     const given = infrastructure.hosts[role]?.length ?? 0;
     const needed = `${expected[role]} ${role} host${expected[role] === 1 ? "" : "s"}`;
     if (given !== expected[role]) issue(["hosts", role], `the ${phase} phase needs ${needed} with these nodes, got ${given}`);

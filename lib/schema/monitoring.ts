@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { formatPath, type Problem } from "./errors";
 import { SecretRef } from "./infrastructure";
 import { Duration, durationSeconds } from "./site";
 
@@ -215,3 +216,25 @@ export const Monitoring = z
   .prefault({});
 export type Monitoring = z.infer<typeof Monitoring>;
 export type MonitoringInput = z.input<typeof Monitoring>;
+
+/**
+ * Receiver credentials that are not Pulumi secrets. A stack file holds a secret as
+ * `{ secure: … }`, so there a plain string is plain text. The Pulumi program sees every value
+ * decrypted and knows only whether some value under `megaweb:monitoring` was stored as a secret
+ * (`keyIsSecret`), the finest grain Pulumi keeps; without that, the credentials are in the stack
+ * file in the clear.
+ */
+export function plaintextReceiverCredentials(monitoring: Monitoring, keyIsSecret = false): Problem[] {
+  if (keyIsSecret) return [];
+  const { email, webhooks } = monitoring.receivers;
+  const credentials: [Problem["path"], SecretText | undefined][] = [
+    [["monitoring", "receivers", "email", "password"], email?.password],
+    ...webhooks.map((webhook, index): [Problem["path"], SecretText | undefined] => [
+      ["monitoring", "receivers", "webhooks", index, "bearerToken"],
+      webhook.bearerToken,
+    ]),
+  ];
+  return credentials
+    .filter(([, value]) => typeof value === "string")
+    .map(([path]) => ({ path, message: `is in plain text; store it with pulumi config set --secret --path '${formatPath(path)}'` }));
+}

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { phpBudget, sizePools, type PhpBudget } from "../render/pool-sizing";
 import { ConfigError, formatPath, problemsFromZod, type Problem } from "./errors";
 import { sizeMemoryMb } from "../plan/droplet-sizes";
-import { hostCountsPerRole, Infrastructure, type InfrastructureInput, type Role } from "./infrastructure";
+import { hostCountsPerRole, Infrastructure, type InfrastructureInput, type Role, singleBoxRoles } from "./infrastructure";
 import { App, appPortProblems, appSiteInput, type AppInput } from "./app";
 import { Site, type SiteInput } from "./site";
 import { Backups, backupSecretKeys, type BackupsInput } from "./backups";
@@ -94,7 +94,7 @@ function duplicateNames(sites: readonly Site[], appDomain: string | undefined): 
  * stack's backup host, and Let's Encrypt is issued by the one web host (several web nodes need
  * the issuer and its challenge fallback of templates/certbot/README.md, not wired yet).
  */
-function operationProblems(stack: Pick<Stack, "phase" | "nodes" | "loadBalancer" | "backups" | "sites">): Problem[] {
+function operationProblems(stack: Pick<Stack, "phase" | "nodes" | "loadBalancer" | "sentinelHosts" | "backups" | "sites">): Problem[] {
   const counts = hostCountsPerRole(stack);
   const problems: Problem[] = [];
   const destination = stack.backups?.destination;
@@ -121,18 +121,18 @@ function operationProblems(stack: Pick<Stack, "phase" | "nodes" | "loadBalancer"
  * Explicit pool sizes are checked against the web host the plan creates; existing hosts are
  * checked at render time instead, when the host's real memory is known.
  */
-function budgetProblems(stack: Pick<Stack, "phase" | "target" | "sizes" | "sites">): readonly Problem[] {
+function budgetProblems(stack: Pick<Stack, "phase" | "target" | "sizes" | "sites" | "monitoring">): readonly Problem[] {
   const budget = plannedWebBudget(stack);
   return budget === undefined ? [] : sizePools(stack.sites, budget).problems;
 }
 
 /** The single box is the one web host and runs every other role too (as the plan has it); later, web hosts only serve. */
-export function plannedWebBudget(stack: Pick<Stack, "phase" | "target" | "sizes" | "sites">): PhpBudget | undefined {
+export function plannedWebBudget(stack: Pick<Stack, "phase" | "target" | "sizes" | "sites" | "monitoring">): PhpBudget | undefined {
   if (stack.target !== "digitalocean") return undefined;
   const single = stack.phase === "single";
   const size = stack.sizes.web;
   const memoryMb = sizeMemoryMb(size);
-  const roles: Role[] = single ? ["web", "mysql", "redis", "worker"] : ["web"];
+  const roles: Role[] = single ? singleBoxRoles(stack.monitoring.enabled) : ["web"];
   return phpBudget(memoryMb, roles, stack.sites, `a ${size} ${single ? "single box" : "web host"} of ${memoryMb} MB`);
 }
 

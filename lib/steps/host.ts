@@ -1,5 +1,6 @@
 import { deployUser, renderBase } from "../render/base";
 import { hostFirewallRules, renderNftables } from "../render/firewall";
+import { renderHardening } from "../render/hardening";
 import { renderTemplate } from "../render/template";
 import { putFiles, stepCommand } from "./script";
 import { type CommandStep, privateIpOf } from "./step";
@@ -7,12 +8,13 @@ import type { StepPlanner } from "./plan";
 
 /**
  * What every host gets, whatever its roles, before any role's step: its facts, the base system
- * and the firewall.
+ * and the firewall; then its hardening (lib/render/hardening.ts), which no role waits for.
  */
 
 export const factsStep = (host: string) => `${host}-facts`;
 export const baseStep = (host: string) => `${host}-base`;
 export const firewallStep = (host: string) => `${host}-firewall`;
+export const hardeningStep = (host: string) => `${host}-hardening`;
 
 export const hostSteps: StepPlanner = ({ stack, topology }) =>
   topology.hosts.flatMap((host): CommandStep[] => {
@@ -74,6 +76,29 @@ export const hostSteps: StepPlanner = ({ stack, topology }) =>
           );
           const nftables = renderNftables(host.name, host.roles, rules);
           return { files: [nftables], create: stepCommand(renderTemplate("provision/firewall.sh", { files: putFiles([nftables]) })) };
+        },
+      },
+      {
+        kind: "command",
+        name: hardeningStep(host.name),
+        owner: "provisioning",
+        host: host.name,
+        // fail2ban's bans go into nftables, so it starts once the host's firewall is in place.
+        dependsOn: [firewallStep(host.name)],
+        inputs: [],
+        reads: ["adminCidrs"],
+        secrets: [],
+        renderer: "hardening",
+        render: () => {
+          const hardening = renderHardening({ trustedSources: stack.adminCidrs });
+          const path = (suffix: string) => hardening.files.find((file) => file.path.endsWith(suffix))!.path;
+          const body = renderTemplate("provision/hardening.sh", {
+            packages: hardening.packages.join(" "),
+            files: putFiles(hardening.files),
+            sysctl: path("/sysctl.d/90-megaweb.conf"),
+            jail: path("/jail.local"),
+          });
+          return { files: hardening.files, create: stepCommand(body) };
         },
       },
     ];

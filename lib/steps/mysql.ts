@@ -129,6 +129,12 @@ export interface DatabaseUser {
   readonly domain: string;
   readonly database: { readonly name: string; readonly user: string; readonly charset: string };
   readonly reads: readonly string[];
+  /**
+   * Whether the user may read the replicas' state (MariaDB's SLAVE MONITOR, for SHOW REPLICA
+   * STATUS): the app's health reports each replica's lag. Granted only where there are replicas.
+   * @default false
+   */
+  readonly monitorsReplicas?: boolean;
 }
 
 /**
@@ -158,6 +164,7 @@ export function databaseUserStep(topology: TopologyPlan, user: DatabaseUser): Co
         charset: user.database.charset,
         clients: addresses,
         clientList: addresses.join(" "),
+        replicaMonitors: user.monitorsReplicas && topology.mysql.replicas.length > 0 ? addresses : [],
       };
       return {
         files: [],

@@ -63,6 +63,7 @@ export const orchestratorSteps: StepPlanner = (context) => {
     domain: app.domain,
     database: { ...app.database, charset: "utf8mb4" },
     reads: ["app.database"],
+    monitorsReplicas: true,
   });
   // Growing out of the single box, the app's data follows its database to the new primary before any
   // host's environment names it there.

@@ -9,6 +9,7 @@ import { deploySteps } from "./deploy";
 import { haproxySteps } from "./haproxy";
 import { hostSteps } from "./host";
 import { keepalivedSteps } from "./keepalived";
+import { monitoringSteps } from "./monitoring";
 import { mysqlSteps } from "./mysql";
 import { orchestratorSteps, unbuiltArtifact } from "./orchestrator";
 import { redisSteps } from "./redis";
@@ -63,6 +64,7 @@ const planners: readonly StepPlanner[] = [
   certificateSteps,
   deploySteps,
   backupSteps,
+  monitoringSteps,
   orchestratorSteps,
 ];
 

@@ -38,7 +38,8 @@ function replicationSteps(topology: TopologyPlan): CommandStep[] {
     owner: "provisioning",
     host,
     dependsOn: [...servers.map(redisStep), ...(index === 0 ? [] : [redisReplicationStep(servers[0]!)])],
-    inputs: [...servers, ...sentinels].map(privateIpOf),
+    // Sentinels on the Redis hosts (`sentinelHosts: redis`) are the same hosts: each address once.
+    inputs: [...new Set([...servers, ...sentinels])].map(privateIpOf),
     reads: [],
     secrets: [password, sentinelPassword],
     renderer: "redis-replication",

@@ -22,7 +22,7 @@ export const sentinelSteps: StepPlanner = ({ topology }) => {
     owner: "provisioning",
     host,
     dependsOn: [firewallStep(host), ...servers.map(redisReplicationStep)],
-    inputs: [...servers, ...sentinels].map(privateIpOf),
+    inputs: [...new Set([...servers, ...sentinels])].map(privateIpOf),
     reads: ["sentinelQuorum"],
     secrets: [redisPassword, sentinelPassword],
     renderer: "redis-replication",

@@ -51,14 +51,16 @@ for unit in "${units[@]}"; do
   if was_replaced "/etc/systemd/system/$unit" || ! systemctl is-active --quiet "$unit"; then stale+=("$unit"); fi
 done
 # Behind HAProxy balancers a web node leaves their rotation while its app restarts (megaweb-drain,
-# from the node's balancer step), and rejoins once their checks pass on it again.
+# from the node's balancer step), and rejoins once their checks pass on it again. Up to three
+# minutes, as long as the readiness wait: on a loaded 2-core host (load average 20 to 36, other
+# clusters booting) 60 s ran out after the app was ready; a healthy node returns at its first pass.
 drained=0
 if [ "${#stale[@]}" -gt 0 ] && [[ " ${stale[*]} " == *" orchestrator-web.service "* ]] && [ -x {{drainScript}} ]; then
   {{drainScript}} begin orchestrator
   drained=1
   trap '{{drainScript}} end orchestrator' EXIT
 fi
-if [ "${#stale[@]}" -gt 0 ] && ! { restart_orchestrator "${stale[@]}" && { [ "$drained" = 0 ] || {{drainScript}} healthy 60 {{appCheck}}; }; }; then
+if [ "${#stale[@]}" -gt 0 ] && ! { restart_orchestrator "${stale[@]}" && { [ "$drained" = 0 ] || {{drainScript}} healthy 180 {{appCheck}}; }; }; then
   restore_files
   systemctl daemon-reload
   previous=()

@@ -42,6 +42,8 @@ wait_heard() {
   echo "megaweb-drain: not every balancer (${balancers[*]}) heard \"$answer\" within {{waitSeconds}} s; going on" >&2
 }
 
+# 3 s a check: the balancers give theirs 2 s (lib/render/haproxy-backends.ts), so a node slower than this here would pass
+# this wait and still be out of their pool. A slow start is waited out by repeating the check.
 healthy_once() {
   local path
   for path in "$@"; do

@@ -13,6 +13,9 @@ CREATE USER IF NOT EXISTS '{{user}}'@'{{.}}' IDENTIFIED BY '$db_password';
 ALTER USER '{{user}}'@'{{.}}' IDENTIFIED BY '$db_password';
 GRANT ALL PRIVILEGES ON \`{{database}}\`.* TO '{{user}}'@'{{.}}';
 {{/clients}}
+{{#replicaMonitors}}
+GRANT SLAVE MONITOR ON *.* TO '{{user}}'@'{{.}}';
+{{/replicaMonitors}}
 SQL
 # An address that is no longer a client's (a node removed, a client moved to another host) loses the user.
 clients=" {{clientList}} "

@@ -135,12 +135,26 @@ describe("megaweb render", () => {
     );
     const out = join(scratch, "out");
     const result = await megaweb("render", file, "--out", out);
-    expect(result).toEqual({ code: 0, out: ["web-1: 21 files"], err: [] });
+    expect(result).toEqual({ code: 0, out: ["web-1: 45 files"], err: [] });
     expect(filesUnder(out)).toEqual([
       "web-1/etc/apt/apt.conf.d/20auto-upgrades",
+      "web-1/etc/default/mtail",
+      "web-1/etc/default/prometheus",
+      "web-1/etc/default/prometheus-alertmanager",
+      "web-1/etc/default/prometheus-blackbox-exporter",
+      "web-1/etc/default/prometheus-mysqld-exporter",
+      "web-1/etc/default/prometheus-nginx-exporter",
+      "web-1/etc/default/prometheus-node-exporter",
+      "web-1/etc/default/prometheus-redis-exporter",
+      "web-1/etc/fail2ban/jail.local",
+      "web-1/etc/issue",
+      "web-1/etc/issue.net",
+      "web-1/etc/modprobe.d/megaweb.conf",
+      "web-1/etc/mtail/megaweb-nginx.mtail",
       "web-1/etc/mysql/mariadb.conf.d/60-megaweb.cnf",
       "web-1/etc/mysql/mariadb.conf.d/61-megaweb-sizing.cnf",
       "web-1/etc/nftables.conf",
+      "web-1/etc/nginx/conf.d/megaweb-stub-status.conf",
       "web-1/etc/nginx/nginx.conf",
       "web-1/etc/nginx/sites-enabled/app_example_com.conf",
       "web-1/etc/nginx/sites-enabled/shop_example_com.conf",
@@ -149,12 +163,22 @@ describe("megaweb render", () => {
       "web-1/etc/php/8.2/fpm/conf.d/99-megaweb.ini",
       "web-1/etc/php/8.2/fpm/pool.d/shop_example_com.conf",
       "web-1/etc/php/8.2/fpm/sites/shop_example_com.conf",
-      "web-1/etc/redis/megaweb-secrets.conf",
-      "web-1/etc/redis/megaweb.conf",
+      "web-1/etc/prometheus/alertmanager.yml",
+      "web-1/etc/prometheus/blackbox.yml",
+      "web-1/etc/prometheus/mysqld-exporter.cnf",
+      "web-1/etc/prometheus/prometheus.yml",
+      "web-1/etc/prometheus/redis-exporter-passwords.json",
+      "web-1/etc/prometheus/rules/megaweb-alerts.yml",
+      "web-1/etc/prometheus/rules/megaweb-records.yml",
+      "web-1/etc/redis/megaweb.d/secrets.conf",
+      "web-1/etc/redis/megaweb.d/settings.conf",
+      "web-1/etc/security/limits.d/90-megaweb-core.conf",
       "web-1/etc/ssh/sshd_config.d/50-megaweb.conf",
       "web-1/etc/ssl/megaweb/shop_example_com.crt",
       "web-1/etc/ssl/private/megaweb-shop_example_com.key",
       "web-1/etc/sudoers.d/megaweb-deploy",
+      "web-1/etc/sysctl.d/90-megaweb.conf",
+      "web-1/etc/systemd/coredump.conf.d/megaweb.conf",
       "web-1/etc/systemd/system/php8.2-fpm-site@.service",
       "web-1/home/deploy/.ssh/authorized_keys",
       "web-1/var/www/shop_example_com/.env",
@@ -162,7 +186,7 @@ describe("megaweb render", () => {
     const read = (path: string) => readFileSync(join(out, "web-1", path), "utf8");
     expect(read("etc/nginx/sites-enabled/shop_example_com.conf")).toContain("ssl_certificate_key /etc/ssl/private/megaweb-shop_example_com.key;");
     expect(read("etc/ssl/private/megaweb-shop_example_com.key")).toBe("<secret:tls-key:shop.example.com>");
-    expect(read("etc/redis/megaweb-secrets.conf")).toBe("requirepass <secret:redis>\n");
+    expect(read("etc/redis/megaweb.d/secrets.conf")).toBe("requirepass <secret:redis>\n");
     expect(read("var/www/shop_example_com/.env")).toContain(
       "DB_HOST=127.0.0.1\nDB_PORT=3306\nDB_DATABASE=shop_example_com\nDB_USERNAME=shop_example_com\nDB_PASSWORD=<secret:mysql:shop.example.com>\n",
     );
@@ -185,7 +209,7 @@ describe("megaweb render", () => {
     for (const host of planned) expect(has(host, "etc/nftables.conf") && has(host, "etc/ssh/sshd_config.d/50-megaweb.conf"), host).toBe(true);
     expect(has("web-3", "etc/nginx/sites-enabled/example_com.conf") && has("web-3", "etc/systemd/system/orchestrator-web.service")).toBe(true);
     expect(has("worker-2", "etc/systemd/system/orchestrator-worker.service") && has("worker-2", "etc/megaweb/orchestrator.env")).toBe(true);
-    expect(has("mysql-2", "etc/mysql/mariadb.conf.d/61-megaweb-sizing.cnf") && has("redis-3", "etc/redis/megaweb.conf")).toBe(true);
+    expect(has("mysql-2", "etc/mysql/mariadb.conf.d/61-megaweb-sizing.cnf") && has("redis-3", "etc/redis/megaweb.d/settings.conf")).toBe(true);
     // Droplets get their private addresses when DigitalOcean creates them: the files name them.
     expect(readFileSync(join(out, "worker-1/etc/megaweb/orchestrator.env"), "utf8")).toContain(
       "MEGAWEB_DB_URL=mysql://megaweb:<secret:mysql:orchestrator.example.com>@<mysql-1 private IP>:3306/megaweb\n",

@@ -138,7 +138,7 @@ beforeAll(async () => {
 
   redisPort = await freePort();
   redisPassword = randomBytes(16).toString("hex");
-  writeHostFile(join(root, "etc/redis/megaweb-secrets.conf"), `requirepass ${redisPassword}\n`, "0640");
+  writeHostFile(join(root, "etc/redis/megaweb.d/secrets.conf"), `requirepass ${redisPassword}\n`, "0640");
   mkdirSync(join(root, "var/lib/redis"), { recursive: true });
   writeHostFile(
     join(root, "etc/redis/redis.conf"),
@@ -151,7 +151,7 @@ beforeAll(async () => {
       "daemonize yes",
       `pidfile ${root}/run/redis-server.pid`,
       `logfile ${root}/var/log/redis-server.log`,
-      `include ${root}/etc/redis/megaweb-secrets.conf`,
+      `include ${root}/etc/redis/megaweb.d/secrets.conf`,
       "",
     ].join("\n"),
   );

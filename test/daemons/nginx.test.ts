@@ -31,7 +31,7 @@ beforeAll(async () => {
         php: { memoryLimit: "96M", uploadMaxFilesize: "1M", postMaxSize: "2M" },
         access: { deny: [blockedClient] },
       },
-      { domain: "beta.megaweb.test", php: { memoryLimit: "160M" }, pool: { pm: "dynamic", maxChildren: 3 }, caching: { pageCache: "30s" } },
+      { domain: "beta.megaweb.test", php: { memoryLimit: "160M" }, pool: { pm: "dynamic", maxChildren: 2 }, caching: { pageCache: "30s" } },
       { domain: "static.megaweb.test", kind: "static" },
       { domain: "app.megaweb.test", kind: "proxy", proxy: { port: upstreamPort } },
     ],
@@ -82,7 +82,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const daemon of daemons.reverse()) await daemon.stop();
-  await new Promise((resolve) => upstream?.close(resolve));
+  // A setup that failed before the upstream listened must not hang the teardown.
+  if (upstream !== undefined) await new Promise((resolve) => upstream.close(resolve));
   removeUsers(createdUsers);
   removeRoot(root);
 });

@@ -17,31 +17,34 @@ const expectedWarnings = [
   /resource plugin digitalocean is expected to have version >=4\.80\.1, but has 4\.76\.0/,
 ];
 
-/** Droplets are the plan's hosts (`megaweb plan`); tags are the cluster's and one per role; firewalls one per role. */
+/**
+ * Droplets are the plan's hosts (`megaweb plan`); tags are the cluster's and one per role; firewalls one per role. The
+ * monitoring role adds a tag and a firewall to a host the plan has, never a droplet.
+ */
 const variants: Record<string, { config: Record<string, unknown>; counts: Record<string, number> }> = {
   single: {
     config: { phase: "single" },
-    counts: { Droplet: 1, Vpc: 1, SshKey: 1, Tag: 5, Firewall: 4, Project: 1 },
+    counts: { Droplet: 1, Vpc: 1, SshKey: 1, Tag: 6, Firewall: 5, Project: 1 },
   },
   "four-server": {
     config: { phase: "four-server" },
-    counts: { Droplet: 4, Vpc: 1, SshKey: 1, Tag: 5, Firewall: 4, Project: 1 },
+    counts: { Droplet: 4, Vpc: 1, SshKey: 1, Tag: 6, Firewall: 5, Project: 1 },
   },
   "horizontal, DigitalOcean load balancer": {
     config: { phase: "horizontal" },
-    counts: { Droplet: 8, Vpc: 1, SshKey: 1, Tag: 5, Firewall: 4, Project: 1, LoadBalancer: 1 },
+    counts: { Droplet: 8, Vpc: 1, SshKey: 1, Tag: 6, Firewall: 5, Project: 1, LoadBalancer: 1 },
   },
   "horizontal, HAProxy": {
     config: { phase: "horizontal", loadBalancer: { kind: "haproxy" } },
-    counts: { Droplet: 9, Vpc: 1, SshKey: 1, Tag: 6, Firewall: 5, Project: 1, ReservedIp: 1, ReservedIpAssignment: 1 },
+    counts: { Droplet: 9, Vpc: 1, SshKey: 1, Tag: 7, Firewall: 6, Project: 1, ReservedIp: 1, ReservedIpAssignment: 1 },
   },
   "ha, DigitalOcean load balancer": {
     config: { phase: "ha" },
-    counts: { Droplet: 19, Vpc: 1, SshKey: 1, Tag: 6, Firewall: 5, Project: 1, LoadBalancer: 1 },
+    counts: { Droplet: 19, Vpc: 1, SshKey: 1, Tag: 7, Firewall: 6, Project: 1, LoadBalancer: 1 },
   },
   "ha, HAProxy": {
     config: { phase: "ha", loadBalancer: { kind: "haproxy" } },
-    counts: { Droplet: 21, Vpc: 1, SshKey: 1, Tag: 7, Firewall: 6, Project: 1, ReservedIp: 1, ReservedIpAssignment: 1 },
+    counts: { Droplet: 21, Vpc: 1, SshKey: 1, Tag: 8, Firewall: 7, Project: 1, ReservedIp: 1, ReservedIpAssignment: 1 },
   },
 };
 

@@ -50,7 +50,7 @@ function addStaticSite(domain: string): void {
   local.editSites((all) => void all.push({ domain, kind: "static", tls: { mode: "letsencrypt" } }));
 }
 
-const redis = `REDISCLI_AUTH=$(sed -n 's/^requirepass //p' /etc/redis/megaweb-secrets.conf) redis-cli --no-auth-warning`;
+const redis = `REDISCLI_AUTH=$(sed -n 's/^requirepass //p' /etc/redis/megaweb.d/secrets.conf) redis-cli --no-auth-warning`;
 
 describe.sequential("certificates and backups on local machines, with the real engine", () => {
   beforeAll(async () => {

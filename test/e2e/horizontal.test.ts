@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { planRollback } from "../../lib/render/deploy";
 import { eventually, startLoad, summarize, type LoadSummary } from "../faults/measure";
 import { buildApp, deployFromOwnBuild, rebuilt } from "./app-build";
-import { LocalStack, type Machine, Timings } from "./local-stack";
+import { gradeHost } from "./hardening-grade";
+import { killProcessesNamed, LocalStack, type Machine, memoryOf, restartAfterKill, Timings } from "./local-stack";
 import { readSamplePage, SampleAppRepository } from "../daemons/sample-app-repository";
 
 /**
@@ -63,15 +64,6 @@ interface ProbeAnswer {
   value: string | null;
 }
 
-/** An SSH command that does not block the event loop, so a load keeps running meanwhile. */
-function sshAsync(machine: Machine, command: string, timeoutMs = 120_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile("ssh", machine.sshArguments(command), { encoding: "utf8", timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) =>
-      error ? reject(new Error(`ssh ${machine.address} ${command}: ${stderr || error.message}`)) : resolve(stdout),
-    );
-  });
-}
-
 async function throughBalancer(domain: string, path: string): Promise<ProbeAnswer> {
   const answer = await lb.get(domain, path);
   if (answer.status !== 200) throw new Error(`${domain}${path} answered ${answer.status}`);
@@ -80,7 +72,12 @@ async function throughBalancer(domain: string, path: string): Promise<ProbeAnswe
 
 /** The web_http servers' states, from HAProxy's stats socket. */
 async function serverStates(): Promise<Record<string, string>> {
-  const csv = await sshAsync(lb, "echo 'show stat' | socat stdio /run/haproxy/admin.sock");
+  return parseServerStates(await lb.sshAsync(`echo 'show stat' | ${socatAdmin}`));
+}
+
+const socatAdmin = "socat stdio /run/haproxy/admin.sock";
+
+function parseServerStates(csv: string): Record<string, string> {
   const rows = csv.split("\n").map((line) => line.split(","));
   const header = rows[0]!.map((cell) => cell.replace(/^# /, ""));
   const column = (name: string) => header.indexOf(name);
@@ -99,7 +96,7 @@ async function underLoad(fault: string): Promise<LoadSummary & { secondsToLeaveP
   const load = startLoad(() => throughBalancer(shop, "/probe.php"), { maxOperations: 3000, maxSeconds: 25, concurrency: 4, pauseMs: 20, timeoutMs: 10_000 });
   await new Promise((resolve) => setTimeout(resolve, 3000));
   const faultAt = Date.now();
-  await sshAsync(webs[1]!, fault);
+  await webs[1]!.sshAsync(fault);
   await eventually("web-2 leaves the pool", async () => ((await serverStates())["web-2"]?.startsWith("DOWN") ? true : undefined), 30);
   const secondsToLeavePool = Math.round((Date.now() - faultAt) / 100) / 10;
   const summary = summarize(await load.done);
@@ -153,15 +150,14 @@ async function expectVersionEverywhere(version: string): Promise<void> {
 async function rollUnderLoad(change: () => void, request: () => Promise<unknown>) {
   change();
   const load = startLoad(request, { maxOperations: 100_000, maxSeconds: 600, concurrency: 4, pauseMs: 20, timeoutMs: 10_000 });
-  const drainedSamples: { at: number; drained: string[] }[] = [];
-  let sampling = true;
-  const sampler = (async () => {
-    while (sampling) {
-      const states = await serverStates().catch(() => ({}) as Record<string, string>);
-      drainedSamples.push({ at: Date.now(), drained: Object.entries(states).flatMap(([name, state]) => (state.startsWith("DRAIN") ? [name] : [])) });
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  })();
+  // HAProxy's states are sampled on the balancer itself: over SSH from a loaded host one sample
+  // took seconds, and a node drained for less than that went unseen.
+  const samples = "/run/megaweb-drain-samples";
+  const sampler = (
+    await lb.sshAsync(
+      `nohup sh -c 'while :; do echo "@$(date +%s%3N)"; echo "show stat" | ${socatAdmin}; sleep 0.2; done' >${samples} 2>&1 </dev/null & echo $!`,
+    )
+  ).trim();
   await new Promise((resolve) => setTimeout(resolve, 2000));
   const startedAt = Date.now();
   try {
@@ -169,9 +165,16 @@ async function rollUnderLoad(change: () => void, request: () => Promise<unknown>
   } finally {
     await new Promise((resolve) => setTimeout(resolve, 2000));
     load.stop();
-    sampling = false;
-    await sampler;
+    await lb.sshAsync(`kill ${sampler}`);
   }
+  const drainedSamples = (await lb.sshAsync(`cat ${samples}; rm -f ${samples}`))
+    .split(/^@/m)
+    .filter((sample) => sample.trim() !== "")
+    .map((sample) => {
+      const [at, ...csv] = sample.split("\n");
+      const states = parseServerStates(csv.join("\n"));
+      return { at: Number(at), drained: Object.entries(states).flatMap(([name, state]) => (state.startsWith("DRAIN") ? [name] : [])) };
+    });
   const upSeconds = (Date.now() - startedAt) / 1000;
   const summary = summarize(await load.done);
   const secondsDrained: Record<string, number> = {};
@@ -209,7 +212,7 @@ async function openPorts(from: Machine | "this host", targets: readonly Machine[
       ? await new Promise<string>((resolve, reject) =>
           execFile("nmap", nmapArgs(targets), { encoding: "utf8", timeout: 300_000 }, (error, stdout) => (error ? reject(error) : resolve(stdout))),
         )
-      : await sshAsync(from, `nmap ${nmapArgs(targets).join(" ")}`);
+      : await from.sshAsync(`nmap ${nmapArgs(targets).join(" ")}`);
   return output.split("\n").flatMap((line) => {
     const match = /^Host: (\S+) .*Ports: (.*)$/.exec(line);
     if (match === null) return [];
@@ -235,10 +238,10 @@ describe.sequential("the horizontal phase on local machines, with the real engin
       config.find((site) => site.domain === app)!.code = { repository: sampleApp.url, migrate: "php bin/console migrate" };
     });
     // The client outside the cluster gets its tools while the cluster comes up (its output is not read, so nothing waits on it).
-    const outsideTools = sshAsync(outside, "apt-get update -qq && apt-get install -y -qq --no-install-recommends nmap curl >/dev/null", 900_000);
+    const outsideTools = outside.sshAsync("apt-get update -qq && apt-get install -y -qq --no-install-recommends nmap curl >/dev/null", 900_000);
     await timings.time("bare to serving (pulumi up)", () => local.pulumiOk(["up", "--yes", "--skip-preview"], 1500));
     for (const web of webs) installProbes(web);
-    await Promise.all([outsideTools, sshAsync(lb, "apt-get install -y -qq --no-install-recommends socat >/dev/null", 300_000)]);
+    await Promise.all([outsideTools, lb.sshAsync("apt-get install -y -qq --no-install-recommends socat >/dev/null", 300_000)]);
     await allUp(3);
   }, 1_800_000);
 
@@ -281,24 +284,19 @@ describe.sequential("the horizontal phase on local machines, with the real engin
     const result = await underLoad(`systemctl stop php8.2-fpm-site@${siteUser(shop)}`);
     figures.fpmStopped = result;
     expect(result.failureRate).toBeLessThanOrEqual(0.01);
-    await sshAsync(webs[1]!, `systemctl start php8.2-fpm-site@${siteUser(shop)}`);
+    await webs[1]!.sshAsync(`systemctl start php8.2-fpm-site@${siteUser(shop)}`);
     await allUp(3);
   }, 120_000);
 
   it("takes a killed web node (nginx and PHP-FPM SIGKILLed) out of the pool under load, with at most 1 % of requests failed", async () => {
-    // Every nginx and PHP-FPM process by its name: `systemctl kill` fails on the local machines' cgroups
-    // ("Failed to send signal SIGKILL to auxiliary processes: Input/output error"), whatever it killed before.
-    const kill = `for process in /proc/[0-9]*; do case $(cat $process/comm 2>/dev/null) in nginx | php-fpm8.2) kill -KILL \${process#/proc/} 2>/dev/null || true ;; esac; done`;
+    const kill = killProcessesNamed(["nginx", "php-fpm8.2"]);
     try {
       const result = await underLoad(kill);
       figures.webNodeKilled = result;
       expect(result.failureRate).toBeLessThanOrEqual(0.01);
     } finally {
       // Back in the pool even when the fault's figures fail, so the growth test starts from 3 nodes up.
-      await sshAsync(
-        webs[1]!,
-        `systemctl reset-failed; systemctl restart nginx ${[...sites, app].map((domain) => `php8.2-fpm-site@${siteUser(domain)}`).join(" ")}`,
-      );
+      await restartAfterKill(webs[1]!, ["nginx", "php-fpm8.2"], ["nginx", ...[...sites, app].map((domain) => `php8.2-fpm-site@${siteUser(domain)}`)]);
     }
     await allUp(3);
   }, 120_000);
@@ -317,7 +315,7 @@ describe.sequential("the horizontal phase on local machines, with the real engin
 
   it("lets each role reach exactly what the firewall matrix gives it: MySQL and Redis only from their clients", async () => {
     const everyone = [lb, ...webs, mysql, redis, worker];
-    await Promise.all(everyone.map((machine) => sshAsync(machine, "apt-get install -y -qq --no-install-recommends nmap >/dev/null", 300_000)));
+    await Promise.all(everyone.map((machine) => machine.sshAsync("apt-get install -y -qq --no-install-recommends nmap >/dev/null", 300_000)));
     const from = async (machine: Machine) =>
       (
         await openPorts(
@@ -350,7 +348,7 @@ describe.sequential("the horizontal phase on local machines, with the real engin
   }, 900_000);
 
   it("rolls back the same way, by pinning the release live before", async () => {
-    const listing = await sshAsync(webs[0]!, `megaweb-deploy ${siteUser(app)} --list`);
+    const listing = await webs[0]!.sshAsync(`megaweb-deploy ${siteUser(app)} --list`);
     const rollback = planRollback(2, listing);
     if (rollback instanceof Error) throw rollback;
     const rolled = await rollUnderLoad(() => editCode((code) => (code.release = rollback.release)), appVersion);
@@ -375,8 +373,7 @@ describe.sequential("the horizontal phase on local machines, with the real engin
       Promise.all(
         [...webs, worker].map(async (machine) =>
           (
-            await sshAsync(
-              machine,
+            await machine.sshAsync(
               "systemctl show -p ExecStart --value orchestrator-web orchestrator-worker | grep -o '/opt/megaweb/orchestrator/[^/ ]*' | head -n 1",
             )
           ).trim(),
@@ -403,6 +400,27 @@ describe.sequential("the horizontal phase on local machines, with the real engin
     expect(new Set(after).size).toBe(1);
   }, 900_000);
 
+  it("scrapes every host of the cluster from the worker's Prometheus, over the private network", async () => {
+    type Sample = { metric: Record<string, string>; value: [number, string] };
+    const hosts = [lb, ...webs, mysql, redis, worker].map((machine) => machine.address).sort();
+    let up: Sample[] = [];
+    const nodeHosts = () => [...new Set(up.filter((sample) => sample.metric.job === "node").map((sample) => sample.metric.instance!.split(":")[0]!))].sort();
+    await eventually(
+      "every target of the worker's Prometheus up",
+      async () => {
+        const body = await worker.sshAsync(`curl -fsS http://${worker.address}:9090/api/v1/query?query=up`);
+        up = (JSON.parse(body) as { data: { result: Sample[] } }).data.result;
+        return up.every((sample) => sample.value[1] === "1") && nodeHosts().join() === hosts.join() ? true : undefined;
+      },
+      120,
+    ).catch(() => undefined);
+    const jobs = [...new Set(up.map((sample) => sample.metric.job))].sort();
+    figures.scraped = { targets: up.length, jobs };
+    expect(up.filter((sample) => sample.value[1] !== "1").map((sample) => `${sample.metric.job} ${sample.metric.instance}`)).toEqual([]);
+    expect(nodeHosts()).toEqual(hosts);
+    expect(jobs).toEqual(expect.arrayContaining(["mtail", "mysqld", "nginx", "node", "redis", "site-fpm"]));
+  }, 200_000);
+
   it("grows from 3 to 4 web nodes: one more host and backend, and no step of the other web nodes runs again", async () => {
     local.pulumiOk(["config", "set", "--path", "megaweb:nodes.web", "4"]);
     local.pulumiOk(["config", "set", "--path", "megaweb:hosts.web[3].address", outside.address]);
@@ -423,21 +441,27 @@ describe.sequential("the horizontal phase on local machines, with the real engin
     expect(new Set(answers.map((answer) => answer.node)).size).toBe(4);
   }, 1_300_000);
 
+  it("grades every role's host: Lynis hardening index at least 75 without warnings, ssh-audit without failures or warnings", async () => {
+    // The roles side by side: Lynis takes minutes per host, mostly waiting on its own checks.
+    const grades = await Promise.all([
+      gradeHost(lb, "loadbalancer"),
+      gradeHost(webs[0]!, "web"),
+      gradeHost(mysql, "mysql"),
+      gradeHost(redis, "redis"),
+      gradeHost(worker, "worker (with monitoring)"),
+    ]);
+    console.log(
+      "hardening per role:",
+      JSON.stringify(grades.map(({ role, lynis, sshAudit }) => ({ role, index: lynis.hardeningIndex, warnings: lynis.warnings, sshAudit }))),
+    );
+    for (const grade of grades) {
+      expect(grade.sshAudit, grade.role).toEqual({ fail: [], warn: [] });
+      expect(grade.lynis.warnings, grade.role).toEqual([]);
+      expect(grade.lynis.hardeningIndex, grade.role).toBeGreaterThanOrEqual(75);
+    }
+  }, 1_600_000);
+
   it("changes nothing on a second up", async () => {
     await timings.time("no-change up", () => local.pulumiOk(["up", "--yes", "--skip-preview", "--expect-no-changes"], 600));
   }, 700_000);
 });
-
-/** Resident memory of every process on each machine, in MB: the cluster's footprint as its machines see it. */
-function memoryOf(machines: readonly Machine[]): Record<string, number> {
-  const perMachine = Object.fromEntries(
-    machines.map((machine) => {
-      try {
-        return [machine.address, Math.round(Number(machine.ssh("ps -eo rss= | awk '{ total += $1 } END { print total }'")) / 1024)];
-      } catch {
-        return [machine.address, Number.NaN];
-      }
-    }),
-  );
-  return { ...perMachine, totalMb: Object.values(perMachine).reduce((sum, value) => sum + value, 0) };
-}

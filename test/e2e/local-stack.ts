@@ -1,5 +1,5 @@
-import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { execFile, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { connect } from "node:net";
 import { join } from "node:path";
@@ -101,10 +101,13 @@ export class LocalStack {
     this.run("bash", ["scripts/demo.sh", "prepare"], repo, 900);
   }
 
-  /** Removes the machine and the stack; safe to call when either is already gone. */
+  /**
+   * Removes the machine and the stack; safe to call when either is already gone. A dozen machines
+   * on a loaded host took longer than 5 minutes to stop and remove.
+   */
   destroy(): CommandResult {
     requireMachineHost();
-    return this.exec("bash", ["scripts/demo.sh", "destroy"], repo, 300);
+    return this.exec("bash", ["scripts/demo.sh", "destroy"], repo, 900);
   }
 
   /** Like `destroy`, but machines left behind fail the caller (a test's afterAll). */
@@ -154,12 +157,6 @@ export class LocalStack {
     if (result.status !== 0) throw new Error(`pulumi config set --secret ${key} exited ${result.status}:\n${result.stderr}`);
   }
 
-  /** Sets a plain stack value; `key` may be a path into a structured value (`megaweb:certificates.acmeDirectory`). */
-  setConfig(key: string, value: string): void {
-    const result = this.exec("pulumi", ["config", "set", "--path", key, value, "--stack", this.stack, "--non-interactive"], this.workspace, 60);
-    if (result.status !== 0) throw new Error(`pulumi config set ${key} exited ${result.status}:\n${result.stderr}`);
-  }
-
   /** Edits the stack's `megaweb:sites` in the workspace's stack file, keeping everything else as it is. */
   editSites(edit: (sites: Record<string, unknown>[]) => void): void {
     const document = parseDocument(readFileSync(this.configFile, "utf8"));
@@ -167,6 +164,38 @@ export class LocalStack {
     edit(sites);
     document.setIn(["config", "megaweb:sites"], document.createNode(sites));
     writeFileSync(this.configFile, document.toString());
+  }
+
+  /**
+   * Sets a plain (non-secret) stack value, structured or not, in the workspace's stack file, keeping
+   * everything else as it is; `key` may be a path into a structured value (`megaweb:certificates.acmeDirectory`).
+   */
+  setConfig(key: string, value: unknown): void {
+    const document = parseDocument(readFileSync(this.configFile, "utf8"));
+    document.setIn(["config", ...key.split(".")], document.createNode(value));
+    writeFileSync(this.configFile, document.toString());
+  }
+
+  /** The host's own address on the set's bridge, which the machines reach it at. */
+  gateway(): string {
+    return (JSON.parse(readFileSync(`/var/lib/megaweb/machines/${this.machineSet}/hosts.json`, "utf8")) as { gateway: string }).gateway;
+  }
+
+  /**
+   * The host's PID of a machine's init (its PID 1), for `nsenter`: the child of the set's
+   * systemd-nspawn that is PID 1 in its own namespace (scripts/machines.sh machine_init_pid).
+   */
+  machinePid(index = 0): number {
+    const setDir = `/var/lib/megaweb/machines/${this.machineSet}`;
+    const dir = readdirSync(setDir, { withFileTypes: true })
+      .filter((entry) => entry.isDirectory() && existsSync(join(setDir, entry.name, "nspawn.pid")))
+      .map((entry) => entry.name)
+      .sort()[index]!;
+    const nspawn = readFileSync(join(setDir, dir, "nspawn.pid"), "utf8").trim();
+    const children = readFileSync(`/proc/${nspawn}/task/${nspawn}/children`, "utf8").trim().split(/\s+/);
+    const init = children.find((pid) => /^NSpid:.*\s1$/m.test(readFileSync(`/proc/${pid}/status`, "utf8")));
+    if (init === undefined) throw new Error(`machine ${dir} of set ${this.machineSet} has no init process`);
+    return Number(init);
   }
 
   /** A machine of the set (the first by default) with a command runner on it over SSH, from the set's hosts.json. */
@@ -231,6 +260,24 @@ export class Machine {
     return result.stdout;
   }
 
+  /** Like `ssh`, without blocking the event loop, so a load the test runs meanwhile keeps going. */
+  sshAsync(command: string, timeoutMs = 120_000, stdin = ""): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const child = execFile(
+        "ssh",
+        this.sshArguments(command),
+        { encoding: "utf8", timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 },
+        (error, stdout, stderr) => (error ? reject(new Error(`ssh ${this.address} ${command}: ${stderr || error.message}${stdout}`)) : resolve(stdout)),
+      );
+      child.stdin?.end(stdin);
+    });
+  }
+
+  /** Resident memory of every process on the machine, in MB: its footprint as the machine sees it. */
+  memoryMb(): number {
+    return Math.round(Number(this.ssh("ps -eo rss= | awk '{ total += $1 } END { print total }'")) / 1024);
+  }
+
   /** An HTTP GET to the machine with the site's Host header, as a browser resolving the domain would send. */
   get(domain: string, path: string): Promise<HttpAnswer> {
     return this.request("GET", domain, path);
@@ -267,4 +314,40 @@ export class Machine {
       socket.once("error", () => done(false));
     });
   }
+}
+
+/** Each machine's resident memory in MB and their total: the cluster's footprint as its machines see it. */
+export function memoryOf(machines: readonly Machine[]): Record<string, number> {
+  const perMachine = Object.fromEntries(
+    machines.map((machine) => {
+      try {
+        return [machine.address, machine.memoryMb()];
+      } catch {
+        return [machine.address, Number.NaN];
+      }
+    }),
+  );
+  return { ...perMachine, totalMb: Object.values(perMachine).reduce((sum, value) => sum + value, 0) };
+}
+
+/**
+ * A shell loop that SIGKILLs every process whose name is one of `names`: `systemctl kill` fails on
+ * the local machines' cgroups ("Failed to send signal SIGKILL to auxiliary processes: Input/output
+ * error"), whatever it killed before.
+ */
+export const killProcessesNamed = (names: readonly string[]) =>
+  `for process in /proc/[0-9]*; do case $(cat $process/comm 2>/dev/null) in ${names.join(" | ")}) kill -KILL \${process#/proc/} 2>/dev/null || true ;; esac; done`;
+
+/**
+ * Starts `units` again after `killProcessesNamed(names)`, so the next test finds the node serving.
+ * On the local machines systemd cannot kill a unit's control group ("Failed to kill control group
+ * ... Input/output error"), and twice on 2026-11-30 an nginx still held ports 80, 443 and 8079 when
+ * the restart came ("bind() ... Address already in use"): whatever of `names` is left is killed
+ * first. Should the start still fail, the units' journal is printed and they start once more.
+ */
+export async function restartAfterKill(machine: Machine, names: readonly string[], units: readonly string[]): Promise<void> {
+  const restart = `${killProcessesNamed(names)}; sleep 1; systemctl reset-failed; systemctl restart ${units.join(" ")}`;
+  const journal = `journalctl ${units.map((unit) => `-u ${unit}`).join(" ")} -n 30 --no-pager`;
+  const log = await machine.sshAsync(`${restart} || { ${journal} | tee /dev/stderr; sleep 2; ${restart}; }`, 300_000);
+  if (log) console.log(`${machine.address}: first start after the kill failed:\n${log}`);
 }

@@ -179,6 +179,9 @@ describe.sequential("the orchestrator on the single box, with the real engine", 
       "delete megaweb-orchestrator-orchestrator-web-1-environment",
       "delete megaweb-orchestrator-orchestrator-web-1-install",
       "delete megaweb-orchestrator-provisioning-web-1-site-orchestrator_megaweb_test",
+      // The app's site is no longer watched: the log exporter drops its access log, Prometheus its site.
+      "update megaweb-orchestrator-provisioning-web-1-exporters",
+      "update megaweb-orchestrator-provisioning-web-1-monitoring",
       // The app's connection pools no longer count towards MariaDB's max_connections.
       "update megaweb-orchestrator-provisioning-web-1-mysql",
     ]);

@@ -1,11 +1,15 @@
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Page } from "playwright-core";
+import { HeadlessChromium } from "../../app/test/support/chromium";
+import { WebhookReceiver } from "../monitoring/loopback";
 import { planRollback } from "../../lib/render/deploy";
 import { eventually, startLoad, summarize } from "../faults/measure";
-import { LocalStack, type Machine, Timings } from "./local-stack";
+import { gradeHost } from "./hardening-grade";
+import { LocalStack, type Machine, repo, Timings } from "./local-stack";
 import { readSamplePage, SampleAppRepository, type SamplePage } from "../daemons/sample-app-repository";
 
 /**
@@ -13,7 +17,9 @@ import { readSamplePage, SampleAppRepository, type SamplePage } from "../daemons
  * (`target: existing`) with the committed local stack's three sites: two PHP sites on nginx with
  * different PHP settings, one behind Apache. The two nginx sites deploy the sample app
  * (examples/sample-php-app) from a git repository this test serves with `git daemon` on the
- * host's address on the machines' bridge, with a queue worker and a scheduled command.
+ * host's address on the machines' bridge, with a queue worker and a scheduled command. The box
+ * monitors itself (windows of seconds, a webhook receiver in this process on the bridge) and is
+ * hardened; Lynis and ssh-audit grade it.
  */
 
 const sites = {
@@ -29,6 +35,69 @@ const local = new LocalStack("e2e", "e2e");
 const timings = new Timings("e2e-timings.json");
 const timed = timings.time;
 let machine: Machine;
+let webhook: WebhookReceiver;
+
+/** The schema's monitoring with windows of seconds, so an alert arrives within a test's patience; thresholds stay the defaults. */
+const monitoring = (webhookUrl: string) => ({
+  windows: { scrapeInterval: "2s", evaluationInterval: "2s", rateWindow: "10s", resources: "4s", services: "4s" },
+  notifications: { groupWait: "1s", groupInterval: "2s", repeatInterval: "1h" },
+  receivers: { webhooks: [{ url: webhookUrl }] },
+});
+/** Seconds from each cause to its notice at the webhook, and from its removal to the resolved one. */
+const arrivals: Record<string, { fired: number; resolved: number }> = {};
+
+async function fireAndResolve(label: string, labels: Record<string, string>, cause: () => unknown, cure: () => unknown): Promise<void> {
+  const caused = Date.now();
+  cause();
+  const fired = await webhook.arrival(labels, "firing", caused, 60_000);
+  const cured = Date.now();
+  cure();
+  const resolved = await webhook.arrival(labels, "resolved", cured, 60_000);
+  arrivals[label] = { fired, resolved };
+}
+
+/** Prometheus's answer to a query, asked on the box (its port answers to the monitoring role's hosts only). */
+function promQuery(query: string): { metric: Record<string, string>; value: [number, string] }[] {
+  const body = machine.ssh(`curl -fsS --get --data-urlencode ${JSON.stringify(`query=${query}`)} http://${machine.address}:9090/api/v1/query`);
+  return (JSON.parse(body) as { data: { result: { metric: Record<string, string>; value: [number, string] }[] } }).data.result;
+}
+
+/**
+ * Prometheus's UI as an operator reaches it: its port answers the monitoring role's hosts only and
+ * sshd forwards no ports, so each request the browser makes is asked on the box over SSH.
+ */
+async function viaSsh(page: Page, origin: string): Promise<void> {
+  await page.route(`${origin}/**`, async (route) => {
+    const request = route.request();
+    const asked = `curl -sS -o "$body" -w '%{http_code}\t%{content_type}\t%{redirect_url}' -X ${request.method()} ${
+      request.postData() === null ? "" : `-H 'Content-Type: ${request.headers()["content-type"]}' --data-binary @-`
+    } ${JSON.stringify(request.url())}`;
+    const answer = machine.ssh(`body=$(mktemp); ${asked}; echo; base64 -w0 "$body"; rm -f "$body"`, request.postData() ?? undefined);
+    const [status, ...rest] = answer.split("\n");
+    const [code, contentType, location] = status!.split("\t");
+    await route.fulfill({
+      status: Number(code),
+      ...(contentType && { contentType }),
+      ...(location && { headers: { location } }),
+      body: Buffer.from(rest.join(""), "base64"),
+    });
+  });
+}
+
+/**
+ * A Prometheus graph page of `expressions`, each over the last 24 hours; Debian builds only the
+ * classic UI. At its default resolution for a day (one point per 345 s) a box minutes old has no
+ * evaluation inside its data, and the page says "No datapoints found"; 10 s draws what there is.
+ */
+function graphUrl(origin: string, expressions: readonly string[]): string {
+  const panels = expressions.flatMap((expression, index): [string, string][] => [
+    [`g${index}.expr`, expression],
+    [`g${index}.tab`, "0"],
+    [`g${index}.range_input`, "1d"],
+    [`g${index}.step_input`, "10"],
+  ]);
+  return `${origin}/classic/graph?${new URLSearchParams(panels).toString()}`;
+}
 
 let sampleApp: SampleAppRepository;
 
@@ -81,8 +150,13 @@ describe.sequential("the single box on a local machine, with the real engine", (
     local.destroy();
     await timed("bare machine to serving (s)", async () => {
       await timed("machine boot and stack setup (s)", () => local.prepare());
+      const gateway = local.gateway();
+      webhook = await WebhookReceiver.start(gateway);
+      // The test host is the operators' network: SSH answers it alone, and fail2ban never bans it.
+      local.setConfig("megaweb:adminCidrs", [`${gateway}/32`]);
+      local.setConfig("megaweb:monitoring", monitoring(webhook.url));
       machine = local.machine();
-      sampleApp = await SampleAppRepository.serve(machine.address.replace(/\.\d+$/, ".1"));
+      sampleApp = await SampleAppRepository.serve(gateway);
       deploySampleApp();
       await timed("first pulumi up (s)", () => local.pulumiOk(["up", "--yes", "--skip-preview"], 1200));
     });
@@ -91,6 +165,10 @@ describe.sequential("the single box on a local machine, with the real engine", (
 
   afterAll(async () => {
     timings.save();
+    mkdirSync(join(repo, "test-output"), { recursive: true });
+    writeFileSync(join(repo, "test-output", "e2e-alert-arrivals.json"), `${JSON.stringify(arrivals, null, 2)}\n`);
+    console.log("alert arrivals on the local machine (s from cause to webhook):", arrivals);
+    await webhook?.stop();
     await sampleApp?.stop();
     local.destroyOk();
   }, 300_000);
@@ -116,6 +194,104 @@ describe.sequential("the single box on a local machine, with the real engine", (
     const up = await timed("no-change up (s)", () => local.pulumiOk(["up", "--yes", "--skip-preview", "--expect-no-changes"]));
     expect(up.stdout).not.toMatch(/updated|created|deleted|replaced/);
   }, 300_000);
+
+  it("scrapes every exporter of the box over its private address", async () => {
+    const expected = ["alertmanager", "mtail", "mysqld", "nginx", "node", "prometheus", "redis", "site-fpm"];
+    let up: { metric: Record<string, string>; value: [number, string] }[] = [];
+    for (let tries = 0; tries < 30; tries++) {
+      up = promQuery("up");
+      if (up.length > 0 && up.every((sample) => sample.value[1] === "1") && expected.every((job) => up.some((sample) => sample.metric.job === job))) break;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+    const seen = up.map((sample) => `${sample.metric.job} ${sample.metric.instance} ${sample.value[1]}`).sort();
+    console.log("Prometheus targets:", seen);
+    expect([...new Set(up.map((sample) => sample.metric.job))].sort()).toEqual(expect.arrayContaining(expected));
+    expect(
+      up.filter((sample) => sample.value[1] !== "1"),
+      seen.join("\n"),
+    ).toEqual([]);
+    // Exporters are scraped on the private address; the blackbox probes the sites' pools through nginx on loopback.
+    const exporters = up.filter((sample) => sample.metric.job !== "site-fpm");
+    expect(exporters.filter((sample) => !sample.metric.instance!.startsWith(`${machine.address}:`))).toEqual([]);
+  }, 60_000);
+
+  it("sends an alert to the webhook when Redis stops, a site's pool stops or a disk fills, and resolves each when the cause is gone", async () => {
+    await fireAndResolve(
+      "RedisDown",
+      { alertname: "RedisDown", host: "web-1" },
+      () => machine.ssh("systemctl stop redis-server"),
+      () => machine.ssh("systemctl start redis-server"),
+    );
+    await fireAndResolve(
+      "PhpPoolDown",
+      { alertname: "PhpPoolDown", site: sites.blog.domain },
+      () => machine.ssh(`systemctl stop ${fpmUnit(sites.blog.user)}`),
+      () => machine.ssh(`systemctl start ${fpmUnit(sites.blog.user)}`),
+    );
+    // A small ext4 of its own, so filling it fills nothing else: a loop device of this host,
+    // mounted in the machine's mount namespace (the machine has no loop devices itself).
+    const image = join(repo, "test-output", `${local.machineSet}-disk.img`);
+    execFileSync("truncate", ["-s", "32M", image]);
+    execFileSync("mkfs.ext4", ["-q", "-F", image]);
+    const loop = execFileSync("losetup", ["-f", "--show", image], { encoding: "utf8" }).trim();
+    const [major, minor] = execFileSync("stat", ["-c", "%t %T", loop], { encoding: "utf8" })
+      .trim()
+      .split(" ")
+      .map((hex) => parseInt(hex, 16));
+    const machinePid = local.machinePid();
+    const inMachine = (script: string) => execFileSync("nsenter", ["-t", String(machinePid), "-m", "sh", "-c", script], { encoding: "utf8" });
+    // /run is nodev in the machine; node_exporter leaves out mounts under /mnt, so it goes under /srv.
+    inMachine(`mknod /dev/megaweb-fill b ${major} ${minor} && mkdir -p /srv/megaweb-fill && mount /dev/megaweb-fill /srv/megaweb-fill`);
+    try {
+      await fireAndResolve(
+        "HostDiskFull (warning)",
+        { alertname: "HostDiskFull", severity: "warning", host: "web-1", mountpoint: "/srv/megaweb-fill" },
+        // 90 % of the filesystem as the rule counts it (root's reserved blocks as used): past the
+        // warning (85 %), short of the critical (95 %), which would inhibit the warning.
+        () =>
+          machine.ssh(
+            "fallocate -l $(( ($(stat -f -c '%a - %b * 10 / 100' /srv/megaweb-fill)) * $(stat -f -c %S /srv/megaweb-fill) )) /srv/megaweb-fill/ballast",
+          ),
+        () => machine.ssh("rm /srv/megaweb-fill/ballast"),
+      );
+    } finally {
+      inMachine("umount /srv/megaweb-fill; rm -f /dev/megaweb-fill");
+      execFileSync("losetup", ["-d", loop]);
+      rmSync(image, { force: true });
+    }
+  }, 420_000);
+
+  it("charts the last 24 hours per host and per site in Prometheus's UI, kept as screenshots", async () => {
+    const origin = `http://${machine.address}:9090`;
+    const browser = await HeadlessChromium.launch({ width: 1400, height: 900 });
+    try {
+      await viaSsh(browser.page, origin);
+      const pages = {
+        "monitoring-hosts-24h.png": ["host:cpu_utilisation:ratio", "host:memory_utilisation:ratio", 'host:filesystem_usage:ratio{mountpoint="/"}'],
+        "monitoring-sites-24h.png": ["site:http_requests:rate", 'sum by (site, status_class) (rate(megaweb_http_responses_total{job="mtail"}[5m]))'],
+      };
+      for (const [name, expressions] of Object.entries(pages)) {
+        // The classic UI loads its scripts through the SSH tunnel: on a loaded host past playwright's 30 s.
+        await browser.page.goto(graphUrl(origin, expressions), { timeout: 120_000 });
+        // Every panel drew a chart with a legend naming the series it charts.
+        await expect.poll(() => browser.page.locator(".legend:has(.line)").count(), { timeout: 60_000 }).toBe(expressions.length);
+        const legends = await browser.page.locator(".legend").allTextContents();
+        console.log(`${name}: ${await browser.screenshot(name)}`);
+        if (name.includes("hosts")) for (const legend of legends) expect(legend).toContain('host="web-1"');
+        else expect(legends[0]).toEqual(expect.stringContaining(`site="${sites.shop.domain}"`));
+      }
+    } finally {
+      await browser.close();
+    }
+  }, 420_000);
+
+  it("grades the box: Lynis hardening index at least 75 without warnings, ssh-audit without failures or warnings", async () => {
+    const grade = await gradeHost(machine, "single box (web, mysql, redis, worker, monitoring)");
+    console.log("hardening of the single box:", JSON.stringify(grade));
+    expect(grade.sshAudit).toEqual({ fail: [], warn: [] });
+    expect(grade.lynis.warnings).toEqual([]);
+    expect(grade.lynis.hardeningIndex).toBeGreaterThanOrEqual(75);
+  }, 1_600_000);
 
   it("updates only the changed site's step for a memory_limit change, shows the changed line, and leaves other pools running", async () => {
     const others = [fpmUnit(sites.shop.user), fpmUnit(sites.legacy.user)];
@@ -201,8 +377,9 @@ describe.sequential("the single box on a local machine, with the real engine", (
       .flatMap((line) => /:(\d+)\s/.exec(line.split(/\s+/)[3] + " ")?.[1] ?? [])
       .map(Number);
     // Loopback-only daemons are included on purpose: the firewall must hold even if one rebinds.
-    const candidates = [...new Set([...listening, 21, 25, 3306, 6379, 8080, 8088, 9000, 11211])].sort((a, b) => a - b);
-    expect(listening).toEqual(expect.arrayContaining([22, 80, 3306, 6379, 8080]));
+    const exporters = [3903, 9090, 9093, 9100, 9104, 9113, 9115, 9121];
+    const candidates = [...new Set([...listening, 21, 25, 3306, 6379, 8080, 8088, 9000, 11211, ...exporters])].sort((a, b) => a - b);
+    expect(listening).toEqual(expect.arrayContaining([22, 80, 3306, 6379, 8080, ...exporters]));
     const open = (await Promise.all(candidates.map(async (port) => ((await machine.answers(port)) ? port : undefined)))).filter((port) => port !== undefined);
     expect(open).toEqual([22, 80, 443].filter((port) => listening.includes(port)));
   });
@@ -250,6 +427,9 @@ describe.sequential("the single box on a local machine, with the real engine", (
       "delete megaweb-e2e-provisioning-web-1-site-legacy_megaweb_test",
       "delete megaweb-e2e-provisioning-web-1-site-legacy_megaweb_test-env",
       // Its database's PHP workers no longer count towards MariaDB's max_connections.
+      // Its access log and its pool's probe leave the exporters and Prometheus's targets.
+      "update megaweb-e2e-provisioning-web-1-exporters",
+      "update megaweb-e2e-provisioning-web-1-monitoring",
       "update megaweb-e2e-provisioning-web-1-mysql",
       // It was the only Apache site, so the host-wide Apache listener leaves the web tier's step.
       "update megaweb-e2e-provisioning-web-1-web",

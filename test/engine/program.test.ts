@@ -73,6 +73,21 @@ describe("the megaweb program under the real engine (existing target)", { timeou
     expect(stdout).toMatch(/nodejs\s+unknown|nodejs\s+3\.259\.0/);
   });
 
+  it("refuses a receiver's credential stored in plain text, and keeps it out of the plan once stored as a secret", async () => {
+    const token = "megaweb:monitoring.receivers.webhooks[0].bearerToken";
+    await workspace.pulumi(["config", "set", "--path", "megaweb:monitoring.receivers.webhooks[0].url", "https://hooks.example.com/megaweb"]);
+    // Pulumi asks before storing a value named like a secret in the clear; --plaintext is someone insisting.
+    await workspace.pulumi(["config", "set", "--plaintext", "--path", token, "token-in-the-clear"]);
+    await expect(workspace.preview()).rejects.toThrow(
+      "megaweb:monitoring.receivers.webhooks[0].bearerToken: is in plain text; store it with pulumi config set --secret --path 'monitoring.receivers.webhooks[0].bearerToken'",
+    );
+    await workspace.pulumi(["config", "set", "--secret", "--path", token, "token-kept-secret"]);
+    const secured = await workspace.preview();
+    expect(secured.steps.map((step) => step.urn.split("::").at(-1))).toContain("megaweb-test-provisioning-web-1-secret-alert-webhook-1-token");
+    expect(JSON.stringify(secured)).not.toContain("token-kept-secret");
+    await workspace.pulumi(["config", "rm", "megaweb:monitoring"]);
+  });
+
   it("stops before planning anything when the stack config breaks a schema rule, naming the field", async () => {
     await workspace.pulumi(["config", "rm", "megaweb:hosts"]);
     await expect(workspace.preview()).rejects.toThrow(/megaweb:hosts\.web: the single phase needs 1 web host/);

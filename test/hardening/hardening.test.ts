@@ -69,6 +69,6 @@ describe("the rendered hardening files", () => {
   it("turn core dumps off both ways and put up a login banner", () => {
     expect(content("limits.d/90-megaweb-core.conf")).toContain("* hard core 0");
     expect(content("coredump.conf.d/megaweb.conf")).toContain("Storage=none");
-    expect(content("/etc/issue.net")).toContain("Authorized use only.");
+    expect(content("/etc/issue.net")).toContain("Authorized access only.");
   });
 });

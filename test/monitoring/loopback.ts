@@ -99,7 +99,7 @@ export interface Notice {
   readonly at: number;
 }
 
-/** An Alertmanager webhook receiver on loopback that keeps every alert of every notice it gets. */
+/** An Alertmanager webhook receiver (on loopback, or the bridge address local machines reach) that keeps every alert of every notice it gets. */
 export class WebhookReceiver {
   readonly notices: Notice[] = [];
   private constructor(
@@ -107,7 +107,7 @@ export class WebhookReceiver {
     readonly url: string,
   ) {}
 
-  static async start(): Promise<WebhookReceiver> {
+  static async start(address = "127.0.0.1"): Promise<WebhookReceiver> {
     let receiver: WebhookReceiver | undefined;
     const server = createServer((req, res) => {
       let body = "";
@@ -119,9 +119,9 @@ export class WebhookReceiver {
         res.writeHead(200).end();
       });
     });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const address = server.address() as { port: number };
-    receiver = new WebhookReceiver(server, `http://127.0.0.1:${address.port}/alerts`);
+    await new Promise<void>((resolve) => server.listen(0, address, resolve));
+    const { port } = server.address() as { port: number };
+    receiver = new WebhookReceiver(server, `http://${address}:${port}/alerts`);
     return receiver;
   }
 

@@ -63,12 +63,12 @@ describe("per-phase topology on DigitalOcean", () => {
     expect(dropletsBySize(run)).toEqual({ "web-1": "s-1vcpu-2gb" });
     const web = run.named(droplet, "megaweb-web-1").inputs;
     expect(web).toMatchObject({ region: "nyc3", image: "debian-12-x64", vpcUuid: "vpc-megaweb-vpc", monitoring: true, name: "megaweb-web-1" });
-    expect(web.tags).toEqual(["megaweb", "megaweb-web", "megaweb-mysql", "megaweb-redis", "megaweb-worker"]);
+    expect(web.tags).toEqual(["megaweb", "megaweb-web", "megaweb-mysql", "megaweb-redis", "megaweb-worker", "megaweb-monitoring"]);
     expect(web.userData).toBeUndefined();
     expect(run.ofType(loadBalancer)).toHaveLength(0);
     expect(run.ofType(reservedIp)).toHaveLength(0);
     expect(await valueOf(phase.endpoint)).toBe((await valueOf(phase.addresses))["web-1"]!.publicIp);
-    expect(phase.hosts.map((host) => [host.name, host.roles])).toEqual([["web-1", ["web", "mysql", "redis", "worker"]]]);
+    expect(phase.hosts.map((host) => [host.name, host.roles])).toEqual([["web-1", ["web", "mysql", "redis", "worker", "monitoring"]]]);
   });
 
   it("four-server: web, Redis, MySQL and worker droplets at the guide's roles, all in one VPC", async () => {
@@ -102,6 +102,10 @@ describe("per-phase topology on DigitalOcean", () => {
     expect(web.inboundRules).toEqual([
       { protocol: "tcp", portRange: "80", sourceLoadBalancerUids: ["lb-megaweb-lb"] },
       { protocol: "tcp", portRange: "443", sourceLoadBalancerUids: ["lb-megaweb-lb"] },
+      // The exporters answer to the monitoring host (the first worker) alone.
+      { protocol: "tcp", portRange: "9113", sourceTags: ["megaweb-monitoring"] },
+      { protocol: "tcp", portRange: "3903", sourceTags: ["megaweb-monitoring"] },
+      { protocol: "tcp", portRange: "9115", sourceTags: ["megaweb-monitoring"] },
     ]);
     expect(run.named(project, "megaweb").inputs.resources).toContain("do:loadbalancer:lb-megaweb-lb");
   });
@@ -137,6 +141,7 @@ describe("per-phase topology on DigitalOcean", () => {
     // Redis servers ask the Sentinels which server is the primary before they follow one.
     expect(run.named(firewall, "megaweb-sentinel").inputs.inboundRules).toEqual([
       { protocol: "tcp", portRange: "26379", sourceTags: ["megaweb-web", "megaweb-worker", "megaweb-redis", "megaweb-sentinel"] },
+      { protocol: "tcp", portRange: "9121", sourceTags: ["megaweb-monitoring"] },
     ]);
   });
 

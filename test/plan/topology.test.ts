@@ -75,6 +75,35 @@ describe("hosts and replication", () => {
     });
   });
 
+  it("runs the Sentinels beside the first Redis servers with sentinelHosts redis, on no host of their own", () => {
+    const shared = plan({ phase: "ha", sentinelHosts: "redis", nodes: { redisReplicas: 3 } });
+    expect(shared.hosts.filter((host) => host.roles.includes("redis") || host.roles.includes("sentinel"))).toEqual([
+      ...[1, 2, 3].map((ordinal) => ({
+        name: `redis-${ordinal}`,
+        plannedAs: "redis",
+        ordinal,
+        roles: ["redis", "sentinel"],
+        size: "s-1vcpu-2gb",
+        memoryMb: 2048,
+        redis: ordinal === 1 ? "primary" : "replica",
+      })),
+      { name: "redis-4", plannedAs: "redis", ordinal: 4, roles: ["redis"], size: "s-1vcpu-2gb", memoryMb: 2048, redis: "replica" },
+    ]);
+    expect(shared.redis).toEqual({
+      primary: "redis-1",
+      replicas: ["redis-2", "redis-3", "redis-4"],
+      sentinels: ["redis-1", "redis-2", "redis-3"],
+      sentinelQuorum: 2,
+    });
+    // The same firewall rows as with hosts of their own: Sentinel's port opens on the Redis hosts that run one.
+    expect(shared.firewall).toEqual(plan({ phase: "ha" }).firewall);
+    expect(
+      plan({ phase: "ha" })
+        .hosts.filter((host) => host.roles.includes("sentinel"))
+        .map((host) => host.name),
+    ).toEqual(["sentinel-1", "sentinel-2", "sentinel-3"]);
+  });
+
   it("needs no reserved IP for HAProxy on existing hosts", () => {
     const hosts = {
       web: [{ address: "198.18.0.2" }, { address: "198.18.0.7" }],
@@ -87,6 +116,22 @@ describe("hosts and replication", () => {
       false,
     );
   });
+});
+
+describe("the monitoring role as a property over phases", () => {
+  it.each(phases.flatMap((phase) => [0, 1].map((backup) => [phase, backup] as const)))(
+    "%s with %i backup host: Prometheus joins one host the plan already has, adding no host and no cost",
+    (phase, backup) => {
+      const unmonitored = plan({ phase, nodes: { backup } });
+      const monitored = planTopology({ ...Infrastructure.parse({ ...deployable, phase, nodes: { backup } }), monitoring: { enabled: true } });
+      expect(monitored.hosts.map((host) => host.name)).toEqual(unmonitored.hosts.map((host) => host.name));
+      expect(monitored.cost.monthlyTotal).toBe(unmonitored.cost.monthlyTotal);
+      const carriers = monitored.hosts.filter((host) => host.roles.includes("monitoring")).map((host) => host.name);
+      expect(carriers).toEqual([monitored.monitoring]);
+      // The single box monitors itself; larger phases put it on the first worker, never on the backup host.
+      expect(monitored.monitoring).toBe(phase === "single" ? "web-1" : "worker-1");
+    },
+  );
 });
 
 describe("the firewall matrix as a property over phases, load balancers and counts", () => {

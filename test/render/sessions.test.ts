@@ -18,6 +18,8 @@ const sites = [
   { domain: "account.example.com", sessions: { cookieDomain: ".Example.com" } },
   { domain: "blog.example.org" },
 ];
+/** On the 4 GB host `shared` describes, which three default pools fit beside the monitoring. */
+const input: StackInput = { sizes: { web: "s-2vcpu-4gb" }, sites };
 const store = { address: "10.10.0.9", port: 6379, password: "s3cr3t-Redis_pass" };
 
 function sessionFiles(input: StackInput, facts: HostFacts) {
@@ -68,14 +70,14 @@ describe("the sessions schema", () => {
 
 describe("a pool's sessions", () => {
   it("stay in files under the site's home on a single web node", () => {
-    const [shop] = sessionFiles({ sites }, { ...shared, sharedSessions: false });
+    const [shop] = sessionFiles(input, { ...shared, sharedSessions: false });
     expect(shop!.pool.content).toContain("php_admin_value[session.save_path] = /var/www/shop_example_com/sessions\n");
     expect(shop!.master.content).not.toContain("sessions/");
     expect(shop!.sessions).toBeUndefined();
   });
 
   it("go to Redis with more than one web node, the password only in a root-only file the master includes", () => {
-    const [shop, , blog] = sessionFiles({ sites }, shared);
+    const [shop, , blog] = sessionFiles(input, shared);
     expect(shop!.pool.content).not.toContain("session.save_path");
     expect(shop!.pool.content).not.toContain(store.password);
     expect(shop!.master.content).toContain("include = /etc/php/8.2/fpm/sessions/shop_example_com.conf\n");
@@ -89,11 +91,11 @@ describe("a pool's sessions", () => {
       ),
     });
     expect(blog!.sessions!.content).toContain("&prefix=PHPREDIS_SESSION:blog.example.org:");
-    expect(renderWebHost(parseStack({ sites }), shared).packages).toContain("php8.2-redis");
+    expect(renderWebHost(parseStack(input), shared).packages).toContain("php8.2-redis");
   });
 
   it("share the cookie and the key prefix between sibling sites only", () => {
-    const [shop, account, blog] = sessionFiles({ sites }, shared);
+    const [shop, account, blog] = sessionFiles(input, shared);
     for (const sibling of [shop!, account!]) expect(sibling.pool.content).toContain("php_value[session.cookie_domain] = .example.com\n");
     expect(blog!.pool.content).not.toContain("cookie_domain");
     const prefix = (content: string) => /prefix=([^"]+)"/.exec(content)![1];

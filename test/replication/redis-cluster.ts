@@ -46,7 +46,7 @@ export class RedisCluster {
     const sentinels = sentinelPorts.map((port) => ({ host: "127.0.0.1", port }));
     for (const [index, port] of serverPorts.entries()) {
       const root = scratchRoot(`redis-${index + 1}`);
-      for (const dir of ["etc/redis", "var/lib/redis", "var/log/redis", "run/redis"]) mkdirSync(join(root, dir), { recursive: true });
+      for (const dir of ["etc/redis/megaweb.d", "var/lib/redis", "var/log/redis", "run/redis"]) mkdirSync(join(root, dir), { recursive: true });
       const debian = readFileSync("/etc/redis/redis.conf", "utf8")
         .replace(/^port .*$/m, `port ${port}`)
         .replace(/^bind .*$/m, "bind 127.0.0.1")
@@ -55,8 +55,8 @@ export class RedisCluster {
         .replace(/^logfile .*$/m, `logfile ${root}/var/log/redis/redis-server.log`)
         .replace(/^dir .*$/m, `dir ${root}/var/lib/redis`);
       // What the Redis step writes before replication: the password include, last in redis.conf.
-      writeFileSync(join(root, "etc/redis/megaweb-secrets.conf"), `requirepass ${password}\n`);
-      writeFileSync(join(root, "etc/redis/redis.conf"), `${debian}include ${root}/etc/redis/megaweb-secrets.conf\n`);
+      writeFileSync(join(root, "etc/redis/megaweb.d/secrets.conf"), `requirepass ${password}\n`);
+      writeFileSync(join(root, "etc/redis/redis.conf"), `${debian}include ${root}/etc/redis/megaweb.d/secrets.conf\n`);
       const render = renderRedisReplication({ servers, index, sentinels, masterName, password, sentinelPassword, root });
       cluster.servers.push({ index, port, root, render });
     }

@@ -62,6 +62,31 @@ describe("the ha phase refuses topologies that cannot fail over", () => {
   });
 });
 
+describe("Sentinels on the Redis hosts (sentinelHosts: redis)", () => {
+  it("refuses more Sentinels than Redis hosts, naming the field and the rule", () => {
+    expect(problems({ phase: "ha", sentinelHosts: "redis", nodes: { sentinels: 5 }, sites })).toEqual([
+      'sentinelHosts: "redis" runs each Sentinel beside a Redis server, and the 5 Sentinels outnumber the 3 Redis hosts; use "own", more nodes.redisReplicas or fewer nodes.sentinels',
+    ]);
+    expect(problems({ phase: "ha", sentinelHosts: "redis", nodes: { redisReplicas: 1 }, sites })).toEqual([
+      'sentinelHosts: "redis" runs each Sentinel beside a Redis server, and the 3 Sentinels outnumber the 2 Redis hosts; use "own", more nodes.redisReplicas or fewer nodes.sentinels',
+    ]);
+    expect(problems({ phase: "ha", sentinelHosts: "redis", nodes: { redisReplicas: 4, sentinels: 5 }, sites })).toEqual([]);
+  });
+
+  it("refuses a value other than own or redis", () => {
+    expect(problems({ phase: "ha", sentinelHosts: "web", sites })).toEqual(['sentinelHosts: Invalid option: expected one of "own"|"redis"']);
+  });
+
+  it("takes no sentinel hosts on existing hosts, and refuses them when given", () => {
+    const { sentinel, ...withoutSentinelHosts } = haHosts;
+    const shared = { ...haExisting, sentinelHosts: "redis", hosts: withoutSentinelHosts, loadBalancer: { virtualAddress: "198.18.0.50/24" } };
+    expect(problems(shared)).toEqual([]);
+    expect(problems({ ...shared, hosts: { ...withoutSentinelHosts, sentinel } })).toEqual([
+      "hosts.sentinel: the ha phase needs 0 sentinel hosts with these nodes, got 3",
+    ]);
+  });
+});
+
 describe("the address the load balancers share on existing hosts", () => {
   it("is required, and accepted inside the load balancers' private network", () => {
     expect(problems(haExisting)).toEqual([

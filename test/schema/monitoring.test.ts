@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { formatProblem } from "../../lib/schema/errors";
+import { plaintextReceiverCredentials } from "../../lib/schema/monitoring";
 import { parseStack } from "../../lib/schema/stack";
 import { problems } from "./problems";
 
@@ -112,5 +114,18 @@ describe("bad monitoring settings are refused with the field and the rule", () =
       'monitoring.retention: "forever" is not a duration (a number and s, m, h or d, like 30d)',
       "monitoring.cpu: is not a known setting",
     ]);
+  });
+
+  it("takes receiver credentials in the program only when Pulumi holds the monitoring key as a secret", () => {
+    const receivers = {
+      email: { to: ["ops@example.com"], from: "alerts@example.com", smarthost: "smtp.example.com:587", username: "alerts", password: "relay-pass" },
+      webhooks: [{ url: "https://hooks.example.com/a" }, { url: "https://hooks.example.com/b", bearerToken: "hook-token" }],
+    };
+    const decrypted = parseStack(monitoring({ receivers })).monitoring;
+    expect(plaintextReceiverCredentials(decrypted, false).map(formatProblem)).toEqual([
+      "monitoring.receivers.email.password: is in plain text; store it with pulumi config set --secret --path 'monitoring.receivers.email.password'",
+      "monitoring.receivers.webhooks[1].bearerToken: is in plain text; store it with pulumi config set --secret --path 'monitoring.receivers.webhooks[1].bearerToken'",
+    ]);
+    expect(plaintextReceiverCredentials(decrypted, true)).toEqual([]);
   });
 });

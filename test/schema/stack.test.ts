@@ -92,14 +92,14 @@ describe("bad input is refused with the field path and the rule", () => {
 
   it("rejects a pool over the host's PHP budget, naming the field and the budget", () => {
     expect(problems({ sizes: { web: "s-1vcpu-2gb" }, sites: [{ domain: "a.example.com", pool: { maxChildren: 40 } }] })).toEqual([
-      `sites[0].pool.maxChildren: 40 workers × 256M do not fit: all pools together may use 922 MB on a s-1vcpu-2gb single box of 2048 MB (1126 MB kept for the OS and the other services)`,
+      `sites[0].pool.maxChildren: 40 workers × 256M do not fit: all pools together may use 666 MB on a s-1vcpu-2gb single box of 2048 MB (1382 MB kept for the OS and the other services)`,
     ]);
   });
 
   it("counts the pools sized automatically when checking an explicit one", () => {
-    const sites = [{ domain: "a.example.com", pool: { maxChildren: 3 } }, { domain: "b.example.com" }];
+    const sites = [{ domain: "a.example.com", pool: { maxChildren: 2 } }, { domain: "b.example.com" }];
     expect(problems({ sizes: { web: "s-1vcpu-2gb" }, sites })).toEqual([
-      `sites[0].pool.maxChildren: 3 workers × 256M do not fit: all pools together may use 922 MB on a s-1vcpu-2gb single box of 2048 MB (1126 MB kept for the OS and the other services)`,
+      `sites[0].pool.maxChildren: 2 workers × 256M do not fit: all pools together may use 666 MB on a s-1vcpu-2gb single box of 2048 MB (1382 MB kept for the OS and the other services)`,
     ]);
     expect(problems({ sizes: { web: "s-1vcpu-2gb" }, sites: [sites[0]!] })).toEqual([]);
   });

@@ -75,7 +75,7 @@ describe("backups in the step plan", () => {
   it("single box with a backup host: the SFTP account on it, the password, the backup step, then the host's key let in", () => {
     const steps = plan({ target: "existing", hosts: { web: [{ address: "198.18.0.2" }], backup: [{ address: "198.18.0.3" }] }, sites: [shop], backups: sftp });
     expect(planTopology(steps.stack).hosts.map((host) => [host.name, host.roles])).toEqual([
-      ["web-1", ["web", "mysql", "redis", "worker"]],
+      ["web-1", ["web", "mysql", "redis", "worker", "monitoring"]],
       ["backup-1", ["backup"]],
     ]);
     const backups = steps.steps.filter((each) => /-backup(-|$)/.test(each.name)).map((each) => [each.name, each.dependsOn, each.secrets.map(secretName)]);

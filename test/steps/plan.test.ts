@@ -19,8 +19,9 @@ const shop = { domain: "shop.example.com", database: {}, php: { memoryLimit: "96
 const blog = { domain: "blog.example.com", webServer: "apache", php: { memoryLimit: "96M" }, pool: { maxChildren: 2 } };
 const files = { domain: "files.example.com", kind: "static" };
 
-function plan(infrastructure: InfrastructureInput, sites: unknown[], app?: Record<string, unknown>): StepPlan {
-  const stack = parseStack({ sshPublicKeys: [key], adminCidrs: ["203.0.113.0/24"], ...infrastructure, sites, ...(app && { app }) });
+/** The graphs of the roles leave monitoring out unless asked: its steps are the subject of their own test. */
+function plan(infrastructure: InfrastructureInput, sites: unknown[], app?: Record<string, unknown>, monitoring: unknown = { enabled: false }): StepPlan {
+  const stack = parseStack({ sshPublicKeys: [key], adminCidrs: ["203.0.113.0/24"], ...infrastructure, sites, ...(app && { app }), monitoring });
   return planSteps(stack, planTopology(stack), { artifact });
 }
 
@@ -51,6 +52,7 @@ describe("the step graph of each phase", () => {
         "facts",
         "base ← facts",
         "firewall ← base",
+        "hardening ← firewall",
         "mysql ← firewall",
         "db-shop_example_com ← mysql [mysql:shop.example.com]",
         "redis ← firewall [redis]",
@@ -77,6 +79,7 @@ describe("the step graph of each phase", () => {
         "facts",
         "base ← facts",
         "firewall ← base",
+        "hardening ← firewall",
         "web ← firewall",
         "site-shop_example_com ← web",
         // The first web host moves what it held as the single box (nothing on a new stack) before an environment points away,
@@ -92,11 +95,12 @@ describe("the step graph of each phase", () => {
         "app:environment ← base, database-move, redis-move [api-token, mysql:orchestrator.example.com, redis]",
         "app:install ← artifact, environment, mysql-1-database, redis-1-redis, firewall, site-orchestrator_example_com",
       ],
-      "redis-1": ["facts", "base ← facts", "firewall ← base", "redis ← firewall [redis]"],
+      "redis-1": ["facts", "base ← facts", "firewall ← base", "hardening ← firewall", "redis ← firewall [redis]"],
       "mysql-1": [
         "facts",
         "base ← facts",
         "firewall ← base",
+        "hardening ← firewall",
         "mysql ← firewall",
         "db-shop_example_com ← mysql [mysql:shop.example.com]",
         "app:database ← mysql [mysql:orchestrator.example.com]",
@@ -105,6 +109,7 @@ describe("the step graph of each phase", () => {
         "facts",
         "base ← facts",
         "firewall ← base",
+        "hardening ← firewall",
         "app:artifact ← base",
         "app:environment ← base, web-1-database-move, web-1-redis-move [api-token, mysql:orchestrator.example.com, redis]",
         // After the web host's: one host's app restarts at a time.
@@ -130,7 +135,7 @@ describe("the step graph of each phase", () => {
 
   it("horizontal with HAProxy: the load balancer's step is rendered from its own facts, one web host's checks and every web host's address", () => {
     const steps = plan({ phase: "horizontal", loadBalancer: { kind: "haproxy" }, nodes: { web: 2, worker: 1 } }, [files]);
-    expect(graph(steps)["loadbalancer-1"]).toEqual(["facts", "base ← facts", "firewall ← base", "haproxy ← firewall"]);
+    expect(graph(steps)["loadbalancer-1"]).toEqual(["facts", "base ← facts", "firewall ← base", "hardening ← firewall", "haproxy ← firewall"]);
     expect(named(steps, "loadbalancer-1-haproxy").inputs).toEqual([
       { kind: "facts", host: "loadbalancer-1" },
       { kind: "facts", host: "web-1" },
@@ -141,6 +146,7 @@ describe("the step graph of each phase", () => {
       "facts",
       "base ← facts",
       "firewall ← base",
+      "hardening ← firewall",
       "web ← firewall",
       "site-files_example_com ← web",
       "balancer ← site-files_example_com",
@@ -155,6 +161,7 @@ describe("the step graph of each phase", () => {
       "facts",
       "base ← facts",
       "firewall ← base",
+      "hardening ← firewall",
       "web ← firewall",
       "site-shop_example_com-sessions ← web [redis]",
       "site-shop_example_com ← web, site-shop_example_com-sessions",
@@ -190,12 +197,19 @@ describe("the step graph of each phase", () => {
     ]);
     const redisReplication = ["redis-1-redis-replication", "redis-2-redis-replication", "redis-3-redis-replication"].join(", ");
     for (const host of ["sentinel-1", "sentinel-2", "sentinel-3"]) {
-      expect(byHost[host]).toEqual(["facts", "base ← facts", "firewall ← base", `sentinel ← firewall, ${redisReplication} [redis, sentinel]`]);
+      expect(byHost[host]).toEqual([
+        "facts",
+        "base ← facts",
+        "firewall ← base",
+        "hardening ← firewall",
+        `sentinel ← firewall, ${redisReplication} [redis, sentinel]`,
+      ]);
     }
     expect(byHost["redis-1"]).toEqual([
       "facts",
       "base ← facts",
       "firewall ← base",
+      "hardening ← firewall",
       "redis ← firewall [redis]",
       "redis-replication ← redis, redis-2-redis, redis-3-redis [redis, sentinel]",
     ]);
@@ -203,6 +217,7 @@ describe("the step graph of each phase", () => {
       "facts",
       "base ← facts",
       "firewall ← base",
+      "hardening ← firewall",
       "redis ← firewall [redis]",
       "redis-replication ← redis-1-redis, redis, redis-3-redis, redis-1-redis-replication [redis, sentinel]",
     ]);
@@ -211,6 +226,7 @@ describe("the step graph of each phase", () => {
       "facts",
       "base ← facts",
       "firewall ← base",
+      "hardening ← firewall",
       "mysql ← firewall",
       "mysql-replication ← mysql, mysql-2-mysql, mysql-3-mysql [mysql-replication]",
       `db-shop_example_com ← mysql, mysql-replication, ${mysqlReplication.slice(1).join(", ")} [mysql:shop.example.com]`,
@@ -221,6 +237,7 @@ describe("the step graph of each phase", () => {
         "facts",
         "base ← facts",
         "firewall ← base",
+        "hardening ← firewall",
         "mysql ← firewall",
         `mysql-replication ← ${["mysql-1-mysql", "mysql-2-mysql", "mysql-3-mysql"].map((name) => name.replace(`${host}-`, "")).join(", ")}, mysql-1-mysql-replication [mysql-replication]`,
       ]);
@@ -256,15 +273,19 @@ describe("the step graph of each phase", () => {
       "sentinel-3",
     ]);
     expect(named(steps, "worker-3-environment").secrets.map(secretName)).toContain("sentinel");
-    // facts, base and firewall on 19 hosts; web tier, two sites, a session file, an .env and the Redis proxy on 5; 3 Redis
+    // The app's health reads each replica's lag (SHOW REPLICA STATUS), so its user may; a site's may not.
+    expect(rendered(steps, "mysql-1-database").create).toMatch(/GRANT SLAVE MONITOR ON \*\.\* TO '[a-z_]+'@'/);
+    expect(rendered(steps, "mysql-1-db-shop_example_com").create).not.toContain("SLAVE MONITOR");
+    expect(rendered(plan({ phase: "four-server" }, [shop], { domain: "orchestrator.example.com" }), "mysql-1-database").create).not.toContain("SLAVE MONITOR");
+    // facts, base, firewall and hardening on 19 hosts; web tier, two sites, a session file, an .env and the Redis proxy on 5; 3 Redis
     // and their replication; 3 Sentinels; 3 MariaDB, their replication and a database; the app on 10 and its
     // database; the first web host's moves (the site's database, the app's, Redis).
-    expect(steps.steps).toHaveLength(19 * 3 + 5 * 6 + 3 * 2 + 3 + 3 * 2 + 1 + 10 * 3 + 1 + 3);
+    expect(steps.steps).toHaveLength(19 * 4 + 5 * 6 + 3 * 2 + 3 + 3 * 2 + 1 + 10 * 3 + 1 + 3);
   });
 
   it("ha: PHP sessions and each site's .env reach Redis through the host's proxy to the current primary, not the plan's primary", () => {
     const steps = plan({ phase: "ha", nodes: { web: 2, worker: 1 } }, [shop]);
-    expect(graph(steps)["web-1"]!.slice(3, 6)).toEqual([
+    expect(graph(steps)["web-1"]!.slice(4, 7)).toEqual([
       "redis-proxy ← firewall [redis]",
       "web ← firewall",
       "site-shop_example_com-sessions ← web, redis-proxy [redis]",
@@ -345,6 +366,7 @@ describe("the step graph of each phase", () => {
         "facts",
         "base ← facts",
         "firewall ← base",
+        "hardening ← firewall",
         "haproxy ← firewall",
         "reserved-ip-token ← haproxy [reserved-ip-token]",
         "keepalived ← haproxy, reserved-ip-token",
@@ -397,7 +419,7 @@ describe("the step graph of each phase", () => {
       [shop],
     );
     for (const host of ["loadbalancer-1", "loadbalancer-2"]) {
-      expect(graph(steps)[host]).toEqual(["facts", "base ← facts", "firewall ← base", "haproxy ← firewall", "keepalived ← haproxy"]);
+      expect(graph(steps)[host]).toEqual(["facts", "base ← facts", "firewall ← base", "hardening ← firewall", "haproxy ← firewall", "keepalived ← haproxy"]);
     }
     const keepalived = named(steps, "loadbalancer-2-keepalived");
     if (keepalived.kind !== "command") throw new Error("keepalived is a command");
@@ -421,11 +443,64 @@ describe("the step graph of each phase", () => {
     expect(stdin).toContain("REDIS_SENTINELS=198.18.0.17:26379,198.18.0.18:26379,198.18.0.19:26379\n");
     expect(stdin).toContain("REDIS_SENTINEL_PASSWORD=<secret:sentinel>\n");
   });
+
+  it("ha with sentinelHosts redis on existing hosts: each Redis host runs its server, its replication, then its Sentinel", () => {
+    const address = (last: number) => ({ address: `198.18.0.${last}` });
+    let next = 10;
+    const counts = { loadbalancer: 2, web: 2, redis: 3, mysql: 3, worker: 1 };
+    const hosts = Object.fromEntries(Object.entries(counts).map(([role, count]) => [role, Array.from({ length: count }, () => address(next++))]));
+    const steps = plan(
+      {
+        phase: "ha",
+        target: "existing",
+        sentinelHosts: "redis",
+        nodes: { web: 2, worker: 1 },
+        loadBalancer: { kind: "haproxy", virtualAddress: "198.18.0.50/24" },
+        hosts,
+      },
+      [shop],
+      { domain: "orchestrator.example.com" },
+    );
+    const byHost = graph(steps);
+    expect(Object.keys(byHost)).toEqual([
+      ...["loadbalancer-1", "loadbalancer-2", "web-1", "web-2", "redis-1", "redis-2", "redis-3"],
+      ...["mysql-1", "mysql-2", "mysql-3", "worker-1"],
+    ]);
+    const redisReplication = ["redis-1-redis-replication", "redis-2-redis-replication", "redis-3-redis-replication"];
+    expect(byHost["redis-2"]).toEqual([
+      "facts",
+      "base ← facts",
+      "firewall ← base",
+      "hardening ← firewall",
+      "redis ← firewall [redis]",
+      "redis-replication ← redis-1-redis, redis, redis-3-redis, redis-1-redis-replication [redis, sentinel]",
+      `sentinel ← firewall, ${redisReplication.map((name) => name.replace("redis-2-", "")).join(", ")} [redis, sentinel]`,
+    ]);
+    // Each address once, though every Redis host is a Sentinel host too.
+    expect(named(steps, "redis-2-sentinel").inputs.map((input) => input.host)).toEqual(["redis-1", "redis-2", "redis-3"]);
+    expect(named(steps, "redis-2-redis-replication").inputs.map((input) => input.host)).toEqual(["redis-1", "redis-2", "redis-3"]);
+    // redis-1 is 198.18.0.14, redis-2 .15, redis-3 .16: Redis and Sentinel answer the other two (and the clients), on one host.
+    const facts = plannedFacts(steps);
+    const nftables = rendered(steps, "redis-2-firewall").files[0]!.content;
+    expect(nftables).toContain("(roles: redis, sentinel)");
+    for (const port of [6379, 26379]) expect(nftables).toMatch(new RegExp(`ip saddr \{ [^}]*198\.18\.0\.14, 198\.18\.0\.16[^}]* \} tcp dport ${port} accept`));
+    expect(rendered(steps, "redis-2-sentinel").stdin).toContain(`sentinel announce-ip ${facts.privateIp("redis-2")}`);
+    // The clients find the Sentinels at the Redis hosts' addresses.
+    expect(rendered(steps, "web-1-site-shop_example_com-env").stdin).toContain("REDIS_SENTINELS=198.18.0.14:26379,198.18.0.15:26379,198.18.0.16:26379\n");
+    expect(rendered(steps, "worker-1-environment").stdin).toContain("198.18.0.16:26379");
+  });
 });
 
 describe("every planned step", () => {
+  // Monitored, with both kinds of receiver credential; the single box grows to hold the monitoring beside its pools.
+  const monitored = {
+    receivers: {
+      email: { to: ["ops@example.com"], from: "alerts@example.com", smarthost: "smtp.example.com:587", username: "alerts", password: { secure: "v1:pw" } },
+      webhooks: [{ url: "https://hooks.example.com/megaweb", bearerToken: { secure: "v1:token" } }],
+    },
+  };
   const phases: [string, InfrastructureInput][] = [
-    ["single", { phase: "single" }],
+    ["single", { phase: "single", sizes: { web: "s-2vcpu-4gb" } }],
     ["four-server", { phase: "four-server" }],
     ["horizontal", { phase: "horizontal", loadBalancer: { kind: "haproxy" } }],
     ["ha", { phase: "ha" }],
@@ -438,7 +513,7 @@ describe("every planned step", () => {
   };
 
   it.each(phases)("%s: waits only for steps planned before it, on hosts the plan has", (_, infrastructure) => {
-    const steps = plan(infrastructure, [shop, blog, custom], { domain: "orchestrator.example.com" });
+    const steps = plan(infrastructure, [shop, blog, custom], { domain: "orchestrator.example.com" }, monitored);
     const seen = new Set<string>();
     const hosts = new Set(steps.topology.hosts.map((host) => host.name));
     for (const step of steps.steps) {
@@ -484,7 +559,7 @@ describe("every planned step", () => {
   });
 
   it.each(phases)("%s: carries its secrets on stdin only, as the placeholders it declares", (_, infrastructure) => {
-    const steps = plan(infrastructure, [shop, blog, custom], { domain: "orchestrator.example.com" });
+    const steps = plan(infrastructure, [shop, blog, custom], { domain: "orchestrator.example.com" }, monitored);
     for (const step of steps.steps) {
       if (step.kind !== "command") continue;
       const { create, delete: undo, stdin } = step.render(plannedFacts(steps));
@@ -508,16 +583,67 @@ describe("every planned step", () => {
   });
 
   it("renders every file of every host from the plan, the secret ones as placeholders", () => {
-    const steps = plan({ phase: "four-server" }, [shop, custom], { domain: "orchestrator.example.com" });
+    const steps = plan({ phase: "four-server" }, [shop, custom], { domain: "orchestrator.example.com" }, {});
     const perHost = filesPerHost(steps, plannedFacts(steps));
     const secretFiles = [...perHost].flatMap(([host, files]) => files.filter((file) => file.secret).map((file) => `${host}:${file.path}`));
     expect(secretFiles.sort()).toEqual([
-      "redis-1:/etc/redis/megaweb-secrets.conf",
+      "mysql-1:/etc/prometheus/mysqld-exporter.cnf",
+      "redis-1:/etc/prometheus/redis-exporter-passwords.json",
+      "redis-1:/etc/redis/megaweb.d/secrets.conf",
       "web-1:/etc/megaweb/orchestrator.env",
       "web-1:/etc/ssl/private/megaweb-tls_example_com.key",
       "web-1:/var/www/shop_example_com/.env",
       "worker-1:/etc/megaweb/orchestrator.env",
     ]);
     expect(rendered(steps, "web-1-site-shop_example_com-env").stdin).toBe(perHost.get("web-1")!.find((file) => file.path.endsWith("/.env"))!.content);
+  });
+});
+
+describe("the monitoring steps", () => {
+  it("single: the box runs its exporters, then Prometheus and Alertmanager; the logging-in exporters get their password on stdin", () => {
+    const steps = plan({ phase: "single" }, [shop, files], undefined, {});
+    expect(steps.topology.monitoring).toBe("web-1");
+    expect(graph(steps)["web-1"]!.filter((step) => /exporter|monitoring/.test(step))).toEqual([
+      "exporters ← firewall, web",
+      "mysqld-exporter ← exporters, mysql [mysql-exporter]",
+      "redis-exporter ← exporters, redis [redis]",
+      "monitoring ← exporters",
+    ]);
+    const script = rendered(steps, "web-1-monitoring").create;
+    expect(script).toContain("checked promtool check config /etc/prometheus/prometheus.yml");
+    expect(script).toContain("checked amtool check-config /etc/prometheus/alertmanager.yml");
+    // The primary makes the exporter's MariaDB account, from the password stdin brought.
+    expect(rendered(steps, "web-1-mysqld-exporter").create).toContain(
+      "GRANT PROCESS, BINLOG MONITOR, REPLICA MONITOR ON *.* TO 'megaweb_exporter'@'localhost';",
+    );
+  });
+
+  it("four-server: Prometheus on the worker, every host's exporters answer to it alone, and the receivers' credentials arrive in steps of their own", () => {
+    const receivers = { webhooks: [{ url: "https://hooks.example.com/megaweb", bearerToken: { secure: "v1:token" } }] };
+    const steps = plan({ phase: "four-server" }, [shop], undefined, { receivers });
+    expect(steps.topology.monitoring).toBe("worker-1");
+    expect(graph(steps)["worker-1"]!.filter((step) => /exporter|monitoring|secret/.test(step))).toEqual([
+      "exporters ← firewall",
+      "secret-alert-webhook-1-token ← exporters [alert-webhook-1-token]",
+      "monitoring ← exporters, secret-alert-webhook-1-token",
+    ]);
+    const nftables = (host: string) => rendered(steps, `${host}-firewall`).files[0]!.content;
+    expect(nftables("mysql-1")).toContain("ip saddr { <worker-1 private IP> } tcp dport 9100 accept");
+    expect(nftables("mysql-1")).toContain("ip saddr { <worker-1 private IP> } tcp dport 9104 accept");
+    expect(nftables("web-1")).not.toMatch(/tcp dport 9104/);
+    expect(nftables("worker-1")).toContain("ip saddr { <web-1 private IP> } tcp dport 9090 accept");
+    expect(nftables("worker-1")).not.toMatch(/tcp dport 9093/);
+    const prometheus = rendered(steps, "worker-1-monitoring").files.find((file) => file.path === "/etc/prometheus/prometheus.yml")!.content;
+    for (const target of ["<web-1 private IP>:9100", "<mysql-1 private IP>:9104", "<redis-1 private IP>:9121", "<web-1 private IP>:9113"]) {
+      expect(prometheus).toContain(target);
+    }
+  });
+
+  it("leaves monitoring out when the stack turns it off, but not the hardening", () => {
+    const steps = plan({ phase: "single" }, [shop]);
+    expect(steps.topology.monitoring).toBeUndefined();
+    expect(steps.steps.map((step) => step.name).filter((name) => /exporter|monitoring/.test(name))).toEqual([]);
+    expect(steps.topology.firewall.map((rule) => rule.port)).not.toContain(9100);
+    expect(rendered(steps, "web-1-hardening").create).toContain("checked fail2ban-client -t");
   });
 });

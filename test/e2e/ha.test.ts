@@ -1,0 +1,305 @@
+import { randomBytes } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { build } from "esbuild";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventually, firstAcknowledgedAfter, type LoadSummary, startLoad, summarize } from "../faults/measure";
+import type { StoreLoadReport } from "../faults/store-load";
+import { buildApp, deployFromOwnBuild } from "./app-build";
+import { killProcessesNamed, LocalStack, Machine, memoryOf, repo, restartAfterKill, Timings } from "./local-stack";
+
+/**
+ * The ha phase on local machines through the real engine, from bare machines to serving through
+ * the balancers' shared address with one `pulumi up`, then broken in sequence on the same cluster,
+ * each fault under a bounded load: the Redis primary SIGKILLed (Sentinel failover), the keepalived
+ * MASTER balancer stopped, a web node's nginx and PHP-FPM SIGKILLed, the MySQL primary SIGKILLed and
+ * a replica promoted. Then a preview must find nothing to change and an `up` must point nothing
+ * back at the old primaries. The fault table goes to test-output/ha-faults.json.
+ *
+ * Eleven machines: the Sentinels run beside the Redis servers (`sentinelHosts: redis`, Redis's own
+ * layout of three boxes each with a Redis and a Sentinel: quorum 2 survives losing a box), and the
+ * phase's minimum of two MySQL replicas, Redis primary + 2 replicas (with one, `min-replicas-to-write 1`
+ * would refuse every write after a failover until the old primary returned) makes 2 + 2 + 3 + 3 + 1.
+ * The Redis fault kills the primary's box as the cluster sees it, its Redis server and its Sentinel
+ * both, so the failover is the two remaining Sentinels' quorum.
+ * MySQL and Redis answer only their client roles, so their loads run on the worker
+ * (test/faults/store-load.ts); HTTP loads run from this host, a client of the shared address.
+ */
+
+const roles = [...["loadbalancer", "loadbalancer", "web", "web"], ...["redis", "redis", "redis"], ...["mysql", "mysql", "mysql", "worker"]] as const;
+type Role = (typeof roles)[number];
+const local = new LocalStack("ha", "ha", join(repo, "stacks", "Pulumi.ha.yaml"), roles);
+const timings = new Timings("e2e-ha-timings.json");
+const faults: Record<string, unknown> = {};
+/** Keeps a row of the fault table, written at once so a run cut short keeps the rows it measured. */
+function record(row: string, figures: unknown): void {
+  faults[row] = figures;
+  mkdirSync(join(repo, "test-output"), { recursive: true });
+  writeFileSync(join(repo, "test-output", "ha-faults.json"), `${JSON.stringify(faults, null, 2)}\n`);
+}
+const shop = "shop.megaweb.test";
+const app = "orchestrator.megaweb.test";
+const siteUser = (domain: string) => domain.replaceAll(".", "_");
+/** What the test's page on each web node answers: which node served it, through PHP. */
+const nodePage = "<?php echo gethostname();\n";
+
+let machines: Machine[];
+const byRole = (role: Role) => machines.filter((_, index) => roles[index] === role);
+/** The balancers' shared address, as a client reaches it. */
+let shared: Machine;
+let storeLoad: string;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const seconds = (ms: number | undefined) => (ms === undefined ? undefined : Math.round(ms / 100) / 10);
+
+/** The load program for the worker: one file with its dependencies, for the worker's Node.js 18. */
+async function bundleStoreLoad(): Promise<string> {
+  const result = await build({
+    entryPoints: [join(repo, "test", "faults", "store-load.ts")],
+    bundle: true,
+    platform: "node",
+    target: "node18",
+    format: "cjs",
+    write: false,
+    logLevel: "warning",
+  });
+  return result.outputFiles[0]!.text;
+}
+
+/** Runs the write load inside the cluster, on the worker (a client of MySQL, Redis and the Sentinels). */
+async function loadInCluster(store: "redis" | "mysql", loadSeconds: number): Promise<StoreLoadReport> {
+  const output = await byRole("worker")[0]!.sshAsync(`node - ${store} ${loadSeconds}`, (loadSeconds + 120) * 1000, storeLoad);
+  return JSON.parse(output) as StoreLoadReport;
+}
+
+/** Kills daemons the way a crash does, masked so systemd does not bring them back before the test says. */
+const crash = (machine: Machine, units: readonly string[], processNames: readonly string[]) =>
+  machine.sshAsync(`systemctl mask --runtime --quiet ${units.join(" ")} && ${killProcessesNamed(processNames)}`);
+const restore = (machine: Machine, units: readonly string[]) =>
+  machine.sshAsync(
+    `systemctl unmask --runtime --quiet ${units.join(" ")}; systemctl reset-failed ${units.join(" ")}; systemctl start ${units.join(" ")} || true`,
+    300_000,
+  );
+
+/** A root shell on a Redis server, authenticated from its own secrets file (never on a command line). */
+const redisCli = (machine: Machine, command: string) =>
+  machine.sshAsync(`REDISCLI_AUTH=$(sed -n 's/^requirepass //p' /etc/redis/megaweb.d/secrets.conf) redis-cli --raw ${command} | tr -d '\\r'`);
+const redisRole = async (machine: Machine) => /^role:(\w+)$/m.exec(await redisCli(machine, "INFO replication"))?.[1];
+const readOnly = async (machine: Machine) => (await machine.sshAsync("mariadb -N -e 'SELECT @@read_only'")).trim() === "1";
+
+async function appHealth(): Promise<{ database: string; redis: string; database_replicas: { status: string }[] }> {
+  const answer = await shared.get(app, "/api/health");
+  return JSON.parse(answer.body);
+}
+
+async function nodeThroughSharedAddress(): Promise<string> {
+  const answer = await shared.get(shop, "/node.php");
+  if (answer.status !== 200) throw new Error(`HTTP ${answer.status}`);
+  return answer.body;
+}
+
+/** Waits until six requests through the shared address reach both web nodes. */
+const bothWebNodesServing = (withinSeconds: number) =>
+  eventually(
+    "both web nodes serving through the shared address",
+    async () => {
+      const nodes = await Promise.all(Array.from({ length: 6 }, nodeThroughSharedAddress));
+      return new Set(nodes).size === 2 ? true : undefined;
+    },
+    withinSeconds,
+  );
+
+/**
+ * A bounded HTTP load through the shared address while `fault` runs three seconds in; whether a
+ * request started after the fault's own wait ended was served.
+ */
+async function httpUnderFault<T>(fault: () => Promise<T>): Promise<{ summary: LoadSummary; during: T; servedAfter: boolean }> {
+  const load = startLoad(nodeThroughSharedAddress, { maxOperations: 5000, maxSeconds: 25, concurrency: 2, pauseMs: 20, timeoutMs: 5000 });
+  await sleep(3000);
+  const during = await fault();
+  const faultEnded = load.now();
+  const record = await load.done;
+  return { summary: summarize(record), during, servedAfter: firstAcknowledgedAfter(record.outcomes, faultEnded) !== undefined };
+}
+
+/** The figures a fault table row keeps of a load: not every outcome. */
+const brief = ({ operations, acknowledged, failed, failureRate, longestOutageSeconds, errors }: LoadSummary) => ({
+  operations,
+  acknowledged,
+  failed,
+  failureRate: Math.round(failureRate * 10_000) / 10_000,
+  longestOutageSeconds,
+  errors,
+});
+
+describe.sequential("the ha phase on local machines, with the real engine and faults", () => {
+  beforeAll(async () => {
+    local.destroy();
+    const bundled = bundleStoreLoad();
+    await timings.time("app build (s)", buildApp);
+    await timings.time(`${roles.length} machines booted in parallel (s)`, () => local.prepare());
+    deployFromOwnBuild(local, randomBytes(24).toString("hex"));
+    await timings.time("bare to serving: pulumi up (s)", () => local.pulumiAsync(["up", "--yes", "--skip-preview"], 2400));
+    const hosts = JSON.parse(readFileSync(`/var/lib/megaweb/machines/${local.machineSet}/hosts.json`, "utf8")) as {
+      privateKeyPath: string;
+      machines: unknown[];
+    };
+    machines = hosts.machines.map((_, index) => local.machine(index));
+    const prefix = readFileSync(`/var/lib/megaweb/machines/${local.machineSet}/prefix`, "utf8").trim();
+    shared = new Machine(`${prefix}.200`, hosts.privateKeyPath);
+    storeLoad = await bundled;
+    timings.save();
+    for (const web of byRole("web")) {
+      web.ssh(`install -m 0640 -o ${siteUser(shop)} -g www-data /dev/stdin /var/www/${siteUser(shop)}/public/node.php`, nodePage);
+    }
+  }, 2_700_000);
+
+  afterAll(() => {
+    if (machines !== undefined) record("memoryMb", memoryOf(machines));
+    console.log("ha faults:", JSON.stringify(faults, null, 2));
+    timings.save();
+    local.destroyOk();
+  }, 1_000_000);
+
+  it("serves through the shared address from both web nodes, with MySQL and Redis replicated", async () => {
+    // `up` ends once the last web node's own checks pass; the balancers take it back after `rise 2` rounds.
+    await bothWebNodesServing(30);
+    expect(await appHealth()).toMatchObject({ database: "healthy", redis: "healthy", database_replicas: [{ status: "healthy" }, { status: "healthy" }] });
+    const [primary, ...replicas] = byRole("mysql");
+    for (const replica of replicas) {
+      expect(await readOnly(replica)).toBe(true);
+      expect(await replica.sshAsync("mariadb -e 'SHOW SLAVE STATUS\\G'")).toContain(`Master_Host: ${primary!.address}`);
+    }
+    expect(await readOnly(primary!)).toBe(false);
+    expect(await Promise.all(byRole("redis").map(redisRole))).toEqual(["master", "slave", "slave"]);
+  });
+
+  it("fails the Redis primary over when its box's Redis and Sentinel are SIGKILLed during writes, and loses no acknowledged write", async () => {
+    const [primary, ...replicas] = byRole("redis");
+    const loading = loadInCluster("redis", 45);
+    await sleep(5000);
+    const killedAt = Date.now();
+    await crash(primary!, ["redis-server", "redis-sentinel"], ["redis-server", "redis-sentinel"]);
+    try {
+      // The Sentinels promote a replica, then the app is healthy through the new primary. The app may
+      // never be seen unhealthy in between (its checks run every few seconds, each within 1.5 s), so
+      // the wait is for the promotion, not for a dip (a run at 22:10 failed waiting for the dip).
+      await eventually("a replica promoted", async () => ((await Promise.all(replicas.map(redisRole))).includes("master") ? true : undefined), 60);
+      await eventually("the app healthy again", () => appHealth().then((health) => (health.redis === "healthy" ? true : undefined)), 120);
+      const healthyAt = Date.now();
+      const report = await loading;
+      const promoted = report.changes.find((change) => change.atEpochMs > killedAt && replicas.some((replica) => replica.address === change.value));
+      const killedOnLoadClock = killedAt - report.record.startedAt;
+      const summary = summarize(report.record);
+      record("redisPrimaryKilled", {
+        secondsToNewPrimary: seconds(promoted && promoted.atEpochMs - killedAt),
+        secondsToHealthyApp: seconds(healthyAt - killedAt),
+        secondsToFirstWriteAfterKill: seconds(
+          (firstAcknowledgedAfter(report.record.outcomes, killedOnLoadClock + 1000)?.endedMs ?? Number.NaN) - killedOnLoadClock,
+        ),
+        writesAcknowledged: summary.acknowledged,
+        writesFailed: summary.failed,
+        acknowledgedWritesLost: report.lost,
+        primaries: report.changes,
+      });
+      expect(promoted, JSON.stringify(report.changes)).toBeDefined();
+      expect(report.lost).toBe(0);
+    } finally {
+      // The old primary returns, even after a failed check, so the steps after this test find it unmasked.
+      await restore(primary!, ["redis-server", "redis-sentinel"]);
+    }
+    // It follows the new primary, as Sentinel reconfigures it.
+    await eventually("the old Redis primary to follow the new one", async () => ((await redisRole(primary!)) === "slave" ? true : undefined), 120);
+  }, 600_000);
+
+  it("moves the shared address when the keepalived MASTER balancer stops, under HTTP load", async () => {
+    const holds = async (machine: Machine) => (await machine.sshAsync("ip -o -4 addr show")).includes(` ${shared.address}/`);
+    const balancers = byRole("loadbalancer");
+    const master = await eventually("a balancer holding the address", async () =>
+      (await holds(balancers[0]!)) ? balancers[0] : (await holds(balancers[1]!)) ? balancers[1] : undefined,
+    );
+    const backup = balancers.find((balancer) => balancer !== master)!;
+    const { summary, during, servedAfter } = await httpUnderFault(async () => {
+      const stoppedAt = Date.now();
+      await master!.sshAsync("systemctl stop keepalived haproxy");
+      await eventually("the address on the other balancer", async () => ((await holds(backup)) ? true : undefined), 60);
+      return { secondsToMove: seconds(Date.now() - stoppedAt) };
+    });
+    record("masterBalancerStopped", { ...during, ...brief(summary) });
+    // Back as BACKUP (nopreempt): the address stays where it moved.
+    await master!.sshAsync("systemctl start haproxy keepalived");
+    expect(servedAfter).toBe(true);
+  }, 300_000);
+
+  it("serves on when a web node's nginx and PHP-FPM are SIGKILLed under HTTP load, with at most 1 % failed", async () => {
+    const [, stopped] = byRole("web");
+    try {
+      const { summary } = await httpUnderFault(() => stopped!.sshAsync(killProcessesNamed(["nginx", "php-fpm8.2"])));
+      record("webNodeKilled", brief(summary));
+      expect(summary.failureRate).toBeLessThanOrEqual(0.01);
+    } finally {
+      // By name: a SIGKILLed pool's unit is failed, and reset-failed unloads it, so a glob would match nothing.
+      await restartAfterKill(stopped!, ["nginx", "php-fpm8.2"], ["nginx", `php8.2-fpm-site@${siteUser(shop)}.service`]);
+    }
+    await bothWebNodesServing(120);
+  }, 300_000);
+
+  it("promotes a MySQL replica after the primary is SIGKILLed during committed writes: none lost, never two writable", async () => {
+    const servers = byRole("mysql");
+    const [primary, replica] = servers;
+    const loading = loadInCluster("mysql", 45);
+    await sleep(5000);
+    const killedAt = Date.now();
+    await crash(primary!, ["mariadb"], ["mariadbd"]);
+    const promotion = await replica!.sshAsync("megaweb-mysql-replication promote 2>&1", 180_000);
+    const promotedAt = Date.now();
+    const report = await loading;
+    const killedOnLoadClock = killedAt - report.record.startedAt;
+    const summary = summarize(report.record);
+    const writableCounts = report.changes.map((change) => Number(change.value));
+    record("mysqlPrimaryKilledThenPromoted", {
+      secondsToPromoted: seconds(promotedAt - killedAt),
+      secondsToFirstCommitAfterKill: seconds(
+        (firstAcknowledgedAfter(report.record.outcomes, killedOnLoadClock + 1000)?.endedMs ?? Number.NaN) - killedOnLoadClock,
+      ),
+      commitsAcknowledged: summary.acknowledged,
+      commitsFailed: summary.failed,
+      committedWritesLost: report.lost,
+      mostWritableAtOnce: Math.max(...writableCounts),
+      promotion: promotion.trim().split("\n").slice(-3),
+    });
+    expect(report.lost).toBe(0);
+    expect(Math.max(...writableCounts)).toBeLessThanOrEqual(1);
+    const survivors = servers.slice(1);
+    const writers: Machine[] = [];
+    for (const server of survivors) if (!(await readOnly(server))) writers.push(server);
+    expect(writers).toHaveLength(1);
+    const follower = survivors.find((server) => server !== writers[0])!;
+    expect(await follower.sshAsync("mariadb -e 'SHOW SLAVE STATUS\\G'")).toContain(`Master_Host: ${writers[0]!.address}`);
+
+    // The old primary returns read-only: following the new primary, or fenced.
+    await restore(primary!, ["mariadb"]);
+    expect(await eventually("the old MySQL primary answering", () => readOnly(primary!), 120)).toBe(true);
+    record("mysqlOldPrimaryReturned", (await primary!.sshAsync("megaweb-mysql-replication status 2>&1 || true")).trim().split("\n"));
+  }, 600_000);
+
+  it("finds nothing to change after the failovers, and an up points nothing back at the old primaries", async () => {
+    await timings.time("no-change preview after the failovers (s)", () => local.pulumiAsync(["preview", "--expect-no-changes"], 900));
+    await timings.time("no-change up after the failovers (s)", () => local.pulumiAsync(["up", "--yes", "--skip-preview", "--expect-no-changes"], 900));
+    // A no-change up runs no step; what must not fight the failovers is a step that does run again
+    // (a changed file, a replaced host's neighbours): the old primaries' own steps and the Sentinels'.
+    const state = JSON.parse((await local.pulumiAsync(["stack", "export"])).stdout) as { deployment: { resources: { urn: string }[] } };
+    const rerun = state.deployment.resources
+      .map((resource) => resource.urn)
+      .filter((urn) => /-(redis-1-redis|redis-1-redis-replication|redis-\d-sentinel|mysql-1-mysql|mysql-1-mysql-replication)$/.test(urn));
+    expect(rerun, JSON.stringify(rerun)).toHaveLength(7);
+    await timings.time("up re-running the old primaries' and the Sentinels' steps (s)", () =>
+      local.pulumiAsync(["up", "--yes", "--skip-preview", ...rerun.flatMap((urn) => ["--replace", urn])], 900),
+    );
+    const [oldRedisPrimary] = byRole("redis");
+    expect(await redisRole(oldRedisPrimary!)).toBe("slave");
+    const [oldMysqlPrimary, ...survivors] = byRole("mysql");
+    expect(await readOnly(oldMysqlPrimary!)).toBe(true);
+    expect((await Promise.all(survivors.map(readOnly))).filter((isReadOnly) => !isReadOnly)).toHaveLength(1);
+  }, 2_000_000);
+});
