@@ -17,6 +17,13 @@ export interface StepArgs {
    * logged and stdout/stderr are kept as secrets.
    */
   readonly secretStdin?: pulumi.Input<string>;
+  /**
+   * Nothing is logged and stdout/stderr are kept as secrets even without secret input: a data
+   * move's tools may print rows or keys. A failure still names its reason (the provider puts the
+   * output in the error), so such a script writes only its own lines.
+   * @default false
+   */
+  readonly quiet?: boolean;
   readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
   /** Connection attempts before giving up; raised for the first step of a fresh server. @default 10 */
   readonly dialErrorLimit?: number;
@@ -30,6 +37,7 @@ export interface StepArgs {
  */
 export function remoteStep(name: string, args: StepArgs, parent: pulumi.Resource): command.remote.Command {
   const secret = args.secretStdin !== undefined;
+  const quiet = secret || args.quiet === true;
   const connection = args.dialErrorLimit === undefined ? args.host.connection : { ...args.host.connection, dialErrorLimit: args.dialErrorLimit };
   return new command.remote.Command(
     name,
@@ -38,14 +46,14 @@ export function remoteStep(name: string, args: StepArgs, parent: pulumi.Resource
       create: args.create,
       delete: args.delete,
       stdin: secret ? pulumi.secret(args.secretStdin!) : undefined,
-      logging: secret ? "none" : "stdoutAndStderr",
+      logging: quiet ? "none" : "stdoutAndStderr",
       // sshd refuses environment variables it does not list in AcceptEnv, and the previous output is not needed.
       addPreviousOutputInEnv: false,
     },
     {
       parent,
       dependsOn: args.dependsOn,
-      additionalSecretOutputs: secret ? ["stdout", "stderr"] : [],
+      additionalSecretOutputs: quiet ? ["stdout", "stderr"] : [],
       deletedWith: args.host.server,
       replaceWith: args.host.server === undefined ? undefined : [args.host.server],
     },
@@ -104,6 +112,7 @@ export function runStep(step: PlannedStep, runner: StepRunner): pulumi.Resource 
       create: rendered.apply((render) => visible(render.create)!),
       delete: step.undoable ? rendered.apply((render) => visible(render.delete ?? fail("is undoable but renders no delete script"))!) : undefined,
       secretStdin,
+      quiet: step.movesData,
       dependsOn,
       dialErrorLimit: step.dialErrorLimit,
     },

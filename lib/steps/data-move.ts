@@ -6,7 +6,7 @@ import { baseStep } from "./host";
 import type { StepPlanner } from "./plan";
 import { redisPassword, redisReplicationStep, redisStep } from "./redis";
 import { stepCommand } from "./script";
-import type { CommandStep, DeployFacts, StepOwner } from "./step";
+import type { CommandStep, DeployFacts, PlannedStep, StepOwner } from "./step";
 import { privateIpOf } from "./step";
 
 /**
@@ -52,6 +52,7 @@ export const dataMoveSteps: StepPlanner = ({ topology }) => {
       reads: [],
       secrets: [redisPassword],
       renderer: "data-move",
+      movesData: true,
       render: (at) => {
         const rendered = renderRedisMove({
           sourcePort: privatePorts.redis,
@@ -92,6 +93,7 @@ export function databaseMoveStep(topology: TopologyPlan, move: DatabaseMove): Co
     reads: move.reads,
     secrets: [secret],
     renderer: "data-move",
+    movesData: true,
     render: (at) => {
       const rendered = renderDatabaseMove({
         domain: move.domain,
@@ -105,4 +107,54 @@ export function databaseMoveStep(topology: TopologyPlan, move: DatabaseMove): Co
       return { files: [], create: stepCommand(rendered.script), stdin: rendered.stdin };
     },
   };
+}
+
+/**
+ * The moves wait, as late as they can, for everything else the steps that end their window wait
+ * for. A move refuses writes on the old copy until every step waiting for it (an environment file
+ * naming the new host) has run; planned by their planners, the moves waited only for their target,
+ * so the Redis move ran as soon as `redis-1` was up and the clients went without writes while the
+ * sites' steps, the databases and the new hosts were still being made (37 s under load). Made to
+ * wait for those, a move's window is its own copy and the switch after it, and a step that fails
+ * before it leaves the old copy taking writes.
+ *
+ * Moves whose switches overlap (one `.env` waits for its database's move and Redis's) share one
+ * window: each waits for what the others and every switch of any of them wait for, so they all
+ * open together when the last of those is done, and run side by side rather than one after another.
+ */
+export function movesLate(steps: readonly PlannedStep[]): PlannedStep[] {
+  const moves = new Set(steps.filter((step) => step.kind === "command" && step.movesData).map((step) => step.name));
+  if (moves.size === 0) return [...steps];
+  const switches = steps.filter((step) => !moves.has(step.name) && step.dependsOn.some((name) => moves.has(name)));
+  // Union-find over the moves: two moves one switch waits for share a window.
+  const parent = new Map([...moves].map((name) => [name, name]));
+  const root = (name: string): string => {
+    const up = parent.get(name)!;
+    return up === name ? name : root(up);
+  };
+  for (const step of switches) {
+    const [first, ...others] = step.dependsOn.filter((name) => moves.has(name));
+    for (const other of others) parent.set(root(other), root(first!));
+  }
+  // What a window's switches and moves wait for, but the moves themselves.
+  const windowAfter = new Map<string, Set<string>>();
+  const waitsFor = (window: string, step: PlannedStep) => {
+    const after = windowAfter.get(window) ?? new Set<string>();
+    for (const name of step.dependsOn) if (!moves.has(name)) after.add(name);
+    windowAfter.set(window, after);
+  };
+  for (const step of steps) if (moves.has(step.name)) waitsFor(root(step.name), step);
+  for (const step of switches) waitsFor(root(step.dependsOn.find((name) => moves.has(name))!), step);
+  // Provisioning makes its steps before the orchestrator makes any, so a move of provisioning waits
+  // for what an orchestrator's step waits for instead (the app's database: the MariaDB under it).
+  const byName = new Map(steps.map((step) => [step.name, step]));
+  const madeBefore = (move: PlannedStep, name: string): string[] =>
+    move.owner === "provisioning" && byName.get(name)?.owner === "orchestrator"
+      ? byName.get(name)!.dependsOn.flatMap((each) => madeBefore(move, each))
+      : [name];
+  return steps.map((step) =>
+    moves.has(step.name)
+      ? { ...step, dependsOn: [...new Set([...step.dependsOn, ...[...(windowAfter.get(root(step.name)) ?? [])].flatMap((name) => madeBefore(step, name))])] }
+      : step,
+  );
 }

@@ -4,7 +4,7 @@ import { type HostFile, renderWebHost, type WebHostRender } from "../render/file
 import type { Stack } from "../schema/stack";
 import { backupSteps } from "./backup";
 import { certificateSteps } from "./certificates";
-import { dataMoveSteps } from "./data-move";
+import { dataMoveSteps, movesLate } from "./data-move";
 import { deploySteps } from "./deploy";
 import { haproxySteps } from "./haproxy";
 import { hostSteps } from "./host";
@@ -47,7 +47,10 @@ export interface PlanContext {
 
 export type StepPlanner = (context: PlanContext) => PlannedStep[];
 
-/** In the order their steps may depend on each other: a planner's steps wait only for steps planned before them. */
+/**
+ * In the order their steps may depend on each other: a planner's steps wait only for steps planned
+ * before them, but for the data moves (`movesLate`, `inMakingOrder`).
+ */
 const planners: readonly StepPlanner[] = [
   hostSteps,
   mysqlSteps,
@@ -90,20 +93,59 @@ export function planSteps(stack: Stack, topology: TopologyPlan, options: StepPla
       return render;
     },
   };
-  const steps = planners.flatMap((planner) => planner(context));
+  const steps = inMakingOrder(movesLate(planners.flatMap((planner) => planner(context))));
   checkGraph(steps, topology);
   return { stack, topology, artifact: options.artifact, steps };
+}
+
+/**
+ * The steps in the order the components make them, each after those it waits for. The data moves
+ * wait for steps planned after them (`movesLate`), so a move, and every step waiting for one held
+ * back, is held back until what it waits for is planned; any other step keeps its planner's place,
+ * and one waiting for a step planned later is left for `checkGraph` to report.
+ */
+function inMakingOrder(steps: readonly PlannedStep[]): PlannedStep[] {
+  const placed = new Set<string>();
+  const ordered: PlannedStep[] = [];
+  let held: PlannedStep[] = [];
+  const ready = (step: PlannedStep) => step.dependsOn.every((name) => placed.has(name));
+  const place = (step: PlannedStep) => {
+    ordered.push(step);
+    placed.add(step.name);
+  };
+  for (const step of steps) {
+    const waitsForHeld = step.dependsOn.some((name) => held.some((other) => other.name === name));
+    if ((step.kind === "command" && step.movesData) || waitsForHeld) {
+      if (!ready(step)) {
+        held.push(step);
+        continue;
+      }
+    }
+    place(step);
+    for (let released = true; released;) {
+      const now = held.filter(ready);
+      released = now.length > 0;
+      for (const each of now) place(each);
+      held = held.filter((each) => !placed.has(each.name));
+    }
+  }
+  return [...ordered, ...held];
 }
 
 /** A planner's mistake (a duplicate name, a step waiting for one planned later or not at all) fails here, before any resource exists. */
 function checkGraph(steps: readonly PlannedStep[], topology: TopologyPlan): void {
   const hosts = new Set(topology.hosts.map((host) => host.name));
   const seen = new Set<string>();
+  const owners = new Map(steps.map((step) => [step.name, step.owner]));
   for (const step of steps) {
     if (seen.has(step.name)) throw new Error(`the step plan has two steps named ${step.name}`);
     if (!hosts.has(step.host)) throw new Error(`step ${step.name} runs on ${step.host}, which the plan does not have`);
     for (const dependency of step.dependsOn) {
       if (!seen.has(dependency)) throw new Error(`step ${step.name} waits for ${dependency}, which is not planned before it`);
+      // The Provisioning component makes all its steps before the Orchestrator makes any.
+      if (step.owner === "provisioning" && owners.get(dependency) === "orchestrator") {
+        throw new Error(`step ${step.name} of provisioning waits for ${dependency}, which the orchestrator makes after provisioning`);
+      }
     }
     for (const input of step.inputs) {
       if (!hosts.has(input.host)) throw new Error(`step ${step.name} is rendered from ${input.host}, which the plan does not have`);

@@ -71,6 +71,13 @@ export interface CommandStep extends StepBase {
   readonly undoable?: boolean;
   /** Connection attempts before giving up, raised for the first step of a fresh server. */
   readonly dialErrorLimit?: number;
+  /**
+   * It moves data to a new host (lib/steps/data-move.ts): writes are refused on the old copy from
+   * its start until the steps that wait for it point the clients at the new one. `planSteps` makes
+   * it wait for everything else those steps wait for, and nothing of its output is logged (its
+   * tools may print rows or keys).
+   */
+  readonly movesData?: boolean;
   readonly render: (at: DeployFacts) => RenderedStep;
 }
 

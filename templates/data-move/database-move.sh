@@ -17,7 +17,8 @@ if [ -z "$current" ] || [ "$current" = {{targetHost}} ]; then
 fi
 umask 077
 target_cnf=$(mktemp)
-trap 'rm -f "$target_cnf"' EXIT
+copy_errors=$(mktemp)
+trap 'rm -f "$target_cnf" "$copy_errors"' EXIT
 cat >"$target_cnf"
 target() { mariadb --defaults-extra-file="$target_cnf" "$@"; }
 here() { mariadb -N -B "$@"; }
@@ -54,9 +55,13 @@ if [ ${#open_before[@]} -gt 0 ]; then
   done
 fi
 
-if ! mariadb-dump --single-transaction --routines --triggers --no-create-db --skip-add-locks {{database}} | target {{database}}; then
+# A failed step's output is in the error Pulumi shows, logged or not, and the tools' errors may
+# quote rows (`Duplicate entry 'alice@example.com'`): the reason keeps their first lines, every
+# quoted value blanked.
+if ! mariadb-dump --single-transaction --routines --triggers --no-create-db --skip-add-locks {{database}} 2>>"$copy_errors" | target {{database}} 2>>"$copy_errors"; then
   give_back
-  echo "megaweb: {{domain}}: copying \`{{database}}\` to {{targetHost}} failed; this copy takes writes again" >&2
+  reason=$(sed -e "s/'[^']*'/'...'/g" "$copy_errors" | head -n 3 | tr '\n' ' ')
+  echo "megaweb: {{domain}}: copying \`{{database}}\` to {{targetHost}} failed (${reason% }); this copy takes writes again" >&2
   exit 1
 fi
 

@@ -53,8 +53,9 @@ migrations() {
 }
 for db in "${databases[@]}"; do
   answers=$(here -n "$db" --scan | quote | xargs -d '\n' -n 100 echo | migrations "$db" | as_mover -n "$db") || answers="redis-cli exited with an error"
-  errors=$(grep -v -x -e OK -e NOKEY <<<"$answers" || true)
-  [ -z "$errors" ] || refuse "copying Redis database $db to {{targetHost}} failed: $errors"
+  # One line per kind of refusal, not one per 100 keys: the error Pulumi shows holds it all.
+  errors=$(grep -v -x -e OK -e NOKEY <<<"$answers" | sort -u | head -n 3 | tr '\n' ' ' || true)
+  [ -z "$errors" ] || refuse "copying Redis database $db to {{targetHost}} failed: ${errors% }"
 done
 
 # Every key without an expiry is on both sides (keys with one may lapse on either while this runs).

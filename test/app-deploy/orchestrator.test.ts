@@ -11,7 +11,7 @@ import { stackConfig } from "../phases/fixtures";
 import { type Deployment, deploy, installMocks, valueOf } from "../phases/mocks";
 
 /** What the mocks' Registration leaves out: each resource's dependencies and which inputs went over the wire as secrets. */
-const wire = new Map<string, { dependencies: string[]; secretInputs: string[] }>();
+const wire = new Map<string, { dependencies: string[]; secretInputs: string[]; secretOutputs: string[] }>();
 const secretSignature = "1b47061264138c4ac30d75fd1eb44270";
 
 let phases: typeof import("../../components/phases");
@@ -24,6 +24,7 @@ beforeAll(async () => {
     wire.set(request.getName(), {
       dependencies: request.getDependenciesList(),
       secretInputs: Object.keys(inputs).filter((key) => inputs[key]?.["4dabf18193072939515e22adb298388d"] === secretSignature),
+      secretOutputs: request.getAdditionalsecretoutputsList(),
     });
     return register(request, callback);
   };
@@ -168,6 +169,24 @@ describe("secrets", () => {
     expect(carrying.length).toBeGreaterThan(0);
     for (const each of carrying) expect(each.inputs.logging, each.name).toBe("none");
     expect(plain(step(run, "megaweb-orchestrator-web-1-environment").inputs.stdin)).toContain(`MEGAWEB_API_TOKEN=${apiToken}\n`);
+  });
+
+  it("moves the box's data in steps that log nothing and keep their output secret, since their tools may print rows", async () => {
+    const { run } = await deployApp(withApp({ phase: "four-server" }), release1, [{ domain: "shop.example.com", database: {} }]);
+    const moves = run
+      .ofType(command)
+      .map((each) => each.name)
+      .filter((name) => name.endsWith("-move"))
+      .sort();
+    expect(moves).toEqual([
+      "megaweb-orchestrator-web-1-database-move",
+      "megaweb-provisioning-web-1-redis-move",
+      "megaweb-provisioning-web-1-site-shop_example_com-database-move",
+    ]);
+    for (const name of moves) {
+      expect(step(run, name).inputs.logging, name).toBe("none");
+      expect(wire.get(name)!.secretOutputs, name).toEqual(expect.arrayContaining(["stdout", "stderr"]));
+    }
   });
 
   it("sends the environment and the database password as secrets, so state and previews only show them encrypted", async () => {

@@ -80,15 +80,17 @@ describe("the step graph of each phase", () => {
         "base ← facts",
         "firewall ← base",
         "hardening ← firewall",
-        // The first web host moves what it held as the single box (nothing on a new stack) before an environment points away.
-        "redis-move ← base, redis-1-redis [redis]",
         "web ← firewall",
         "site-shop_example_com ← web",
-        "site-shop_example_com-database-move ← site-shop_example_com, mysql-1-db-shop_example_com [mysql:shop.example.com]",
+        // The first web host moves what it held as the single box (nothing on a new stack) before an environment points away,
+        // once everything else the environments wait for is done: the writes it refuses come back right after.
+        "redis-move ← base, redis-1-redis, site-shop_example_com, mysql-1-db-shop_example_com, mysql-1-mysql, worker-1-base [redis]",
+        "site-shop_example_com-database-move ← site-shop_example_com, mysql-1-db-shop_example_com, base, redis-1-redis, mysql-1-mysql, worker-1-base [mysql:shop.example.com]",
         "site-shop_example_com-env ← site-shop_example_com, site-shop_example_com-database-move, mysql-1-db-shop_example_com, redis-move [redis, mysql:shop.example.com]",
         "site-orchestrator_example_com ← web",
-        // So does the app's, before any host's environment names the new primary.
-        "app:database-move ← base, mysql-1-database [mysql:orchestrator.example.com]",
+        // So does the app's, before any host's environment names the new primary. The Redis move, made by provisioning
+        // before the orchestrator makes anything, waits for the MariaDB under the app's database instead.
+        "app:database-move ← base, mysql-1-database, redis-1-redis, site-shop_example_com, mysql-1-db-shop_example_com, worker-1-base [mysql:orchestrator.example.com]",
         "app:artifact ← base",
         "app:environment ← base, database-move, redis-move [api-token, mysql:orchestrator.example.com, redis]",
         "app:install ← artifact, environment, mysql-1-database, redis-1-redis, firewall, site-orchestrator_example_com",
@@ -160,13 +162,14 @@ describe("the step graph of each phase", () => {
       "base ← facts",
       "firewall ← base",
       "hardening ← firewall",
-      "redis-move ← base, redis-1-redis [redis]",
       "web ← firewall",
       "site-shop_example_com-sessions ← web [redis]",
       "site-shop_example_com ← web, site-shop_example_com-sessions",
-      "site-shop_example_com-database-move ← site-shop_example_com, mysql-1-db-shop_example_com [mysql:shop.example.com]",
-      "site-shop_example_com-env ← site-shop_example_com, site-shop_example_com-database-move, mysql-1-db-shop_example_com, redis-move [redis, mysql:shop.example.com]",
       "balancer ← site-shop_example_com",
+      // The moves wait for the new web node's site too: its environment also waits for Redis's move.
+      "redis-move ← base, redis-1-redis, site-shop_example_com, mysql-1-db-shop_example_com, web-2-site-shop_example_com [redis]",
+      "site-shop_example_com-database-move ← site-shop_example_com, mysql-1-db-shop_example_com, base, redis-1-redis, web-2-site-shop_example_com [mysql:shop.example.com]",
+      "site-shop_example_com-env ← site-shop_example_com, site-shop_example_com-database-move, mysql-1-db-shop_example_com, redis-move [redis, mysql:shop.example.com]",
     ]);
     const sessions = rendered(steps, "web-1-site-shop_example_com-sessions");
     expect(sessions.files).toEqual([
@@ -240,7 +243,8 @@ describe("the step graph of each phase", () => {
       ]);
     }
     // The same steps on every web host, but that each host's app restarts after the one before's,
-    // and only the first moves the databases it may hold from the single-box days.
+    // and only the first moves the databases it may hold from the single-box days. Their order differs:
+    // an environment waiting for the Redis move is made after it, once the last web host's site is.
     const asOtherWebHost = (line: string) =>
       line
         .replace("site-shop_example_com-database-move, ", "")
@@ -249,7 +253,9 @@ describe("the step graph of each phase", () => {
     const withoutMove = byHost["web-1"]!.filter((line) => !/(database|redis)-move ←/.test(line)).map(asOtherWebHost);
     expect(withoutMove.length).toBe(byHost["web-1"]!.length - 3);
     for (const [index, web] of ["web-2", "web-3", "web-4", "web-5"].entries()) {
-      expect(byHost[web]).toEqual(withoutMove.map((line) => (line.startsWith("app:install ←") ? `${line}, web-${index + 1}-install` : line)));
+      expect([...byHost[web]!].sort()).toEqual(
+        withoutMove.map((line) => (line.startsWith("app:install ←") ? `${line}, web-${index + 1}-install` : line)).sort(),
+      );
     }
     // Every MariaDB is sized for the PHP workers of all five web hosts.
     expect(
@@ -279,12 +285,15 @@ describe("the step graph of each phase", () => {
 
   it("ha: PHP sessions and each site's .env reach Redis through the host's proxy to the current primary, not the plan's primary", () => {
     const steps = plan({ phase: "ha", nodes: { web: 2, worker: 1 } }, [shop]);
-    expect(graph(steps)["web-1"]!.slice(4, 8)).toEqual([
+    expect(graph(steps)["web-1"]!.slice(4, 7)).toEqual([
       "redis-proxy ← firewall [redis]",
-      "redis-move ← base, redis-1-redis, redis-1-redis-replication [redis]",
       "web ← firewall",
       "site-shop_example_com-sessions ← web, redis-proxy [redis]",
     ]);
+    // The Redis move waits for the primary's replicas, and for every proxy an environment waiting for it reaches Redis through.
+    expect(graph(steps)["web-1"]).toContain(
+      "redis-move ← base, redis-1-redis, redis-1-redis-replication, site-shop_example_com, mysql-1-db-shop_example_com, redis-proxy, web-2-site-shop_example_com, web-2-redis-proxy [redis]",
+    );
     expect(graph(steps)["web-1"]).toContain(
       "site-shop_example_com-env ← site-shop_example_com, site-shop_example_com-database-move, redis-proxy, mysql-1-db-shop_example_com, redis-move [redis, mysql:shop.example.com, sentinel]",
     );
@@ -511,6 +520,41 @@ describe("every planned step", () => {
       for (const dependency of step.dependsOn) expect(seen.has(dependency), `${step.name} waits for ${dependency}`).toBe(true);
       for (const input of step.inputs) expect(hosts.has(input.host), `${step.name} reads ${input.host}`).toBe(true);
       seen.add(step.name);
+    }
+  });
+
+  it.each(phases)("%s: a data move waits for everything else each step waiting for it waits for, so its window opens last", (_, infrastructure) => {
+    const queued = { ...shop, code: { repository: "git://198.18.0.1/sample-php-app.git" }, workers: [{ name: "queue", command: "php artisan queue:work" }] };
+    const steps = plan(infrastructure, [queued, blog, custom], { domain: "orchestrator.example.com" });
+    const byName = new Map(steps.steps.map((step) => [step.name, step]));
+    const moves = steps.steps.filter((step) => step.kind === "command" && step.movesData);
+    expect(moves.map((move) => move.name)).toEqual(
+      infrastructure.phase === "single"
+        ? []
+        : ["web-1-redis-move", "web-1-site-shop_example_com-database-move", "web-1-database-move"].filter((name) => byName.has(name)),
+    );
+    const isMove = (name: string) => moves.some((move) => move.name === name);
+    // Provisioning makes its steps before the orchestrator's, so there a move waits for what the orchestrator's step waits for.
+    const madeBefore = (move: PlannedStep, name: string): string[] =>
+      move.owner === "provisioning" && byName.get(name)!.owner === "orchestrator"
+        ? byName.get(name)!.dependsOn.flatMap((each) => madeBefore(move, each))
+        : [name];
+    let switches = 0;
+    for (const step of steps.steps.filter((each) => !isMove(each.name))) {
+      const waitedFor = moves.filter((move) => step.dependsOn.includes(move.name));
+      if (waitedFor.length > 0) switches += 1;
+      for (const move of waitedFor) {
+        for (const dependency of step.dependsOn.filter((name) => !isMove(name)).flatMap((name) => madeBefore(move, name))) {
+          expect(move.dependsOn, `${move.name} waits for ${dependency}, as ${step.name} does`).toContain(dependency);
+        }
+      }
+    }
+    if (moves.length > 0) expect(switches).toBeGreaterThan(0);
+    // Nothing that ends a window runs before a move starts: the moves run side by side, none after another's switch.
+    for (const move of moves) {
+      for (const dependency of move.dependsOn) {
+        expect(isMove(dependency) || byName.get(dependency)!.dependsOn.some(isMove), `${move.name} waits for ${dependency}`).toBe(false);
+      }
     }
   });
 
