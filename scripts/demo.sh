@@ -85,23 +85,27 @@ prepare() {
   fi
 }
 
-# The orchestrator joins the demo here, not in the committed stack file, so the single-box e2e
-# (which prepares from that file) keeps testing the sites alone; test/e2e/orchestrator.test.ts
-# covers the app on the same stack. Its token is made once per workspace and kept out of the
-# command line: pulumi reads it from stdin and stores it encrypted.
+# The orchestrator joins the single box's demo here, not in the committed stack file, so the
+# single-box e2e (which prepares from that file) keeps testing the sites alone;
+# test/e2e/orchestrator.test.ts covers the app on the same stack. The ha stack file has the app
+# already. Wherever the stack has it, the app is built and its token made once per workspace and
+# kept out of the command line: pulumi reads it from stdin and stores it encrypted.
 enable_app() {
+  if [ "$phase" = single ]; then
+    (cd "$workspace" && pulumi config set --stack "$stack" --path 'megaweb:app.domain' orchestrator.megaweb.test)
+  fi
+  (cd "$workspace" && pulumi config get --stack "$stack" megaweb:app >/dev/null 2>&1) || return 0
   npm run --silent build -w app >/dev/null || die "building the orchestrator (npm run build -w app) failed"
   local token=$workspace/api-token
   [ -s "$token" ] || (umask 077 && openssl rand -hex 24 >"$token")
-  (cd "$workspace" &&
-    pulumi config set --stack "$stack" --path 'megaweb:app.domain' orchestrator.megaweb.test &&
-    pulumi config set --stack "$stack" --secret megaweb:apiToken <"$token")
+  (cd "$workspace" && pulumi config set --stack "$stack" --secret megaweb:apiToken <"$token")
 }
 
 # The demo's PHP sites run examples/sample-php-app with its migration, queue worker and scheduler.
-# The demo has no git server the machines could clone from, so the app goes to each web machine as
-# an archive, the same bytes for the same sources (sorted, dated 0, gzip without name or time), at a
-# path carrying its hash: running the demo again deploys nothing, an edit to the app deploys it.
+# The demo has no git server the machines could clone from, so the app goes to each web and worker
+# machine as an archive, the same bytes for the same sources (sorted, dated 0, gzip without name or
+# time), at a path carrying its hash: running the demo again deploys nothing, an edit to the app
+# deploys it.
 # Like the app, this joins in `up` only: the end-to-end tests prepare and deploy code of their own.
 ship_sample_app() {
   local archive=$workspace/sample-php-app.tar.gz hash remote n=0 address i
@@ -114,7 +118,8 @@ ship_sample_app() {
   mapfile -t addresses < <(grep -o '"address":"[^"]*"' "$set_dir/hosts.json" | cut -d'"' -f4)
   IFS=, read -r -a roles <<<"$machine_roles"
   for address in "${addresses[@]}"; do
-    if [ "${roles[$n]}" = web ]; then
+    # Web hosts serve the sites; worker hosts run the sites' queue workers from the same release.
+    if [ "${roles[$n]}" = web ] || [ "${roles[$n]}" = worker ]; then
       ssh -i "$set_dir/id_ed25519" -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
         "root@$address" "install -D -m 0644 /dev/stdin $remote" <"$archive" || die "copying the sample app to $address failed"
     fi
@@ -137,8 +142,7 @@ up() {
   local started=$SECONDS
   prepare
   ship_sample_app
-  # The app joins the single box only: on the other phases the demo is the stack file as committed.
-  if [ "$phase" = single ]; then enable_app; fi
+  enable_app
   (cd "$workspace" && pulumi up --yes --skip-preview --non-interactive --stack "$stack")
   echo
   echo "demo: up in $((SECONDS - started))s. The sites, served by the local machine(s):"

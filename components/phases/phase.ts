@@ -234,6 +234,8 @@ export abstract class PhaseComponent extends pulumi.ComponentResource {
       };
     });
     const front = this.plan.loadBalancer?.nodes[0] ?? this.plan.hosts.find((host) => host.roles.includes("web"))!.name;
-    return { hosts, endpoint: pulumi.output(hosts.find((host) => host.name === front)!.publicIp) };
+    // A balancer pair's shared address outlives either node; the first node's own address would not.
+    const shared = args.config.loadBalancer.virtualAddress?.split("/")[0];
+    return { hosts, endpoint: pulumi.output(shared ?? hosts.find((host) => host.name === front)!.publicIp) };
   }
 }

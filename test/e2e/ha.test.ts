@@ -6,14 +6,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, firstAcknowledgedAfter, type LoadSummary, startLoad, summarize } from "../faults/measure";
 import type { StoreLoadReport } from "../faults/store-load";
 import { buildApp, deployFromOwnBuild } from "./app-build";
-import { killProcessesNamed, LocalStack, Machine, memoryOf, repo, restartAfterKill, Timings } from "./local-stack";
+import { killProcessesNamed, LocalStack, Machine, memoryOf, peakMemoryOf, repo, restartAfterKill, startMemorySampler, Timings } from "./local-stack";
+import { installNmap, openPorts, portsOf } from "./port-scan";
 
 /**
  * The ha phase on local machines through the real engine, from bare machines to serving through
  * the balancers' shared address with one `pulumi up`, then broken in sequence on the same cluster,
  * each fault under a bounded load: the Redis primary SIGKILLed (Sentinel failover), the keepalived
  * MASTER balancer stopped, a web node's nginx and PHP-FPM SIGKILLed, the MySQL primary SIGKILLed and
- * a replica promoted. Then a preview must find nothing to change and an `up` must point nothing
+ * a replica promoted, the app's worker SIGKILLed mid-job. Then a preview must find nothing to change and an `up` must point nothing
  * back at the old primaries. The fault table goes to test-output/ha-faults.json.
  *
  * Eleven machines: the Sentinels run beside the Redis servers (`sentinelHosts: redis`, Redis's own
@@ -24,9 +25,11 @@ import { killProcessesNamed, LocalStack, Machine, memoryOf, repo, restartAfterKi
  * both, so the failover is the two remaining Sentinels' quorum.
  * MySQL and Redis answer only their client roles, so their loads run on the worker
  * (test/faults/store-load.ts); HTTP loads run from this host, a client of the shared address.
+ * The twelfth machine (`none`) stays out of the stack: a client outside the cluster, for the
+ * firewall matrix as nmap sees it.
  */
 
-const roles = [...["loadbalancer", "loadbalancer", "web", "web"], ...["redis", "redis", "redis"], ...["mysql", "mysql", "mysql", "worker"]] as const;
+const roles = [...["loadbalancer", "loadbalancer", "web", "web"], ...["redis", "redis", "redis"], ...["mysql", "mysql", "mysql", "worker"], "none"] as const;
 type Role = (typeof roles)[number];
 const local = new LocalStack("ha", "ha", join(repo, "stacks", "Pulumi.ha.yaml"), roles);
 const timings = new Timings("e2e-ha-timings.json");
@@ -45,6 +48,8 @@ const nodePage = "<?php echo gethostname();\n";
 
 let machines: Machine[];
 const byRole = (role: Role) => machines.filter((_, index) => roles[index] === role);
+const cluster = () => machines.filter((_, index) => roles[index] !== "none");
+const apiToken = randomBytes(24).toString("hex");
 /** The balancers' shared address, as a client reaches it. */
 let shared: Machine;
 let storeLoad: string;
@@ -86,6 +91,13 @@ const redisCli = (machine: Machine, command: string) =>
   machine.sshAsync(`REDISCLI_AUTH=$(sed -n 's/^requirepass //p' /etc/redis/megaweb.d/secrets.conf) redis-cli --raw ${command} | tr -d '\\r'`);
 const redisRole = async (machine: Machine) => /^role:(\w+)$/m.exec(await redisCli(machine, "INFO replication"))?.[1];
 const readOnly = async (machine: Machine) => (await machine.sshAsync("mariadb -N -e 'SELECT @@read_only'")).trim() === "1";
+
+/** The app's API through the shared address, as its clients call it. */
+async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const answer = await shared.request(method, app, path, { body, headers: { Authorization: `Bearer ${apiToken}` } });
+  if (answer.status >= 300) throw new Error(`${method} ${path}: HTTP ${answer.status} ${answer.body}`);
+  return JSON.parse(answer.body) as T;
+}
 
 async function appHealth(): Promise<{ database: string; redis: string; database_replicas: { status: string }[] }> {
   const answer = await shared.get(app, "/api/health");
@@ -138,24 +150,32 @@ describe.sequential("the ha phase on local machines, with the real engine and fa
     const bundled = bundleStoreLoad();
     await timings.time("app build (s)", buildApp);
     await timings.time(`${roles.length} machines booted in parallel (s)`, () => local.prepare());
-    deployFromOwnBuild(local, randomBytes(24).toString("hex"));
-    await timings.time("bare to serving: pulumi up (s)", () => local.pulumiAsync(["up", "--yes", "--skip-preview"], 2400));
+    deployFromOwnBuild(local, apiToken);
     const hosts = JSON.parse(readFileSync(`/var/lib/megaweb/machines/${local.machineSet}/hosts.json`, "utf8")) as {
       privateKeyPath: string;
       machines: unknown[];
+      gateway: string;
     };
     machines = hosts.machines.map((_, index) => local.machine(index));
+    // SSH only from the machine running Pulumi, so a scan from elsewhere finds it shut.
+    local.pulumiOk(["config", "set", "--path", "megaweb:adminCidrs[0]", `${hosts.gateway}/32`]);
+    // The client outside the cluster gets its tools while the cluster comes up (nothing waits on its output).
+    const outsideTools = byRole("none")[0]!.sshAsync("apt-get update -qq && apt-get install -y -qq --no-install-recommends nmap >/dev/null", 900_000);
+    await timings.time("bare to serving: pulumi up (s)", () => local.pulumiAsync(["up", "--yes", "--skip-preview"], 2400));
     const prefix = readFileSync(`/var/lib/megaweb/machines/${local.machineSet}/prefix`, "utf8").trim();
     shared = new Machine(`${prefix}.200`, hosts.privateKeyPath);
-    storeLoad = await bundled;
+    [storeLoad] = await Promise.all([bundled, outsideTools, startMemorySampler(cluster())]);
     timings.save();
     for (const web of byRole("web")) {
       web.ssh(`install -m 0640 -o ${siteUser(shop)} -g www-data /dev/stdin /var/www/${siteUser(shop)}/public/node.php`, nodePage);
     }
   }, 2_700_000);
 
-  afterAll(() => {
-    if (machines !== undefined) record("memoryMb", memoryOf(machines));
+  afterAll(async () => {
+    if (machines !== undefined) {
+      record("memoryMb", memoryOf(cluster()));
+      record("peakMemoryMb", await peakMemoryOf(cluster()).catch((error: Error) => error.message));
+    }
     console.log("ha faults:", JSON.stringify(faults, null, 2));
     timings.save();
     local.destroyOk();
@@ -173,6 +193,33 @@ describe.sequential("the ha phase on local machines, with the real engine and fa
     expect(await readOnly(primary!)).toBe(false);
     expect(await Promise.all(byRole("redis").map(redisRole))).toEqual(["master", "slave", "slave"]);
   });
+
+  it("answers from outside only on HTTP and HTTPS at the balancers, and the operators' CIDR (this host) on SSH everywhere", async () => {
+    const balancers = [...byRole("loadbalancer"), shared];
+    expect(await openPorts(byRole("none")[0]!, [...cluster(), shared])).toEqual(portsOf(balancers, [80, 443]));
+    expect(await openPorts("this host", [...cluster(), shared])).toEqual([...portsOf([...cluster(), shared], [22]), ...portsOf(balancers, [80, 443])].sort());
+  }, 300_000);
+
+  it("lets each role reach exactly what the firewall matrix gives it: MySQL, Redis and Sentinel only from their clients and peers", async () => {
+    await installNmap(cluster());
+    // Not the shared address from a balancer: the one holding it would be reaching itself.
+    const from = (machine: Machine) =>
+      openPorts(
+        machine,
+        [...cluster(), ...(byRole("loadbalancer").includes(machine) ? [] : [shared])].filter((other) => other !== machine),
+      );
+    const balancers = portsOf([...byRole("loadbalancer"), shared], [80, 443]);
+    const data = [...portsOf(byRole("mysql"), [3306]), ...portsOf(byRole("redis"), [6379, 26379])];
+    const [lb, otherLb] = byRole("loadbalancer");
+    // The balancers alone reach the web nodes' agents; replication and Sentinel gossip stay among peers.
+    expect(await from(lb!)).toEqual([...portsOf([otherLb!], [80, 443]), ...portsOf(byRole("web"), [80, 443, 9777])].sort());
+    expect(await from(byRole("web")[0]!)).toEqual([...balancers, ...data].sort());
+    expect(await from(byRole("worker")[0]!)).toEqual([...balancers, ...data].sort());
+    const [mysql, ...otherMysql] = byRole("mysql");
+    expect(await from(mysql!)).toEqual([...balancers, ...portsOf(otherMysql, [3306])].sort());
+    const [redis, ...otherRedis] = byRole("redis");
+    expect(await from(redis!)).toEqual([...balancers, ...portsOf(otherRedis, [6379, 26379])].sort());
+  }, 600_000);
 
   it("fails the Redis primary over when its box's Redis and Sentinel are SIGKILLed during writes, and loses no acknowledged write", async () => {
     const [primary, ...replicas] = byRole("redis");
@@ -243,6 +290,65 @@ describe.sequential("the ha phase on local machines, with the real engine and fa
     }
     await bothWebNodesServing(120);
   }, 300_000);
+
+  it("finishes a scale job whose worker is SIGKILLed mid-job once systemd restarts it: no job lost, no session twice", async () => {
+    const [worker] = byRole("worker");
+    type JobState = { state: string; currentSessions?: number; attemptsMade: number; failedReason: string | null };
+    // Enough sessions for the job to run for seconds on the cluster (about 10,000 a second here).
+    const target = 150_000;
+    const queued = await api<{ jobId: string; currentSessions: number }>("POST", "/api/embed/scale-million", { targetSessions: target });
+    const job = () => api<JobState>("GET", `/api/jobs/${queued.jobId}`);
+    let seen: JobState | undefined;
+    const midJob = await eventually(
+      "the job half done",
+      async () => {
+        await sleep(200);
+        seen = await job();
+        return seen.state === "active" && (seen.currentSessions ?? 0) > queued.currentSessions ? seen : undefined;
+      },
+      120,
+    ).catch((error: Error) => {
+      throw new Error(`${error.message}; last seen ${JSON.stringify(seen)}`);
+    });
+    const unit = "orchestrator-worker.service";
+    const killedPid = (await worker!.sshAsync(`systemctl show -p MainPID --value ${unit}`)).trim();
+    const killedAt = Date.now();
+    await worker!.sshAsync(`kill -KILL ${killedPid}`);
+    const back = await eventually(
+      "the worker restarted by systemd",
+      async () => {
+        const pid = (await worker!.sshAsync(`systemctl show -p MainPID --value ${unit}`)).trim();
+        return pid !== killedPid && pid !== "0" ? Date.now() : undefined;
+      },
+      60,
+    );
+    // BullMQ finds the job stalled once its lock (30 s) lapses and its stalled check (every 30 s) runs.
+    const done = await eventually(
+      "the job completed",
+      async () => {
+        await sleep(500);
+        const state = await job();
+        if (state.state === "failed") throw new Error(`the job failed: ${state.failedReason}`);
+        return state.state === "completed" ? state : undefined;
+      },
+      300,
+    );
+    const completedAt = Date.now();
+    const [primary] = byRole("mysql");
+    const sessions = Number((await primary!.sshAsync("mariadb -N -e 'SELECT COUNT(*) FROM megaweb.sessions'")).trim());
+    record("workerKilledMidJob", {
+      sessionsAtKill: midJob.currentSessions,
+      target,
+      secondsToWorkerRestarted: seconds(back - killedAt),
+      secondsToJobCompleted: seconds(completedAt - killedAt),
+      jobState: done.state,
+      attemptsMade: done.attemptsMade,
+      sessions,
+      jobsLost: done.state === "completed" ? 0 : 1,
+    });
+    expect(done.currentSessions).toBe(target);
+    expect(sessions).toBe(target);
+  }, 600_000);
 
   it("promotes a MySQL replica after the primary is SIGKILLed during committed writes: none lost, never two writable", async () => {
     const servers = byRole("mysql");

@@ -1,4 +1,3 @@
-import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -9,6 +8,7 @@ import { buildApp, deployFromOwnBuild, rebuilt } from "./app-build";
 import { gradeHost } from "./hardening-grade";
 import { killProcessesNamed, LocalStack, type Machine, memoryOf, restartAfterKill, Timings } from "./local-stack";
 import { readSamplePage, SampleAppRepository } from "../daemons/sample-app-repository";
+import { installNmap, openPorts, portsOf } from "./port-scan";
 
 /**
  * The horizontal phase on local machines through the real engine: an HAProxy load balancer, three
@@ -198,28 +198,6 @@ function changedResources(output: string): string[] {
   return [...output.matchAll(/^\s*[-+~]+\s+\S+\s+(\S+)\s+(created|updated|replaced|deleted)\b/gm)].map((match) => `${match[1]} ${match[2]}`);
 }
 
-/** SSH, HTTP(S), the app, Apache's and OpenLiteSpeed's loopback ports, MySQL, Redis, the balancer agent, Sentinel. */
-const scannedPorts = "22,80,443,3000,3306,6379,8080,8088,9777,26379";
-const nmapArgs = (targets: readonly Machine[]) => [
-  ...["-Pn", "-n", "-sT", "--max-retries", "1", "--host-timeout", "60s", "-p", scannedPorts, "--open", "-oG", "-"],
-  ...targets.map((target) => target.address),
-];
-
-/** The open ports of each target an nmap connect scan from `from` (a machine, or this host) finds, as `address:port`. */
-async function openPorts(from: Machine | "this host", targets: readonly Machine[]): Promise<string[]> {
-  const output =
-    from === "this host"
-      ? await new Promise<string>((resolve, reject) =>
-          execFile("nmap", nmapArgs(targets), { encoding: "utf8", timeout: 300_000 }, (error, stdout) => (error ? reject(error) : resolve(stdout))),
-        )
-      : await from.sshAsync(`nmap ${nmapArgs(targets).join(" ")}`);
-  return output.split("\n").flatMap((line) => {
-    const match = /^Host: (\S+) .*Ports: (.*)$/.exec(line);
-    if (match === null) return [];
-    return match[2]!.split(", ").flatMap((entry) => (entry.split("/")[1] === "open" ? [`${match[1]}:${entry.split("/")[0]}`] : []));
-  });
-}
-
 describe.sequential("the horizontal phase on local machines, with the real engine", () => {
   beforeAll(async () => {
     local.destroy();
@@ -302,34 +280,30 @@ describe.sequential("the horizontal phase on local machines, with the real engin
   }, 120_000);
 
   it("answers from outside the cluster only on HTTP and HTTPS at the load balancer", async () => {
-    const cluster = [lb, ...webs, mysql, redis, worker];
-    expect((await openPorts(outside, cluster)).sort()).toEqual([`${lb.address}:443`, `${lb.address}:80`]);
+    expect(await openPorts(outside, [lb, ...webs, mysql, redis, worker])).toEqual(portsOf([lb], [80, 443]));
   }, 300_000);
 
   it("answers the operators' CIDR (this host) on SSH everywhere, and on HTTP only at the load balancer", async () => {
     const cluster = [lb, ...webs, mysql, redis, worker];
-    expect((await openPorts("this host", cluster)).sort()).toEqual(
-      [...cluster.map((machine) => `${machine.address}:22`), `${lb.address}:443`, `${lb.address}:80`].sort(),
-    );
+    expect(await openPorts("this host", cluster)).toEqual([...portsOf(cluster, [22]), ...portsOf([lb], [80, 443])].sort());
   }, 300_000);
 
   it("lets each role reach exactly what the firewall matrix gives it: MySQL and Redis only from their clients", async () => {
     const everyone = [lb, ...webs, mysql, redis, worker];
-    await Promise.all(everyone.map((machine) => machine.sshAsync("apt-get install -y -qq --no-install-recommends nmap >/dev/null", 300_000)));
-    const from = async (machine: Machine) =>
-      (
-        await openPorts(
-          machine,
-          everyone.filter((other) => other !== machine),
-        )
-      ).sort();
-    const data = [`${mysql.address}:3306`, `${redis.address}:6379`].sort();
+    await installNmap(everyone);
+    const from = (machine: Machine) =>
+      openPorts(
+        machine,
+        everyone.filter((other) => other !== machine),
+      );
+    const balancer = portsOf([lb], [80, 443]);
+    const data = [...balancer, ...portsOf([mysql], [3306]), ...portsOf([redis], [6379])].sort();
     // The balancer alone reaches the web nodes' agents.
-    expect(await from(lb)).toEqual(webs.flatMap((web) => [`${web.address}:443`, `${web.address}:80`, `${web.address}:9777`]).sort());
-    expect(await from(webs[0]!)).toEqual([`${lb.address}:443`, `${lb.address}:80`, ...data].sort());
-    expect(await from(worker)).toEqual([`${lb.address}:443`, `${lb.address}:80`, ...data].sort());
-    expect(await from(mysql)).toEqual([`${lb.address}:443`, `${lb.address}:80`]);
-    expect(await from(redis)).toEqual([`${lb.address}:443`, `${lb.address}:80`]);
+    expect(await from(lb)).toEqual(portsOf(webs, [80, 443, 9777]));
+    expect(await from(webs[0]!)).toEqual(data);
+    expect(await from(worker)).toEqual(data);
+    expect(await from(mysql)).toEqual(balancer);
+    expect(await from(redis)).toEqual(balancer);
   }, 600_000);
 
   it("serves the sample app from every node, at the release each node's deploy put live", async () => {

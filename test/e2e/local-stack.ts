@@ -330,6 +330,54 @@ export function memoryOf(machines: readonly Machine[]): Record<string, number> {
   return { ...perMachine, totalMb: Object.values(perMachine).reduce((sum, value) => sum + value, 0) };
 }
 
+const memorySamples = "/run/megaweb-memory-samples";
+
+/**
+ * Samples each machine's resident memory every 2 s on the machine itself (a loop, like the
+ * horizontal drain sampler), so the peak of a run is known without SSH polling beside its loads.
+ * Lines are `epoch-seconds kilobytes`; the loop ends with the machine.
+ */
+export const startMemorySampler = (machines: readonly Machine[]) =>
+  Promise.all(
+    machines.map((machine) =>
+      machine.sshAsync(
+        `nohup sh -c 'while :; do echo "$(date +%s) $(ps -eo rss= | awk "{ t += \\$1 } END { print t }")"; sleep 2; done' >${memorySamples} 2>/dev/null </dev/null &`,
+      ),
+    ),
+  );
+
+/**
+ * The machines' highest total resident memory over the samples, in MB, and each machine's share
+ * then: at each second both ends of the run sampled, every machine's latest sample summed (the
+ * machines share the host's clock).
+ */
+export async function peakMemoryOf(machines: readonly Machine[]): Promise<Record<string, number>> {
+  const series = await Promise.all(
+    machines.map(async (machine) =>
+      (await machine.sshAsync(`cat ${memorySamples}`))
+        .trim()
+        .split("\n")
+        .map((line) => line.split(" ").map(Number) as [number, number])
+        .filter(([at, kilobytes]) => Number.isFinite(at) && Number.isFinite(kilobytes)),
+    ),
+  );
+  const next = series.map(() => 0);
+  let peak = { at: 0, kilobytes: series.map(() => 0) };
+  for (let at = Math.max(...series.map((samples) => samples[0]![0])); at <= Math.min(...series.map((samples) => samples.at(-1)![0])); at++) {
+    const kilobytes = series.map((samples, index) => {
+      while (next[index]! + 1 < samples.length && samples[next[index]! + 1]![0] <= at) next[index]!++;
+      return samples[next[index]!]![1];
+    });
+    if (kilobytes.reduce((sum, value) => sum + value) > peak.kilobytes.reduce((sum, value) => sum + value)) peak = { at, kilobytes };
+  }
+  const mb = (kilobytes: number) => Math.round(kilobytes / 1024);
+  return {
+    ...Object.fromEntries(machines.map((machine, index) => [machine.address, mb(peak.kilobytes[index]!)])),
+    totalMb: mb(peak.kilobytes.reduce((sum, value) => sum + value)),
+    secondsIntoSamples: peak.at - Math.max(...series.map((samples) => samples[0]![0])),
+  };
+}
+
 /**
  * A shell loop that SIGKILLs every process whose name is one of `names`: `systemctl kill` fails on
  * the local machines' cgroups ("Failed to send signal SIGKILL to auxiliary processes: Input/output

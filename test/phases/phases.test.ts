@@ -274,6 +274,24 @@ describe("existing hosts", () => {
     expect(await valueOf(phase.endpoint)).toBe("198.18.0.7");
     expect(phase.monthlyCost.monthlyTotal).toBe(0);
   });
+
+  it("gives the balancer pair's shared address as the endpoint of ha, not either balancer's own", async () => {
+    const { phase } = await deployPhase({
+      phase: "ha",
+      target: "existing",
+      sentinelHosts: "redis",
+      nodes: { web: 2, worker: 1 },
+      loadBalancer: { kind: "haproxy", virtualAddress: "198.18.0.200/24" },
+      hosts: {
+        loadbalancer: [{ address: "198.18.0.7" }, { address: "198.18.0.8" }],
+        web: [{ address: "198.18.0.2" }, { address: "198.18.0.3" }],
+        redis: [{ address: "198.18.0.4" }, { address: "198.18.0.9" }, { address: "198.18.0.10" }],
+        mysql: [{ address: "198.18.0.5" }, { address: "198.18.0.11" }, { address: "198.18.0.12" }],
+        worker: [{ address: "198.18.0.6" }],
+      },
+    });
+    expect(await valueOf(phase.endpoint)).toBe("198.18.0.200");
+  });
 });
 
 describe("changes that must not touch servers", () => {
