@@ -3,9 +3,9 @@ import { renderTemplate } from "./template";
 /**
  * Growth that keeps the data (lib/render/DEPLOY.md): a site's or the app's database moved from the
  * host that holds it to the one the plan names, by the step `templates/data-move/database-move.sh`,
- * and the box's Redis by `templates/data-move/redis-move.sh`. Where the environment file says the
- * data is and the clients are partials of their own, for the steps that drop the copies a move
- * leaves behind to share.
+ * and the box's Redis by `templates/data-move/redis-move.sh`. The copies a move leaves behind are
+ * dropped by `database-forget.sh` and `redis-forget.sh`, from the same input: what the move and its
+ * forget share (where the environment file says the data is, the clients) are partials of both.
  */
 
 export interface DatabaseMoveInput {
@@ -50,6 +50,9 @@ function renderDatabaseStep(template: string, input: DatabaseMoveInput): Databas
 
 export const renderDatabaseMove = (input: DatabaseMoveInput) => renderDatabaseStep("data-move/database-move.sh", input);
 
+/** The copy the move of `input` left on its host, dropped once its clients use the new one and that has every table of it. */
+export const renderDatabaseForget = (input: DatabaseMoveInput) => renderDatabaseStep("data-move/database-forget.sh", input);
+
 export interface RedisMoveInput {
   /** Where the single box's Redis listens on this host. */
   readonly sourcePort: number;
@@ -69,3 +72,6 @@ function renderRedisStep(template: string, input: RedisMoveInput): DatabaseMoveR
 
 /** The single box's Redis moved to the plan's primary by `templates/data-move/redis-move.sh`; the password on stdin only. */
 export const renderRedisMove = (input: RedisMoveInput) => renderRedisStep("data-move/redis-move.sh", input);
+
+/** The keys the move of `input` left on the box, dropped once the new Redis answers and holds keys. */
+export const renderRedisForget = (input: RedisMoveInput) => renderRedisStep("data-move/redis-forget.sh", input);
