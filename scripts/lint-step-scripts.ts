@@ -52,6 +52,8 @@ const stacks = [
   {
     phase: "four-server",
     target: "existing",
+    // The growth's moves and the steps that forget the copies they leave.
+    forgetMovedData: true,
     hosts: existing({ web: 1, redis: 1, mysql: 1, worker: 1 }),
     sites: [...sites, { ...letsencrypt, tls: { mode: "letsencrypt" } }],
     app,

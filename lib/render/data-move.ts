@@ -3,7 +3,9 @@ import { renderTemplate } from "./template";
 /**
  * Growth that keeps the data (lib/render/DEPLOY.md): a site's or the app's database moved from the
  * host that holds it to the one the plan names, by the step `templates/data-move/database-move.sh`,
- * and the box's Redis by `templates/data-move/redis-move.sh`.
+ * and the box's Redis by `templates/data-move/redis-move.sh`. The copies a move leaves behind are
+ * dropped by `database-forget.sh` and `redis-forget.sh`, from the same input: what the move and its
+ * forget share (where the environment file says the data is, the clients) are partials of both.
  */
 
 export interface DatabaseMoveInput {
@@ -26,19 +28,30 @@ export interface DatabaseMoveRender {
   readonly stdin: string;
 }
 
-export function renderDatabaseMove(input: DatabaseMoveInput): DatabaseMoveRender {
+const databasePartials = { databaseHost: "data-move/database-host.sh", databaseClients: "data-move/database-clients.sh" };
+
+function renderDatabaseStep(template: string, input: DatabaseMoveInput): DatabaseMoveRender {
   return {
-    script: renderTemplate("data-move/database-move.sh", {
-      domain: input.domain,
-      database: input.database,
-      user: input.user,
-      envFile: input.envFile,
-      hostVariable: input.hostVariable,
-      targetHost: input.target.host,
-    }),
+    script: renderTemplate(
+      template,
+      {
+        domain: input.domain,
+        database: input.database,
+        user: input.user,
+        envFile: input.envFile,
+        hostVariable: input.hostVariable,
+        targetHost: input.target.host,
+      },
+      databasePartials,
+    ),
     stdin: ["[client]", `host=${input.target.host}`, `port=${input.target.port}`, `user=${input.user}`, `password=${input.password}`, ""].join("\n"),
   };
 }
+
+export const renderDatabaseMove = (input: DatabaseMoveInput) => renderDatabaseStep("data-move/database-move.sh", input);
+
+/** The copy the move of `input` left on its host, dropped once its clients use the new one and that has every table of it. */
+export const renderDatabaseForget = (input: DatabaseMoveInput) => renderDatabaseStep("data-move/database-forget.sh", input);
 
 export interface RedisMoveInput {
   /** Where the single box's Redis listens on this host. */
@@ -48,10 +61,17 @@ export interface RedisMoveInput {
   readonly password: string;
 }
 
-/** The single box's Redis moved to the plan's primary by `templates/data-move/redis-move.sh`; the password on stdin only. */
-export function renderRedisMove(input: RedisMoveInput): DatabaseMoveRender {
+const redisPartials = { redisClients: "data-move/redis-clients.sh", redisQuote: "data-move/redis-quote.sh" };
+
+function renderRedisStep(template: string, input: RedisMoveInput): DatabaseMoveRender {
   return {
-    script: renderTemplate("data-move/redis-move.sh", { sourcePort: input.sourcePort, targetHost: input.target.host, targetPort: input.target.port }),
+    script: renderTemplate(template, { sourcePort: input.sourcePort, targetHost: input.target.host, targetPort: input.target.port }, redisPartials),
     stdin: `${input.password}\n`,
   };
 }
+
+/** The single box's Redis moved to the plan's primary by `templates/data-move/redis-move.sh`; the password on stdin only. */
+export const renderRedisMove = (input: RedisMoveInput) => renderRedisStep("data-move/redis-move.sh", input);
+
+/** The keys the move of `input` left on the box, dropped once the new Redis answers and holds keys. */
+export const renderRedisForget = (input: RedisMoveInput) => renderRedisStep("data-move/redis-forget.sh", input);

@@ -306,6 +306,17 @@ export const InfrastructureFields = z
      * @example "mysql-2"
      */
     mysqlPrimary: z.string().optional(),
+    /**
+     * Drop the copies a growth out of the single box left on it (lib/render/DEPLOY.md, "Growth that
+     * keeps the data"): each site's and the app's database and the box's Redis, which refuse writes
+     * after their move. Set it in an `up` after the growth, once the new copies have served long
+     * enough that the old ones are no longer wanted as a fallback. A copy is dropped only when its
+     * clients name the new host and the new copy has every table of it (Redis: answers and holds
+     * keys); otherwise that `up` fails and the copy is kept. Nothing brings a dropped copy back.
+     * @default false
+     * @example true
+     */
+    forgetMovedData: z.boolean().default(false),
     /** Sentinels that must agree the Redis primary is down; filled in by the schema (0 without Sentinels). @default a majority of `nodes.sentinels` */
     sentinelQuorum: SentinelQuorum.optional(),
     /**

@@ -1,12 +1,12 @@
 import { addressFrom, secretPlaceholder } from "../plan/cluster";
 import { privatePorts } from "../plan/firewall";
 import type { PlannedHost, TopologyPlan } from "../plan/topology";
-import { type DatabaseMoveInput, renderDatabaseMove, renderRedisMove } from "../render/data-move";
+import { type DatabaseMoveInput, type RedisMoveInput, renderDatabaseForget, renderDatabaseMove, renderRedisForget, renderRedisMove } from "../render/data-move";
 import { baseStep } from "./host";
 import type { StepPlanner } from "./plan";
 import { redisPassword, redisReplicationStep, redisStep } from "./redis";
 import { stepCommand } from "./script";
-import type { CommandStep, DeployFacts, PlannedStep, StepOwner } from "./step";
+import type { CommandStep, DeployFacts, PlannedStep, RenderedStep, StepOwner } from "./step";
 import { privateIpOf } from "./step";
 
 /**
@@ -41,6 +41,11 @@ export const dataMoveSteps: StepPlanner = ({ topology }) => {
   const primary = topology.redis.primary;
   const host = moveHost(topology, primary);
   if (host === undefined) return [];
+  const input = (at: DeployFacts): RedisMoveInput => ({
+    sourcePort: privatePorts.redis,
+    target: { host: addressFrom(host.name, primary, (other) => at.privateIp(other)), port: privatePorts.redis },
+    password: secretPlaceholder(redisPassword),
+  });
   return [
     {
       kind: "command",
@@ -53,17 +58,16 @@ export const dataMoveSteps: StepPlanner = ({ topology }) => {
       secrets: [redisPassword],
       renderer: "data-move",
       movesData: true,
-      render: (at) => {
-        const rendered = renderRedisMove({
-          sourcePort: privatePorts.redis,
-          target: { host: addressFrom(host.name, primary, (other) => at.privateIp(other)), port: privatePorts.redis },
-          password: secretPlaceholder(redisPassword),
-        });
-        return { files: [], create: stepCommand(rendered.script), stdin: rendered.stdin };
-      },
+      render: (at) => scriptStep(renderRedisMove(input(at))),
+      forget: (at) => scriptStep(renderRedisForget(input(at))),
     },
   ];
 };
+
+/** A rendered data-move script as a step: no files, its secrets on stdin. */
+function scriptStep(rendered: { readonly script: string; readonly stdin: string }): RenderedStep {
+  return { files: [], create: stepCommand(rendered.script), stdin: rendered.stdin };
+}
 
 export interface DatabaseMove {
   readonly name: string;
@@ -83,6 +87,15 @@ export interface DatabaseMove {
 export function databaseMoveStep(topology: TopologyPlan, move: DatabaseMove): CommandStep {
   const mysql = topology.mysql.primary;
   const secret = { kind: "database", domain: move.domain } as const;
+  const input = (at: DeployFacts): DatabaseMoveInput => ({
+    domain: move.domain,
+    database: move.database.name,
+    user: move.database.user,
+    envFile: move.envFile(at),
+    hostVariable: move.hostVariable,
+    target: { host: addressFrom(move.host.name, mysql, (other) => at.privateIp(other)), port: privatePorts.mysql },
+    password: secretPlaceholder(secret),
+  });
   return {
     kind: "command",
     name: move.name,
@@ -94,18 +107,8 @@ export function databaseMoveStep(topology: TopologyPlan, move: DatabaseMove): Co
     secrets: [secret],
     renderer: "data-move",
     movesData: true,
-    render: (at) => {
-      const rendered = renderDatabaseMove({
-        domain: move.domain,
-        database: move.database.name,
-        user: move.database.user,
-        envFile: move.envFile(at),
-        hostVariable: move.hostVariable,
-        target: { host: addressFrom(move.host.name, mysql, (other) => at.privateIp(other)), port: privatePorts.mysql },
-        password: secretPlaceholder(secret),
-      });
-      return { files: [], create: stepCommand(rendered.script), stdin: rendered.stdin };
-    },
+    render: (at) => scriptStep(renderDatabaseMove(input(at))),
+    forget: (at) => scriptStep(renderDatabaseForget(input(at))),
   };
 }
 
@@ -157,4 +160,35 @@ export function movesLate(steps: readonly PlannedStep[]): PlannedStep[] {
       ? { ...step, dependsOn: [...new Set([...step.dependsOn, ...[...(windowAfter.get(root(step.name)) ?? [])].flatMap((name) => madeBefore(step, name))])] }
       : step,
   );
+}
+
+const forgetStep = (move: string) => `${move}-forget`;
+
+/**
+ * With `forgetMovedData`, each move's old copy is dropped by a step of its own on the move's host,
+ * with its inputs and secrets. It waits for the move and for every step waiting for the move, the
+ * switches: before an environment file names the new host its clients still read the old copy (the
+ * app's sessions and queue in the box's Redis), and the database's forget finds the file naming the
+ * old host and refuses. A switch made by the orchestrator (the app's environment) makes the forget the
+ * orchestrator's too, which makes its steps after provisioning's.
+ */
+export function forgetSteps(steps: readonly PlannedStep[]): CommandStep[] {
+  return steps.flatMap((move): CommandStep[] => {
+    if (move.kind !== "command" || move.forget === undefined) return [];
+    const switches = steps.filter((step) => step.dependsOn.includes(move.name));
+    return [
+      {
+        kind: "command",
+        name: forgetStep(move.name),
+        owner: [move, ...switches].some((step) => step.owner === "orchestrator") ? "orchestrator" : "provisioning",
+        host: move.host,
+        dependsOn: [move.name, ...switches.map((step) => step.name)],
+        inputs: move.inputs,
+        reads: move.reads,
+        secrets: move.secrets,
+        renderer: move.renderer,
+        render: move.forget,
+      },
+    ];
+  });
 }

@@ -4,7 +4,7 @@ import { type HostFile, renderWebHost, type WebHostRender } from "../render/file
 import type { Stack } from "../schema/stack";
 import { backupSteps } from "./backup";
 import { certificateSteps } from "./certificates";
-import { dataMoveSteps, movesLate } from "./data-move";
+import { dataMoveSteps, forgetSteps, movesLate } from "./data-move";
 import { deploySteps } from "./deploy";
 import { haproxySteps } from "./haproxy";
 import { hostSteps } from "./host";
@@ -93,7 +93,8 @@ export function planSteps(stack: Stack, topology: TopologyPlan, options: StepPla
       return render;
     },
   };
-  const steps = inMakingOrder(movesLate(planners.flatMap((planner) => planner(context))));
+  const planned = movesLate(planners.flatMap((planner) => planner(context)));
+  const steps = inMakingOrder(stack.forgetMovedData ? [...planned, ...forgetSteps(planned)] : planned);
   checkGraph(steps, topology);
   return { stack, topology, artifact: options.artifact, steps };
 }

@@ -78,6 +78,12 @@ export interface CommandStep extends StepBase {
    * tools may print rows or keys).
    */
   readonly movesData?: boolean;
+  /**
+   * A move's other half: drops the old copy it leaves (refusing writes) once the new one has been
+   * checked. Run by a step of its own, `<move>-forget`, when the stack sets `forgetMovedData`
+   * (`forgetSteps`), with the move's host, inputs and secrets.
+   */
+  readonly forget?: (at: DeployFacts) => RenderedStep;
   readonly render: (at: DeployFacts) => RenderedStep;
 }
 

@@ -1,16 +1,7 @@
 # {{domain}}: its database `{{database}}` moves from this host to {{targetHost}} once, while its
 # environment file still names another host (lib/render/DEPLOY.md, "Growth that keeps the data").
 # Its credentials for the new copy arrive on stdin, never in a command line.
-env_file={{envFile}}
-current=
-# No environment file yet: a new stack, whose data was never anywhere else.
-if [ -f "$env_file" ]; then current=$(sed -n 's/^{{hostVariable}}=//p' "$env_file" | tail -n 1 | tr -d "\"'"); fi
-# A URL (the app's) names the host after its credentials, which are URL-encoded (no raw @ or /).
-if [[ $current == *://* ]]; then
-  current=${current#*://}
-  current=${current##*@}
-  current=${current%%[:/?]*}
-fi
+{{> databaseHost}}
 if [ -z "$current" ] || [ "$current" = {{targetHost}} ]; then
   echo "megaweb: {{domain}}: its database is where the plan puts it ({{targetHost}}); nothing to move"
   exit 0
@@ -19,9 +10,7 @@ umask 077
 target_cnf=$(mktemp)
 copy_errors=$(mktemp)
 trap 'rm -f "$target_cnf" "$copy_errors"' EXIT
-cat >"$target_cnf"
-target() { mariadb --defaults-extra-file="$target_cnf" "$@"; }
-here() { mariadb -N -B "$@"; }
+{{> databaseClients}}
 
 tables=$(target -N -B -e "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = '{{database}}'")
 if [ "$tables" != 0 ]; then

@@ -1,14 +1,7 @@
 # The Redis this host ran as the single box (sites' keys, the app's queue) moves to {{targetHost}}
 # once, before any environment file names it there (lib/render/DEPLOY.md, "Growth that keeps the
 # data"). The password, the same on both, arrives on stdin, never in a command line.
-IFS= read -r password
-export REDISCLI_AUTH=$password
-here() { redis-cli -h 127.0.0.1 -p {{sourcePort}} --no-auth-warning "$@"; }
-target() { redis-cli -h {{targetHost}} -p {{targetPort}} --no-auth-warning "$@"; }
-# Keys and keys without an expiry per database, `db0 12 10`, from INFO keyspace.
-keyspace() { "$@" INFO keyspace | tr -d '\r' | sed -n 's/^\(db[0-9]*\):keys=\([0-9]*\),expires=\([0-9]*\).*/\1 \2 \3/p'; }
-persistent() { keyspace "$@" | awk '{ print $1, $2 - $3 }'; }
-moved_key=megaweb:moved-to
+{{> redisClients}}
 
 if ! here PING >/dev/null 2>&1; then
   echo "megaweb: no Redis of the single box on this host; nothing to move"
@@ -28,8 +21,7 @@ if [ -n "$(keyspace target | awk '$2 > 0')" ]; then
   exit 1
 fi
 
-# Arguments for redis-cli's stdin, quoted its way, so no secret or odd key needs a command line.
-quote() { sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$/"/'; }
+{{> redisQuote}}
 password_quoted=$(quote <<<"$password")
 as_mover() { redis-cli -h 127.0.0.1 -p {{sourcePort}} --user megaweb-move --no-auth-warning "$@"; }
 

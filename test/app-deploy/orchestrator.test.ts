@@ -189,6 +189,42 @@ describe("secrets", () => {
     }
   });
 
+  it("forgets the copies the moves left, once told to, in secret-only steps made after every step that switches away from them", async () => {
+    const { run } = await deployApp(withApp({ phase: "four-server", forgetMovedData: true }), release1, [{ domain: "shop.example.com", database: {} }]);
+    const forgets = run
+      .ofType(command)
+      .map((each) => each.name)
+      .filter((name) => name.endsWith("-forget"))
+      .sort();
+    // The app's environments switch to the new Redis too, so the orchestrator makes the Redis forget after them.
+    expect(forgets).toEqual([
+      "megaweb-orchestrator-web-1-database-move-forget",
+      "megaweb-orchestrator-web-1-redis-move-forget",
+      "megaweb-provisioning-web-1-site-shop_example_com-database-move-forget",
+    ]);
+    for (const name of forgets) {
+      expect(step(run, name).inputs.logging, name).toBe("none");
+      expect(wire.get(name)!.secretInputs, name).toContain("stdin");
+      expect(wire.get(name)!.secretOutputs, name).toEqual(expect.arrayContaining(["stdout", "stderr"]));
+    }
+    const redisPassword = await valueOf(derivedPassword(sshPrivateKey, "redis"));
+    const redisForget = step(run, "megaweb-orchestrator-web-1-redis-move-forget");
+    expect(plain(redisForget.inputs.stdin)).toBe(`${redisPassword}\n`);
+    expect(String(redisForget.inputs.create)).not.toContain(redisPassword);
+    // The steps it waits for, its host's droplet and the one it reaches aside.
+    const waitsFor = (name: string) =>
+      wire
+        .get(name)!
+        .dependencies.map((urn) => urn.split("::").pop()!)
+        .filter((each) => /^megaweb-(provisioning|orchestrator)-/.test(each));
+    expect(waitsFor("megaweb-orchestrator-web-1-redis-move-forget").sort()).toEqual([
+      "megaweb-orchestrator-web-1-environment",
+      "megaweb-orchestrator-worker-1-environment",
+      "megaweb-provisioning-web-1-redis-move",
+      "megaweb-provisioning-web-1-site-shop_example_com-env",
+    ]);
+  });
+
   it("sends the environment and the database password as secrets, so state and previews only show them encrypted", async () => {
     await deployApp(withApp({ phase: "four-server" }));
     for (const name of ["megaweb-orchestrator-web-1-environment", "megaweb-orchestrator-worker-1-environment", "megaweb-orchestrator-mysql-1-database"]) {

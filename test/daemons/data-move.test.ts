@@ -5,7 +5,7 @@ import { join } from "node:path";
 import mysql from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startMariaDb, type MariaDbServer } from "../../app/test/support/backends";
-import { type DatabaseMoveInput, renderDatabaseMove } from "../../lib/render/data-move";
+import { type DatabaseMoveInput, renderDatabaseForget, renderDatabaseMove } from "../../lib/render/data-move";
 import { renderTemplate } from "../../lib/render/template";
 import { startLoad, summarize } from "../faults/measure";
 
@@ -35,13 +35,14 @@ function clientDefaults(url: string): string {
   ].join("\n");
 }
 
-function runStep(script: string, stdin: string): Promise<{ status: number | null; output: string }> {
+/** Runs a rendered step; its `mariadb` reaches the old server as root, unless `path` gives it other commands. */
+function runStep(script: string, stdin: string, path = `${join(root, "bin")}:${process.env.PATH}`): Promise<{ status: number | null; output: string }> {
   return new Promise((resolve) => {
     const child = spawn(
       "bash",
       ["-c", [renderTemplate("provision/lib.sh", {}).replace(/^install -d -m 755 \/run\/lock\nexec 9>.*\nflock 9\n/m, ""), script].join("\n")],
       {
-        env: { ...process.env, PATH: `${join(root, "bin")}:${process.env.PATH}` },
+        env: { ...process.env, PATH: path },
       },
     );
     let output = "";
@@ -83,9 +84,10 @@ afterAll(async () => {
   if (root) rmSync(root, { recursive: true, force: true });
 });
 
-const move = (hostVariable: DatabaseMoveInput["hostVariable"] = "DB_HOST") => {
-  const targetUrl = new URL(target.urlFor(database));
-  return renderDatabaseMove({
+/** What the move and the forget of the site's database are rendered from; `on` is the server the plan names. */
+const stepInput = (hostVariable: DatabaseMoveInput["hostVariable"] = "DB_HOST", on: MariaDbServer = target): DatabaseMoveInput => {
+  const targetUrl = new URL(on.urlFor(database));
+  return {
     domain: "shop.example.com",
     database,
     user: "megaweb",
@@ -93,8 +95,9 @@ const move = (hostVariable: DatabaseMoveInput["hostVariable"] = "DB_HOST") => {
     hostVariable,
     target: { host: "127.0.0.1", port: Number(targetUrl.port) },
     password: decodeURIComponent(targetUrl.password),
-  });
+  };
 };
+const move = (hostVariable?: DatabaseMoveInput["hostVariable"]) => renderDatabaseMove(stepInput(hostVariable));
 
 describe("a site's database moved to the host the plan names", () => {
   it("loses no insert the old copy acknowledged while the move ran, and says how long writes were refused", async () => {
@@ -167,5 +170,124 @@ describe("a site's database moved to the host the plan names", () => {
     const elsewhere = await runStep(appMove.script, appMove.stdin);
     expect(elsewhere.status).toBe(1);
     expect(elsewhere.output).toMatch(/still names the-box; both copies are kept/);
+  });
+});
+
+/** The `orders` ids and the tables of the site's database on a server, as root; none when it has no such database. */
+async function copyOn(server: MariaDbServer): Promise<{ orders: number[]; tables: string[] }> {
+  const connection = await mysql.createConnection({ uri: server.rootUrl });
+  try {
+    const [tables] = await connection.query<mysql.RowDataPacket[]>(
+      "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = ? ORDER BY table_name",
+      [database],
+    );
+    if (tables.length === 0) return { orders: [], tables: [] };
+    const [orders] = await connection.query<mysql.RowDataPacket[]>(`SELECT id FROM \`${database}\`.orders ORDER BY id`);
+    return { orders: orders.map((row) => Number(row.id)), tables: tables.map((row) => String(row.name)) };
+  } finally {
+    await connection.end();
+  }
+}
+
+async function asRoot(server: MariaDbServer, statement: string): Promise<void> {
+  const connection = await mysql.createConnection({ uri: server.rootUrl });
+  await connection.query(statement);
+  await connection.end();
+}
+
+describe("the copy a move left, forgotten", () => {
+  const forget = (hostVariable?: DatabaseMoveInput["hostVariable"], on?: MariaDbServer) => renderDatabaseForget(stepInput(hostVariable, on));
+  const runForget = (hostVariable?: DatabaseMoveInput["hostVariable"], on?: MariaDbServer) => {
+    const rendered = forget(hostVariable, on);
+    return runStep(rendered.script, rendered.stdin);
+  };
+  let moved: { orders: number[]; tables: string[] };
+
+  beforeAll(async () => {
+    // The first test's move left both copies: every row of the old one is on the new one.
+    moved = await copyOn(target);
+    const kept = await copyOn(old);
+    expect(kept.orders.length).toBeGreaterThan(50);
+    expect(kept.orders.filter((id) => !moved.orders.includes(id))).toEqual([]);
+  });
+
+  it("keeps the old copy while the environment file still names the old host, a site's DB_HOST or the app's URL", async () => {
+    writeFileSync(join(root, ".env"), "DB_HOST=the-box\n");
+    const site = await runForget();
+    expect(site.status, site.output).toBe(1);
+    expect(site.output).toContain(
+      `megaweb: shop.example.com: \`shop\` on this host is kept: ${join(root, ".env")} names the-box in DB_HOST, not 127.0.0.1, so its clients may still read this copy`,
+    );
+    writeFileSync(join(root, ".env"), "MEGAWEB_DB_URL=mysql://megaweb:p%40ss%2Fword@the-box:3306/shop\n");
+    const app = await runForget("MEGAWEB_DB_URL");
+    expect(app.status, app.output).toBe(1);
+    expect(app.output).toContain("names the-box in MEGAWEB_DB_URL, not 127.0.0.1");
+    rmSync(join(root, ".env"));
+    const none = await runForget();
+    expect(none.status, none.output).toBe(1);
+    expect(none.output).toContain("names no host in DB_HOST");
+    expect((await copyOn(old)).tables).toEqual(["customers", "orders"]);
+  });
+
+  it("keeps the old copy when the new one lacks one of its tables, or is the old one itself", async () => {
+    writeFileSync(join(root, ".env"), "DB_HOST=127.0.0.1\n");
+    await asRoot(old, `CREATE TABLE \`${database}\`.audit (id INT PRIMARY KEY)`);
+    const missing = await runForget();
+    await asRoot(old, `DROP TABLE \`${database}\`.audit`);
+    expect(missing.status, missing.output).toBe(1);
+    expect(missing.output).toContain("megaweb: shop.example.com: `shop` on this host is kept: 127.0.0.1 lacks 1 of its 3 tables (audit)");
+    // Two roles given one address: the plan's MySQL host is this host's own server.
+    const itself = await runForget("DB_HOST", old);
+    expect(itself.status, itself.output).toBe(1);
+    expect(itself.output).toContain("megaweb: shop.example.com: `shop` on this host is kept: 127.0.0.1 answers as this host's own MariaDB");
+    const kept = await copyOn(old);
+    expect(kept.tables).toEqual(["customers", "orders"]);
+    expect(kept.orders.length).toBeGreaterThan(50);
+  });
+
+  it("keeps the old copy when the new host's MariaDB does not answer, naming no secret", async () => {
+    const unreachable = { ...forget(), stdin: forget().stdin.replace(/^port=\d+$/m, "port=1") };
+    const down = await runStep(unreachable.script, unreachable.stdin);
+    expect(down.status, down.output).toBe(1);
+    expect(down.output).toMatch(/`shop` on this host is kept: MariaDB on 127\.0\.0\.1 does not answer \(ERROR 2002 .*\)/);
+    const wrongPassword = { ...forget(), stdin: forget().stdin.replace(/^password=.*$/m, "password=not-it") };
+    const refused = await runStep(wrongPassword.script, wrongPassword.stdin);
+    expect(refused.status, refused.output).toBe(1);
+    expect(refused.output).toMatch(/does not answer \(ERROR 1045 .*Access denied for user '\.\.\.'@'\.\.\.'/);
+    expect(refused.output).not.toContain(stepInput().password);
+    expect((await copyOn(old)).tables).toEqual(["customers", "orders"]);
+  });
+
+  it("drops the old copy once its clients use the new one, which keeps every row; a second run has nothing to forget", async () => {
+    writeFileSync(join(root, ".env"), "DB_HOST=127.0.0.1\n");
+    const dropped = await runForget();
+    expect(dropped.status, dropped.output).toBe(0);
+    expect(dropped.output).toContain(
+      "megaweb: shop.example.com: dropped `shop` on this host (2 tables, each also on 127.0.0.1); its data is on 127.0.0.1 only",
+    );
+    expect(await copyOn(old)).toEqual({ orders: [], tables: [] });
+    expect(await copyOn(target)).toEqual(moved);
+    const again = await runForget();
+    expect(again.status, again.output).toBe(0);
+    expect(again.output).toContain("megaweb: shop.example.com: no `shop` on this host; nothing to forget");
+    // A move run again after the forget has nothing to move either: the file names the new host.
+    const moveAgain = await runStep(move().script, move().stdin);
+    expect(moveAgain.status, moveAgain.output).toBe(0);
+    expect(moveAgain.output).toContain("nothing to move");
+  });
+
+  it("has nothing to forget on a host without MariaDB, and keeps what one whose MariaDB is down may hold", async () => {
+    // The real client, pointed at a socket nothing listens on: the host's MariaDB is not running.
+    mkdirSync(join(root, "down"));
+    writeFileSync(join(root, "down", "mariadb"), `#!/bin/bash\nexec /usr/bin/mariadb --no-defaults --protocol=socket --socket=${root}/nothing.sock "$@"\n`, {
+      mode: 0o755,
+    });
+    const rendered = forget();
+    const withoutServer = await runStep(rendered.script, rendered.stdin, `${join(root, "down")}:/usr/bin:/bin`);
+    expect(withoutServer.status, withoutServer.output).toBe(0);
+    expect(withoutServer.output).toContain("megaweb: shop.example.com: no MariaDB on this host; nothing to forget");
+    const serverDown = await runStep(rendered.script, rendered.stdin, `${join(root, "down")}:/usr/sbin:/usr/bin:/bin`);
+    expect(serverDown.status, serverDown.output).toBe(1);
+    expect(serverDown.output).toContain("megaweb: shop.example.com: `shop` on this host is kept: MariaDB is installed here but does not answer");
   });
 });

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type Redis from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { renderRedisMove } from "../../lib/render/data-move";
+import { type DatabaseMoveRender, type RedisMoveInput, renderRedisForget, renderRedisMove } from "../../lib/render/data-move";
 import { renderTemplate } from "../../lib/render/template";
 import { startLoad, summarize } from "../faults/measure";
 import { portsBelowEphemeral } from "../monitoring/loopback";
@@ -41,13 +41,17 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-const move = () =>
-  renderRedisMove({ sourcePort: cluster.servers[0]!.port, target: { host: "127.0.0.1", port: cluster.servers[1]!.port }, password: cluster.password });
+/** From a pair's first server to its second, or to `target` when given. */
+const stepInput = (pair: RedisCluster, target: Partial<RedisMoveInput["target"]> = {}): RedisMoveInput => ({
+  sourcePort: pair.servers[0]!.port,
+  target: { host: "127.0.0.1", port: pair.servers[1]!.port, ...target },
+  password: pair.password,
+});
 
-const runMove = () => {
-  const rendered = move();
-  return runScript([renderTemplate("provision/lib.sh", {}), rendered.script].join("\n"), rendered.stdin, process.env, "the Redis move");
-};
+const runStep = (rendered: DatabaseMoveRender, what: string) =>
+  runScript([renderTemplate("provision/lib.sh", {}), rendered.script].join("\n"), rendered.stdin, process.env, what);
+
+const runMove = (pair = cluster) => runStep(renderRedisMove(stepInput(pair)), "the Redis move");
 
 describe("the single box's Redis moved to the plan's primary", () => {
   it("loses no write the old copy acknowledged while the move ran, and says how long writes were refused", async () => {
@@ -99,5 +103,83 @@ describe("the single box's Redis moved to the plan's primary", () => {
     await old.del("megaweb:moved-to");
     await expect(runMove()).rejects.toThrow(/has keys already .* both are kept/);
     expect(await old.set("after", "the refusal")).toBe("OK");
+  });
+});
+
+describe("the copy the move left on the box, forgotten", () => {
+  let pair: RedisCluster;
+  let box: Redis;
+  let moved: Redis;
+  const runForget = (target: Partial<RedisMoveInput["target"]> = {}) => runStep(renderRedisForget(stepInput(pair, target)), "the Redis forget");
+  /** Every key of databases 0 and 3 with its value as DUMP gives it, the expiry aside. */
+  const contents = async (client: Redis) => {
+    const held: Record<string, string | null> = {};
+    for (const db of [0, 3]) {
+      await client.select(db);
+      for (const key of (await client.keys("*")).sort()) held[`${db}:${key}`] = (await client.dumpBuffer(key))?.toString("base64") ?? null;
+    }
+    await client.select(0);
+    return held;
+  };
+  let before: Record<string, string | null>;
+
+  beforeAll(async () => {
+    pair = await RedisCluster.start(await portsBelowEphemeral(2), [], randomBytes(24).toString("base64url"), randomBytes(24).toString("base64url"));
+    [box, moved] = pair.servers.map((server) => pair.client(server)) as [Redis, Redis];
+    const seed = box.pipeline();
+    for (let n = 0; n < 200; n++) seed.set(`shop:cache:${n}`, `value ${n}`);
+    seed.hset("orchestrator:session:abc", { user: "ada" });
+    seed.set("shop:session:short", "expires", "EX", 3600);
+    await seed.exec();
+    await box.select(3);
+    await box.set("db3:key", "in another database");
+    await box.select(0);
+    expect(await runMove(pair)).toMatch(/Redis is on 127\.0\.0\.1 \(203 keys, counts equal/);
+    before = await contents(moved);
+    // The box keeps its own key naming where its keys went, beside every key it had.
+    expect(Object.keys(await contents(box)).sort()).toEqual([...Object.keys(before), "0:megaweb:moved-to"].sort());
+  });
+
+  afterAll(async () => {
+    box?.disconnect();
+    moved?.disconnect();
+    await pair?.stop();
+  });
+
+  it("keeps the box's keys unless it moved them to the host the plan names, that host answers and is another Redis", async () => {
+    await expect(runForget({ host: "localhost" })).rejects.toThrow(
+      "megaweb: this host's Redis keeps its keys: megaweb:moved-to names 127.0.0.1, not localhost: its keys have not moved there",
+    );
+    const unused = (await portsBelowEphemeral(1))[0]!;
+    await expect(runForget({ port: unused })).rejects.toThrow(
+      `megaweb: this host's Redis keeps its keys: Redis on 127.0.0.1 does not answer PING (Could not connect to Redis at 127.0.0.1:${unused}: Connection refused)`,
+    );
+    // Two roles given one address: the plan's Redis host is the box's own server.
+    await expect(runForget({ port: pair.servers[0]!.port })).rejects.toThrow("megaweb: this host's Redis keeps its keys: 127.0.0.1 is this host's own Redis");
+    expect(await box.dbsize()).toBe(203);
+    expect(await box.call("ACL", "LIST")).not.toEqual(expect.arrayContaining([expect.stringContaining("megaweb-forget")]));
+  });
+
+  it("drops every key of the box's copy, which still refuses writes; the new copy keeps every key", async () => {
+    const output = await runForget();
+    expect(output).toContain("megaweb: dropped this host's Redis keys (204; Redis on 127.0.0.1 holds 203); it stays, empty and refusing writes");
+    expect(output).not.toContain(pair.password);
+    expect(await contents(box)).toEqual({});
+    expect(await contents(moved)).toEqual(before);
+    expect(await moved.ttl("shop:session:short")).toBeGreaterThan(3500);
+    await expect(box.set("late", "write")).rejects.toThrow(/NOPERM/);
+    expect(await box.call("ACL", "LIST")).not.toEqual(expect.arrayContaining([expect.stringContaining("megaweb-forget")]));
+  });
+
+  it("finds nothing to forget a second time, nor a move anything to move", async () => {
+    expect(await runForget()).toContain("megaweb: this host's Redis holds no keys; nothing to forget");
+    expect(await runMove(pair)).toContain("megaweb: this host's Redis holds no keys; nothing to move");
+    expect(await moved.dbsize()).toBe(202);
+  });
+
+  it("finds nothing to forget on a host where no Redis answers", async () => {
+    const unused = (await portsBelowEphemeral(1))[0]!;
+    const rendered = renderRedisForget({ ...stepInput(pair), sourcePort: unused });
+    expect(await runStep(rendered, "the Redis forget")).toContain("megaweb: no Redis of the single box on this host; nothing to forget");
   });
 });

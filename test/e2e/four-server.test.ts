@@ -9,6 +9,7 @@ import { LocalStack, type Machine, repo, Timings } from "./local-stack";
  * from the single box it starts as: one `pulumi up` of the phase change moves the site's database to
  * the MySQL host under a write load (lib/render/DEPLOY.md, "Growth that keeps the data"), then the
  * web host's PHP reaches MySQL and Redis on their own hosts, whose firewalls admit only their clients.
+ * A second `up` with `forgetMovedData` then drops the copies the growth left on the box.
  */
 
 const roles = ["web", "redis", "mysql", "worker"] as const;
@@ -42,6 +43,11 @@ async function written(): Promise<{ mysql: Set<number>; redis: Set<number>; host
 /** The `writes` rows of the site's database on `machine`, as root over its socket. */
 function rowsOn(machine: Machine): Set<number> {
   return new Set(machine.ssh(`mariadb -N -B -e 'SELECT n FROM shop_megaweb_test.writes'`).split("\n").filter(Boolean).map(Number));
+}
+
+/** A command to the box's own Redis, as the clients' default user with the password the site's .env holds. */
+function boxRedis(command: string): string {
+  return machines.web.ssh(`REDISCLI_AUTH=$(sed -n 's/^REDIS_PASSWORD=//p' /var/www/${user}/.env) redis-cli --no-auth-warning ${command}`).trim();
 }
 
 describe.sequential("the four-server phase on existing hosts, with the real engine", () => {
@@ -83,13 +89,29 @@ describe.sequential("the four-server phase on existing hosts, with the real engi
     expect(machines.web.ssh(`grep ^DB_HOST= /var/www/${user}/.env`).trim()).toBe(`DB_HOST=${machines.mysql.address}`);
     // The old copies stay until forgotten: the box's Redis says where it went and refuses writes, its
     // MariaDB keeps every row it had. (The move steps carry secrets, so the engine shows none of their output.)
-    const oldRedis = (command: string) =>
-      machines.web.ssh(`REDISCLI_AUTH=$(sed -n 's/^REDIS_PASSWORD=//p' /var/www/${user}/.env) redis-cli --no-auth-warning ${command}`).trim();
-    expect(oldRedis("GET megaweb:moved-to")).toBe(machines.redis.address);
-    expect(oldRedis("SET probe:late write")).toMatch(/NOPERM/);
+    expect(boxRedis("GET megaweb:moved-to")).toBe(machines.redis.address);
+    expect(boxRedis("SET probe:late write")).toMatch(/NOPERM/);
     const kept = rowsOn(machines.web);
     expect(Array.from({ length: before }, (_, i) => i + 1).every((n) => kept.has(n))).toBe(true);
     expect([...kept].every((n) => moved.mysql.has(n))).toBe(true);
+  }, 1_500_000);
+
+  it("forgets the box's old copies once told to, while the site serves every row and key from the new hosts", async () => {
+    const before = await written();
+    const onMysql = rowsOn(machines.mysql);
+    local.pulumiOk(["config", "set", "megaweb:forgetMovedData", "true"]);
+    await timings.time("forget the old copies (pulumi up)", () => local.pulumiAsync(["up", "--yes", "--skip-preview"], 1200));
+    // The box's MariaDB has no copy of the site's database left; its Redis holds no key and still refuses writes.
+    expect(machines.web.ssh(`mariadb -N -B -e "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = '${user}'"`).trim()).toBe("0");
+    expect(boxRedis("INFO keyspace").replace(/\r/g, "")).toBe("# Keyspace");
+    expect(boxRedis("SET probe:late write")).toMatch(/NOPERM/);
+    // The new hosts hold everything they held before, and the site serves it from there.
+    const after = await written();
+    expect(after.hosts).toEqual([machines.mysql.address, machines.redis.address]);
+    expect([...before.mysql].filter((n) => !after.mysql.has(n))).toEqual([]);
+    expect([...before.redis].filter((n) => !after.redis.has(n))).toEqual([]);
+    const stillOnMysql = rowsOn(machines.mysql);
+    expect([...onMysql].filter((n) => !stillOnMysql.has(n))).toEqual([]);
   }, 1_500_000);
 
   it("serves the site from the web host, with MySQL and Redis on their own hosts", async () => {

@@ -33,6 +33,11 @@ describe("a stack with only a domain", () => {
   it("folds upper-case domains to lower case", () => {
     expect(parseStack(oneSite({ domain: "Shop.Example.COM" })).sites[1]!.domain).toBe("shop.example.com");
   });
+
+  it("keeps the copies a growth moved away from unless told to forget them", () => {
+    expect(parseStack({}).forgetMovedData).toBe(false);
+    expect(parseStack({ phase: "four-server", forgetMovedData: true }).forgetMovedData).toBe(true);
+  });
 });
 
 describe("bad input is refused with the field path and the rule", () => {
@@ -120,6 +125,7 @@ describe("bad input is refused with the field path and the rule", () => {
   it("names missing and mistyped fields", () => {
     expect(problems({ sites: [{ aliases: [] }] })).toEqual([`sites[0].domain: is required`]);
     expect(problems({ sites: [{ domain: "a.example.com", gzip: "yes" }] })).toEqual([`sites[0].gzip: must be a boolean (got string "yes")`]);
+    expect(problems({ forgetMovedData: "yes" })).toEqual([`forgetMovedData: must be a boolean (got string "yes")`]);
     expect(problems({ sites: { domain: "a.example.com" } })).toEqual([`sites: must be an array (got a mapping)`]);
   });
 

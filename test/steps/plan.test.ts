@@ -647,3 +647,65 @@ describe("the monitoring steps", () => {
     expect(rendered(steps, "web-1-hardening").create).toContain("checked fail2ban-client -t");
   });
 });
+
+describe("forgetting the copies a growth moved away from (forgetMovedData)", () => {
+  const forgetting = (infrastructure: InfrastructureInput, sites: unknown[], app?: Record<string, unknown>) =>
+    plan({ ...infrastructure, forgetMovedData: true }, sites, app);
+
+  it("four-server: each move's forget runs on its host after the move and every step switching to the new copy, with the move's secrets", () => {
+    const steps = forgetting({ phase: "four-server" }, [shop, blog], { domain: "orchestrator.example.com" });
+    expect(graph(steps)["web-1"]!.filter((line) => line.includes("-forget"))).toEqual([
+      // The app's environment switches to the new Redis too, so the orchestrator makes the forget after it.
+      "app:redis-move-forget ← redis-move, site-shop_example_com-env, site-blog_example_com-env, environment, worker-1-environment [redis]",
+      "site-shop_example_com-database-move-forget ← site-shop_example_com-database-move, site-shop_example_com-env [mysql:shop.example.com]",
+      "app:database-move-forget ← database-move, environment, worker-1-environment [mysql:orchestrator.example.com]",
+    ]);
+    for (const move of ["web-1-redis-move", "web-1-site-shop_example_com-database-move", "web-1-database-move"]) {
+      const [moving, forget] = [named(steps, move), named(steps, `${move}-forget`)];
+      expect(forget).toMatchObject({ host: moving.host, inputs: moving.inputs, secrets: moving.secrets, renderer: "data-move" });
+      // Not a move itself: `movesLate` holds no window open for it.
+      expect(forget.kind === "command" && forget.movesData).toBeFalsy();
+      const [movingRender, forgetRender] = [rendered(steps, move), rendered(steps, `${move}-forget`)];
+      // The new copy's credentials reach the forget as they reach the move: on stdin, as placeholders filled in on the way.
+      expect(forgetRender.stdin).toBe(movingRender.stdin);
+      expect(forgetRender.create.match(placeholderPattern)).toBeNull();
+      expect(forgetRender.create).toMatch(move.endsWith("redis-move") ? /FLUSHALL/ : /DROP DATABASE/);
+      expect(forgetRender.files).toEqual([]);
+    }
+  });
+
+  it("four-server without the app: the Redis forget is provisioning's, after the sites' switches", () => {
+    const steps = forgetting({ phase: "four-server" }, [shop]);
+    expect(graph(steps)["web-1"]!.filter((line) => line.includes("-forget"))).toEqual([
+      "redis-move-forget ← redis-move, site-shop_example_com-env [redis]",
+      "site-shop_example_com-database-move-forget ← site-shop_example_com-database-move, site-shop_example_com-env [mysql:shop.example.com]",
+    ]);
+  });
+
+  const phases: [string, InfrastructureInput][] = [
+    ["single", { phase: "single" }],
+    ["four-server", { phase: "four-server" }],
+    ["horizontal", { phase: "horizontal", loadBalancer: { kind: "haproxy" }, nodes: { web: 2, worker: 1 } }],
+    ["ha", { phase: "ha" }],
+  ];
+
+  it.each(phases)("%s: plans no forget unless the stack asks for it, and then one per move, after each step waiting for the move", (_, infrastructure) => {
+    const queued = { ...shop, code: { repository: "git://198.18.0.1/sample-php-app.git" }, workers: [{ name: "queue", command: "php artisan queue:work" }] };
+    const app = { domain: "orchestrator.example.com" };
+    expect(plan(infrastructure, [queued, blog], app).steps.filter((step) => step.name.endsWith("-forget"))).toEqual([]);
+    const steps = forgetting(infrastructure, [queued, blog], app);
+    const moves = steps.steps.filter((step) => step.kind === "command" && step.movesData);
+    const forgets = steps.steps.filter((step) => step.name.endsWith("-forget"));
+    expect(forgets.map((step) => step.name)).toEqual(moves.map((move) => `${move.name}-forget`));
+    if (infrastructure.phase === "single") expect(forgets).toEqual([]);
+    for (const move of moves) {
+      const forget = named(steps, `${move.name}-forget`);
+      const switches = steps.steps.filter((step) => step !== forget && step.dependsOn.includes(move.name));
+      expect(switches.length, `${move.name} has steps waiting for it`).toBeGreaterThan(0);
+      expect(forget.dependsOn).toEqual([move.name, ...switches.map((step) => step.name)]);
+      expect(forget.owner).toBe([move, ...switches].some((step) => step.owner === "orchestrator") ? "orchestrator" : "provisioning");
+    }
+    // Nothing waits for a forget: the plan of the other steps is the one without the flag.
+    expect(steps.steps.filter((step) => step.dependsOn.some((name) => name.endsWith("-forget")))).toEqual([]);
+  });
+});

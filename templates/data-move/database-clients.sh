@@ -1,0 +1,3 @@
+cat >"$target_cnf"
+target() { mariadb --defaults-extra-file="$target_cnf" "$@"; }
+here() { mariadb -N -B "$@"; }
