@@ -2,7 +2,7 @@ import * as digitalocean from "@pulumi/digitalocean";
 import * as pulumi from "@pulumi/pulumi";
 import { appArtifact } from "../../lib/plan/artifact";
 import type { CostEstimate } from "../../lib/plan/cost";
-import { deploymentProblems, PlanError, type PlannedHost, type TopologyPlan, planTopology } from "../../lib/plan/topology";
+import { deploymentProblems, existingHostsEndpoint, PlanError, type PlannedHost, type TopologyPlan, planTopology } from "../../lib/plan/topology";
 import type { Phase } from "../../lib/schema/infrastructure";
 import type { Stack } from "../../lib/schema/stack";
 import { movesReservedIp } from "../../lib/steps/keepalived";
@@ -223,19 +223,19 @@ export abstract class PhaseComponent extends pulumi.ComponentResource {
   /** No cloud API: the hosts are the servers the config lists, matched to the plan by role and order. */
   private onExistingHosts(args: PhaseArgs): Built {
     const privateKey = pulumi.secret(args.sshPrivateKey);
-    const hosts: Host[] = this.plan.hosts.map((planned) => {
-      const given = args.config.hosts[planned.plannedAs]![planned.ordinal - 1]!;
-      return {
-        name: planned.name,
-        roles: planned.roles,
-        connection: { host: given.address, port: given.port, user: given.user, privateKey },
-        publicIp: given.address,
-        privateIp: given.privateAddress,
-      };
-    });
-    const front = this.plan.loadBalancer?.nodes[0] ?? this.plan.hosts.find((host) => host.roles.includes("web"))!.name;
-    // A balancer pair's shared address outlives either node; the first node's own address would not.
-    const shared = args.config.loadBalancer.virtualAddress?.split("/")[0];
-    return { hosts, endpoint: pulumi.output(shared ?? hosts.find((host) => host.name === front)!.publicIp) };
+    const given = (planned: PlannedHost) => args.config.hosts[planned.plannedAs]![planned.ordinal - 1]!;
+    const hosts: Host[] = this.plan.hosts.map((planned) => ({
+      name: planned.name,
+      roles: planned.roles,
+      connection: { host: given(planned).address, port: given(planned).port, user: given(planned).user, privateKey },
+      publicIp: given(planned).address,
+      privateIp: given(planned).privateAddress,
+    }));
+    const endpoint = existingHostsEndpoint(
+      this.plan,
+      args.config.loadBalancer.virtualAddress,
+      (name) => given(this.plan.hosts.find((host) => host.name === name)!).address,
+    );
+    return { hosts, endpoint: pulumi.output(endpoint) };
   }
 }

@@ -1,6 +1,6 @@
 import { isIP } from "node:net";
 import { z } from "zod";
-import type { TopologyPlan } from "../plan/topology";
+import { existingHostsEndpoint, type TopologyPlan } from "../plan/topology";
 import { problemsFromZod, type Problem } from "../schema/errors";
 import type { Stack } from "../schema/stack";
 import { LoadTestFlagError, type LoadTestOptions } from "./options";
@@ -28,15 +28,14 @@ export interface StackAddresses {
 const servesHttp = (roles: readonly string[]) => roles.includes("web") || roles.includes("loadbalancer");
 
 /**
- * Addresses of an `existing` stack, read from `megaweb:hosts`. The endpoint is chosen as the
- * phase component chooses it: the first load balancer, else the first web host.
+ * Addresses of an `existing` stack, read from `megaweb:hosts`, with the endpoint the phase
+ * component gives (`existingHostsEndpoint`).
  */
 export function addressesFromStackFile(stack: Stack, plan: TopologyPlan): StackAddresses {
   const given = (name: string) => {
     const planned = plan.hosts.find((host) => host.name === name)!;
     return stack.hosts[planned.plannedAs]![planned.ordinal - 1]!;
   };
-  const front = plan.loadBalancer?.nodes[0] ?? plan.hosts.find((host) => host.roles.includes("web"))!.name;
   const known = plan.hosts
     .filter((host) => servesHttp(host.roles))
     .flatMap((host) => {
@@ -44,7 +43,7 @@ export function addressesFromStackFile(stack: Stack, plan: TopologyPlan): StackA
       // The schema defaults a host's private address to its public one; one address is listed once.
       return [{ address, label: host.name }, ...(privateAddress === address ? [] : [{ address: privateAddress, label: `${host.name} private` }])];
     });
-  const endpoint = given(front).address;
+  const endpoint = existingHostsEndpoint(plan, stack.loadBalancer.virtualAddress, (name) => given(name).address);
   return { endpoint, known: [{ address: endpoint, label: "endpoint" }, ...known] };
 }
 

@@ -173,6 +173,16 @@ function plannedLoadBalancer(infrastructure: Infrastructure, nodes: string[], ba
 }
 
 /**
+ * Where clients reach a stack on existing hosts: the balancer pair's shared address, which outlives
+ * either node, else the first load balancer, else the first web host. The phase component's
+ * `endpoint` and `megaweb loadtest` both ask here.
+ */
+export function existingHostsEndpoint(plan: TopologyPlan, virtualAddress: string | undefined, addressOf: (host: string) => string): string {
+  if (virtualAddress !== undefined) return virtualAddress.split("/")[0]!;
+  return addressOf(plan.loadBalancer?.nodes[0] ?? plan.hosts.find((host) => host.roles.includes("web"))!.name);
+}
+
+/**
  * What a DigitalOcean deployment needs beyond a valid config: droplets are reachable only by SSH
  * key from the admin CIDRs, and provisioning connects that way. The schema lets both lists be
  * empty, so a stack file holding just a domain validates and plans; `pulumi up` asks for them.
