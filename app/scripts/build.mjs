@@ -5,7 +5,7 @@
 // so an unchanged app must not look changed to Pulumi.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -14,10 +14,13 @@ const appDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const { version } = JSON.parse(readFileSync(path.join(appDir, "package.json"), "utf8"));
 const name = `megaweb-orchestrator-${version}`;
 const distDir = path.join(appDir, "dist");
-const stageDir = path.join(distDir, name);
-
-rmSync(stageDir, { recursive: true, force: true });
-mkdirSync(stageDir, { recursive: true });
+// Each build stages in a directory of its own and renames its tarball into place: two builds at
+// once (the ha and horizontal e2e start together) otherwise emptied each other's staging under tar,
+// and a reader copied a half-written tarball whose hash then matched its own broken bytes.
+mkdirSync(distDir, { recursive: true });
+const workDir = mkdtempSync(path.join(distDir, ".build-"));
+const stageDir = path.join(workDir, name);
+mkdirSync(stageDir);
 
 await build({
   entryPoints: { web: path.join(appDir, "src/web.ts"), worker: path.join(appDir, "src/worker.ts") },
@@ -42,15 +45,19 @@ writeFileSync(
 );
 
 const tarball = path.join(distDir, `${name}.tgz`);
+const staged = path.join(workDir, `${name}.tgz`);
 // Sorted names, fixed times and owners, gzip without a timestamp: reproducible bytes.
 execFileSync("sh", [
   "-c",
   `tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$1" -cf - "$2" | gzip -n -9 > "$3"`,
   "tar",
-  distDir,
+  workDir,
   name,
-  tarball,
+  staged,
 ]);
-const sha256 = createHash("sha256").update(readFileSync(tarball)).digest("hex");
-writeFileSync(`${tarball}.sha256`, `${sha256}  ${name}.tgz\n`);
+const sha256 = createHash("sha256").update(readFileSync(staged)).digest("hex");
+writeFileSync(`${staged}.sha256`, `${sha256}  ${name}.tgz\n`);
+renameSync(staged, tarball);
+renameSync(`${staged}.sha256`, `${tarball}.sha256`);
+rmSync(workDir, { recursive: true, force: true });
 console.log(`${tarball}\nsha256 ${sha256}`);

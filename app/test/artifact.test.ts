@@ -1,4 +1,5 @@
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -90,6 +91,26 @@ describe("the artifact", () => {
     }
     const first = readFileSync(`${tarball}.sha256`, "utf8");
     expect(buildArtifact().sha256).toBe(first.split(" ")[0]);
+  }, 120_000);
+
+  it("leaves a whole tarball to read while another build runs, as the end-to-end tests copy it", async () => {
+    const sha256 = readFileSync(`${tarball}.sha256`, "utf8").split(" ")[0];
+    let building = true;
+    const build = new Promise<void>((resolve, reject) =>
+      execFile("node", [path.join(appDir, "scripts/build.mjs")], (error) => {
+        building = false;
+        if (error) reject(error);
+        else resolve();
+      }),
+    );
+    const seen = new Set<string>();
+    while (building) {
+      seen.add(createHash("sha256").update(readFileSync(tarball)).digest("hex"));
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    await build;
+    expect([...seen]).toEqual([sha256]);
+    expect(readdirSync(path.dirname(tarball)).filter((name) => name.startsWith(".build-"))).toEqual([]);
   }, 120_000);
 
   it("runs on Debian's Node 18: two web nodes and a worker start at once, migrate once, and serve together", async () => {
