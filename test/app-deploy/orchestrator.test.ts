@@ -73,6 +73,13 @@ const appSteps = (run: Deployment) =>
     .filter((name) => name.startsWith("megaweb-orchestrator-"))
     .sort();
 const step = (run: Deployment, name: string) => run.registrations.find((each) => each.name === name) ?? expect.fail(`no step ${name}`);
+/** The names of the command steps whose names end in `suffix`, sorted. */
+const stepsEndingIn = (run: Deployment, suffix: string) =>
+  run
+    .ofType(command)
+    .map((each) => each.name)
+    .filter((name) => name.endsWith(suffix))
+    .sort();
 /** An input's value, unwrapped when it arrived as a secret. */
 const plain = (value: any): string => String(value?.["4dabf18193072939515e22adb298388d"] === secretSignature ? value.value : (value ?? ""));
 
@@ -173,11 +180,7 @@ describe("secrets", () => {
 
   it("moves the box's data in steps that log nothing and keep their output secret, since their tools may print rows", async () => {
     const { run } = await deployApp(withApp({ phase: "four-server" }), release1, [{ domain: "shop.example.com", database: {} }]);
-    const moves = run
-      .ofType(command)
-      .map((each) => each.name)
-      .filter((name) => name.endsWith("-move"))
-      .sort();
+    const moves = stepsEndingIn(run, "-move");
     expect(moves).toEqual([
       "megaweb-orchestrator-web-1-database-move",
       "megaweb-provisioning-web-1-redis-move",
@@ -191,11 +194,7 @@ describe("secrets", () => {
 
   it("forgets the copies the moves left, once told to, in secret-only steps made after every step that switches away from them", async () => {
     const { run } = await deployApp(withApp({ phase: "four-server", forgetMovedData: true }), release1, [{ domain: "shop.example.com", database: {} }]);
-    const forgets = run
-      .ofType(command)
-      .map((each) => each.name)
-      .filter((name) => name.endsWith("-forget"))
-      .sort();
+    const forgets = stepsEndingIn(run, "-forget");
     // The app's environments switch to the new Redis too, so the orchestrator makes the Redis forget after them.
     expect(forgets).toEqual([
       "megaweb-orchestrator-web-1-database-move-forget",

@@ -1,3 +1,4 @@
+import { haOnExistingHosts } from "../fixtures/existing-hosts";
 import { describe, expect, it } from "vitest";
 import { LoadTestFlagError, type LoadTestOptions } from "../../lib/loadtest/options";
 import { addressesFromOutputs, addressesFromStackFile, parseTarget, resolveLoadTarget, StackOutputsError } from "../../lib/loadtest/target";
@@ -71,21 +72,7 @@ describe("the stack's own addresses", () => {
   });
 
   it("put the balancer pair's shared address as the endpoint of ha on existing hosts", () => {
-    const stack = parseStack({
-      phase: "ha",
-      target: "existing",
-      sentinelHosts: "redis",
-      nodes: { web: 2, worker: 1 },
-      loadBalancer: { kind: "haproxy", virtualAddress: "198.18.0.200/24" },
-      hosts: {
-        loadbalancer: [host("198.18.0.10"), host("198.18.0.16")],
-        web: [host("198.18.0.11"), host("198.18.0.12")],
-        redis: [host("198.18.0.13"), host("198.18.0.17"), host("198.18.0.18")],
-        mysql: [host("198.18.0.14"), host("198.18.0.19"), host("198.18.0.20")],
-        worker: [host("198.18.0.15")],
-      },
-      sites: [{ domain: "example.com" }],
-    });
+    const stack = parseStack({ ...haOnExistingHosts, sites: [{ domain: "example.com" }] });
     const addresses = addressesFromStackFile(stack, planTopology(stack));
     expect(addresses.endpoint).toBe("198.18.0.200");
     expect(addresses.known.map((entry) => `${entry.address} ${entry.label}`)).toContain("198.18.0.10 loadbalancer-1");

@@ -1,3 +1,4 @@
+import { haOnExistingHosts } from "../fixtures/existing-hosts";
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { PhaseComponent } from "../../components/phases";
@@ -276,20 +277,7 @@ describe("existing hosts", () => {
   });
 
   it("gives the balancer pair's shared address as the endpoint of ha, not either balancer's own", async () => {
-    const { phase } = await deployPhase({
-      phase: "ha",
-      target: "existing",
-      sentinelHosts: "redis",
-      nodes: { web: 2, worker: 1 },
-      loadBalancer: { kind: "haproxy", virtualAddress: "198.18.0.200/24" },
-      hosts: {
-        loadbalancer: [{ address: "198.18.0.7" }, { address: "198.18.0.8" }],
-        web: [{ address: "198.18.0.2" }, { address: "198.18.0.3" }],
-        redis: [{ address: "198.18.0.4" }, { address: "198.18.0.9" }, { address: "198.18.0.10" }],
-        mysql: [{ address: "198.18.0.5" }, { address: "198.18.0.11" }, { address: "198.18.0.12" }],
-        worker: [{ address: "198.18.0.6" }],
-      },
-    });
+    const { phase } = await deployPhase(haOnExistingHosts);
     expect(await valueOf(phase.endpoint)).toBe("198.18.0.200");
   });
 });

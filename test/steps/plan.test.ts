@@ -1,3 +1,4 @@
+import { existingHosts } from "../fixtures/existing-hosts";
 import { describe, expect, it } from "vitest";
 import { placeholderPattern, secretName, secretPlaceholder } from "../../lib/plan/cluster";
 import { planTopology } from "../../lib/plan/topology";
@@ -326,10 +327,7 @@ describe("the step graph of each phase", () => {
   });
 
   it("ha after a MySQL promotion: naming the new primary points every client at it and leaves the replication steps as they were", () => {
-    const address = (last: number) => ({ address: `198.18.0.${last}` });
-    let next = 10;
-    const counts = { loadbalancer: 2, web: 2, redis: 3, sentinel: 3, mysql: 3, worker: 1 };
-    const hosts = Object.fromEntries(Object.entries(counts).map(([role, count]) => [role, Array.from({ length: count }, () => address(next++))]));
+    const hosts = existingHosts({ loadbalancer: 2, web: 2, redis: 3, sentinel: 3, mysql: 3, worker: 1 });
     const infrastructure = {
       phase: "ha",
       target: "existing",
@@ -410,10 +408,7 @@ describe("the step graph of each phase", () => {
   });
 
   it("ha on existing hosts: keepalived after HAProxy on both balancers, moving the virtual address on the private interface", () => {
-    const address = (last: number) => ({ address: `198.18.0.${last}` });
-    let next = 10;
-    const counts = { loadbalancer: 2, web: 2, redis: 3, sentinel: 3, mysql: 3, worker: 1 };
-    const hosts = Object.fromEntries(Object.entries(counts).map(([role, count]) => [role, Array.from({ length: count }, () => address(next++))]));
+    const hosts = existingHosts({ loadbalancer: 2, web: 2, redis: 3, sentinel: 3, mysql: 3, worker: 1 });
     const steps = plan(
       { phase: "ha", target: "existing", nodes: { web: 2, worker: 1 }, loadBalancer: { kind: "haproxy", virtualAddress: "198.18.0.50/24" }, hosts },
       [shop],
@@ -445,10 +440,7 @@ describe("the step graph of each phase", () => {
   });
 
   it("ha with sentinelHosts redis on existing hosts: each Redis host runs its server, its replication, then its Sentinel", () => {
-    const address = (last: number) => ({ address: `198.18.0.${last}` });
-    let next = 10;
-    const counts = { loadbalancer: 2, web: 2, redis: 3, mysql: 3, worker: 1 };
-    const hosts = Object.fromEntries(Object.entries(counts).map(([role, count]) => [role, Array.from({ length: count }, () => address(next++))]));
+    const hosts = existingHosts({ loadbalancer: 2, web: 2, redis: 3, mysql: 3, worker: 1 });
     const steps = plan(
       {
         phase: "ha",
