@@ -40,7 +40,8 @@ export class HeadlessChromium {
   async screenshot(name: string, page: Page = this.page): Promise<string> {
     const file = path.join(screenshotDirectory, name);
     mkdirSync(screenshotDirectory, { recursive: true });
-    await page.screenshot({ path: file, fullPage: true });
+    // A full page of charts through an SSH tunnel on a loaded host took past playwright's 30 s in CI.
+    await page.screenshot({ path: file, fullPage: true, timeout: 120_000 });
     return file;
   }
 
