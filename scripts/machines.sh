@@ -20,7 +20,9 @@ suite=bookworm
 mirror=http://deb.debian.org/debian
 security_mirror=http://deb.debian.org/debian-security
 base_packages=systemd,systemd-sysv,dbus,openssh-server,iproute2,ca-certificates
-base_dir=$cache_dir/base/$suite-$(echo "$base_packages" | sha256sum | cut -c1-12)
+# Bumped when the image's own settings change, so a cached base is built again.
+base_revision=2
+base_dir=$cache_dir/base/$suite-$(echo "$base_packages $base_revision" | sha256sum | cut -c1-12)
 deb_cache=$cache_dir/debs/$suite
 
 die() { echo "machines: $*" >&2; exit 1; }
@@ -65,6 +67,10 @@ deb $mirror $suite main
 deb $mirror $suite-updates main
 deb $security_mirror $suite-security main
 EOF
+      # dpkg without an fsync per unpacked file, as Debian's own container images do: a machine that
+      # loses power mid-install is booted again from the base, never repaired. Measured on two
+      # machines installing the web, MariaDB, Redis and HAProxy packages: 50.4 s, and 41.4 s with it.
+      echo force-unsafe-io >"$base_dir.tmp/etc/dpkg/dpkg.cfg.d/megaweb-unsafe-io"
     fi
     systemd-nspawn -q -D "$base_dir.tmp" --register=no --keep-unit --resolv-conf=copy-host sh -c \
       'apt-get -q update && DEBIAN_FRONTEND=noninteractive apt-get -q -y -o Dpkg::Options::=--force-confold upgrade && apt-get clean' \
