@@ -561,16 +561,34 @@ describe("every planned step", () => {
     }
   });
 
-  it("changing one site's PHP settings changes only that site's steps, on every web host", () => {
-    const before = plan({ phase: "horizontal" }, [shop, blog]);
-    const after = plan({ phase: "horizontal" }, [{ ...shop, php: { ...shop.php, memoryLimit: "128M" } }, blog]);
+  /** The steps of `after` whose script differs from the same step's in `before`, or that are new. */
+  const changedScripts = (before: StepPlan, after: StepPlan) => {
     const scripts = (steps: StepPlan) =>
       Object.fromEntries(steps.steps.flatMap((step) => (step.kind === "command" ? [[step.name, step.render(plannedFacts(steps)).create]] : [])));
     const [a, b] = [scripts(before), scripts(after)];
-    expect(Object.keys(b).filter((name) => a[name] !== b[name])).toEqual([
-      "web-1-site-shop_example_com",
-      "web-2-site-shop_example_com",
-      "web-3-site-shop_example_com",
+    return Object.keys(b).filter((name) => a[name] !== b[name]);
+  };
+
+  it("changing one site's PHP settings changes only that site's steps, on every web host", () => {
+    const before = plan({ phase: "horizontal" }, [shop, blog]);
+    const after = plan({ phase: "horizontal" }, [{ ...shop, php: { ...shop.php, memoryLimit: "128M" } }, blog]);
+    expect(changedScripts(before, after)).toEqual(["web-1-site-shop_example_com", "web-2-site-shop_example_com", "web-3-site-shop_example_com"]);
+  });
+
+  it("a fourth web node changes no step of the three before it: only what lists every web node, and the new host's own", () => {
+    const withWebNodes = (web: number) =>
+      plan({ phase: "horizontal", loadBalancer: { kind: "haproxy" }, nodes: { web, worker: 1 } }, [shop, blog], { domain: "orchestrator.example.com" });
+    const changed = changedScripts(withWebNodes(3), withWebNodes(4));
+    expect(changed.filter((name) => /^web-[123]-/.test(name))).toEqual([]);
+    expect(changed.filter((name) => !name.startsWith("web-4-"))).toEqual([
+      // Only the web nodes (and the worker) may reach MySQL and Redis; MySQL's connection limit and
+      // each database's grants count the web nodes; the balancer sends to each.
+      "redis-1-firewall",
+      "mysql-1-firewall",
+      "mysql-1-mysql",
+      "mysql-1-db-shop_example_com",
+      "loadbalancer-1-haproxy",
+      "mysql-1-database",
     ]);
   });
 
