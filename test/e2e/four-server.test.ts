@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startLoad, summarize } from "../faults/measure";
+import { eventually, startLoad, summarize } from "../faults/measure";
 import { LocalStack, type Machine, repo, Timings } from "./local-stack";
 
 /**
@@ -9,13 +9,14 @@ import { LocalStack, type Machine, repo, Timings } from "./local-stack";
  * from the single box it starts as: one `pulumi up` of the phase change moves the site's database to
  * the MySQL host under a write load (lib/render/DEPLOY.md, "Growth that keeps the data"), then the
  * web host's PHP reaches MySQL and Redis on their own hosts, whose firewalls admit only their clients.
- * A second `up` with `forgetMovedData` then drops the copies the growth left on the box.
+ * A second `up` with `forgetMovedData` then drops the copies the growth left on the box, and a third
+ * grows on to horizontal: a load balancer and a second web node in front of the same MySQL and Redis.
  */
 
 const roles = ["web", "redis", "mysql", "worker"] as const;
-/** Only the box is in the stack at first; the other three machines join when it grows. */
-const local = new LocalStack("four", "four", join(__dirname, "fixtures", "Pulumi.four-server.yaml"), ["web", "none", "none", "none"]);
-const machines = {} as Record<(typeof roles)[number], Machine>;
+/** Only the box is in the stack at first; the other machines join as it grows (the last two at horizontal). */
+const local = new LocalStack("four", "four", join(__dirname, "fixtures", "Pulumi.four-server.yaml"), ["web", "none", "none", "none", "none", "none"]);
+const machines = {} as Record<(typeof roles)[number] | "balancer" | "secondWeb", Machine>;
 const user = "shop_megaweb_test";
 const shop = "shop.megaweb.test";
 const timings = new Timings("e2e-four-server-timings.json");
@@ -32,12 +33,17 @@ async function write(n: number): Promise<number> {
   return n;
 }
 
-/** What the site's PHP finds of its writes, in the database and the Redis its .env names now. */
-async function written(): Promise<{ mysql: Set<number>; redis: Set<number>; hosts: string[] }> {
-  const answer = await machines.web.get(shop, "/probe.php?written=1");
+/** What the site's PHP finds of its writes, in the database and the Redis its .env names now, asked through `via`. */
+async function written(via = machines.web): Promise<{ mysql: Set<number>; redis: Set<number>; hosts: string[]; node: string }> {
+  const answer = await via.get(shop, "/probe.php?written=1");
   if (answer.status !== 200) throw new Error(`HTTP ${answer.status}: ${answer.body.slice(0, 160)}`);
-  const held = JSON.parse(answer.body) as { mysql: number[]; redis: number[]; hosts: string[] };
-  return { mysql: new Set(held.mysql), redis: new Set(held.redis), hosts: held.hosts };
+  const held = JSON.parse(answer.body) as { mysql: number[]; redis: number[]; hosts: string[]; node: string };
+  return { mysql: new Set(held.mysql), redis: new Set(held.redis), hosts: held.hosts, node: held.node };
+}
+
+/** The probe page on a web node's copy of the site. */
+function installProbe(web: Machine): void {
+  web.ssh(`install -m 0640 -o ${user} -g www-data /dev/stdin /var/www/${user}/public/probe.php`, readFileSync(join(__dirname, "probe.php"), "utf8"));
 }
 
 /** The `writes` rows of the site's database on `machine`, as root over its socket. */
@@ -57,7 +63,8 @@ describe.sequential("the four-server phase on existing hosts, with the real engi
     local.pulumiOk(["config", "set", "megaweb:phase", "single"]);
     await timings.time("single box: bare to serving (pulumi up)", () => local.pulumiOk(["up", "--yes", "--skip-preview"], 1200));
     roles.forEach((role, index) => (machines[role] = local.machine(index)));
-    machines.web.ssh(`install -m 0640 -o ${user} -g www-data /dev/stdin /var/www/${user}/public/probe.php`, readFileSync(join(__dirname, "probe.php"), "utf8"));
+    [machines.balancer, machines.secondWeb] = [local.machine(4), local.machine(5)];
+    installProbe(machines.web);
   }, 1_500_000);
 
   afterAll(() => {
@@ -140,4 +147,37 @@ describe.sequential("the four-server phase on existing hosts, with the real engi
   it("reports no changes on a second preview", () => {
     local.pulumiOk(["preview", "--expect-no-changes"]);
   }, 300_000);
+
+  it("grows on to horizontal: a balancer and a second web node serve every row and key from the same MySQL and Redis", async () => {
+    const before = await written();
+    local.pulumiOk(["config", "set", "megaweb:phase", "horizontal"]);
+    local.pulumiOk(["config", "set", "--path", "megaweb:loadBalancer.kind", "haproxy"]);
+    local.pulumiOk(["config", "set", "--path", "megaweb:nodes.web", "2"]);
+    local.pulumiOk(["config", "set", "--path", "megaweb:nodes.worker", "1"]);
+    local.pulumiOk(["config", "set", "--path", "megaweb:hosts.loadbalancer[0].address", machines.balancer.address]);
+    local.pulumiOk(["config", "set", "--path", "megaweb:hosts.web[1].address", machines.secondWeb.address]);
+    await timings.time("grow to horizontal (pulumi up)", () => local.pulumiAsync(["up", "--yes", "--skip-preview"], 1200));
+    installProbe(machines.secondWeb);
+    // Both nodes, through the balancer once its checks pass the new one, read everything the box's
+    // site had written, where it was.
+    const answers = await eventually(
+      "both web nodes answering through the balancer",
+      async () => {
+        const answers = await Promise.all(Array.from({ length: 8 }, () => written(machines.balancer)));
+        return new Set(answers.map((answer) => answer.node)).size === 2 ? answers : undefined;
+      },
+      60,
+    );
+    for (const answer of answers) {
+      expect(answer.hosts).toEqual([machines.mysql.address, machines.redis.address]);
+      expect([...before.mysql].filter((n) => !answer.mysql.has(n))).toEqual([]);
+      expect([...before.redis].filter((n) => !answer.redis.has(n))).toEqual([]);
+    }
+    // A write through the balancer is read back through it, whichever node takes each request.
+    const next = Math.max(...before.mysql) + 1;
+    expect((await machines.balancer.get(shop, `/probe.php?write=${next}`)).status).toBe(200);
+    const after = await Promise.all(Array.from({ length: 4 }, () => written(machines.balancer)));
+    for (const answer of after) expect(answer.mysql.has(next) && answer.redis.has(next)).toBe(true);
+    local.pulumiOk(["preview", "--expect-no-changes"]);
+  }, 1_500_000);
 });

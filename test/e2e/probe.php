@@ -19,7 +19,7 @@ if (isset($_GET['write']) || isset($_GET['written'])) {
             echo json_encode(['written' => $n]);
         } else {
             $rows = array_map('intval', array_column($db->query('SELECT n FROM writes')->fetch_all(), 0));
-            echo json_encode(['mysql' => $rows, 'redis' => array_map('intval', $redis->lRange('probe:writes', 0, -1)), 'hosts' => [$env['DB_HOST'], $env['REDIS_HOST']]]);
+            echo json_encode(['mysql' => $rows, 'redis' => array_map('intval', $redis->lRange('probe:writes', 0, -1)), 'hosts' => [$env['DB_HOST'], $env['REDIS_HOST']], 'node' => gethostname()]);
         }
     } catch (Throwable $error) {
         http_response_code(503);
