@@ -137,25 +137,25 @@ describe("keepalived from the rendered files, between two namespaces", () => {
   // when both are eligible at once; on a loaded host lb-1's check can still be failing when lb-2's
   // timer ends (seen in CI), and lb-2 then keeps the address. Either is a correct outcome: the
   // tests that follow take the roles from who holds it.
-  let master: Balancer;
-  let backup: Balancer;
+  let elected: Balancer;
+  let standby: Balancer;
 
   it("gives the address to exactly one load balancer, and the client reaches that one", async () => {
-    master = await eventually("one load balancer to hold the address", () => balancers.find((node) => network.holds(node, virtualAddress)));
-    backup = balancers.find((node) => node !== master)!;
-    expect(network.holds(backup, virtualAddress)).toBe(false);
+    elected = await eventually("one load balancer to hold the address", () => balancers.find((node) => network.holds(node, virtualAddress)));
+    standby = balancers.find((node) => node !== elected)!;
+    expect(network.holds(standby, virtualAddress)).toBe(false);
     const record = await clientLoad(1);
-    expect(new Set(record.outcomes.map((outcome) => outcome.value))).toEqual(new Set([master]));
+    expect(new Set(record.outcomes.map((outcome) => outcome.value))).toEqual(new Set([elected]));
   });
 
-  it("moves the address to the backup when the master's keepalived is killed", async () => {
+  it("moves the address to the standby when the master's keepalived is killed", async () => {
     const load = clientLoad(12);
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const killedAt = Date.now();
-    crashKeepalived(master);
-    const heldAt = await eventually("the backup to hold the address", () => (network.holds(backup, virtualAddress) ? Date.now() : undefined));
+    crashKeepalived(elected);
+    const heldAt = await eventually("the standby to hold the address", () => (network.holds(standby, virtualAddress) ? Date.now() : undefined));
     const record = await load;
-    const answeredAt = firstAnswerFrom(record, backup, killedAt);
+    const answeredAt = firstAnswerFrom(record, standby, killedAt);
     const summary = summarize(record);
     const figures = {
       secondsUntilBackupHoldsAddress: (heldAt - killedAt) / 1000,
@@ -170,23 +170,26 @@ describe("keepalived from the rendered files, between two namespaces", () => {
   });
 
   it("leaves the address where it is when the old master comes back (nopreempt)", async () => {
-    startKeepalived(master);
+    startKeepalived(elected);
     await new Promise((resolve) => setTimeout(resolve, 5000));
-    expect(network.holds(backup, virtualAddress)).toBe(true);
+    expect(network.holds(standby, virtualAddress)).toBe(true);
     // The crash left the address on the old master's interface; keepalived, started as a backup, removes it.
-    expect(network.holds(master, virtualAddress)).toBe(false);
+    expect(network.holds(elected, virtualAddress)).toBe(false);
     const record = await clientLoad(2);
-    expect(new Set(record.outcomes.map((outcome) => outcome.value))).toEqual(new Set([backup]));
+    expect(new Set(record.outcomes.map((outcome) => outcome.value))).toEqual(new Set([standby]));
   });
 
   it("moves the address when the master's HAProxy dies, within the check window", async () => {
+    // The standby has held the address since the first master's crash.
     const load = clientLoad(12);
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const killedAt = Date.now();
-    process.kill(haproxy[backup]!, "SIGKILL");
-    const heldAt = await eventually("the old master to hold the address again", () => (network.holds(master, virtualAddress) ? Date.now() : undefined));
+    process.kill(haproxy[standby]!, "SIGKILL");
+    const heldAt = await eventually("the first-elected balancer to hold the address again", () =>
+      network.holds(elected, virtualAddress) ? Date.now() : undefined,
+    );
     const record = await load;
-    const answeredAt = firstAnswerFrom(record, master, killedAt);
+    const answeredAt = firstAnswerFrom(record, elected, killedAt);
     const summary = summarize(record);
     const figures = {
       secondsUntilBackupHoldsAddress: (heldAt - killedAt) / 1000,
@@ -196,7 +199,7 @@ describe("keepalived from the rendered files, between two namespaces", () => {
     };
     console.log(`HAProxy SIGKILL figures: ${JSON.stringify(figures)}`);
     expect(answeredAt).toBeDefined();
-    expect(network.holds(backup, virtualAddress)).toBe(false);
+    expect(network.holds(standby, virtualAddress)).toBe(false);
     // Two failed checks a second apart, then an advert: the address moves within about four seconds.
     expect(figures.secondsWithoutService).toBeLessThan(8);
   });
