@@ -1,9 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AcmeMachine, acmeDirectoryOf, httpsGet, startAcmeMachine } from "./acme-machine";
-import { LocalStack, type Machine, Timings } from "./local-stack";
+import { LocalStack, type Machine, probePage, Timings } from "./local-stack";
 
 /**
  * Certificates and backups on local machines, through the real engine: the single box and a
@@ -63,10 +62,7 @@ describe.sequential("certificates and backups on local machines, with the real e
     });
     web = local.machine(0);
     backupHost = local.machine(1);
-    web.ssh(
-      `install -m 0640 -o ${shop.user} -g www-data /dev/stdin /var/www/${shop.user}/public/probe.php`,
-      readFileSync(join(__dirname, "probe.php"), "utf8"),
-    );
+    web.placePage(shop.user, `/var/www/${shop.user}/public`, "probe.php", probePage);
     // After the first up: its firewall step on the backup host replaces the whole ruleset.
     acme = await timed("ACME server on the backup host (s)", () => startAcmeMachine(backupHost, web, certificateValiditySeconds));
   }, 1_500_000);

@@ -1,8 +1,8 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, startLoad, summarize } from "../faults/measure";
-import { LocalStack, type Machine, repo, Timings } from "./local-stack";
+import { LocalStack, type Machine, probePage, repo, Timings } from "./local-stack";
 
 /**
  * The four-server phase on four existing hosts (local machines), through the real engine, grown
@@ -42,9 +42,7 @@ async function written(via = machines.web): Promise<{ mysql: Set<number>; redis:
 }
 
 /** The probe page on a web node's copy of the site. */
-function installProbe(web: Machine): void {
-  web.ssh(`install -m 0640 -o ${user} -g www-data /dev/stdin /var/www/${user}/public/probe.php`, readFileSync(join(__dirname, "probe.php"), "utf8"));
-}
+const installProbe = (web: Machine) => web.placePage(user, `/var/www/${user}/public`, "probe.php", probePage);
 
 /** The `writes` rows of the site's database on `machine`, as root over its socket. */
 function rowsOn(machine: Machine): Set<number> {

@@ -167,7 +167,7 @@ describe.sequential("the ha phase on local machines, with the real engine and fa
     [storeLoad] = await Promise.all([bundled, outsideTools, startMemorySampler(cluster())]);
     timings.save();
     for (const web of byRole("web")) {
-      web.ssh(`install -m 0640 -o ${siteUser(shop)} -g www-data /dev/stdin /var/www/${siteUser(shop)}/public/node.php`, nodePage);
+      web.placePage(siteUser(shop), `/var/www/${siteUser(shop)}/public`, "node.php", nodePage);
     }
   }, 2_700_000);
 

@@ -112,7 +112,7 @@ async function allUp(count: number): Promise<void> {
 
 function installProbes(machine: Machine): void {
   for (const domain of sites) {
-    machine.ssh(`install -m 0640 -o ${siteUser(domain)} -g www-data /dev/stdin ${docroot(domain)}/probe.php`, probe);
+    machine.placePage(siteUser(domain), docroot(domain), "probe.php", probe);
   }
 }
 

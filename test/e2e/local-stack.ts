@@ -225,6 +225,9 @@ export class LocalStack {
   }
 }
 
+/** test/e2e/probe.php: what a site's PHP sees (its user, limits, MySQL and Redis), for the tests to place. */
+export const probePage = readFileSync(join(__dirname, "probe.php"), "utf8");
+
 export interface HttpAnswer {
   readonly status: number;
   readonly body: string;
@@ -252,6 +255,14 @@ export class Machine {
       `root@${this.address}`,
       command,
     ];
+  }
+
+  /**
+   * A page the test itself places in a site's document root (never megaweb), owned by the site's
+   * user and readable by its pool through the web server's group.
+   */
+  placePage(user: string, documentRoot: string, name: string, content: string): void {
+    this.ssh(`install -m 0640 -o ${user} -g www-data /dev/stdin ${documentRoot}/${name}`, content);
   }
 
   ssh(command: string, stdin?: string, timeoutMs = 60_000): string {

@@ -9,7 +9,7 @@ import { WebhookReceiver } from "../monitoring/loopback";
 import { planRollback } from "../../lib/render/deploy";
 import { eventually, startLoad, summarize } from "../faults/measure";
 import { gradeHost } from "./hardening-grade";
-import { LocalStack, type Machine, repo, Timings } from "./local-stack";
+import { LocalStack, type Machine, probePage, repo, Timings } from "./local-stack";
 import { readSamplePage, SampleAppRepository, type SamplePage } from "../daemons/sample-app-repository";
 
 /**
@@ -116,7 +116,7 @@ function deploySampleApp(): void {
 const documentRoot = (user: string) => (codeSites.some((site) => site.user === user) ? `/var/www/${user}/current/public` : `/var/www/${user}/public`);
 
 function installProbe(user: string): void {
-  machine.ssh(`install -m 0640 -o ${user} -g www-data /dev/stdin ${documentRoot(user)}/probe.php`, readFileSync(join(__dirname, "probe.php"), "utf8"));
+  machine.placePage(user, documentRoot(user), "probe.php", probePage);
 }
 
 interface AppPage extends SamplePage {
