@@ -62,7 +62,14 @@ const stacks = [
       destination: { kind: "s3", endpoint: "https://fra1.digitaloceanspaces.com", bucket: "example-backups", accessKeyId: "DO00ABCDEFGHIJKLMNOP" },
     },
   },
-  { phase: "horizontal", target: "existing", nodes: { web: 2, worker: 1 }, hosts: existing({ loadbalancer: 1, web: 2, redis: 1, mysql: 1, worker: 1 }), sites },
+  // Let's Encrypt on two web nodes: the issuer, the other's receiver, the push.
+  {
+    phase: "horizontal",
+    target: "existing",
+    nodes: { web: 2, worker: 1 },
+    hosts: existing({ loadbalancer: 1, web: 2, redis: 1, mysql: 1, worker: 1 }),
+    sites: [...sites, letsencrypt],
+  },
   // Existing hosts, so the replication and Sentinel steps name real addresses and the balancer pair gets keepalived.
   {
     phase: "ha",

@@ -28,6 +28,7 @@ export const privatePorts = {
   redisExporter: 9121,
   prometheus: 9090,
   alertmanager: 9093,
+  acmeIssuer: 8402,
 } as const;
 
 const internet: Source = { kind: "internet" };
@@ -37,9 +38,14 @@ const from = (...roles: Role[]): Source[] => roles.map((role) => ({ kind: "role"
 /**
  * The whole firewall matrix, the one place it is written. `webSources` is who reaches the web
  * nodes: the internet when nothing sits in front of them, else the load balancer.
+ * `certificateIssuer`: Let's Encrypt sites on several web nodes, one of which issues for all.
  * Workers take no inbound traffic but SSH.
  */
-function matrix(webSources: readonly Source[], agentSources: readonly Source[]): FirewallRule[] {
+function matrix(webSources: readonly Source[], agentSources: readonly Source[], certificateIssuer: boolean): FirewallRule[] {
+  const issuing: FirewallRule[] = [
+    { role: "web", port: 22, sources: from("web"), purpose: "the issuing web node pushing certificates to the others (a forced command)" },
+    { role: "web", port: privatePorts.acmeIssuer, sources: from("web"), purpose: "ACME challenges a web node does not hold, asked of the issuing node" },
+  ];
   return [
     { role: "all", port: 22, sources: [admin], purpose: "SSH for operators and the provisioning steps" },
     { role: "loadbalancer", port: 80, sources: [internet], purpose: "HTTP to the load balancer" },
@@ -47,6 +53,7 @@ function matrix(webSources: readonly Source[], agentSources: readonly Source[]):
     { role: "web", port: 80, sources: webSources, purpose: "HTTP and the load balancer's health check" },
     { role: "web", port: 443, sources: webSources, purpose: "HTTPS (TLS ends on the web nodes)" },
     { role: "web", port: privatePorts.balancerAgent, sources: agentSources, purpose: "HAProxy's agent check, through which a deploy drains the node" },
+    ...(certificateIssuer ? issuing : []),
     { role: "mysql", port: privatePorts.mysql, sources: from("web", "worker", "mysql"), purpose: "MySQL clients and replication" },
     { role: "redis", port: privatePorts.redis, sources: from("web", "worker", "redis", "sentinel"), purpose: "Redis clients, replication and Sentinel probes" },
     {
@@ -73,9 +80,13 @@ function matrix(webSources: readonly Source[], agentSources: readonly Source[]):
  * The matrix for a topology: rows for roles no host has are dropped, as are sources naming such
  * roles, so every rule can be rendered (DigitalOcean refuses a rule without sources).
  */
-export function firewallMatrix(presentRoles: ReadonlySet<Role>, loadBalancer: "digitalocean" | "haproxy" | undefined): FirewallRule[] {
+export function firewallMatrix(
+  presentRoles: ReadonlySet<Role>,
+  loadBalancer: "digitalocean" | "haproxy" | undefined,
+  certificateIssuer = false,
+): FirewallRule[] {
   const webSources: Source[] = loadBalancer === undefined ? [internet] : loadBalancer === "digitalocean" ? [{ kind: "loadBalancer" }] : from("loadbalancer");
-  return matrix(webSources, loadBalancer === "haproxy" ? from("loadbalancer") : [])
+  return matrix(webSources, loadBalancer === "haproxy" ? from("loadbalancer") : [], certificateIssuer)
     .filter((rule) => rule.role === "all" || presentRoles.has(rule.role))
     .map((rule) => ({ ...rule, sources: rule.sources.filter((source) => source.kind !== "role" || presentRoles.has(source.role)) }))
     .filter((rule) => rule.sources.length > 0);

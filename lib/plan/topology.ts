@@ -57,6 +57,11 @@ export interface TopologyPlan {
   readonly mysql: { readonly primary: string; readonly replicas: readonly string[] };
   /** The host running Prometheus and Alertmanager, when the stack monitors itself. */
   readonly monitoring?: string;
+  /**
+   * With Let's Encrypt sites on more than one web node: the first issues and renews every
+   * certificate and pushes it to the others (templates/certbot/README.md).
+   */
+  readonly certificates?: { readonly issuer: string; readonly receivers: readonly string[] };
   readonly firewall: readonly FirewallRule[];
   readonly cost: CostEstimate;
 }
@@ -78,10 +83,14 @@ export class PlanError extends Error {
 const roleOrder: readonly HostRole[] = ["loadbalancer", "web", "redis", "sentinel", "mysql", "worker", "backup"];
 
 /**
- * What the topology reads: the infrastructure, and from a whole stack whether it monitors itself.
- * A bare `Infrastructure` plans no monitoring host.
+ * What the topology reads: the infrastructure, and from a whole stack whether it monitors itself
+ * and whether any site asks Let's Encrypt for its certificate. A bare `Infrastructure` plans
+ * neither.
  */
-export type TopologyInput = Infrastructure & { readonly monitoring?: { readonly enabled: boolean } };
+export type TopologyInput = Infrastructure & {
+  readonly monitoring?: { readonly enabled: boolean };
+  readonly sites?: readonly { readonly tls: { readonly mode: string } }[];
+};
 
 /**
  * The topology a validated config asks for: hosts with roles and sizes, replication, the load
@@ -105,6 +114,9 @@ export function planTopology(infrastructure: TopologyInput): TopologyPlan {
 
   const loadBalancer = plannedLoadBalancer(infrastructure, named("loadbalancer"), named("web"));
   const presentRoles = new Set(hosts.flatMap((host) => host.roles));
+  const [issuer, ...receivers] = named("web");
+  const certificates =
+    receivers.length > 0 && infrastructure.sites?.some((site) => site.tls.mode === "letsencrypt") ? { issuer: issuer!, receivers } : undefined;
   const onDigitalOcean = infrastructure.target === "digitalocean";
   return {
     phase: infrastructure.phase,
@@ -115,7 +127,8 @@ export function planTopology(infrastructure: TopologyInput): TopologyPlan {
     redis: { primary: redisPrimary!, replicas: redisReplicas, sentinels, sentinelQuorum: infrastructure.sentinelQuorum },
     mysql: { primary: mysqlPrimary, replicas: mysqlReplicas },
     ...(monitored && { monitoring: named("monitoring")[0] }),
-    firewall: firewallMatrix(presentRoles, loadBalancer?.kind),
+    ...(certificates && { certificates }),
+    firewall: firewallMatrix(presentRoles, loadBalancer?.kind, certificates !== undefined),
     cost: estimateCost({
       droplets: onDigitalOcean ? hosts : [],
       managedLoadBalancer: onDigitalOcean && loadBalancer?.kind === "digitalocean",

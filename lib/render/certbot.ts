@@ -1,3 +1,4 @@
+import { privatePorts } from "../plan/firewall";
 import { accountEmail, type Certificates } from "../schema/certificates";
 import type { Site } from "../schema/site";
 import type { HostContext, SiteContext } from "./context";
@@ -41,9 +42,14 @@ export interface CertificateRender {
   readonly server: string;
 }
 
+/** Where the issuing web node keeps what it pushes with: its key, the receivers and their host keys. */
+const pushDirectory = "/etc/megaweb/certbot/push";
+const pushCommand = "/usr/local/sbin/megaweb-push-certificates";
+const installCommand = "/usr/local/sbin/megaweb-install-certificate";
+
 /** The deploy hook certbot runs after every renewal on the host, and the drop-in that fails certbot.service when it failed. */
 export function renderCertbotHost(host: HostContext): HostFile[] {
-  const view = { failureMarker: host.path("/var/lib/megaweb/certbot/reload-failed") };
+  const view = { failureMarker: host.path("/var/lib/megaweb/certbot/reload-failed"), pushCommand: host.path(pushCommand) };
   return [
     { path: host.path("/etc/letsencrypt/renewal-hooks/deploy/megaweb-reload-nginx"), content: renderTemplate("certbot/deploy-hook.sh", view), mode: "0755" },
     { path: host.path("/etc/systemd/system/certbot.service.d/megaweb.conf"), content: renderTemplate("systemd/certbot-megaweb.conf", view) },
@@ -87,4 +93,104 @@ export function renderCertificateStep(render: CertificateRender, host: HostConte
     server: render.server,
     certbotConfig: render.config.path,
   });
+}
+
+/** A web node by plan name and private address. */
+export interface WebPeer {
+  readonly name: string;
+  readonly address: string;
+}
+
+export interface CertificateIssuerRender {
+  /** The private port where the other nodes ask for challenges, and the push command. */
+  readonly files: HostFile[];
+  /** The key the issuer pushes with, made on the host by the issuer step. */
+  readonly key: string;
+  readonly pushCommand: string;
+}
+
+/**
+ * The issuing web node's side (templates/certbot/README.md, "Behind a load balancer"): the nginx
+ * server the other nodes ask for challenges, open to their addresses only, and the push command.
+ */
+export function renderCertificateIssuer(host: HostContext, receivers: readonly WebPeer[]): CertificateIssuerRender {
+  const key = host.path(`${pushDirectory}/id_ed25519`);
+  return {
+    key,
+    pushCommand: host.path(pushCommand),
+    files: [
+      {
+        path: host.path("/etc/nginx/conf.d/megaweb-acme-peers.conf"),
+        content: renderTemplate("certbot/acme-peers.conf", {
+          host: host.name,
+          port: privatePorts.acmeIssuer,
+          receivers: receivers.map((receiver) => receiver.address),
+          acmeWebroot: host.acmeWebroot,
+        }),
+      },
+      {
+        path: host.path(pushCommand),
+        mode: "0755",
+        content: renderTemplate("certbot/push-certificates.sh", {
+          host: host.name,
+          receiversConfig: host.path(`${pushDirectory}/receivers.conf`),
+          live: host.path("/etc/letsencrypt/live"),
+          key,
+          knownHosts: host.path(`${pushDirectory}/known_hosts`),
+        }),
+      },
+    ],
+  };
+}
+
+/** Where the issuer pushes to (the receivers by address, with their SSH host keys), which certificates, and the command that pushes. */
+export function renderCertificatePush(
+  host: HostContext,
+  receivers: readonly (WebPeer & { hostKey: string })[],
+  domains: readonly string[],
+): { files: HostFile[]; pushCommand: string } {
+  return {
+    pushCommand: host.path(pushCommand),
+    files: [
+      {
+        path: host.path(`${pushDirectory}/receivers.conf`),
+        content: renderTemplate("certbot/receivers.conf", { host: host.name, receivers: receivers.map((receiver) => receiver.address), domains }),
+      },
+      { path: host.path(`${pushDirectory}/known_hosts`), content: receivers.map((receiver) => `${receiver.address} ${receiver.hostKey}\n`).join("") },
+    ],
+  };
+}
+
+export interface CertificateReceiverRender {
+  readonly files: HostFile[];
+  readonly installCommand: string;
+}
+
+/** A web node taking its certificates from the issuer: the forced command its key runs, and the names it may install. */
+export function renderCertificateReceiver(host: HostContext, issuer: WebPeer, domains: readonly string[]): CertificateReceiverRender {
+  const config = host.path("/etc/megaweb/certbot/received.conf");
+  return {
+    installCommand: host.path(installCommand),
+    files: [
+      { path: config, content: renderTemplate("certbot/received.conf", { host: host.name, issuer: issuer.name, domains }) },
+      {
+        path: host.path(installCommand),
+        mode: "0755",
+        content: renderTemplate("certbot/install-certificate.sh", { host: host.name, issuer: issuer.name, config, live: host.path("/etc/letsencrypt/live") }),
+      },
+    ],
+  };
+}
+
+/** nginx's way to the issuer's challenges on a receiving node, which every site's vhost there names. */
+export function renderAcmeIssuerUpstream(host: HostContext, issuer: WebPeer): HostFile {
+  return {
+    path: host.path("/etc/nginx/conf.d/megaweb-acme-issuer.conf"),
+    content: renderTemplate("certbot/acme-issuer-upstream.conf", {
+      host: host.name,
+      issuer: issuer.name,
+      address: issuer.address,
+      port: privatePorts.acmeIssuer,
+    }),
+  };
 }

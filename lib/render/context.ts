@@ -48,6 +48,11 @@ export interface HostFacts {
    */
   readonly sharedSessions?: boolean;
   /**
+   * Another web node issues this node's Let's Encrypt certificates: a challenge not held here is
+   * asked of it (nginx's `megaweb_acme_issuer` upstream, lib/render/certbot.ts). @default false
+   */
+  readonly acmeFromIssuer?: boolean;
+  /**
    * Directory the host's file tree hangs from: empty on a server; a scratch directory when the
    * real daemons run a rendered host side by side with others (as the tests do).
    * @default ""
@@ -67,6 +72,8 @@ export interface HostContext {
   readonly phpVersions: readonly PhpVersion[];
   /** Where certbot's webroot challenges land for every site (`certbot --webroot -w` this). */
   readonly acmeWebroot: string;
+  /** Challenges missing from `acmeWebroot` are asked of the issuing web node. */
+  readonly acmeFromIssuer: boolean;
   /** Prefixes an absolute host path with `root`. */
   readonly path: (absolute: string) => string;
 }
@@ -174,6 +181,7 @@ export function resolveWebHost(sites: readonly Site[], facts: HostFacts): { host
     webServerAccounts: { ...defaultAccounts, ...facts.webServerAccounts },
     phpVersions: [...new Set(sites.filter((site) => site.kind === "php").map((site) => site.phpVersion))].sort(),
     acmeWebroot: `${root}/var/lib/megaweb/acme`,
+    acmeFromIssuer: facts.acmeFromIssuer ?? false,
     path: (absolute) => `${root}${absolute}`,
   };
   return { host, sites: sites.map((site, index) => siteContext(site, index, host, sizing.pools[index], facts.sharedSessions ?? false)) };

@@ -12,7 +12,7 @@ import { renderTemplate } from "./template";
  * body limit and access lists are applied in one place for every site.
  */
 
-const partials = { securityHeaders: "nginx/security-headers.conf" };
+const partials = { securityHeaders: "nginx/security-headers.conf", acmeIssuer: "nginx/acme-issuer.conf" };
 
 /** nginx.conf and the snippets every site includes. */
 export function renderNginxHost(host: HostContext, healthPath: string): HostFile[] {
@@ -55,6 +55,8 @@ export function renderNginxSite(site: Site, context: SiteContext, host: HostCont
     serverNames: context.serverNames.join(" "),
     documentRoot: context.documentRoot,
     acmeWebroot: host.acmeWebroot,
+    acmeFromIssuer: host.acmeFromIssuer,
+    acmeMissing: host.acmeFromIssuer ? "@acme_issuer" : "=404",
     accessLog: context.nginxLogs.access,
     errorLog: context.nginxLogs.error,
     httpListen: listenAddresses(host, host.ports.http),

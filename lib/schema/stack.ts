@@ -89,32 +89,18 @@ function duplicateNames(sites: readonly Site[], appDomain: string | undefined): 
   return problems;
 }
 
-/**
- * What the operations need of the topology: SFTP backups without a host of their own go to the
- * stack's backup host, and Let's Encrypt is issued by the one web host (several web nodes need
- * the issuer and its challenge fallback of templates/certbot/README.md, not wired yet).
- */
-function operationProblems(stack: Pick<Stack, "phase" | "nodes" | "loadBalancer" | "sentinelHosts" | "backups" | "sites">): Problem[] {
-  const counts = hostCountsPerRole(stack);
-  const problems: Problem[] = [];
+/** What the operations need of the topology: SFTP backups without a host of their own go to the stack's backup host. */
+function operationProblems(stack: Pick<Stack, "phase" | "nodes" | "loadBalancer" | "sentinelHosts" | "backups">): Problem[] {
   const destination = stack.backups?.destination;
-  if (destination?.kind === "sftp" && destination.host === undefined && counts.backup === 0) {
-    problems.push({
-      path: ["backups", "destination", "host"],
-      message: "is required when the stack has no backup host (give one: nodes.backup: 1, or hosts.backup on existing hosts)",
-    });
+  if (destination?.kind === "sftp" && destination.host === undefined && hostCountsPerRole(stack).backup === 0) {
+    return [
+      {
+        path: ["backups", "destination", "host"],
+        message: "is required when the stack has no backup host (give one: nodes.backup: 1, or hosts.backup on existing hosts)",
+      },
+    ];
   }
-  if (counts.web > 1) {
-    stack.sites.forEach((site, index) => {
-      if (site.tls.mode === "letsencrypt") {
-        problems.push({
-          path: ["sites", index, "tls", "mode"],
-          message: `letsencrypt is issued on a single web host for now, and the ${stack.phase} phase has ${counts.web}; use tls mode custom`,
-        });
-      }
-    });
-  }
-  return problems;
+  return [];
 }
 
 /**

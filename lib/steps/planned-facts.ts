@@ -2,6 +2,7 @@ import type { PlannedHost } from "../plan/topology";
 import type { Stack } from "../schema/stack";
 import type { StepPlan } from "./plan";
 import { plannedBackupOutput } from "./backup";
+import { plannedCertificateOutput } from "./certificates";
 import type { DeployFacts } from "./step";
 
 /**
@@ -20,7 +21,7 @@ export function plannedFacts(plan: Pick<StepPlan, "stack" | "topology">): Deploy
   return {
     facts: (name) => ({ os: "debian", codename: "bookworm", memoryMb: planned(name).memoryMb, openFilesLimit: systemdOpenFilesLimit }),
     privateIp: (name) => existingAddress(plan.stack, planned(name)) ?? `<${name} private IP>`,
-    output: (step) => plannedBackupOutput(step) ?? `<output of ${step}>`,
+    output: (step) => plannedBackupOutput(step) ?? plannedCertificateOutput(step) ?? `<output of ${step}>`,
     // DigitalOcean assigns both when it creates the droplets and the address.
     dropletId: (name) => `<${planned(name).name} droplet id>`,
     reservedIp: () => "<reserved IP>",

@@ -9,5 +9,11 @@ export function sharesSessions(topology: TopologyPlan): boolean {
 
 /** What the web renderers know of a web host at deploy time; every step that renders its files starts from this. */
 export function webHostFacts(topology: TopologyPlan, host: PlannedHost, at: DeployFacts): HostFacts {
-  return { name: host.name, memoryMb: at.facts(host.name).memoryMb, roles: host.roles, sharedSessions: sharesSessions(topology) };
+  return {
+    name: host.name,
+    memoryMb: at.facts(host.name).memoryMb,
+    roles: host.roles,
+    sharedSessions: sharesSessions(topology),
+    acmeFromIssuer: topology.certificates?.receivers.includes(host.name) ?? false,
+  };
 }

@@ -13,7 +13,7 @@ import { renderFpmSessions } from "../render/php-fpm";
 import { balancedWebInput, haproxyHosts } from "./balancer";
 import type { ServerFacts } from "./facts";
 import { haproxyStep } from "./haproxy";
-import { letsencryptRender, letsencryptVhost } from "./certificates";
+import { acmeIssuerUpstream, letsencryptRender, letsencryptVhost } from "./certificates";
 import { databaseMoveHost, databaseMoveStep, redisMoveOf } from "./data-move";
 import { firewallStep } from "./host";
 import { databaseStepsNamedFor, mysqlStep, siteDatabaseStep } from "./mysql";
@@ -58,19 +58,21 @@ function renderersOf(sites: readonly Site[]): string {
   ].join(", ");
 }
 
-function webTierStep({ stack, webHost }: PlanContext, host: PlannedHost): CommandStep {
+function webTierStep({ stack, topology, webHost }: PlanContext, host: PlannedHost): CommandStep {
+  const upstream = acmeIssuerUpstream(topology, host);
   return {
     kind: "command",
     name: webStep(host.name),
     owner: "provisioning",
     host: host.name,
     dependsOn: [firewallStep(host.name)],
-    inputs: [factsOf(host.name)],
+    inputs: [factsOf(host.name), ...upstream.inputs],
     reads: ["sites", "healthPath"],
     secrets: [],
     renderer: renderersOf(stack.sites),
     render: (at) => {
-      const render = webHost(host, at);
+      const rendered = webHost(host, at);
+      const render = { ...rendered, host: [...rendered.host, ...upstream.files(at)] };
       return { files: [...render.host, ...render.fpmUnits], create: webTierCommand(render, at.facts(host.name)) };
     },
   };
@@ -120,7 +122,7 @@ function siteSteps(context: PlanContext, host: PlannedHost, site: Site, index: n
     renderer: renderersOf([site]),
     render: (at) => {
       const render = siteOf(at);
-      const letsencrypt = site.tls.mode === "letsencrypt" ? letsencryptRender(context.stack, host, index, at).render : undefined;
+      const letsencrypt = site.tls.mode === "letsencrypt" ? letsencryptRender(context.stack, topology, host, index, at).render : undefined;
       return { files: render.files.filter((file) => !file.secret), create: siteCommand(render, letsencrypt), delete: siteDeleteCommand(render) };
     },
   };

@@ -63,11 +63,77 @@ describe("certificates in the step plan", () => {
       expect.arrayContaining(["/etc/letsencrypt/renewal-hooks/deploy/megaweb-reload-nginx", "/etc/systemd/system/certbot.service.d/megaweb.conf"]),
     );
   });
+});
 
-  it("refuses Let's Encrypt on more than one web node until the issuer and its challenge fallback are wired", () => {
-    expect(problems({ phase: "horizontal", sites: [shop, secure] })).toContain(
-      "sites[1].tls.mode: letsencrypt is issued on a single web host for now, and the horizontal phase has 3; use tls mode custom",
+describe("certificates on more than one web node", () => {
+  const hosts = {
+    web: ["198.18.0.11", "198.18.0.12", "198.18.0.13"].map((address) => ({ address })),
+    loadbalancer: [{ address: "198.18.0.10" }],
+    worker: [{ address: "198.18.0.16" }],
+  };
+  const existing = { target: "existing", phase: "horizontal", loadBalancer: { kind: "haproxy" }, nodes: { web: 3, worker: 1 } };
+  const steps = plan({ ...existing, hosts: { ...hosts, mysql: [{ address: "198.18.0.14" }], redis: [{ address: "198.18.0.15" }] }, sites: [shop, secure] });
+  const names = (pattern: RegExp) => steps.steps.filter((each) => pattern.test(each.name)).map((each) => [each.name, each.dependsOn]);
+
+  it("issues on the first web node alone, after every node's vhost can pass it a challenge, then pushes to the others before they serve it", () => {
+    expect(planTopology(steps.stack).certificates).toEqual({ issuer: "web-1", receivers: ["web-2", "web-3"] });
+    expect(names(/-certificate(-|$)/)).toEqual([
+      ["web-1-certificate-issuer", ["web-1-web"]],
+      [
+        "web-1-site-secure_example_com-certificate",
+        ["web-1-site-secure_example_com", "web-1-certificate-issuer", "web-2-site-secure_example_com", "web-3-site-secure_example_com"],
+      ],
+      ["web-2-certificate-receiver", ["web-2-web", "web-1-certificate-issuer"]],
+      ["web-3-certificate-receiver", ["web-3-web", "web-1-certificate-issuer"]],
+      ["web-1-certificate-push", ["web-1-site-secure_example_com-certificate", "web-2-certificate-receiver", "web-3-certificate-receiver"]],
+      ["web-2-site-secure_example_com-certificate", ["web-2-site-secure_example_com", "web-1-certificate-push"]],
+      ["web-3-site-secure_example_com-certificate", ["web-3-site-secure_example_com", "web-1-certificate-push"]],
+    ]);
+    expect(render(steps, "web-1-site-secure_example_com-certificate").create).toContain("certbot certonly");
+    for (const name of ["web-2-site-secure_example_com-certificate", "web-1-certificate-push", "web-2-certificate-receiver"]) {
+      expect(render(steps, name).create).not.toContain("certbot certonly");
+    }
+  });
+
+  it("lets only the issuer's key in on the others, for the install command from the issuer's address, and knows their host keys", () => {
+    const receiver = render(steps, "web-2-certificate-receiver");
+    expect(receiver.create).toContain(
+      'restrict,from="198.18.0.11",command="/usr/local/sbin/megaweb-install-certificate" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPlannedKeyTheIssuingWebNodePushesCertificatesWith megaweb-certificates@web-1',
     );
+    expect(receiver.create).toContain("domains=(secure.example.com )");
+    expect(receiver.delete).toContain("grep -v ' megaweb-certificates@' /root/.ssh/authorized_keys");
+    const push = render(steps, "web-1-certificate-push").create;
+    expect(push).toContain("receivers=(198.18.0.12 198.18.0.13 )");
+    expect(push).toContain("198.18.0.13 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPlannedHostKeyOfAWebNodeTakingCertificatesFromIt");
+    expect(push).toMatch(/\n\/usr\/local\/sbin\/megaweb-push-certificates\n/);
+    const issuer = render(steps, "web-1-certificate-issuer").create;
+    expect(issuer).toContain("ssh-keygen -q -t ed25519 -N '' -C 'megaweb-certificates@web-1' -f /etc/megaweb/certbot/push/id_ed25519");
+    expect(issuer).toMatch(/listen 8402;[\s\S]*allow 198\.18\.0\.12;\n {4}allow 198\.18\.0\.13;\n {4}deny all;/);
+  });
+
+  it("has the other nodes' vhosts ask the issuer for a challenge they do not hold, and the issuer's answer only from its own webroot", () => {
+    const upstream = render(steps, "web-2-web").files.find((file) => file.path === "/etc/nginx/conf.d/megaweb-acme-issuer.conf");
+    expect(upstream?.content).toContain("server 198.18.0.11:8402;");
+    expect(render(steps, "web-1-web").files.map((file) => file.path)).not.toContain("/etc/nginx/conf.d/megaweb-acme-issuer.conf");
+    for (const name of ["web-2-site-secure_example_com", "web-2-site-secure_example_com-certificate"]) {
+      expect(render(steps, name).create).toContain("try_files $uri @acme_issuer;");
+      expect(render(steps, name).create).toContain("proxy_pass http://megaweb_acme_issuer;");
+    }
+    expect(render(steps, "web-1-site-secure_example_com").create).not.toContain("@acme_issuer");
+    // Every site of a receiving node, Let's Encrypt or not, passes challenges on: a name can switch to it later.
+    expect(render(steps, "web-2-site-shop_example_com").create).toContain("try_files $uri @acme_issuer;");
+  });
+
+  it("opens SSH and the challenge port between web nodes only when the stack has a Let's Encrypt site on several of them", () => {
+    const rules = (stack: StepPlan) => stack.topology.firewall.filter((rule) => rule.role === "web" && (rule.port === 22 || rule.port === 8402));
+    expect(rules(steps).map((rule) => [rule.port, rule.sources])).toEqual([
+      [22, [{ kind: "role", role: "web" }]],
+      [8402, [{ kind: "role", role: "web" }]],
+    ]);
+    const none = plan({ ...existing, hosts: { ...hosts, mysql: [{ address: "198.18.0.14" }], redis: [{ address: "198.18.0.15" }] }, sites: [shop] });
+    expect(rules(none)).toEqual([]);
+    expect(none.topology.certificates).toBeUndefined();
+    expect(none.steps.filter((each) => each.name.includes("certificate"))).toEqual([]);
   });
 });
 
@@ -101,32 +167,40 @@ describe("backups in the step plan", () => {
     expect(render(steps, "backup-1-backup-server").create).toContain("ForceCommand internal-sftp");
   });
 
-  it("renders every certificate and backup step from the inputs it declares alone, as the components resolve them", () => {
-    const steps = plan({
+  it("renders every step from the inputs it declares alone, as the components resolve them, with one web node or several", () => {
+    const single = plan({
       target: "existing",
       hosts: { web: [{ address: "198.18.0.2" }], backup: [{ address: "198.18.0.3" }] },
       sites: [shop, secure],
       backups: sftp,
     });
-    const planned = plannedFacts(steps);
-    for (const each of steps.steps) {
-      if (each.kind !== "command" || !/-(backup|certificate)(-|$)/.test(each.name)) continue;
-      const declared = (kind: string, key: string) => {
-        if (!each.inputs.some((input) => input.kind === kind && (input.kind === "output" ? input.step : input.host) === key)) {
-          throw new Error(`${each.name} reads the ${kind} of ${key} without declaring it`);
-        }
-      };
-      const strict = {
-        facts: (host: string) => (declared("facts", host), planned.facts(host)),
-        privateIp: (host: string) => (declared("privateIp", host), planned.privateIp(host)),
-        output: (name: string) => (declared("output", name), planned.output(name)),
-        dropletId: (host: string) => (declared("dropletId", host), planned.dropletId(host)),
-        reservedIp: (host: string) => (declared("reservedIp", host), planned.reservedIp(host)),
-      };
-      expect(() => each.render(strict), each.name).not.toThrow();
-    }
+    const horizontal = plan({ phase: "horizontal", loadBalancer: { kind: "haproxy" }, nodes: { web: 2, backup: 1 }, sites: [shop, secure], backups: sftp });
+    for (const steps of [single, horizontal]) renderStrictly(steps);
   });
+});
 
+/** Renders every command step with deploy facts that refuse what the step did not declare. */
+function renderStrictly(steps: StepPlan): void {
+  const planned = plannedFacts(steps);
+  for (const each of steps.steps) {
+    if (each.kind !== "command") continue;
+    const declared = (kind: string, key: string) => {
+      if (!each.inputs.some((input) => input.kind === kind && (input.kind === "output" ? input.step : input.host) === key)) {
+        throw new Error(`${each.name} reads the ${kind} of ${key} without declaring it`);
+      }
+    };
+    const strict = {
+      facts: (host: string) => (declared("facts", host), planned.facts(host)),
+      privateIp: (host: string) => (declared("privateIp", host), planned.privateIp(host)),
+      output: (name: string) => (declared("output", name), planned.output(name)),
+      dropletId: (host: string) => (declared("dropletId", host), planned.dropletId(host)),
+      reservedIp: (host: string) => (declared("reservedIp", host), planned.reservedIp(host)),
+    };
+    expect(() => each.render(strict), each.name).not.toThrow();
+  }
+}
+
+describe("backups in the step plan, per phase", () => {
   it("four servers: the site files from the web host, the databases from the MySQL primary and the RDB from the Redis primary", () => {
     const steps = plan({
       phase: "four-server",
