@@ -46,8 +46,12 @@ export interface BackupHost {
   readonly appDatabase?: string;
   /** MariaDB's socket, when this host holds databases. @default "/run/mysqld/mysqld.sock" */
   readonly mariadbSocket?: string;
-  /** Redis on this host's loopback, when it holds Redis; its password is in `/etc/redis/megaweb.d/secrets.conf`. */
-  readonly redis?: { readonly port: number; readonly rdb?: string; readonly owner?: string };
+  /**
+   * Redis on this host's loopback, when it holds Redis; its password is in `/etc/redis/megaweb.d/secrets.conf`.
+   * A restore copies the snapshot's keys into the running primary (this server, or the one it
+   * follows after a failover), so it needs no data file or owner of the server's.
+   */
+  readonly redis?: { readonly port: number };
 }
 
 export interface BackupRender {
@@ -129,8 +133,6 @@ export function renderBackupHost(host: BackupHost): BackupRender {
     appDatabase: host.appDatabase ?? "",
     redisPort: host.redis?.port ?? "",
     redisSecrets: host.redis === undefined ? "" : path("/etc/redis/megaweb.d/secrets.conf"),
-    redisRdb: host.redis === undefined ? "" : (host.redis.rdb ?? path("/var/lib/redis/dump.rdb")),
-    redisOwner: host.redis === undefined ? "" : (host.redis.owner ?? "redis:redis"),
     sites: sites.map((site) => ({ domain: site.domain, database: site.database ?? "''", paths: site.paths.join(" ") })),
     excludes: sites
       .flatMap((site) => site.excludes)

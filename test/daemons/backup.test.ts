@@ -188,7 +188,7 @@ beforeAll(async () => {
     sites: backupSites(stack.sites, contexts, { files: true, databases: true }),
     appDatabase,
     mariadbSocket: socket,
-    redis: { port: redisPort, rdb: join(root, "var/lib/redis/dump.rdb"), owner: "root:root" },
+    redis: { port: redisPort },
   });
   repository = join(root, "srv/backup/web-1");
 
@@ -268,11 +268,15 @@ describe("backups with restic over SFTP, and megaweb-restore", () => {
     writeFileSync(join(siteHome, "logs/php-error.log"), "a log line\na later line\n");
     redis("FLUSHALL");
 
+    const redisPid = readFileSync(join(root, "run/redis-server.pid"), "utf8");
     const restore = run(render.restoreScript, ["all"]);
     expect(restore.status, restore.output).toBe(0);
     figures["restore of everything"] = `${restore.ms} ms`;
     expect(restore.output).toMatch(/database shop_megaweb_test from snapshot [0-9a-f]{8}/);
-    expect(restore.output).toMatch(/Redis from snapshot [0-9a-f]{8}: 1000 keys/);
+    expect(restore.output).toMatch(new RegExp(`Redis from snapshot [0-9a-f]{8}: 1000 keys, into 127.0.0.1:${redisPort}; 0 of 0 replicas in step`));
+    // The keys went into the running server: it never stopped, and the restore left no server of its own behind.
+    expect(readFileSync(join(root, "run/redis-server.pid"), "utf8")).toBe(redisPid);
+    expect(spawnSync("pgrep", ["-f", `${root}/var/lib/megaweb/backup/restore`]).status).toBe(1);
 
     const [{ orders, marked }] = await sql<{ orders: number; marked: string }[]>(
       "SELECT COUNT(*) AS orders, (SELECT note FROM shop_megaweb_test.orders WHERE id = 7) AS marked FROM shop_megaweb_test.orders",
