@@ -10,6 +10,29 @@ if [ -n "$secrets_env" ]; then set -a; . "$secrets_env"; set +a; fi
 umask 077
 restic() { command restic "${restic_options[@]}" "$@"; }
 
+# After a failover the plan's MySQL primary can be a replica. Its dumps are then its copy of the
+# primary's data: current while it replicates, so it backs up as before; stale once it does not
+# (stopped, broken, or a former primary a promotion fenced), which fails the backup rather than
+# saving old rows as today's.
+if [ ${#databases[@]} -gt 0 ]; then
+  read_only=$(mariadb --socket="$mariadb_socket" --user=root --batch --skip-column-names -e 'SELECT @@read_only + 0')
+  replica=$(mariadb --socket="$mariadb_socket" --user=root -e 'SHOW SLAVE STATUS\G')
+  field() { sed -n "s/^ *$1: //p" <<<"$replica" | head -n 1; }
+  source=$(field Master_Host)
+  [ -z "$source" ] || source=$source:$(field Master_Port)
+  if [ -n "$source" ] && [ "$(field Slave_IO_Running)" = Yes ] && [ "$(field Slave_SQL_Running)" = Yes ]; then
+    echo "megaweb-backup: MariaDB here is a replica of $source ($(field Seconds_Behind_Master) s behind): the dumps are its copy"
+  elif [ -n "$source" ]; then
+    echo "megaweb-backup: MariaDB here is a replica of $source whose replication is not running" \
+      "(IO: $(field Slave_IO_Running), SQL: $(field Slave_SQL_Running); $(field Last_IO_Error)$(field Last_SQL_Error)):" \
+      "its copy may be stale, so nothing was backed up; restart its replication, or back up the primary" >&2
+    exit 1
+  elif [ "$read_only" = 1 ]; then
+    echo "megaweb-backup: MariaDB here is read-only and follows no primary (a former primary that a promotion fenced): its copy may be stale, so nothing was backed up; back up the writable primary (megaweb:mysqlPrimary names it, then pulumi up)" >&2
+    exit 1
+  fi
+fi
+
 rm -rf "$staging"
 install -d -m 700 "$staging"
 trap 'rm -rf "$staging"' EXIT

@@ -7,8 +7,10 @@
 #   megaweb-restore all [SNAPSHOT]           everything this host holds
 # SNAPSHOT is an id from `list`, or latest (the default). Files come back exactly as they were:
 # what was added since is removed (logs, sessions and tmp excepted).
-# A database is dropped and loaded from its dump with the binary log on, so replicas of a
-# primary follow the restore; on a replica, restore nothing: restore the primary.
+# A database is dropped and loaded from its dump with the binary log on, so the replicas of a
+# primary follow the restore. Only on the writable primary: root writes past read_only, so on a
+# replica the load would fork its history from the primary's and stop replication; on a read-only
+# server this refuses before it touches anything.
 # Redis is never stopped (a stopped primary is what makes the Sentinels fail over): a private
 # redis-server loads the snapshot's RDB on a unix socket, and its keys are copied, TTLs kept,
 # into the running primary after a FLUSHALL. Those are ordinary writes, so they replicate. On a
@@ -55,6 +57,26 @@ if [ "$what" = redis ] && [ -z "$redis_port" ]; then
   exit 2
 fi
 
+# Refuses unless MariaDB here is the writable primary: read-only, or following a source, it is a
+# replica (or a former primary a failover fenced), and a load as root would break replication.
+require_writable_mariadb() {
+  local state read_only self status source
+  state=$(mariadb --socket="$mariadb_socket" --user=root --batch --skip-column-names \
+    -e "SELECT @@read_only + 0, CONCAT(IFNULL(@@report_host, ''), ':', @@port)") || die "MariaDB does not answer: nothing was restored"
+  IFS=$'\t' read -r read_only self <<<"$state"
+  status=$(mariadb --socket="$mariadb_socket" --user=root -e 'SHOW SLAVE STATUS\G') || die "MariaDB does not answer: nothing was restored"
+  source=$(sed -n 's/^ *Master_Host: //p' <<<"$status" | head -n 1)
+  [ "$read_only" = 1 ] || [ -n "$source" ] || return 0
+  state="read-only (read_only=$read_only) and follows no primary: a former primary that a promotion fenced"
+  [ -z "$source" ] || state="a replica of $source:$(sed -n 's/^ *Master_Port: //p' <<<"$status" | head -n 1) (read_only=$read_only)"
+  local todo="restore on the writable primary"
+  # report_host is set where megaweb runs replication: the address promote --to takes.
+  if [ -n "${self%:*}" ]; then
+    todo="make this server the primary first with \`megaweb-mysql-replication promote --to $self\` (it fences the current primary and waits for this one to catch up), then run megaweb-restore again"
+  fi
+  die "MariaDB here is $state. Loading a dump here would write into a replica and break replication, so nothing was restored: $todo."
+}
+
 # Where the snapshot's keys go: this server when it is the primary, else the primary it follows.
 # Sets redis_host and redis_primary_port.
 find_redis_primary() {
@@ -78,7 +100,15 @@ find_redis_primary() {
 
 export REDISCLI_AUTH
 if [ -n "$redis_port" ]; then REDISCLI_AUTH=$(sed -n 's/^requirepass //p' "$redis_secrets"); fi
-case "$what" in redis | all) if [ -n "$redis_port" ]; then find_redis_primary; fi ;; esac
+case "$what" in
+  site) if [ -n "${site_database[$domain]:-}" ]; then require_writable_mariadb; fi ;;
+  app) require_writable_mariadb ;;
+  redis) find_redis_primary ;;
+  all)
+    if [ ${#databases[@]} -gt 0 ]; then require_writable_mariadb; fi
+    if [ -n "$redis_port" ]; then find_redis_primary; fi
+    ;;
+esac
 
 # One snapshot id for every part, so "latest" cannot move between the database and the files.
 snapshot=$(restic snapshots --host "$snapshot_host" --json "${1:-latest}" | grep -o '"short_id":"[0-9a-f]*"' | tail -n 1 | cut -d '"' -f 4)
