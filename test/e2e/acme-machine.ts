@@ -30,7 +30,7 @@ export const acmeDirectoryOf = (acme: Machine) => `https://${acme.address}:${por
  */
 export function startAcmeMachine(acme: Machine, web: Machine, validitySeconds: number): AcmeMachine {
   acme.ssh(
-    "command -v pebble >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends pebble >/dev/null",
+    "command -v pebble >/dev/null && command -v curl >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends pebble curl >/dev/null",
     undefined,
     300_000,
   );
@@ -56,8 +56,9 @@ export function startAcmeMachine(acme: Machine, web: Machine, validitySeconds: n
       `systemd-run --quiet --unit=megaweb-test-challtestsrv pebble-challtestsrv -dns01 127.0.0.1:${ports.dns} -http01 '' -https01 '' -tlsalpn01 '' -management 127.0.0.1:${ports.dnsManagement} -defaultIPv6 '' -defaultIPv4 ${web.address}`,
       // No random sleeps before validation and no random bad-nonce refusals: the test times issuance.
       `systemd-run --quiet --unit=megaweb-test-pebble --setenv=PEBBLE_VA_NOSLEEP=1 --setenv=PEBBLE_WFE_NONCEREJECT=0 pebble -config ${dir}/pebble.json -dnsserver 127.0.0.1:${ports.dns}`,
-      // megaweb's firewall on the backup host opens SSH only; the ACME server is the test's addition.
-      `nft insert rule inet filter input tcp dport ${ports.api} accept`,
+      // megaweb's firewall on a host of the stack opens SSH only; the ACME server is the test's addition.
+      // A machine outside the stack has no firewall to open.
+      `{ ! nft list table inet filter >/dev/null 2>&1 || nft insert rule inet filter input tcp dport ${ports.api} accept; }`,
       `for _ in $(seq 50); do curl -sfk https://127.0.0.1:${ports.api}/dir >/dev/null && break; sleep 0.2; done`,
       `curl -sfk https://127.0.0.1:${ports.api}/dir >/dev/null`,
     ].join(" && "),

@@ -2,6 +2,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, startLoad, summarize } from "../faults/measure";
+import { type AcmeMachine, httpsGet, startAcmeMachine } from "./acme-machine";
 import { LocalStack, type Machine, probePage, repo, Timings } from "./local-stack";
 
 /**
@@ -11,15 +12,47 @@ import { LocalStack, type Machine, probePage, repo, Timings } from "./local-stac
  * web host's PHP reaches MySQL and Redis on their own hosts, whose firewalls admit only their clients.
  * A second `up` with `forgetMovedData` then drops the copies the growth left on the box, and a third
  * grows on to horizontal: a load balancer and a second web node in front of the same MySQL and Redis.
+ *
+ * A Let's Encrypt site comes along, from a test ACME server (Pebble) on a seventh machine outside
+ * the stack: issued on the four-server web host, then, once that host is the first of two web nodes,
+ * it issues for both: the new node gets the certificate pushed, a new site's challenge is answered
+ * whichever node the balancer sends the ACME server to, and a renewal reaches both without `up`.
  */
 
 const roles = ["web", "redis", "mysql", "worker"] as const;
 /** Only the box is in the stack at first; the other machines join as it grows (the last two at horizontal). */
-const local = new LocalStack("four", "four", join(__dirname, "fixtures", "Pulumi.four-server.yaml"), ["web", "none", "none", "none", "none", "none"]);
+const local = new LocalStack("four", "four", join(__dirname, "fixtures", "Pulumi.four-server.yaml"), ["web", ...Array<"none">(6).fill("none")]);
 const machines = {} as Record<(typeof roles)[number] | "balancer" | "secondWeb", Machine>;
 const user = "shop_megaweb_test";
 const shop = "shop.megaweb.test";
 const timings = new Timings("e2e-four-server-timings.json");
+const secure = "secure.megaweb.test";
+const later = "later.megaweb.test";
+// certbot renews what has less than 30 days left: an hour's certificate is due at once, so the renewal below is real.
+const certificateValiditySeconds = 3600;
+let acme: AcmeMachine;
+let issued: string;
+
+/**
+ * The serial of the certificate `machine`'s nginx serves for `domain`, asked on the machine itself;
+ * behind the balancer with the PROXY header the balancer opens each connection with. Once nginx's
+ * reload has settled: old workers serve the previous certificate until their connections close.
+ */
+const servedSerial = (machine: Machine, domain: string, proxied: boolean, expected?: string) =>
+  eventually(
+    `${domain}'s certificate${expected ? ` ${expected}` : ""} served by ${machine.address}`,
+    () => {
+      const serial = machine
+        .ssh(
+          `curl -s -k ${proxied ? "--haproxy-protocol" : ""} --resolve ${domain}:443:${machine.address} -o /dev/null -w '%{certs}' https://${domain}/ | openssl x509 -noout -serial`,
+        )
+        .trim();
+      return /^serial=/.test(serial) && (expected === undefined || serial === expected) ? serial : undefined;
+    },
+    30,
+  );
+
+const addLetsEncryptSite = (domain: string) => local.editSites((all) => void all.push({ domain, kind: "static", tls: { mode: "letsencrypt" } }));
 
 /** Whether `from` gets a TCP connection to `to`'s port within two seconds. */
 function reaches(from: Machine, to: Machine, port: number): boolean {
@@ -142,6 +175,15 @@ describe.sequential("the four-server phase on existing hosts, with the real engi
     for (const machine of Object.values(machines)) expect(await machine.answers(22)).toBe(true);
   });
 
+  it("issues a Let's Encrypt certificate on the web host in one up", async () => {
+    // Outside the stack, so no firewall step of megaweb's replaces the rule that opens Pebble's port.
+    acme = await timings.time("ACME server on a machine of its own", () => startAcmeMachine(local.machine(6), machines.web, certificateValiditySeconds));
+    local.setConfig("megaweb:certificates.acmeDirectory", acme.directory);
+    addLetsEncryptSite(secure);
+    await timings.time("issue a certificate on four servers (pulumi up)", () => local.pulumiAsync(["up", "--yes", "--skip-preview"], 1200));
+    issued = await servedSerial(machines.web, secure, false);
+  }, 600_000);
+
   it("reports no changes on a second preview", () => {
     local.pulumiOk(["preview", "--expect-no-changes"]);
   }, 300_000);
@@ -178,4 +220,43 @@ describe.sequential("the four-server phase on existing hosts, with the real engi
     for (const answer of after) expect(answer.mysql.has(next) && answer.redis.has(next)).toBe(true);
     local.pulumiOk(["preview", "--expect-no-changes"]);
   }, 1_500_000);
+
+  it("serves the box's certificate from both web nodes: the first, which issued it, pushed it to the new one", async () => {
+    expect(await servedSerial(machines.web, secure, true)).toBe(issued);
+    expect(await servedSerial(machines.secondWeb, secure, true)).toBe(issued);
+    // The key came with it, readable by root alone; the new node renews nothing itself.
+    expect(machines.secondWeb.ssh(`stat -c '%a %U' /etc/letsencrypt/live/${secure}/privkey.pem`).trim()).toBe("600 root");
+    expect(machines.secondWeb.ssh(`ls /etc/letsencrypt/renewal 2>/dev/null | wc -l`).trim()).toBe("0");
+  });
+
+  it("issues a new site behind the balancer, whichever node the ACME server reaches, and both nodes serve its certificate", async () => {
+    // From here on the ACME server, like a client, finds the sites at the balancer.
+    for (const domain of [secure, later]) acme.pointName(domain, machines.balancer.address);
+    // A challenge certbot wrote on the first node is answered by the second as well.
+    machines.web.ssh(
+      "install -d /var/lib/megaweb/acme/.well-known/acme-challenge && echo held-by-web-1 >/var/lib/megaweb/acme/.well-known/acme-challenge/megaweb-e2e",
+    );
+    const asked = `curl -s --haproxy-protocol -H 'Host: ${secure}' http://${machines.secondWeb.address}/.well-known/acme-challenge/megaweb-e2e`;
+    expect(machines.secondWeb.ssh(asked).trim()).toBe("held-by-web-1");
+    machines.web.ssh("rm /var/lib/megaweb/acme/.well-known/acme-challenge/megaweb-e2e");
+    addLetsEncryptSite(later);
+    await timings.time("issue a certificate behind the balancer (pulumi up)", () => local.pulumiAsync(["up", "--yes", "--skip-preview"], 1200));
+    const serial = await servedSerial(machines.web, later, true);
+    expect(await servedSerial(machines.secondWeb, later, true)).toBe(serial);
+    // A client of the balancer gets it with a chain to the ACME server's root.
+    const answer = await httpsGet(machines.balancer.address, later, acme.issuingRoot(), "/");
+    expect(`serial=${answer.certificate.serialNumber}`.toLowerCase()).toBe(serial.toLowerCase());
+  }, 1_500_000);
+
+  it("renews on the first node through certbot.service, whose deploy hook pushes the new certificate to the second, without pulumi up", async () => {
+    const renewed = await timings.time("renew on the first node and push to the second (certbot.service)", async () => {
+      machines.web.ssh("systemctl start certbot.service", undefined, 300_000);
+      const live = machines.web.ssh(`openssl x509 -in /etc/letsencrypt/live/${secure}/fullchain.pem -noout -serial`).trim();
+      await servedSerial(machines.web, secure, true, live);
+      return servedSerial(machines.secondWeb, secure, true, live);
+    });
+    expect(renewed).not.toBe(issued);
+    expect(machines.web.ssh("systemctl is-failed certbot.service || true").trim()).not.toBe("failed");
+    local.pulumiOk(["preview", "--expect-no-changes"]);
+  }, 600_000);
 });
