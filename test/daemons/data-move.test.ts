@@ -189,6 +189,16 @@ async function copyOn(server: MariaDbServer): Promise<{ orders: number[]; tables
   }
 }
 
+async function accountsOf(server: MariaDbServer, user: string): Promise<number> {
+  const connection = await mysql.createConnection({ uri: server.rootUrl });
+  try {
+    const [rows] = await connection.query<mysql.RowDataPacket[]>("SELECT COUNT(*) AS n FROM mysql.user WHERE User = ?", [user]);
+    return Number(rows[0]!.n);
+  } finally {
+    await connection.end();
+  }
+}
+
 async function asRoot(server: MariaDbServer, statement: string): Promise<void> {
   const connection = await mysql.createConnection({ uri: server.rootUrl });
   await connection.query(statement);
@@ -262,10 +272,13 @@ describe("the copy a move left, forgotten", () => {
     writeFileSync(join(root, ".env"), "DB_HOST=127.0.0.1\n");
     const dropped = await runForget();
     expect(dropped.status, dropped.output).toBe(0);
-    expect(dropped.output).toContain(
-      "megaweb: shop.example.com: dropped `shop` on this host (2 tables, each also on 127.0.0.1); its data is on 127.0.0.1 only",
+    expect(dropped.output).toMatch(
+      /megaweb: shop\.example\.com: dropped `shop` on this host \(2 tables, each also on 127\.0\.0\.1\) and [1-9] account\(s\) of megaweb; its data is on 127\.0\.0\.1 only/,
     );
     expect(await copyOn(old)).toEqual({ orders: [], tables: [] });
+    // Its account went with it here, and stays on the new host.
+    expect(await accountsOf(old, "megaweb")).toBe(0);
+    expect(await accountsOf(target, "megaweb")).toBeGreaterThan(0);
     expect(await copyOn(target)).toEqual(moved);
     const again = await runForget();
     expect(again.status, again.output).toBe(0);

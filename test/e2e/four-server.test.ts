@@ -139,8 +139,9 @@ describe.sequential("the four-server phase on existing hosts, with the real engi
     const onMysql = rowsOn(machines.mysql);
     local.pulumiOk(["config", "set", "megaweb:forgetMovedData", "true"]);
     await timings.time("forget the old copies (pulumi up)", () => local.pulumiAsync(["up", "--yes", "--skip-preview"], 1200));
-    // The box's MariaDB has no copy of the site's database left; its Redis holds no key and still refuses writes.
+    // The box's MariaDB has no copy of the site's database, nor its account, left; its Redis holds no key and still refuses writes.
     expect(machines.web.ssh(`mariadb -N -B -e "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = '${user}'"`).trim()).toBe("0");
+    expect(machines.web.ssh(`mariadb -N -B -e "SELECT COUNT(*) FROM mysql.user WHERE User = '${user}'"`).trim()).toBe("0");
     expect(boxRedis("INFO keyspace").replace(/\r/g, "")).toBe("# Keyspace");
     expect(boxRedis("SET probe:late write")).toMatch(/NOPERM/);
     // The new hosts hold everything they held before, and the site serves it from there.
