@@ -59,13 +59,19 @@ export interface RedisMoveInput {
   readonly target: { readonly host: string; readonly port: number };
   /** The Redis password, the same on both (a placeholder in plans). */
   readonly password: string;
+  /** Where the host's files hang from: empty on a server, a scratch root in tests. @default "" */
+  readonly root?: string;
 }
 
 const redisPartials = { redisClients: "data-move/redis-clients.sh", redisQuote: "data-move/redis-quote.sh" };
 
 function renderRedisStep(template: string, input: RedisMoveInput): DatabaseMoveRender {
   return {
-    script: renderTemplate(template, { sourcePort: input.sourcePort, targetHost: input.target.host, targetPort: input.target.port }, redisPartials),
+    script: renderTemplate(
+      template,
+      { sourcePort: input.sourcePort, targetHost: input.target.host, targetPort: input.target.port, root: input.root ?? "" },
+      redisPartials,
+    ),
     stdin: `${input.password}\n`,
   };
 }

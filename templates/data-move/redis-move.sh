@@ -56,5 +56,13 @@ if [ "$(persistent here)" != "$(persistent target)" ]; then
 fi
 keys=$(keyspace here | awk '{ keys += $2 } END { print keys + 0 }')
 as_mover SET "$moved_key" {{targetHost}} >/dev/null
+# The refusal outlives a restart of this Redis (a reboot of the box): a file redis.conf includes
+# last gives the clients' user the rules the move left it, its password as the SHA-256 ACL rules take.
+refusal={{root}}/etc/redis/megaweb.d/moved.conf
+printf 'user default on #%s ~* &* +@all -@write\n' "$(printf '%s' "$password" | sha256sum | cut -d ' ' -f 1)" >"$refusal.new"
+chown --reference={{root}}/etc/redis/megaweb.d/secrets.conf "$refusal.new"
+chmod 640 "$refusal.new"
+mv -f "$refusal.new" "$refusal"
+grep -qxF "include $refusal" {{root}}/etc/redis/redis.conf || printf 'include %s\n' "$refusal" >>{{root}}/etc/redis/redis.conf
 finish
 echo "megaweb: Redis is on {{targetHost}} ($keys keys, counts equal, $(awk -v start="$refused_since" -v now="$EPOCHREALTIME" 'BEGIN { printf "%.1f", now - start }') s); this copy stays, read-only, until forgotten"

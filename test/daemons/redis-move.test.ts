@@ -46,6 +46,7 @@ const stepInput = (pair: RedisCluster, target: Partial<RedisMoveInput["target"]>
   sourcePort: pair.servers[0]!.port,
   target: { host: "127.0.0.1", port: pair.servers[1]!.port, ...target },
   password: pair.password,
+  root: pair.servers[0]!.root,
 });
 
 const runStep = (rendered: DatabaseMoveRender, what: string) =>
@@ -95,6 +96,19 @@ describe("the single box's Redis moved to the plan's primary", () => {
     await target.select(0);
     await expect(old.set("late", "write")).rejects.toThrow(/NOPERM/);
     expect(await old.call("ACL", "LIST")).not.toEqual(expect.arrayContaining([expect.stringContaining("megaweb-move")]));
+  });
+
+  it("keeps the old copy refusing writes after its Redis restarts, and reading with the same password", async () => {
+    const source = cluster.servers[0]!;
+    await source.daemon!.stop();
+    await cluster.startServer(source);
+    const again = cluster.client(source);
+    try {
+      expect(await again.get("shop:cache:7")).toBe("value 7");
+      await expect(again.set("late", "write")).rejects.toThrow(/NOPERM/);
+    } finally {
+      again.disconnect();
+    }
   });
 
   it("moves nothing a second time, and refuses to mix with a target that has keys of its own", async () => {
