@@ -22,7 +22,9 @@ export const orchestratorLayout = {
   nodePath: "/usr/bin/node",
 } as const;
 
-export type OrchestratorUnit = "orchestrator-web.service" | "orchestrator-worker.service";
+/** Every unit the app runs; a host runs those of its roles (`appUnitsOf`). */
+export const orchestratorUnits = ["orchestrator-web.service", "orchestrator-worker.service"] as const;
+export type OrchestratorUnit = (typeof orchestratorUnits)[number];
 
 /**
  * Connections each of the app's processes opens to a MySQL server: the app's default

@@ -1,7 +1,7 @@
 import type { Artifact } from "../plan/artifact";
 import { addressFrom, appUnitsOf, type ClusterSecret, secretPlaceholder } from "../plan/cluster";
 import type { PlannedHost, TopologyPlan } from "../plan/topology";
-import { type OrchestratorUnit, orchestratorLayout, renderOrchestratorEnvironment, renderOrchestratorUnits } from "../render/orchestrator";
+import { type OrchestratorUnit, orchestratorLayout, orchestratorUnits, renderOrchestratorEnvironment, renderOrchestratorUnits } from "../render/orchestrator";
 import { renderTemplate } from "../render/template";
 import type { App } from "../schema/app";
 import { appCheck } from "../render/balanced-web";
@@ -47,6 +47,7 @@ function scriptView(units: readonly OrchestratorUnit[], port: number, artifact?:
     drainScript,
     appCheck: appCheck.path,
     units: units.join(" "),
+    otherUnits: orchestratorUnits.filter((unit) => !units.includes(unit)).join(" "),
     port,
     uploadPattern: "megaweb-orchestrator-*.tgz",
     ...(artifact && { version: artifact.version, sha256: artifact.sha256, release: artifact.release, upload: uploadPath(artifact) }),

@@ -75,9 +75,21 @@ if [ "${#stale[@]}" -gt 0 ] && ! { restart_orchestrator "${stale[@]}" && { [ "$d
   exit 1
 fi
 forget_previous
+# A unit of a role this host no longer has (the single box's worker, once the phase has worker
+# hosts) stops and goes, so nothing keeps running on an environment this host no longer has.
+others=({{otherUnits}})
+left=()
+for unit in "${others[@]}"; do
+  if [ -e "/etc/systemd/system/$unit" ]; then
+    systemctl disable --now --quiet "$unit"
+    rm -f "/etc/systemd/system/$unit"
+    left+=("$unit")
+  fi
+done
+if [ "${#left[@]}" -gt 0 ]; then systemctl daemon-reload; fi
 
 # The running release and the one before it stay, for a quick way back; older ones and uploads go.
 # shellcheck disable=SC2012 # release directories are named <version>-<hex>, and ls is what sorts them by time
 ls -1dt {{releases}}/*/ | tail -n +3 | { grep -vxF "$release/" || true; } | xargs -r rm -rf
 find {{uploadDir}} -maxdepth 1 -name '{{uploadPattern}}' ! -path {{upload}} -delete
-echo "orchestrator {{version}} ready: ${units[*]}${stale[*]:+ (restarted ${stale[*]})}"
+echo "orchestrator {{version}} ready: ${units[*]}${stale[*]:+ (restarted ${stale[*]})}${left[*]:+ (stopped ${left[*]})}"

@@ -1,13 +1,17 @@
 import { randomBytes } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startLoad, summarize } from "../faults/measure";
 import { buildApp, deployFromOwnBuild, editApp, rebuilt } from "./app-build";
 import { LocalStack, type Machine, repo, Timings } from "./local-stack";
 
 /**
  * The orchestrator end to end: the real engine deploys the single box with the app enabled (and no
  * other site) onto a fresh local machine, then the app is used through nginx as a client would.
+ * Then, on a second set of machines, a single box with sessions grows to four servers under a load
+ * of new ones: the app's database and Redis move to their hosts (lib/render/DEPLOY.md, "Growth that
+ * keeps the data") and no session made before or acknowledged during is lost.
  */
 
 const domain = "orchestrator.megaweb.test";
@@ -206,22 +210,69 @@ describe.sequential("the orchestrator on the single box, with the real engine", 
 });
 
 const fourRoles = ["web", "redis", "mysql", "worker"] as const;
-const four = new LocalStack("orchfour", "orchfour", join(repo, "test", "app-deploy", "fixtures", "Pulumi.orchestrator-four.yaml"), fourRoles);
+/** Only the box is in the stack at first; the other three join when it grows to four servers. */
+const four = new LocalStack("orchfour", "orchfour", join(repo, "test", "app-deploy", "fixtures", "Pulumi.orchestrator-four.yaml"), [
+  "web",
+  "none",
+  "none",
+  "none",
+]);
 const hosts = {} as Record<(typeof fourRoles)[number], Machine>;
+/** The sessions made on the single box, before the growth. */
+const madeOnTheBox: string[] = [];
 
-describe.sequential("the orchestrator on the four-server phase: web and worker on their own hosts", () => {
+/** A session made through the web host's nginx, resolved with its id only once the app answered 201. */
+async function createSession(url: string, replicas = 2): Promise<string> {
+  const created = await callApi(hosts.web, "POST", "/api/sessions", { url, target_replica_count: replicas });
+  if (created.status !== 201) throw new Error(`HTTP ${created.status}: ${JSON.stringify(created.body).slice(0, 160)}`);
+  return created.body.id as string;
+}
+
+describe.sequential("the orchestrator grown from the single box to four servers: web and worker on their own hosts", () => {
   beforeAll(async () => {
     four.destroy();
     await timed("four-server: machines and stack setup (s)", () => four.prepare());
     deployFromOwnBuild(four, apiToken);
-    await timed("four-server: first pulumi up (s)", () => four.pulumiOk(["up", "--yes", "--skip-preview"], 1200));
     fourRoles.forEach((role, index) => (hosts[role] = four.machine(index)));
+    four.pulumiOk(["config", "set", "megaweb:phase", "single"]);
+    await timed("four-server: the single box first (pulumi up) (s)", () => four.pulumiOk(["up", "--yes", "--skip-preview"], 1200));
+    for (let n = 0; n < 20; n++) madeOnTheBox.push(await createSession(`https://box-${n}.example`));
   }, 1_500_000);
 
   afterAll(() => {
     timings.save();
     four.destroyOk();
   }, 300_000);
+
+  it("grows under a load of new sessions: every session made before and every one acknowledged during is on the MySQL host after", async () => {
+    four.pulumiOk(["config", "set", "megaweb:phase", "four-server"]);
+    for (const role of ["redis", "mysql", "worker"] as const)
+      four.pulumiOk(["config", "set", "--path", `megaweb:hosts.${role}[0].address`, hosts[role].address]);
+    // Two clients keep making sessions until the growth's `up` is over: the refused ones are the app's
+    // window. About 8 a second, under the app's rate limit of 1,000 a minute from one address.
+    const load = startLoad((n) => createSession(`https://growth-${n}.example`, 1), {
+      maxOperations: 100_000,
+      maxSeconds: 1200,
+      concurrency: 2,
+      pauseMs: 200,
+      timeoutMs: 10_000,
+    });
+    await timed("four-server: growth from the single box (pulumi up) (s)", () => four.pulumiAsync(["up", "--yes", "--skip-preview"], 1200).finally(load.stop));
+    const record = await load.done;
+    const acknowledged = record.outcomes.filter((outcome) => outcome.ok).map((outcome) => outcome.value!);
+    const onMysql = new Set(hosts.mysql.ssh("mariadb -N -B -e 'SELECT id FROM megaweb.sessions'").split("\n").filter(Boolean));
+    const lost = [...madeOnTheBox, ...acknowledged].filter((id) => !onMysql.has(id));
+    const figures = { ...summarize(record), sessionsBefore: madeOnTheBox.length, sessionsLost: lost.length };
+    mkdirSync(join(repo, "test-output"), { recursive: true });
+    writeFileSync(join(repo, "test-output", "e2e-orchestrator-growth.json"), `${JSON.stringify(figures, null, 2)}\n`);
+    console.log("orchestrator growth figures:", figures);
+    expect(lost).toEqual([]);
+    expect(figures.acknowledged).toBeGreaterThan(0);
+    // The app reads them there: the box's sessions keep their replicas.
+    for (const id of madeOnTheBox.slice(0, 3)) {
+      expect((await callApi(hosts.web, "GET", `/api/sessions/${id}`)).body).toMatchObject({ id, target_replica_count: 2 });
+    }
+  }, 1_500_000);
 
   it("runs the web process only on the web host and the worker only on the worker host, both on the remote MySQL and Redis", async () => {
     const unitsOn = (host: Machine) => host.ssh("systemctl list-units --no-legend --plain 'orchestrator-*' | awk '{print $1 \" \" $3}'").trim();
