@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { backupClientKey, renderBackupServer } from "../../lib/render/backup";
 import { eventually, firstAcknowledgedAfter, type LoadSummary, startLoad, summarize } from "../faults/measure";
 import type { StoreLoadReport } from "../faults/store-load";
 import { buildApp, deployFromOwnBuild } from "./app-build";
@@ -26,7 +27,10 @@ import { installNmap, openPorts, portsOf } from "./port-scan";
  * MySQL and Redis answer only their client roles, so their loads run on the worker
  * (test/faults/store-load.ts); HTTP loads run from this host, a client of the shared address.
  * The twelfth machine (`none`) stays out of the stack: a client outside the cluster, for the
- * firewall matrix as nmap sees it.
+ * firewall matrix as nmap sees it, and the SFTP server the primaries back up to
+ * (`backups.destination.host`, as an operator's own server would be), so backups cost no machine.
+ * Before the faults, while the plan's primaries are the real ones, data is backed up, destroyed
+ * and restored, and found again on every replica with replication running.
  */
 
 const roles = [...["loadbalancer", "loadbalancer", "web", "web"], ...["redis", "redis", "redis"], ...["mysql", "mysql", "mysql", "worker"], "none"] as const;
@@ -43,6 +47,7 @@ function record(row: string, figures: unknown): void {
 const shop = "shop.megaweb.test";
 const app = "orchestrator.megaweb.test";
 const siteUser = (domain: string) => domain.replaceAll(".", "_");
+const siteDatabase = siteUser(shop);
 /** What the test's page on each web node answers: which node served it, through PHP. */
 const nodePage = "<?php echo gethostname();\n";
 
@@ -50,6 +55,9 @@ let machines: Machine[];
 const byRole = (role: Role) => machines.filter((_, index) => roles[index] === role);
 const cluster = () => machines.filter((_, index) => roles[index] !== "none");
 const apiToken = randomBytes(24).toString("hex");
+const backupPassword = `hb-backup-${randomBytes(12).toString("hex")}`;
+/** The SFTP account on the outside machine, as the stack's own backup host would have it. */
+const backupServer = renderBackupServer({ user: "megaweb-backup", path: "/srv/megaweb-backup" });
 /** The balancers' shared address, as a client reaches it. */
 let shared: Machine;
 let storeLoad: string;
@@ -91,6 +99,67 @@ const redisCli = (machine: Machine, command: string) =>
   machine.sshAsync(`REDISCLI_AUTH=$(sed -n 's/^requirepass //p' /etc/redis/megaweb.d/secrets.conf) redis-cli --raw ${command} | tr -d '\\r'`);
 const redisRole = async (machine: Machine) => /^role:(\w+)$/m.exec(await redisCli(machine, "INFO replication"))?.[1];
 const readOnly = async (machine: Machine) => (await machine.sshAsync("mariadb -N -e 'SELECT @@read_only'")).trim() === "1";
+
+/** A Sentinel beside a Redis server, authenticated from its own config (Sentinel may have quoted the value when it rewrote it). */
+const sentinelCli = (machine: Machine, command: string) =>
+  machine.sshAsync(`REDISCLI_AUTH=$(sed -n 's/^requirepass //p' /etc/redis/sentinel.conf | tr -d '"') redis-cli --raw -p 26379 ${command} | tr -d '\\r'`);
+/** What a Sentinel says of the primary: its address and the epoch a failover raises. */
+const sentinelView = async (machine: Machine) => {
+  const fields = (await sentinelCli(machine, "SENTINEL MASTER megaweb")).trim().split("\n");
+  const view = Object.fromEntries(fields.flatMap((value, index) => (index % 2 === 0 ? [[value, fields[index + 1]]] : [])));
+  return `${view.ip}:${view.port} epoch ${view["config-epoch"]} ${view.flags}`;
+};
+/** Lines of a Sentinel's log in which it saw the primary down or failed it over. */
+const sentinelDownLines = async (machine: Machine) =>
+  Number((await machine.sshAsync("grep -cE '[+-][so]down master|[+]switch-master|[+]failover' /var/log/redis/redis-sentinel.log || true")).trim());
+
+/**
+ * The test's Redis keys on a server, counted and digested in one read-only script on it: every
+ * `hb:*` key in order with its value and whether it still has a TTL. The same digest everywhere
+ * means the same keys and values.
+ */
+const keyDigestScript = `
+local cursor, keys = "0", {}
+repeat
+  local page = redis.call("SCAN", cursor, "MATCH", ARGV[1], "COUNT", 1000)
+  cursor = page[1]
+  for _, key in ipairs(page[2]) do keys[#keys + 1] = key end
+until cursor == "0"
+table.sort(keys)
+local lines = {}
+for index, key in ipairs(keys) do
+  local kind, value = redis.call("TYPE", key).ok, nil
+  if kind == "string" then value = redis.call("GET", key)
+  elseif kind == "list" then value = table.concat(redis.call("LRANGE", key, 0, -1), ",")
+  else local fields = redis.call("HGETALL", key); table.sort(fields); value = table.concat(fields, ",") end
+  lines[index] = key .. " " .. kind .. " " .. value .. (redis.call("PTTL", key) > 0 and " expires" or "")
+end
+return { #keys, redis.sha1hex(table.concat(lines, "\\n")) }`;
+const keyDigest = async (machine: Machine) => {
+  await machine.sshAsync("install -m 600 /dev/stdin /root/hb-key-digest.lua", 60_000, keyDigestScript);
+  const [count, digest] = (await redisCli(machine, "--eval /root/hb-key-digest.lua , 'hb:*'")).trim().split("\n");
+  return { keys: Number(count), digest };
+};
+
+/** The test's rows on a MariaDB server: count and checksum of each table it wrote. */
+const rowDigest = (machine: Machine) =>
+  machine
+    .sshAsync(
+      `mariadb -N -e "SELECT COUNT(*), SUM(CRC32(note)) FROM ${siteDatabase}.hb_orders; SELECT COUNT(*), SUM(CRC32(note)) FROM megaweb.hb_accounts" 2>&1 || true`,
+    )
+    .then((output) => output.trim().replace(/\s+/g, " "));
+/** A MariaDB replica's threads, errors, source and position. */
+const replicaState = async (machine: Machine) => {
+  const status = await machine.sshAsync("mariadb -e 'SHOW SLAVE STATUS\\G'");
+  const field = (name: string) => new RegExp(`^\\s*${name}: (.*)$`, "m").exec(status)?.[1] ?? "";
+  return {
+    source: field("Master_Host"),
+    io: field("Slave_IO_Running"),
+    sql: field("Slave_SQL_Running"),
+    errors: `${field("Last_IO_Errno")}/${field("Last_SQL_Errno")}`,
+  };
+};
+const gtidPosition = async (machine: Machine) => (await machine.sshAsync("mariadb -N -e 'SELECT @@gtid_current_pos'")).trim();
 
 /** The app's API through the shared address, as its clients call it. */
 async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -159,6 +228,11 @@ describe.sequential("the ha phase on local machines, with the real engine and fa
     machines = hosts.machines.map((_, index) => local.machine(index));
     // SSH only from the machine running Pulumi, so a scan from elsewhere finds it shut.
     local.pulumiOk(["config", "set", "--path", "megaweb:adminCidrs[0]", `${hosts.gateway}/32`]);
+    // The primaries back up to the outside machine over SFTP; the hosts' keys are let in once `up` made them.
+    const outside = byRole("none")[0]!;
+    const hostKey = outside.ssh("cut -d ' ' -f 1,2 /etc/ssh/ssh_host_ed25519_key.pub").trim();
+    local.setConfig("megaweb:backups", { destination: { kind: "sftp", host: outside.address, hostKey, user: backupServer.user, path: backupServer.path } });
+    local.setSecret("megaweb:backupPassword", backupPassword);
     // The client outside the cluster gets its tools while the cluster comes up (nothing waits on its output).
     const outsideTools = byRole("none")[0]!.sshAsync("apt-get update -qq && apt-get install -y -qq --no-install-recommends nmap >/dev/null", 900_000);
     await timings.time("bare to serving: pulumi up (s)", () => local.pulumiAsync(["up", "--yes", "--skip-preview"], 2400));
@@ -220,6 +294,129 @@ describe.sequential("the ha phase on local machines, with the real engine and fa
     const [redis, ...otherRedis] = byRole("redis");
     expect(await from(redis!)).toEqual([...balancers, ...portsOf(otherRedis, [6379, 26379])].sort());
   }, 600_000);
+
+  it("backs up the primaries, and after the data is destroyed restores every row and key on the primaries and every replica, replication running", async () => {
+    const [mysqlPrimary, ...mysqlReplicas] = byRole("mysql");
+    const [redisPrimary, ...redisReplicas] = byRole("redis");
+    const outside = byRole("none")[0]!;
+    // The keys the backup steps made, let into the SFTP account the way the stack's backup host does it.
+    const holders = { "web-1": byRole("web")[0]!, "mysql-1": mysqlPrimary!, "redis-1": redisPrimary! };
+    const keys = await Promise.all(
+      Object.entries(holders).map(async ([name, machine]) =>
+        backupClientKey(backupServer, name, (await machine.sshAsync("cat /etc/megaweb/backup/id_ed25519.pub")).trim()),
+      ),
+    );
+    await outside.sshAsync(
+      [
+        `id ${backupServer.user} >/dev/null 2>&1 || useradd --system --home-dir ${backupServer.path} --no-create-home --shell /usr/sbin/nologin ${backupServer.user}`,
+        `install -d -m 700 -o ${backupServer.user} -g ${backupServer.user} ${backupServer.path}`,
+        `printf '%s' '${Buffer.from(backupServer.sshd.content).toString("base64")}' | base64 -d | install -m 644 /dev/stdin ${backupServer.sshd.path}`,
+        `install -m 644 /dev/stdin ${backupServer.authorizedKeys}`,
+        "sshd -t && systemctl reload ssh",
+      ].join(" && "),
+      60_000,
+      keys.map((key) => key.content).join(""),
+    );
+
+    // Rows in a site's database and the app's, keys in Redis (some with a TTL, a list, a hash): all through the primaries.
+    await mysqlPrimary!.sshAsync(
+      `mariadb ${siteDatabase} -e "CREATE TABLE ${siteDatabase}.hb_orders (id INT PRIMARY KEY, note VARCHAR(64)); INSERT INTO ${siteDatabase}.hb_orders SELECT seq, CONCAT('order ', seq, ' ', MD5(seq)) FROM seq_1_to_5000;` +
+        ` CREATE TABLE megaweb.hb_accounts (id INT PRIMARY KEY, note VARCHAR(64)); INSERT INTO megaweb.hb_accounts SELECT seq, CONCAT('account ', seq) FROM seq_1_to_2000"`,
+    );
+    await redisPrimary!.sshAsync(
+      `export REDISCLI_AUTH=$(sed -n 's/^requirepass //p' /etc/redis/megaweb.d/secrets.conf); ` +
+        `{ for n in $(seq 3000); do echo "SET hb:key:$n value-$n"; done; for n in $(seq 500); do echo "SET hb:session:$n session-$n EX 86400"; done; ` +
+        `echo "RPUSH hb:queue job-1 job-2 job-3"; echo "HSET hb:hash a 1 b 2"; } | redis-cli >/dev/null`,
+    );
+    const rowsBefore = await rowDigest(mysqlPrimary!);
+    expect(rowsBefore).toMatch(/^5000 \d+ 2000 \d+$/);
+    const keysBefore = await eventually("the keys on every Redis server", async () => {
+      const digests = await Promise.all(byRole("redis").map(keyDigest));
+      return digests.every((each) => each.keys === 3502 && each.digest === digests[0]!.digest) ? digests[0] : undefined;
+    });
+
+    const [mysqlBackup, redisBackup] = await Promise.all(
+      [mysqlPrimary!, redisPrimary!].map(async (machine) => {
+        const started = Date.now();
+        await machine.sshAsync("systemctl start megaweb-backup.service", 600_000);
+        return seconds(Date.now() - started);
+      }),
+    );
+    const repositoryMb = async (host: string) =>
+      Math.round(Number((await outside.sshAsync(`du -sb ${backupServer.path}/${host} | cut -f 1`)).trim()) / 10_000) / 100;
+
+    // Destroyed on the primaries; the replicas follow.
+    await mysqlPrimary!.sshAsync(`mariadb -e "DROP DATABASE ${siteDatabase}; DROP TABLE megaweb.hb_accounts"`);
+    await redisCli(redisPrimary!, "FLUSHALL");
+    await eventually("the data gone from every replica too", async () => {
+      const gone = await Promise.all([
+        ...mysqlReplicas.map(async (replica) => /doesn't exist|Unknown database/.test(await rowDigest(replica))),
+        ...redisReplicas.map(async (replica) => (await keyDigest(replica)).keys === 0),
+      ]);
+      return gone.every(Boolean) ? true : undefined;
+    });
+
+    const redisPid = (await redisPrimary!.sshAsync("systemctl show -p MainPID --value redis-server")).trim();
+    const sentinelsBefore = await Promise.all(byRole("redis").map(sentinelView));
+    const downLinesBefore = await Promise.all(byRole("redis").map(sentinelDownLines));
+    const [mysqlRestore, redisRestore] = await Promise.all(
+      [
+        [mysqlPrimary!, "megaweb-restore all"],
+        [redisPrimary!, "megaweb-restore redis"],
+      ].map(async ([machine, command]) => {
+        const started = Date.now();
+        const output = await (machine as Machine).sshAsync(`${command as string} 2>&1`, 600_000);
+        return { seconds: seconds(Date.now() - started), output: output.trim().split("\n") };
+      }),
+    );
+
+    // Every row on the primary and both replicas, the replicas' threads running without error at the primary's position.
+    for (const server of byRole("mysql"))
+      expect(await eventually(`the rows on ${server.address}`, async () => ((await rowDigest(server)) === rowsBefore ? true : undefined), 60)).toBe(true);
+    for (const replica of mysqlReplicas) {
+      expect(await replicaState(replica)).toEqual({ source: mysqlPrimary!.address, io: "Yes", sql: "Yes", errors: "0/0" });
+    }
+    const positions = await eventually(
+      "the same GTID position on every MySQL server",
+      async () => {
+        const each = await Promise.all(byRole("mysql").map(gtidPosition));
+        return new Set(each).size === 1 ? each : undefined;
+      },
+      60,
+    );
+    // Every key on the primary and both replicas, linked up; the primary never stopped and no Sentinel saw it down.
+    const keysAfter = await Promise.all(byRole("redis").map(keyDigest));
+    for (const digest of keysAfter) expect(digest).toEqual(keysBefore);
+    for (const replica of redisReplicas) {
+      const info = await redisCli(replica, "INFO replication");
+      expect(info).toMatch(/^master_link_status:up$/m);
+      expect(info).toContain(`master_host:${redisPrimary!.address}`);
+    }
+    expect((await redisPrimary!.sshAsync("systemctl show -p MainPID --value redis-server")).trim()).toBe(redisPid);
+    expect(await Promise.all(byRole("redis").map(sentinelView))).toEqual(sentinelsBefore);
+    expect(await Promise.all(byRole("redis").map(sentinelDownLines))).toEqual(downLinesBefore);
+    expect(await redisRole(redisPrimary!)).toBe("master");
+    expect(mysqlRestore!.output.join("\n")).toMatch(new RegExp(`database ${siteDatabase} from snapshot [0-9a-f]{8}\\n.*database megaweb from snapshot`));
+    expect(redisRestore.output.at(-1)).toMatch(/Redis from snapshot [0-9a-f]{8}: \d+ keys, into 127\.0\.0\.1:6379; 2 of 2 replicas in step$/);
+    await eventually(
+      "the app healthy",
+      () => appHealth().then((health) => (health.database === "healthy" && health.redis === "healthy" ? true : undefined)),
+      60,
+    );
+
+    record("backupAndRestore", {
+      backupSeconds: { "mysql-1": mysqlBackup, "redis-1": redisBackup },
+      repositoryMb: { "mysql-1": await repositoryMb("mysql-1"), "redis-1": await repositoryMb("redis-1") },
+      restoreSeconds: { "mysql-1 (all: site and app databases)": mysqlRestore!.seconds, "redis-1": redisRestore!.seconds },
+      rowsCheckedPerServer: 7000,
+      mysqlServersChecked: byRole("mysql").length,
+      keysCheckedPerServer: keysBefore.keys,
+      redisServersChecked: byRole("redis").length,
+      gtidPosition: positions[0],
+      sentinels: sentinelsBefore,
+      restoreOutput: { mysql: mysqlRestore!.output, redis: redisRestore!.output },
+    });
+  }, 900_000);
 
   it("fails the Redis primary over when its box's Redis and Sentinel are SIGKILLed during writes, and loses no acknowledged write", async () => {
     const [primary, ...replicas] = byRole("redis");
@@ -388,6 +585,28 @@ describe.sequential("the ha phase on local machines, with the real engine and fa
     expect(await eventually("the old MySQL primary answering", () => readOnly(primary!), 120)).toBe(true);
     record("mysqlOldPrimaryReturned", (await primary!.sshAsync("megaweb-mysql-replication status 2>&1 || true")).trim().split("\n"));
   }, 600_000);
+
+  it("refuses a database restore on the old MySQL primary, now read-only, and backs up its copy only while it replicates", async () => {
+    const [oldPrimary] = byRole("mysql");
+    const refused = await oldPrimary!.sshAsync(`megaweb-restore app 2>&1; echo "exit $?"`, 120_000);
+    expect(refused).toMatch(
+      /^megaweb-restore: MariaDB here is (a replica of [\d.]+:3306 \(read_only=1\)|read-only \(read_only=1\) and follows no primary: [^.]*)\. Loading a dump here would write into a replica and break replication, so nothing was restored: make this server the primary first with `megaweb-mysql-replication promote --to [\d.]+:3306`/m,
+    );
+    expect(refused.trim().split("\n").at(-1)).toBe("exit 1");
+    const state = await replicaState(oldPrimary!);
+    const backup = await oldPrimary!.sshAsync(
+      `systemctl start megaweb-backup.service >/dev/null 2>&1; echo "exit $?"; journalctl -u megaweb-backup.service -o cat --no-pager | grep '^megaweb-backup: ' | tail -n 2`,
+      600_000,
+    );
+    record("afterMysqlFailover", { oldPrimary: state, restore: refused.trim().split("\n"), backup: backup.trim().split("\n") });
+    if (state.io === "Yes" && state.sql === "Yes") {
+      expect(backup).toMatch(/^exit 0$/m);
+      expect(backup).toMatch(/^megaweb-backup: MariaDB here is a replica of [\d.]+:3306 \(\d+ s behind\): the dumps are its copy$/m);
+    } else {
+      expect(backup).toMatch(/^exit 1$/m);
+      expect(backup).toContain("so nothing was backed up");
+    }
+  }, 900_000);
 
   it("finds nothing to change after the failovers, and an up points nothing back at the old primaries", async () => {
     await timings.time("no-change preview after the failovers (s)", () => local.pulumiAsync(["preview", "--expect-no-changes"], 900));
