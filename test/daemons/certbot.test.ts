@@ -265,7 +265,7 @@ describe("Let's Encrypt mode against a private ACME CA", () => {
       expect(renewal.status).toBe(0);
       const check = unitCheck();
       expect(check.status).toBe(1);
-      expect(check.stderr).toMatch(/nginx did not load the renewed certificate of .*live\/[a-z.]+\.megaweb\.test:\n.*unknown directive "this"/);
+      expect(check.stderr).toMatch(/the renewed certificate of .*live\/[a-z.]+\.megaweb\.test is not served:\n.*unknown directive "this"/);
       expect((await servedCertificate(issued)).serialNumber).toBe(before);
       expect((await httpsGet(issued, (await acme.issuingRoot()) + (await acme.issuingIntermediate()))).status).toBe(200);
     } finally {
