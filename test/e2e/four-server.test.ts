@@ -60,8 +60,8 @@ function reaches(from: Machine, to: Machine, port: number): boolean {
 }
 
 /** One insert and one Redis push through the site's PHP, resolved only when PHP says both were acknowledged. */
-async function write(n: number): Promise<number> {
-  const answer = await machines.web.get(shop, `/probe.php?write=${n}`);
+async function write(n: number, via = machines.web): Promise<number> {
+  const answer = await via.get(shop, `/probe.php?write=${n}`);
   if (answer.status !== 200) throw new Error(`HTTP ${answer.status}: ${answer.body.slice(0, 160)}`);
   return n;
 }
@@ -197,8 +197,42 @@ describe.sequential("the four-server phase on existing hosts, with the real engi
     local.pulumiOk(["config", "set", "--path", "megaweb:nodes.worker", "1"]);
     local.pulumiOk(["config", "set", "--path", "megaweb:hosts.loadbalancer[0].address", machines.balancer.address]);
     local.pulumiOk(["config", "set", "--path", "megaweb:hosts.web[1].address", machines.secondWeb.address]);
-    await timings.time("grow to horizontal (pulumi up)", () => local.pulumiAsync(["up", "--yes", "--skip-preview"], 1200));
+    // Writes keep coming as from a client whose DNS moves to the balancer with the growth: through the
+    // balancer once it answers, else to the box. The refused ones are the window in which neither serves.
+    const first = Math.max(...before.mysql) + 1;
+    const load = startLoad((index) => write(first + index, machines.balancer).catch(() => write(first + index)), {
+      maxOperations: 100_000,
+      maxSeconds: 1200,
+      concurrency: 2,
+      pauseMs: 20,
+      timeoutMs: 10_000,
+    });
+    // The test's probe page goes onto the new node as soon as its site's directory is there.
+    let growing = true;
+    const placed = (async () => {
+      while (growing) {
+        const ready = await machines.secondWeb.sshAsync(`test -d /var/www/${user}/public && echo ready || true`);
+        if (ready.trim() === "ready") return installProbe(machines.secondWeb);
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+    })();
+    await timings.time("grow to horizontal (pulumi up)", () =>
+      local.pulumiAsync(["up", "--yes", "--skip-preview"], 1200).finally(() => {
+        growing = false;
+        load.stop();
+      }),
+    );
+    await placed;
     installProbe(machines.secondWeb);
+    const record = await load.done;
+    const acknowledged = record.outcomes.filter((outcome) => outcome.ok).map((outcome) => outcome.value!);
+    const held = await written(machines.balancer);
+    const lost = acknowledged.filter((n) => !held.mysql.has(n) || !held.redis.has(n));
+    const figures = { ...summarize(record), writesLost: lost.length };
+    writeFileSync(join(repo, "test-output", "e2e-four-server-horizontal-growth.json"), `${JSON.stringify(figures, null, 2)}\n`);
+    console.log("growth to horizontal figures:", figures);
+    expect(lost).toEqual([]);
+    expect(figures.acknowledged).toBeGreaterThan(0);
     // Both nodes, through the balancer once its checks pass the new one, read everything the box's
     // site had written, where it was.
     const answers = await eventually(
@@ -215,7 +249,7 @@ describe.sequential("the four-server phase on existing hosts, with the real engi
       expect([...before.redis].filter((n) => !answer.redis.has(n))).toEqual([]);
     }
     // A write through the balancer is read back through it, whichever node takes each request.
-    const next = Math.max(...before.mysql) + 1;
+    const next = Math.max(first, ...acknowledged) + 1;
     expect((await machines.balancer.get(shop, `/probe.php?write=${next}`)).status).toBe(200);
     const after = await Promise.all(Array.from({ length: 4 }, () => written(machines.balancer)));
     for (const answer of after) expect(answer.mysql.has(next) && answer.redis.has(next)).toBe(true);
