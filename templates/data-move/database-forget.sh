@@ -54,7 +54,7 @@ here -e "DROP DATABASE \`{{database}}\`"
 # Its account here goes too, unless it holds privileges on another database of this host.
 accounts=()
 if [ "$(here -e "SELECT COUNT(*) FROM mysql.db WHERE User = '{{user}}' AND REPLACE(Db, '\\\\_', '_') <> '{{database}}'")" = 0 ]; then
-  mapfile -t accounts < <(here -e "SELECT CONCAT(QUOTE(User), '@', QUOTE(Host)) FROM mysql.user WHERE User = '{{user}}'")
+  mapfile -t accounts < <(accounts_here)
   for account in "${accounts[@]}"; do here -e "DROP USER $account"; done
 fi
 echo "megaweb: {{domain}}: dropped \`{{database}}\` on this host ($tables tables, each also on {{targetHost}}) and ${#accounts[@]} account(s) of {{user}}; its data is on {{targetHost}} only"

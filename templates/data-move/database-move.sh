@@ -21,7 +21,7 @@ fi
 # The window without writes starts here: its accounts lose their write grants on this
 # copy, and their open connections are closed (a database grant binds a connection only at its
 # next USE, and pooled connections never send one).
-mapfile -t accounts < <(here -e "SELECT CONCAT(QUOTE(User), '@', QUOTE(Host)) FROM mysql.user WHERE User = '{{user}}'")
+mapfile -t accounts < <(accounts_here)
 writes="INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, INDEX, CREATE VIEW, TRIGGER"
 give_back() {
   local account
