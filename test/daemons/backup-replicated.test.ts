@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -225,17 +225,9 @@ beforeAll(async () => {
   client.disconnect();
 
   repositories = scratchRoot("backup-repositories");
-  const hostKey = execFileSync("ssh-keyscan", ["-t", "ed25519", "-p", String(sshd.port), "127.0.0.1"], {
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "ignore"],
-  })
-    .trim()
-    .split(" ")
-    .slice(1)
-    .join(" ");
   backups = parseStack({
     sites: [{ domain: "shop.megaweb.test", database: {} }],
-    backups: { destination: { kind: "sftp", host: "127.0.0.1", port: sshd.port, user: "root", path: repositories, hostKey } },
+    backups: { destination: { kind: "sftp", host: "127.0.0.1", port: sshd.port, user: "root", path: repositories, hostKey: sshd.hostKey } },
   }).backups!;
 }, 300_000);
 

@@ -159,20 +159,12 @@ beforeAll(async () => {
   host = hostCommands(root, { "redis-server": { pidFile: join(root, "run/redis-server.pid"), start: `redis-server ${root}/etc/redis/redis.conf` } });
   await startRedis();
 
-  const hostKey = execFileSync("ssh-keyscan", ["-t", "ed25519", "-p", String(sshd.port), "127.0.0.1"], {
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "ignore"],
-  })
-    .trim()
-    .split(" ")
-    .slice(1)
-    .join(" ");
   const stack = parseStack({
     sites: [{ domain, database: {} }],
     backups: {
       // The last 3 keep the snapshots this test makes within a minute; daily 7 is the default.
       retention: { last: 3, daily: 7 },
-      destination: { kind: "sftp", host: "127.0.0.1", port: sshd.port, user: "root", path: join(root, "srv/backup"), hostKey },
+      destination: { kind: "sftp", host: "127.0.0.1", port: sshd.port, user: "root", path: join(root, "srv/backup"), hostKey: sshd.hostKey },
     },
   });
   const facts = { name: "web-1", memoryMb: 2048, roles: ["web" as const, "mysql" as const, "redis" as const], root };

@@ -12,6 +12,7 @@ import { renderWebHost, type WebHostRender } from "../../lib/render/files";
 import { renderTemplate } from "../../lib/render/template";
 import { parseStack, type Stack } from "../../lib/schema/stack";
 import { startAcmeServer, type AcmeServer } from "./acme-server";
+import { servedCertificate } from "./certificates";
 import { fetchFrom, freePort, materialize, removeRoot, removeUsers, scratchRoot, startNginx, writeHostFile, type Daemon } from "./harness";
 import { hostCommands, type HostCommands } from "./host-commands";
 
@@ -68,37 +69,10 @@ function unitCheck() {
   return spawnSync("sh", ["-c", command], { encoding: "utf8", env: host.env });
 }
 
-/** The certificate nginx presents for `servername` on the HTTPS port. */
-function servedCertificateOnce(servername: string): Promise<PeerCertificate> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: "127.0.0.1", port: ports.https, servername, rejectUnauthorized: false }, () => {
-      resolve(socket.getPeerCertificate());
-      socket.end();
-    });
-    socket.on("error", reject);
-  });
-}
-
 /** The certificate nginx serves for `domain` once it is the one certbot's live directory holds. */
 function servedLive(domain: string): Promise<PeerCertificate> {
   const live = new X509Certificate(readFileSync(join(root, `etc/letsencrypt/live/${domain}/cert.pem`))).serialNumber;
-  return servedCertificate(domain, (served) => served.serialNumber === live);
-}
-
-/**
- * The certificate nginx serves for `servername`, once `settled` holds. A step's reload returns when
- * nginx has been told; for a moment after, a connection can still reach an old worker, which serves
- * the old certificate or closes on it ("socket hang up", seen in CI).
- */
-function servedCertificate(servername: string, settled: (certificate: PeerCertificate) => boolean = () => true): Promise<PeerCertificate> {
-  return eventually(
-    `nginx serving the expected certificate for ${servername}`,
-    async () => {
-      const certificate = await servedCertificateOnce(servername);
-      return settled(certificate) ? certificate : undefined;
-    },
-    10,
-  );
+  return servedCertificate(ports.https, domain, (served) => served.serialNumber === live);
 }
 
 function httpsGet(servername: string, ca: string): Promise<{ status: number; headers: Record<string, unknown>; authorized: boolean }> {
@@ -171,7 +145,7 @@ describe("Let's Encrypt mode against a private ACME CA", () => {
     const step = runCertificateStep(issued);
     expect(step.output).toContain("Successfully received certificate");
     expect(step.status).toBe(0);
-    const served = await servedCertificate(issued);
+    const served = await servedCertificate(ports.https, issued);
     const intermediate = new X509Certificate(await acme.issuingIntermediate());
     expect(served.issuer.CN).toBe(
       intermediate.subject
@@ -210,7 +184,7 @@ describe("Let's Encrypt mode against a private ACME CA", () => {
     const afterReload = (host: string) => eventually(`nginx answering ${host} after the reload`, () => fetchFrom({ port: ports.http, host }), 10);
     expect(await afterReload(refused)).toMatchObject({ status: 200, body: `${refused}\n` });
     expect(await afterReload(plain)).toMatchObject({ status: 200, body: `${plain}\n` });
-    expect((await servedCertificate(issued)).serialNumber).toBe(before);
+    expect((await servedCertificate(ports.https, issued)).serialNumber).toBe(before);
   });
 
   it("replaces a certificate that is not due when the stack moves to another ACME directory, as from staging to production", async () => {
@@ -226,13 +200,13 @@ describe("Let's Encrypt mode against a private ACME CA", () => {
       const first = runCertificateStep(switched, staging.directory);
       expect(first.status, first.output).toBe(0);
       const stagingName = cn(await staging.issuingIntermediate());
-      expect((await servedCertificate(switched, (served) => served.issuer.CN === stagingName)).issuer.CN).toBe(stagingName);
+      expect((await servedCertificate(ports.https, switched, (served) => served.issuer.CN === stagingName)).issuer.CN).toBe(stagingName);
       const kept = runCertificateStep(switched, staging.directory);
       expect(kept.output).toContain("Certificate not yet due for renewal");
       const moved = runCertificateStep(switched);
       expect(moved.status, moved.output).toBe(0);
       const production = cn(await acme.issuingIntermediate());
-      expect((await servedCertificate(switched, (served) => served.issuer.CN === production)).issuer.CN).toBe(production);
+      expect((await servedCertificate(ports.https, switched, (served) => served.issuer.CN === production)).issuer.CN).toBe(production);
     } finally {
       await staging.stop();
     }
@@ -247,7 +221,7 @@ describe("Let's Encrypt mode against a private ACME CA", () => {
     const renewal = spawnSync("certbot", execStart.split(" "), { encoding: "utf8", env: host.env, timeout: 120_000 });
     timings.renewal = Math.round(performance.now() - started);
     expect(renewal.status, renewal.stderr).toBe(0);
-    const after = await servedCertificate(issued, (served) => served.serialNumber !== before.serialNumber);
+    const after = await servedCertificate(ports.https, issued, (served) => served.serialNumber !== before.serialNumber);
     expect(after.serialNumber).not.toBe(before.serialNumber);
     expect(Date.parse(after.valid_to)).toBeGreaterThan(Date.parse(before.valid_to));
     expect(Date.parse(after.valid_to) - Date.parse(after.valid_from)).toBeLessThanOrEqual(121_000);
@@ -266,13 +240,13 @@ describe("Let's Encrypt mode against a private ACME CA", () => {
       const check = unitCheck();
       expect(check.status).toBe(1);
       expect(check.stderr).toMatch(/the renewed certificate of .*live\/[a-z.]+\.megaweb\.test is not served:\n.*unknown directive "this"/);
-      expect((await servedCertificate(issued)).serialNumber).toBe(before);
+      expect((await servedCertificate(ports.https, issued)).serialNumber).toBe(before);
       expect((await httpsGet(issued, (await acme.issuingRoot()) + (await acme.issuingIntermediate()))).status).toBe(200);
     } finally {
       rmSync(broken);
     }
     expect(spawnSync("certbot", ["renew", "--no-random-sleep-on-renew"], { env: host.env, timeout: 120_000 }).status).toBe(0);
-    expect((await servedCertificate(issued, (served) => served.serialNumber !== before)).serialNumber).not.toBe(before);
+    expect((await servedCertificate(ports.https, issued, (served) => served.serialNumber !== before)).serialNumber).not.toBe(before);
     expect(unitCheck().status).toBe(0);
   });
 });

@@ -2,14 +2,12 @@ import { spawnSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { connect } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventually } from "../faults/measure";
 import { renderAcmeIssuerUpstream, renderCertbotSite, renderCertificateIssuer, renderCertificateReceiver } from "../../lib/render/certbot";
 import { type HostFacts, resolveWebHost } from "../../lib/render/context";
 import { type HostFile, renderWebHost } from "../../lib/render/files";
 import { parseStack } from "../../lib/schema/stack";
-import { type CertificatePair, selfSignedCertificate } from "./certificates";
+import { type CertificatePair, selfSignedCertificate, servedCertificate } from "./certificates";
 import { type Daemon, fetchFrom, freePort, materialize, removeRoot, removeUsers, scratchRoot, startNginx, writeHostFile } from "./harness";
 import { hostCommands, type HostCommands } from "./host-commands";
 
@@ -64,17 +62,8 @@ function install(name: string, pem: string) {
 }
 
 /** The serial of what the receiver's nginx serves for the site, once it is `expected` (a reload settles). */
-const served = (expected: string) =>
-  eventually(`the receiver serving ${expected}`, async () => {
-    const serial = await new Promise<string>((resolve, reject) => {
-      const socket = connect({ host: "127.0.0.1", port: receiver.ports.https, servername: secure, rejectUnauthorized: false }, () => {
-        resolve(socket.getPeerCertificate().serialNumber);
-        socket.end();
-      });
-      socket.on("error", reject);
-    });
-    return serial === expected ? serial : undefined;
-  });
+const served = async (expected: string) =>
+  (await servedCertificate(receiver.ports.https, secure, (certificate) => certificate.serialNumber === expected)).serialNumber;
 const serialOf = (pair: CertificatePair) => new X509Certificate(pair.certificate).serialNumber;
 const pem = (pair: CertificatePair) => `${pair.certificate}${pair.key}`;
 

@@ -2,6 +2,8 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { connect, type PeerCertificate } from "node:tls";
+import { eventually } from "../faults/measure";
 
 export interface CertificatePair {
   readonly certificate: string;
@@ -29,4 +31,31 @@ export function selfSignedCertificate(commonName: string, options: { days: numbe
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The certificate nginx presents for `servername` on loopback `port`. */
+function servedCertificateOnce(port: number, servername: string): Promise<PeerCertificate> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: "127.0.0.1", port, servername, rejectUnauthorized: false }, () => {
+      resolve(socket.getPeerCertificate());
+      socket.end();
+    });
+    socket.on("error", reject);
+  });
+}
+
+/**
+ * The certificate nginx serves for `servername` on loopback `port`, once `settled` holds. A reload
+ * returns when nginx has been told; for a moment after, a connection can still reach an old worker,
+ * which serves the old certificate or closes on it ("socket hang up", seen in CI).
+ */
+export function servedCertificate(port: number, servername: string, settled: (certificate: PeerCertificate) => boolean = () => true): Promise<PeerCertificate> {
+  return eventually(
+    `nginx serving the expected certificate for ${servername}`,
+    async () => {
+      const certificate = await servedCertificateOnce(port, servername);
+      return settled(certificate) ? certificate : undefined;
+    },
+    10,
+  );
 }

@@ -14,6 +14,8 @@ export class LoopbackSshd {
     private readonly daemon: ChildProcess,
     readonly port: number,
     readonly privateKey: string,
+    /** Its host key as a known_hosts entry takes it: `ssh-ed25519 AAAA…`. */
+    readonly hostKey: string,
   ) {}
 
   static async start(): Promise<LoopbackSshd> {
@@ -46,7 +48,8 @@ export class LoopbackSshd {
     let log = "";
     daemon.stderr?.on("data", (chunk) => (log += chunk));
     await waitForPort(port, () => (daemon.exitCode !== null ? `sshd exited: ${log}` : undefined));
-    return new LoopbackSshd(dir, daemon, port, await readFile(join(dir, "client_key"), "utf8"));
+    const hostKey = (await readFile(join(dir, "host_key.pub"), "utf8")).split(" ").slice(0, 2).join(" ");
+    return new LoopbackSshd(dir, daemon, port, await readFile(join(dir, "client_key"), "utf8"), hostKey);
   }
 
   async stop(): Promise<void> {
