@@ -67,6 +67,18 @@ export function dropletSize(slug: string): DropletSize | undefined {
 }
 
 /**
+ * vCPUs of a droplet size: from the table, else from the slug (`s-2vcpu-4gb-amd`, `c-8`).
+ * @throws when the slug names no vCPU count and is not in the table.
+ */
+export function sizeCpus(slug: string): number {
+  const listed = dropletSize(slug);
+  if (listed) return listed.vcpus;
+  const cpus = /-(\d+)vcpu-/.exec(slug) ?? /^(?:c|c2|g|gd|m|m3|so|so1_5)-(\d+)$/.exec(slug);
+  if (!cpus) throw new Error(`size ${JSON.stringify(slug)} is not in the price table and its slug names no vCPU count`);
+  return Number(cpus[1]);
+}
+
+/**
  * RAM of a droplet size in MiB: from the table, else read from the slug itself
  * (`s-2vcpu-4gb-amd` holds 4 GiB), so sizes newer than the table can still be planned.
  * @throws when the slug carries no memory figure and is not in the table (e.g. an unlisted `c-8`).

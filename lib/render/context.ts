@@ -31,6 +31,8 @@ export interface HostFacts {
   /** The plan's name for the host, e.g. `web-1`; used in messages. */
   readonly name: string;
   readonly memoryMb: number;
+  /** The host's cores bound automatic pools (lib/render/pool-sizing.ts). @default no bound but memory */
+  readonly cpus?: number;
   /** Roles sharing the host decide how much memory PHP may use. */
   readonly roles: readonly Role[];
   /** PHP versions installed on the host; when given, a site asking for another one is an error. */
@@ -155,7 +157,7 @@ export function resolveWebHost(sites: readonly Site[], facts: HostFacts): { host
   const root = (facts.root ?? "").replace(/\/$/, "");
   // A host without the web role (a worker host running the sites' code) runs no pools to size.
   const sizing: PoolSizing = facts.roles.includes("web")
-    ? sizePools(sites, phpBudget(facts.memoryMb, facts.roles, sites, `host ${facts.name} of ${facts.memoryMb} MB`))
+    ? sizePools(sites, phpBudget(facts, facts.roles, sites, `host ${facts.name} of ${facts.memoryMb} MB`))
     : { pools: [], problems: [] };
   const missingPhp =
     facts.phpVersions === undefined

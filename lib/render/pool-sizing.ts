@@ -26,6 +26,12 @@ const monitoringReserveMb = 256;
 const proxyAppReserveMb = 128;
 /** More workers than this per pool only queue on the CPU; memory left over stays as page cache. */
 const maxAutoChildren = 32;
+/**
+ * Workers per core when the host's cores are known: enough for pages that wait on MySQL, Redis or
+ * an API for three quarters of their time. More only timeslice the same cores: on 2 cores, 31
+ * workers served `echo` no faster than 8 and at four times the p99 (bench/README.md).
+ */
+const autoChildrenPerCpu = 4;
 
 /** The memory a service sharing a host with PHP may use: its share of the host's RAM, at least its minimum. */
 export function sharedServiceMb(service: keyof typeof sharedServiceShare, memoryMb: number): number {
@@ -35,6 +41,8 @@ export function sharedServiceMb(service: keyof typeof sharedServiceShare, memory
 
 export interface PhpBudget {
   readonly memoryMb: number;
+  /** The host's cores, which bound automatic pools; unknown (no bound) when rendering for no host in particular. */
+  readonly cpus?: number;
   readonly reservedMb: number;
   /** What all pools on the host may use together. */
   readonly phpMb: number;
@@ -42,7 +50,12 @@ export interface PhpBudget {
   readonly hostLabel: string;
 }
 
-export function phpBudget(memoryMb: number, roles: readonly Role[], sites: readonly Site[], hostLabel: string): PhpBudget {
+export function phpBudget(
+  { memoryMb, cpus }: { readonly memoryMb: number; readonly cpus?: number },
+  roles: readonly Role[],
+  sites: readonly Site[],
+  hostLabel: string,
+): PhpBudget {
   const reservedMb =
     osReserveMb +
     (roles.includes("mysql") ? sharedServiceMb("mysql", memoryMb) : 0) +
@@ -50,7 +63,7 @@ export function phpBudget(memoryMb: number, roles: readonly Role[], sites: reado
     (roles.includes("worker") ? workerReserveMb : 0) +
     (roles.includes("monitoring") ? monitoringReserveMb : 0) +
     sites.filter((site) => site.kind === "proxy").length * proxyAppReserveMb;
-  return { memoryMb, reservedMb, phpMb: Math.max(0, memoryMb - reservedMb), hostLabel };
+  return { memoryMb, ...(cpus !== undefined && { cpus }), reservedMb, phpMb: Math.max(0, memoryMb - reservedMb), hostLabel };
 }
 
 /** A pool's process-manager settings with every figure decided. */
@@ -101,9 +114,10 @@ export function sizePools(sites: readonly Site[], budget: PhpBudget): PoolSizing
 
   const explicitMb = phpSites.reduce((sum, { site, workerMb }) => sum + (site.pool.maxChildren ?? 0) * workerMb, 0);
   const shareMb = automatic.length === 0 ? 0 : Math.max(0, budget.phpMb - explicitMb) / automatic.length;
+  const autoCap = Math.min(maxAutoChildren, budget.cpus === undefined ? Infinity : autoChildrenPerCpu * budget.cpus);
   const pools: (PoolSize | undefined)[] = sites.map(() => undefined);
   for (const { site, index, workerMb } of phpSites) {
-    const maxChildren = site.pool.maxChildren ?? Math.min(maxAutoChildren, Math.max(1, Math.floor(shareMb / workerMb)));
+    const maxChildren = site.pool.maxChildren ?? Math.min(autoCap, Math.max(1, Math.floor(shareMb / workerMb)));
     pools[index] = decidePool(site.pool, maxChildren);
   }
   return { pools, problems };

@@ -130,11 +130,15 @@ export const pmModes = ["ondemand", "dynamic", "static"] as const;
  */
 export const FpmPool = z
   .object({
-    /** `ondemand` keeps idle sites at zero workers, which suits many sites on one host. @default "ondemand" */
-    pm: z.enum(pmModes, { error: (issue) => `${shown(issue.input)} is not a pm mode (${pmModes.join(", ")})` }).default("ondemand"),
+    /**
+     * `dynamic` keeps a few idle workers ready. `ondemand` keeps an idle site at zero workers, for
+     * many quiet sites on one host, but its master wakes on every connection: a third more CPU per
+     * small request (bench/README.md). @default "dynamic"
+     */
+    pm: z.enum(pmModes, { error: (issue) => `${shown(issue.input)} is not a pm mode (${pmModes.join(", ")})` }).default("dynamic"),
     /**
      * Workers at most. Checked against the host's PHP budget when given.
-     * @default sized from the host's memory: an equal share of what explicit pools leave, at most 32
+     * @default sized from the host's memory: an equal share of what explicit pools leave, at most 4 a core and 32
      * @example 8
      */
     maxChildren: z.number().int().min(1).max(1000).optional(),
@@ -144,8 +148,11 @@ export const FpmPool = z
     minSpareServers: z.number().int().min(1).optional(),
     /** Only for `dynamic`. @default half of maxChildren, at least minSpareServers */
     maxSpareServers: z.number().int().min(1).optional(),
-    /** Recycles workers to bound leaks. @default 500 */
-    maxRequests: z.number().int().min(0).default(500),
+    /**
+     * Recycles workers to bound leaks. A new worker costs a few milliseconds: at 500, 15 % of a small
+     * request's CPU (bench/README.md). @default 10000
+     */
+    maxRequests: z.number().int().min(0).default(10_000),
     /** Only for `ondemand`. @default "10s" */
     processIdleTimeout: Duration.default("10s"),
     /** Requests slower than this are written to the pool's slow log. @default "5s" */

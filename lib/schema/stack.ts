@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { phpBudget, sizePools, type PhpBudget } from "../render/pool-sizing";
 import { ConfigError, formatPath, problemsFromZod, type Problem } from "./errors";
-import { sizeMemoryMb } from "../plan/droplet-sizes";
+import { sizeCpus, sizeMemoryMb } from "../plan/droplet-sizes";
 import { hostCountsPerRole, Infrastructure, type InfrastructureInput, type Role, singleBoxRoles } from "./infrastructure";
 import { App, appPortProblems, appSiteInput, type AppInput } from "./app";
 import { Site, type SiteInput } from "./site";
@@ -119,7 +119,7 @@ export function plannedWebBudget(stack: Pick<Stack, "phase" | "target" | "sizes"
   const size = stack.sizes.web;
   const memoryMb = sizeMemoryMb(size);
   const roles: Role[] = single ? singleBoxRoles(stack.monitoring.enabled) : ["web"];
-  return phpBudget(memoryMb, roles, stack.sites, `a ${size} ${single ? "single box" : "web host"} of ${memoryMb} MB`);
+  return phpBudget({ memoryMb, cpus: sizeCpus(size) }, roles, stack.sites, `a ${size} ${single ? "single box" : "web host"} of ${memoryMb} MB`);
 }
 
 /** Secrets the Pulumi program reads on its own, outside the schema (credentials, not the stack's shape). */

@@ -22,6 +22,7 @@ import type { StepPlanner } from "./plan";
 import { putFiles, stepCommand } from "./script";
 import { type CommandStep, type DeployFacts, factsOf, outputOf, privateIpOf } from "./step";
 import { secretFileCommand } from "./web";
+import { sizingFacts } from "./web-host";
 
 /**
  * Backups (lib/render/backup.ts): on every host that holds data, the repository password (a
@@ -198,7 +199,7 @@ function backupHostOf(
   const { host } = holder;
   let sites: BackupSite[];
   if (holder.files) {
-    const contexts = resolveWebHost(stack.sites, { name: host.name, memoryMb: at.facts(host.name).memoryMb, roles: host.roles }).sites;
+    const contexts = resolveWebHost(stack.sites, sizingFacts(host, at)).sites;
     sites = backupSites(stack.sites, contexts, { files: true, databases: holder.databases });
   } else {
     sites = stack.sites.map((site) => ({

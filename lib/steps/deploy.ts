@@ -13,6 +13,7 @@ import { putFiles, stepCommand } from "./script";
 import { type CommandStep, type DeployFacts, factsOf } from "./step";
 import { haproxyHosts } from "./balancer";
 import { phpRepositoryScript, siteEnvironmentCommandStep, siteEnvironmentStep, siteStep, webBalancerStep } from "./web";
+import { sizingFacts } from "./web-host";
 
 /**
  * Sites with code (lib/render/DEPLOY.md): on every host that runs a site's code, its deploy step
@@ -74,7 +75,7 @@ export function lastSiteDeployStep(context: PlanContext): string | undefined {
 
 /** The host and site facts the deploy and workers renderers take, from the host's facts. */
 function contextsOf({ stack }: PlanContext, host: PlannedHost, at: DeployFacts): { host: HostContext; sites: SiteContext[] } {
-  return resolveWebHost(stack.sites, { name: host.name, memoryMb: at.facts(host.name).memoryMb, roles: host.roles });
+  return resolveWebHost(stack.sites, sizingFacts(host, at));
 }
 
 function workersStep(context: PlanContext, host: PlannedHost, site: CodeSite, index: number, schedule: boolean): CommandStep {

@@ -15,6 +15,7 @@ import { redisStep } from "./redis";
 import { putFiles, stepCommand } from "./script";
 import { type CommandStep, type DeployFacts, factsOf, privateIpOf } from "./step";
 import { secretFileCommand, webStep } from "./web";
+import { sizingFacts } from "./web-host";
 
 /**
  * Monitoring (lib/render/MONITORING.md): on every host its exporters, bound to its private address
@@ -43,9 +44,7 @@ export const monitoringSteps: StepPlanner = (context) => {
 
 /** What the monitoring knows of a host at deploy time: its private address, and on a web host its sites. */
 function monitoredHost(stack: Stack, host: PlannedHost, at: DeployFacts): MonitoredHost {
-  const web = host.roles.includes("web")
-    ? resolveWebHost(stack.sites, { name: host.name, memoryMb: at.facts(host.name).memoryMb, roles: host.roles })
-    : undefined;
+  const web = host.roles.includes("web") ? resolveWebHost(stack.sites, sizingFacts(host, at)) : undefined;
   return {
     name: host.name,
     roles: host.roles,

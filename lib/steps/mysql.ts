@@ -12,6 +12,7 @@ import type { Stack } from "../schema/stack";
 import { firewallStep } from "./host";
 import type { StepPlanner } from "./plan";
 import { putFiles, stepCommand } from "./script";
+import type { ServerFacts } from "./facts";
 import { type CommandStep, type DeployFacts, factsOf, privateIpOf, type StepOwner } from "./step";
 
 /** MariaDB on every MySQL host, and on the primary a database and user per site that asks for one. */
@@ -183,12 +184,12 @@ export function databaseUserStep(topology: TopologyPlan, user: DatabaseUser): Co
  */
 export function mysqlClientConnections(stack: Stack, topology: TopologyPlan, at: DeployFacts): number {
   const web = topology.hosts.filter((host) => host.roles.includes("web"));
-  const phpWorkers = web.reduce((sum, host) => sum + databasePoolWorkers(stack, host, at.facts(host.name).memoryMb), 0);
+  const phpWorkers = web.reduce((sum, host) => sum + databasePoolWorkers(stack, host, at.facts(host.name)), 0);
   const appProcesses = stack.app?.enabled ? topology.hosts.reduce((sum, host) => sum + appUnitsOf(host).length, 0) : 0;
   return phpWorkers + appProcesses * appDatabasePoolSize + topology.mysql.replicas.length;
 }
 
-function databasePoolWorkers(stack: Stack, host: PlannedHost, memoryMb: number): number {
-  const { pools } = sizePools(stack.sites, phpBudget(memoryMb, host.roles, stack.sites, host.name));
+function databasePoolWorkers(stack: Stack, host: PlannedHost, facts: ServerFacts): number {
+  const { pools } = sizePools(stack.sites, phpBudget(facts, host.roles, stack.sites, host.name));
   return stack.sites.reduce((sum, site, index) => sum + (site.database === undefined ? 0 : (pools[index]?.maxChildren ?? 0)), 0);
 }

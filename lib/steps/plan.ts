@@ -83,8 +83,8 @@ export function planSteps(stack: Stack, topology: TopologyPlan, options: StepPla
     topology,
     artifact: stack.app?.enabled ? (options.artifact ?? unbuiltArtifact(stack.app.artifact ?? "app/dist/megaweb-orchestrator-<version>.tgz")) : undefined,
     webHost: (host, at) => {
-      const memoryMb = at.facts(host.name).memoryMb;
-      const key = `${host.name}:${memoryMb}`;
+      const { memoryMb, cpus } = at.facts(host.name);
+      const key = `${host.name}:${memoryMb}:${cpus}`;
       let render = renders.get(key);
       if (render === undefined) {
         render = renderWebHost(stack, webHostFacts(topology, host, at));

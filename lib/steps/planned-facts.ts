@@ -1,3 +1,4 @@
+import { sizeCpus } from "../plan/droplet-sizes";
 import type { PlannedHost } from "../plan/topology";
 import type { Stack } from "../schema/stack";
 import type { StepPlan } from "./plan";
@@ -7,7 +8,7 @@ import type { DeployFacts } from "./step";
 
 /**
  * The deploy-time values as the plan expects them, for rendering steps without servers
- * (`megaweb render`, tests): Debian 12 with the planned size's memory, and the private addresses
+ * (`megaweb render`, tests): Debian 12 with the planned size's memory and vCPUs, and the private addresses
  * the stack file lists for existing hosts, or a placeholder for a droplet's (DigitalOcean assigns
  * those when it creates the droplet).
  */
@@ -19,7 +20,13 @@ export function plannedFacts(plan: Pick<StepPlan, "stack" | "topology">): Deploy
     return host;
   };
   return {
-    facts: (name) => ({ os: "debian", codename: "bookworm", memoryMb: planned(name).memoryMb, openFilesLimit: systemdOpenFilesLimit }),
+    facts: (name) => ({
+      os: "debian",
+      codename: "bookworm",
+      memoryMb: planned(name).memoryMb,
+      cpus: sizeCpus(planned(name).size),
+      openFilesLimit: systemdOpenFilesLimit,
+    }),
     privateIp: (name) => existingAddress(plan.stack, planned(name)) ?? `<${name} private IP>`,
     output: (step) => plannedBackupOutput(step) ?? plannedCertificateOutput(step) ?? `<output of ${step}>`,
     // DigitalOcean assigns both when it creates the droplets and the address.

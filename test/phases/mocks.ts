@@ -78,7 +78,14 @@ function fakeState(type: string, name: string, inputs: Record<string, any>): { i
     case "command:remote:Command":
       // A droplet's facts step, as templates/provision/facts.sh prints them on Debian 12 (eth1 is the VPC interface), so steps rendered from facts resolve.
       if (name.endsWith("-facts")) {
-        const facts = { os: "debian", codename: "bookworm", memoryMb: 1967, openFilesLimit: 524288, interfaces: { "127.0.0.1": "lo", "10.10.0.2": "eth1" } };
+        const facts = {
+          os: "debian",
+          codename: "bookworm",
+          memoryMb: 1967,
+          cpus: 2,
+          openFilesLimit: 524288,
+          interfaces: { "127.0.0.1": "lo", "10.10.0.2": "eth1" },
+        };
         return { id: `${name}-id`, state: { ...inputs, stdout: JSON.stringify(facts) } };
       }
       return { id: `${name}-id`, state: inputs };

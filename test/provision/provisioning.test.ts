@@ -10,7 +10,7 @@ const settings = createRequire(import.meta.url)("@pulumi/pulumi/runtime/settings
 const commandType = "command:remote:Command";
 const privateKey = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n-----END OPENSSH PRIVATE KEY-----\n";
 /** What the facts step of a 4 GB Debian 12 host prints. */
-const factsStdout = '{"os":"debian","codename":"bookworm","memoryMb":4096,"openFilesLimit":524288}\n';
+const factsStdout = '{"os":"debian","codename":"bookworm","memoryMb":4096,"cpus":2,"openFilesLimit":524288}\n';
 
 let registered = new Map<string, Record<string, any>>();
 

@@ -12,7 +12,7 @@ import { plannedFacts } from "../../lib/steps/planned-facts";
 import { putFiles, shellQuote, stepCommand } from "../../lib/steps/script";
 import { phpRepositoryScript, siteCommand, siteDeleteCommand, webTierCommand } from "../../lib/steps/web";
 
-const bookworm = { os: "debian", codename: "bookworm", memoryMb: 4096, openFilesLimit: 524_288 };
+const bookworm = { os: "debian", codename: "bookworm", memoryMb: 4096, cpus: 2, openFilesLimit: 524_288 };
 const noble = { os: "ubuntu", codename: "noble", memoryMb: 4096 };
 
 function webHost(sites: unknown[]) {

@@ -193,29 +193,39 @@ describe("site slugs and accounts", () => {
 });
 
 describe("PHP-FPM pool sizing on a host", () => {
-  // Only the host's memory matters here, not the plan's estimate, so the sites are parsed alone.
-  const sizes = (input: { sites: SiteInput[] }, memoryMb: number, roles: HostFacts["roles"] = ["web"]) =>
-    resolveWebHost(z.array(Site).parse(input.sites), { name: "web-1", memoryMb, roles }).sites.map((site) => site.pool?.size);
+  // Only the host's memory and cores matter here, not the plan's estimate, so the sites are parsed alone.
+  const sizes = (input: { sites: SiteInput[] }, memoryMb: number, roles: HostFacts["roles"] = ["web"], cpus?: number) =>
+    resolveWebHost(z.array(Site).parse(input.sites), { name: "web-1", memoryMb, ...(cpus !== undefined && { cpus }), roles }).sites.map(
+      (site) => site.pool?.size,
+    );
+  const children = (...args: Parameters<typeof sizes>) => sizes(...args).map((size) => size?.maxChildren);
 
   it("splits what the OS leaves over the pools, each at its memory_limit", () => {
     // 2048 MB - 320 MB for the OS = 1728 MB; two pools at 256M get 864 MB each: 3 workers.
     expect(sizes({ sites: [{ domain: "a.example.com" }, { domain: "b.example.com" }] }, 2048)).toEqual([
-      { pm: "ondemand", maxChildren: 3 },
-      { pm: "ondemand", maxChildren: 3 },
+      { pm: "dynamic", maxChildren: 3, startServers: 1, minSpareServers: 1, maxSpareServers: 1 },
+      { pm: "dynamic", maxChildren: 3, startServers: 1, minSpareServers: 1, maxSpareServers: 1 },
     ]);
   });
 
   it("leaves room for MySQL, Redis and the worker on a single box", () => {
     // 4096 - 320 - 1024 (MySQL 25%) - 205 (Redis 5%) - 192 (worker) = 2355 MB: 18 workers at 128M.
-    expect(sizes({ sites: [{ domain: "a.example.com", php: { memoryLimit: "128M" } }] }, 4096, ["web", "mysql", "redis", "worker"])).toEqual([
-      { pm: "ondemand", maxChildren: 18 },
-    ]);
+    expect(children({ sites: [{ domain: "a.example.com", php: { memoryLimit: "128M" } }] }, 4096, ["web", "mysql", "redis", "worker"])).toEqual([18]);
+  });
+
+  it("gives a pool at most 4 workers a core, whatever the memory", () => {
+    const site = { domain: "a.example.com", php: { memoryLimit: "128M" } };
+    expect(children({ sites: [site] }, 4096, ["web", "mysql", "redis", "worker"], 2)).toEqual([8]);
+    expect(children({ sites: [site] }, 4096, ["web", "mysql", "redis", "worker"], 8)).toEqual([18]);
+    expect(children({ sites: [site] }, 65_536, ["web"], 16)).toEqual([32]);
+    // Explicit pools are the user's call: only memory bounds them.
+    expect(children({ sites: [{ ...site, pool: { maxChildren: 12 } }] }, 4096, ["web"], 1)).toEqual([12]);
   });
 
   it("keeps room for the app behind each proxy site", () => {
     // 1024 - 320 (OS) - 128 (the app) = 576 MB: 4 workers at 128M; without the app, 704 MB: 5.
     expect(
-      sizes(
+      children(
         {
           sites: [
             { domain: "a.example.com", php: { memoryLimit: "128M" } },
@@ -224,8 +234,8 @@ describe("PHP-FPM pool sizing on a host", () => {
         },
         1024,
       ),
-    ).toEqual([{ pm: "ondemand", maxChildren: 4 }, undefined]);
-    expect(sizes({ sites: [{ domain: "a.example.com", php: { memoryLimit: "128M" } }] }, 1024)).toEqual([{ pm: "ondemand", maxChildren: 5 }]);
+    ).toEqual([4, undefined]);
+    expect(children({ sites: [{ domain: "a.example.com", php: { memoryLimit: "128M" } }] }, 1024)).toEqual([5]);
   });
 
   it("charges explicit pools first and derives dynamic spare servers", () => {
@@ -233,9 +243,9 @@ describe("PHP-FPM pool sizing on a host", () => {
       sizes(
         {
           sites: [
-            { domain: "a.example.com", pool: { pm: "dynamic", maxChildren: 4 } },
+            { domain: "a.example.com", pool: { maxChildren: 4 } },
             { domain: "b.example.com", kind: "static" },
-            { domain: "c.example.com" },
+            { domain: "c.example.com", pool: { pm: "ondemand" } },
           ],
         },
         2048,

@@ -15,7 +15,7 @@ describe("a stack with only a domain", () => {
       kind: "php",
       phpVersion: "8.2",
       php: { memoryLimit: "256M", maxExecutionTime: 60, uploadMaxFilesize: "64M", postMaxSize: "64M", extensions: [] },
-      pool: { pm: "ondemand", maxRequests: 500 },
+      pool: { pm: "dynamic", maxRequests: 10_000 },
       tls: { mode: "none" },
       gzip: true,
       securityHeaders: true,
@@ -144,7 +144,7 @@ describe("bad input is refused with the field path and the rule", () => {
     expect(problems(oneSite({ domain: "a.example.com", pool: { pm: "dynamic", maxChildren: 4, minSpareServers: 3, maxSpareServers: 2 } }))).toEqual([
       `sites[1].pool.minSpareServers: 3 is more than maxSpareServers 2`,
     ]);
-    expect(problems(oneSite({ domain: "a.example.com", pool: { startServers: 2 } }))).toEqual([
+    expect(problems(oneSite({ domain: "a.example.com", pool: { pm: "ondemand", startServers: 2 } }))).toEqual([
       `sites[1].pool.startServers: applies only when pm is "dynamic"`,
     ]);
   });
