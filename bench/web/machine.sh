@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs on the benchmark's machine (bench/web/run.ts sends it over SSH as `bash -s -- ACTION ...`).
 #
-#   setup DOCROOT_SITE STOCK_PORT CEILING_PORT SITE...
+#   setup SERVED_SITE STOCK_PORT CEILING_PORT SITE...
 #       the fixtures in every SITE's home (pages arrive before, see run.ts), a table and a Redis key
-#       for the database page, then the stock stack and the ceiling server next to megaweb's:
+#       for the database page, then the stock stack (on a copy of SERVED_SITE's files) and the
+#       ceiling server (on the site's own) next to megaweb's:
 #   cpu UNIT...
 #       each unit's CPU time so far in clock ticks (its main process, its children and the children
 #       it has reaped), one `UNIT TICKS` line each; a difference over a run, per request, is a cost
@@ -28,13 +29,19 @@ die() { echo "machine.sh: $*" >&2; exit 1; }
 
 env_value() { sed -n "s/^$2=//p" "/var/www/$1/.env"; }
 
-# bench-config.php: the site's .env as a PHP array (OPcache keeps it, as an application's config),
-# readable by the site's pool and by the stock pool's www-data; no secret passes a command line.
+# bench-config.php: a .env as a PHP array (OPcache keeps it, as an application's config), without
+# the variables named after the file; no secret passes a command line.
+env_config() {
+  local env=$1 into=$2
+  shift 2
+  # shellcheck disable=SC2016 # the single quotes hold PHP, not shell
+  php -r '$config = array_diff_key(parse_ini_file($argv[1]), array_flip(array_slice($argv, 3))); file_put_contents($argv[2], "<?php return " . var_export($config, true) . ";\n");' "$env" "$into" "$@"
+}
+
 site_fixtures() {
   local slug=$1 home=/var/www/$1
   [ -f "$home/.env" ] || die "$home/.env is missing: did pulumi up finish?"
-  # shellcheck disable=SC2016 # the single quotes hold PHP, not shell
-  php -r 'file_put_contents($argv[2], "<?php return " . var_export(parse_ini_file($argv[1]), true) . ";\n");' "$home/.env" "$home/bench-config.php"
+  env_config "$home/.env" "$home/bench-config.php"
   chown "$slug:www-data" "$home/bench-config.php"
   chmod 0640 "$home/bench-config.php"
   local database
@@ -53,9 +60,19 @@ extract_package() {
   dpkg-deb -x "$archive" "$into"
 }
 
+# The stock side serves a copy of the site's files with the .env a user writes on a stock box:
+# Laravel's defaults, TCP to 127.0.0.1, no unix sockets.
+stock_site() {
+  local home=$1
+  mkdir -p "$stock/www"
+  cp -a "$home/public" "$stock/www/public"
+  env_config "$home/.env" "$stock/www/bench-config.php" DB_SOCKET REDIS_SOCKET
+  chown -R root:www-data "$stock/www"
+  chmod -R g+rX,o-rwx "$stock/www"
+}
+
 stock_setup() {
-  local docroot=$1 port=$2 pristine=$stock/pristine
-  rm -rf "$stock"
+  local docroot=$stock/www/public port=$1 pristine=$stock/pristine
   mkdir -p "$pristine" "$stock/php/conf.d"
   extract_package nginx-common "$pristine"
   extract_package "php$php_version-fpm" "$pristine"
@@ -184,13 +201,15 @@ cpu_ticks() {
 
 case ${1:-} in
   setup)
-    [ $# -ge 5 ] || die "usage: setup DOCROOT_SITE STOCK_PORT CEILING_PORT SITE..."
-    docroot=/var/www/$2/public stock_port=$3 ceiling_port=$4
+    [ $# -ge 5 ] || die "usage: setup SERVED_SITE STOCK_PORT CEILING_PORT SITE..."
+    home=/var/www/$2 stock_port=$3 ceiling_port=$4
     shift 4
     for slug in "$@"; do site_fixtures "$slug"; done
     stop_units
-    stock_setup "$docroot" "$stock_port"
-    ceiling_setup "$docroot" "$ceiling_port"
+    rm -rf "$stock"
+    stock_site "$home"
+    stock_setup "$stock_port"
+    ceiling_setup "$home/public" "$ceiling_port"
     start_units
     open_ports "$stock_port" "$ceiling_port"
     ;;

@@ -31,7 +31,8 @@ type Side = keyof typeof ports;
 
 /**
  * The systemd units whose CPU time a side spends: the web server and PHP of the side, and the
- * database and Redis the PHP pages use (the same for both sides).
+ * database and Redis the PHP pages use (the same servers for both sides; megaweb's `.env` reaches
+ * them through their unix sockets, stock's over TCP as a stock box's application would).
  */
 const units: Record<Side, readonly string[]> = {
   megaweb: ["nginx", `php8.2-fpm-site@${site.slug}`, `php8.2-fpm-site@${cachedSite.slug}`, "mariadb", "redis-server"],

@@ -92,6 +92,14 @@ export function derivePassword(rootSecret: string, purpose: string): string {
 export const loopback = "127.0.0.1";
 
 /**
+ * Where MariaDB and Redis also listen on their own host: a site's PHP there connects through these
+ * (its `.env`'s `DB_SOCKET`, `REDIS_SOCKET`) and skips loopback TCP's handshake on each request's
+ * connection, the difference bench/README.md measures. MariaDB names a client on its socket
+ * `localhost`, so that host part is granted beside loopback.
+ */
+export const localSockets = { mysql: "/run/mysqld/mysqld.sock", redis: "/run/redis/redis-server.sock", mysqlClient: "localhost" } as const;
+
+/**
  * The address `from` uses to reach `to`: loopback when they are one host, else `to`'s private
  * address. Read either way round: where a client connects to a service, and as which address a
  * service sees a client (MySQL grants name it), so the two always agree.

@@ -1,3 +1,4 @@
+import { localSockets } from "../plan/cluster";
 import type { Backups } from "../schema/backups";
 import type { Site } from "../schema/site";
 import type { SiteContext } from "./context";
@@ -128,7 +129,7 @@ export function renderBackupHost(host: BackupHost): BackupRender {
     s3: destination.kind === "s3" && { accessKeyId: destination.accessKeyId },
     sftp,
     retention: keep.join(" "),
-    mariadbSocket: databases.length > 0 ? (host.mariadbSocket ?? path("/run/mysqld/mysqld.sock")) : "",
+    mariadbSocket: databases.length > 0 ? (host.mariadbSocket ?? path(localSockets.mysql)) : "",
     databases: databases.join(" "),
     appDatabase: host.appDatabase ?? "",
     redisPort: host.redis?.port ?? "",

@@ -1,3 +1,4 @@
+import { localSockets } from "../plan/cluster";
 import type { HostFile } from "./files";
 import { sharedServiceMb } from "./pool-sizing";
 import { renderTemplate } from "./template";
@@ -30,7 +31,7 @@ export function renderRedis(input: RedisInput): RedisFiles {
   return {
     settings: {
       path: "/etc/redis/megaweb.d/settings.conf",
-      content: renderTemplate("redis/megaweb.d/settings.conf", { bindAddresses: input.bindAddresses.join(" "), maxMemoryMb }),
+      content: renderTemplate("redis/megaweb.d/settings.conf", { bindAddresses: input.bindAddresses.join(" "), maxMemoryMb, socket: localSockets.redis }),
       mode: "0640",
       owner: "redis:redis",
     },

@@ -1,3 +1,4 @@
+import { localSockets } from "../plan/cluster";
 import type { Role } from "../schema/infrastructure";
 import type { Site } from "../schema/site";
 import type { HostContext, SiteContext } from "./context";
@@ -39,7 +40,7 @@ export interface ServiceEndpoints {
 }
 
 export const defaultServiceEndpoints: ServiceEndpoints = {
-  mysql: "unix:/run/mysqld/mysqld.sock",
+  mysql: `unix:${localSockets.mysql}`,
   redis: "redis://127.0.0.1:6379",
   sentinel: "redis://127.0.0.1:26379",
 };

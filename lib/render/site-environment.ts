@@ -3,7 +3,8 @@ import { renderTemplate } from "./template";
 
 /**
  * A PHP site's `.env`: where its database and Redis are, and their passwords (or their
- * placeholders). In the ha phase also the MySQL replicas for reads (`DB_READ_HOSTS`, Laravel's
+ * placeholders). Beside the TCP address every client understands, the unix socket of a service on
+ * the same host, for the clients that take one. In the ha phase also the MySQL replicas for reads (`DB_READ_HOSTS`, Laravel's
  * read/write split) and the Sentinels that name the current Redis primary.
  */
 
@@ -20,8 +21,11 @@ export interface SiteEnvironmentInput {
     readonly password: string;
     /** The replicas' addresses, for reads. @default [] */
     readonly readHosts?: readonly string[];
+    /** MariaDB's unix socket, when it runs on this host (`DB_SOCKET`, which Laravel prefers to the host). */
+    readonly socket?: string;
   };
-  readonly redis: { readonly host: string; readonly port: number; readonly password: string };
+  /** `socket`: Redis's unix socket, when it runs on this host (`REDIS_SOCKET`). */
+  readonly redis: { readonly host: string; readonly port: number; readonly password: string; readonly socket?: string };
   /** The Sentinels as `address:port`, and their password, where Sentinels watch Redis. */
   readonly sentinels?: { readonly addresses: readonly string[]; readonly masterName: string; readonly password: string };
 }

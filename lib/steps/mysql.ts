@@ -1,5 +1,5 @@
 import { dirname } from "node:path";
-import { addressFrom, appUnitsOf, type ClusterSecret, dataClients, loopback, secretPlaceholder, servesOtherHosts } from "../plan/cluster";
+import { addressFrom, appUnitsOf, type ClusterSecret, dataClients, localSockets, loopback, secretPlaceholder, servesOtherHosts } from "../plan/cluster";
 import { privatePorts } from "../plan/firewall";
 import type { PlannedHost, TopologyPlan } from "../plan/topology";
 import { onlineSizing, renderMariaDb, sizeMariaDb, slowQueryLog } from "../render/mariadb";
@@ -157,7 +157,13 @@ export function databaseUserStep(topology: TopologyPlan, user: DatabaseUser): Co
     reads: user.reads,
     secrets: [secret],
     render: (at) => {
-      const addresses = [...new Set(clients.map((client) => addressFrom(primary, client.name, (host) => at.privateIp(host))))].sort();
+      const addresses = [
+        ...new Set(
+          clients.flatMap((client) =>
+            client.name === primary ? [loopback, localSockets.mysqlClient] : [addressFrom(primary, client.name, (host) => at.privateIp(host))],
+          ),
+        ),
+      ].sort();
       const view = {
         domain: user.domain,
         database: user.database.name,

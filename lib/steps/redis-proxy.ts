@@ -1,4 +1,4 @@
-import { addressFrom, secretPlaceholder } from "../plan/cluster";
+import { addressFrom, localSockets, secretPlaceholder } from "../plan/cluster";
 import { privatePorts } from "../plan/firewall";
 import type { PlannedHost, TopologyPlan } from "../plan/topology";
 import { redisProxyAddress, renderRedisProxy } from "../render/redis-proxy";
@@ -61,7 +61,11 @@ export function siteRedisEndpoint(stack: Stack, topology: TopologyPlan, host: Pl
   return {
     after: [],
     hosts: [primary],
-    at: (at) => ({ host: addressFrom(host.name, primary, (other) => at.privateIp(other)), port: privatePorts.redis }),
+    at: (at) => ({
+      host: addressFrom(host.name, primary, (other) => at.privateIp(other)),
+      port: privatePorts.redis,
+      socket: primary === host.name ? localSockets.redis : undefined,
+    }),
   };
 }
 
@@ -70,5 +74,6 @@ export interface SiteRedisEndpoint {
   readonly after: readonly string[];
   /** The hosts whose private addresses it is rendered from. */
   readonly hosts: readonly string[];
-  readonly at: (at: DeployFacts) => { readonly host: string; readonly port: number };
+  /** `socket`: the server's unix socket, when it runs on this host (the proxy has none). */
+  readonly at: (at: DeployFacts) => { readonly host: string; readonly port: number; readonly socket?: string };
 }

@@ -187,8 +187,21 @@ describe("megaweb render", () => {
     expect(read("etc/nginx/sites-enabled/shop_example_com.conf")).toContain("ssl_certificate_key /etc/ssl/private/megaweb-shop_example_com.key;");
     expect(read("etc/ssl/private/megaweb-shop_example_com.key")).toBe("<secret:tls-key:shop.example.com>");
     expect(read("etc/redis/megaweb.d/secrets.conf")).toBe("requirepass <secret:redis>\n");
-    expect(read("var/www/shop_example_com/.env")).toContain(
-      "DB_HOST=127.0.0.1\nDB_PORT=3306\nDB_DATABASE=shop_example_com\nDB_USERNAME=shop_example_com\nDB_PASSWORD=<secret:mysql:shop.example.com>\n",
+    // On the single box the database and Redis are local: their sockets beside their loopback addresses.
+    expect(read("var/www/shop_example_com/.env")).toBe(
+      [
+        "DB_HOST=127.0.0.1",
+        "DB_PORT=3306",
+        "DB_SOCKET=/run/mysqld/mysqld.sock",
+        "DB_DATABASE=shop_example_com",
+        "DB_USERNAME=shop_example_com",
+        "DB_PASSWORD=<secret:mysql:shop.example.com>",
+        "REDIS_HOST=127.0.0.1",
+        "REDIS_PORT=6379",
+        "REDIS_SOCKET=/run/redis/redis-server.sock",
+        "REDIS_PASSWORD=<secret:redis>",
+        "",
+      ].join("\n"),
     );
     expect(statSync(join(out, "web-1/var/www/shop_example_com/.env")).mode & 0o777).toBe(0o600);
     for (const path of filesUnder(out)) expect(readFileSync(join(out, path), "utf8")).not.toContain(secretKey);

@@ -2,15 +2,28 @@
 // Placed by the end-to-end test (never by megaweb) to report what this site's PHP sees.
 header('Content-Type: application/json');
 $env = parse_ini_file(dirname(__DIR__) . '/.env');
+// As an application configured by the .env connects: through a service's unix socket where it names
+// one (DB_SOCKET, REDIS_SOCKET: the service runs on this host), else over TCP.
+function database(array $env): mysqli
+{
+    return empty($env['DB_SOCKET'])
+        ? new mysqli($env['DB_HOST'], $env['DB_USERNAME'], $env['DB_PASSWORD'], $env['DB_DATABASE'])
+        : new mysqli('localhost', $env['DB_USERNAME'], $env['DB_PASSWORD'], $env['DB_DATABASE'], 0, $env['DB_SOCKET']);
+}
+function redis(array $env): Redis
+{
+    $redis = new Redis();
+    empty($env['REDIS_SOCKET']) ? $redis->connect($env['REDIS_HOST'], (int) $env['REDIS_PORT']) : $redis->connect($env['REDIS_SOCKET']);
+    $redis->auth($env['REDIS_PASSWORD']);
+    return $redis;
+}
 // ?write=N: one insert and one Redis list push, answered 200 only once both are acknowledged, so a
 // test can count acknowledged writes against what it finds later (the growth test's data moves);
 // ?written=1 lists what each holds, from wherever the .env points now.
 if (isset($_GET['write']) || isset($_GET['written'])) {
     try {
-        $db = new mysqli($env['DB_HOST'], $env['DB_USERNAME'], $env['DB_PASSWORD'], $env['DB_DATABASE']);
-        $redis = new Redis();
-        $redis->connect($env['REDIS_HOST'], (int) $env['REDIS_PORT']);
-        $redis->auth($env['REDIS_PASSWORD']);
+        $db = database($env);
+        $redis = redis($env);
         if (isset($_GET['write'])) {
             $n = (int) $_GET['write'];
             $db->query('CREATE TABLE IF NOT EXISTS writes (n INT PRIMARY KEY)');
@@ -35,7 +48,8 @@ $result = [
     'pid' => getmypid(),
 ];
 try {
-    $db = new mysqli($env['DB_HOST'], $env['DB_USERNAME'], $env['DB_PASSWORD'], $env['DB_DATABASE']);
+    $db = database($env);
+    $result['mysql_via'] = $db->host_info;
     $db->query('CREATE TABLE IF NOT EXISTS probe (id INT PRIMARY KEY, note VARCHAR(64))');
     $db->query("REPLACE INTO probe VALUES (1, 'written by PHP')");
     $result['mysql'] = $db->query('SELECT note FROM probe WHERE id = 1')->fetch_row()[0];
@@ -43,9 +57,8 @@ try {
     $result['mysql'] = 'error: ' . $error->getMessage();
 }
 try {
-    $redis = new Redis();
-    $redis->connect($env['REDIS_HOST'], (int) $env['REDIS_PORT']);
-    $redis->auth($env['REDIS_PASSWORD']);
+    $redis = redis($env);
+    $result['redis_via'] = $redis->getHost();
     $redis->set('probe:' . $result['user'], 'written by PHP');
     $result['redis'] = $redis->get('probe:' . $result['user']);
 } catch (Throwable $error) {

@@ -71,6 +71,11 @@ describe("the step graph of each phase", () => {
       ],
     });
     expect(steps.steps.map((step) => step.renderer)).toContain("nginx, apache, php-fpm");
+    // PHP on the box reaches MariaDB over loopback TCP or its socket, whose clients MariaDB calls localhost: both are granted.
+    const grants = rendered(steps, "web-1-db-shop_example_com").create;
+    expect(grants).toContain(".* TO 'shop_example_com'@'127.0.0.1';");
+    expect(grants).toContain(".* TO 'shop_example_com'@'localhost';");
+    expect(grants).toContain('clients=" 127.0.0.1 localhost "');
   });
 
   it("four-server: each role on its host; the web host's steps wait for the database and Redis steps on theirs", () => {
@@ -127,6 +132,9 @@ describe("the step graph of each phase", () => {
       { kind: "privateIp", host: "web-1" },
       { kind: "privateIp", host: "worker-1" },
     ]);
+    // No client shares the database's host, so no socket: neither in the grants nor in the .env.
+    expect(rendered(steps, "mysql-1-db-shop_example_com").create).not.toContain("localhost");
+    expect(rendered(steps, "web-1-site-shop_example_com-env").stdin).not.toContain("_SOCKET=");
     expect(named(steps, "mysql-1-mysql").inputs).toEqual([
       { kind: "facts", host: "mysql-1" },
       { kind: "facts", host: "web-1" },
@@ -435,6 +443,8 @@ describe("the step graph of each phase", () => {
     expect(stdin).toContain("DB_HOST=198.18.0.20\n");
     expect(stdin).toContain("DB_READ_HOSTS=198.18.0.21,198.18.0.22\n");
     expect(stdin).toContain("REDIS_HOST=127.0.0.1\nREDIS_PORT=6380\n");
+    // The proxy on loopback is not Redis: no socket to name.
+    expect(stdin).not.toContain("_SOCKET=");
     expect(stdin).toContain("REDIS_SENTINELS=198.18.0.17:26379,198.18.0.18:26379,198.18.0.19:26379\n");
     expect(stdin).toContain("REDIS_SENTINEL_PASSWORD=<secret:sentinel>\n");
   });
