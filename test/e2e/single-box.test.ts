@@ -189,6 +189,25 @@ describe.sequential("the single box on a local machine, with the real engine", (
     expect(machine.ssh("systemctl is-active nginx apache2 mariadb redis-server").trim().split("\n")).toEqual(["active", "active", "active", "active"]);
   });
 
+  it("brings back a site's PHP-FPM master killed as by a crash, and the site answers again", async () => {
+    const unit = fpmUnit(sites.blog.user);
+    const mainPid = () => machine.ssh(`systemctl show -p MainPID --value ${unit}`).trim();
+    const killed = mainPid();
+    machine.ssh(`kill -KILL ${killed}`);
+    const start = Date.now();
+    let answer = { status: 0 };
+    // A worker of the killed master may still answer a moment: served again means a new master's.
+    while (Date.now() - start < 30_000) {
+      const now = mainPid();
+      if (now !== killed && now !== "0") answer = await machine.get(sites.blog.domain, "/probe.php");
+      if (answer.status === 200) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    timings.seconds["site PHP-FPM master SIGKILL to serving again (s)"] = Math.round((Date.now() - start) / 100) / 10;
+    expect(answer.status).toBe(200);
+    expect(machine.ssh(`systemctl is-active ${unit}`).trim()).toBe("active");
+  });
+
   it("reports no changes on a second preview, and a no-change up changes nothing", async () => {
     await timed("no-change preview (s)", () => local.pulumiOk(["preview", "--expect-no-changes"]));
     const up = await timed("no-change up (s)", () => local.pulumiOk(["up", "--yes", "--skip-preview", "--expect-no-changes"]));
