@@ -115,7 +115,9 @@ export async function buildServer(services: Services): Promise<FastifyInstance> 
   });
   await app.register(fastifyStatic, { root: assetDir("public"), prefix: "/" });
 
-  app.get("/api/health", async (_request, reply) => {
+  // Load balancers and the monitoring ask every few seconds from a few addresses; counted, they
+  // would spend those clients' budget and a 429 would take a healthy node out of rotation.
+  app.get("/api/health", { config: { rateLimit: false } }, async (_request, reply) => {
     const health = await checkHealth(services, version);
     return reply.status(health.status === "unhealthy" ? 503 : 200).send(health);
   });
