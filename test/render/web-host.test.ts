@@ -166,6 +166,14 @@ describe("a web host's files", () => {
     expect(fileAt(showcase, "/etc/nginx/sites-enabled/example_com.conf")).toContain('add_header Strict-Transport-Security "max-age=31536000" always;');
   });
 
+  it("hand PHP the resolved script path only where a deploy may swap a symlink under the root", () => {
+    const conf = (site: SiteInput) => fileAt({ sites: [site] }, "/etc/nginx/sites-enabled/a_example_com.conf");
+    const scriptRoots = (text: string) => [...text.matchAll(/fastcgi_param {2}SCRIPT_FILENAME {4}(\S+)\$fastcgi_script_name;/g)].map((match) => match[1]);
+    expect(scriptRoots(conf({ domain: "a.example.com" }))).toEqual(["$document_root", "$document_root"]);
+    expect(scriptRoots(conf({ domain: "a.example.com", code: { repository: "https://git.example.com/a.git" } }))).toEqual(["$realpath_root", "$realpath_root"]);
+    expect(scriptRoots(conf({ domain: "a.example.com", documentRoot: "/srv/a/current/public" }))).toEqual(["$realpath_root", "$realpath_root"]);
+  });
+
   it("put a site's nginxDirectives verbatim at the end of its own server block, after megaweb's locations", () => {
     const directives = 'location = /health {\n    return 200 "ok\\n";\n}\n';
     const conf = fileAt({ sites: [{ domain: "a.example.com", nginxDirectives: directives }] }, "/etc/nginx/sites-enabled/a_example_com.conf");
