@@ -95,7 +95,6 @@ export function renderNginxSite(site: Site, context: SiteContext, host: HostCont
   return files;
 }
 
-/** nginx's listen addresses for a port: every address (IPv4 and IPv6), or the one the host names. */
 /**
  * The root nginx hands PHP the script under: resolved for a site with code, whose deploy swaps
  * `current` (lib/render/deploy.ts), and for one whose document root the stack names (it may be a
@@ -106,6 +105,7 @@ function scriptRoot(site: Site): "$realpath_root" | "$document_root" {
   return site.code !== undefined || site.documentRoot !== undefined ? "$realpath_root" : "$document_root";
 }
 
+/** nginx's listen addresses for a port: every address (IPv4 and IPv6), or the one the host names. */
 export function listenAddresses(host: Pick<HostContext, "listenAddress">, port: number): string[] {
   if (host.listenAddress === undefined) return [`${port}`, `[::]:${port}`];
   return [hostPort(host.listenAddress, port)];

@@ -4,8 +4,8 @@ import { renderTemplate } from "./template";
 /**
  * A PHP site's `.env`: where its database and Redis are, and their passwords (or their
  * placeholders). Beside the TCP address every client understands, the unix socket of a service on
- * the same host, for the clients that take one. In the ha phase also the MySQL replicas for reads (`DB_READ_HOSTS`, Laravel's
- * read/write split) and the Sentinels that name the current Redis primary.
+ * the same host, for the clients that take one. In the ha phase also the MySQL replicas for reads
+ * (`DB_READ_HOSTS`, Laravel's read/write split) and the Sentinels that name the current Redis primary.
  */
 
 export interface SiteEnvironmentInput {

@@ -381,7 +381,10 @@ export const SiteFields = z
     securityHeaders: z.boolean().default(true),
     /** Who may reach the site. @default {} @example { deny: ["198.51.100.7"] } */
     access: Access.default(Access.parse({})),
-    /** @default "/var/www/<slug>/public" @example "/var/www/example_com/current/public" */
+    /**
+     * Served with nginx resolving its links for PHP, so a release link swapped under it never serves
+     * OPcache's copy of the old file. @default "/var/www/<slug>/public" @example "/var/www/example_com/current/public"
+     */
     documentRoot: AbsolutePath.optional(),
     /** The PHP sessions' cookie. @default {} @example { cookieDomain: ".example.com" } */
     sessions: Sessions.default({}),
