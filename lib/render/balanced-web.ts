@@ -59,19 +59,24 @@ export function renderBalancedWeb(input: BalancedWebInput): BalancedWebRender {
   const checks = balancerHealthChecks(input);
   const config: HostFile = {
     path: host.path("/etc/nginx/conf.d/megaweb-balancer.conf"),
-    content: renderTemplate("nginx-balanced/megaweb-balancer.conf", {
-      hostName: host.name,
-      root: host.root,
-      balancers: input.balancers,
-      balancerList: input.balancers.join(", "),
-      self: localCheckAddress(host),
-      healthHost,
-      httpListen: listenAddresses(host, host.ports.http),
-      httpsListen: listenAddresses(host, host.ports.https),
-      pools: pools.map((site) => ({ path: `${poolCheckPrefix}${site.slug}`, home: site.home, socket: site.pool!.socket })),
-      app: input.appPort === undefined ? false : { path: appCheck.path, port: input.appPort },
-      nginx: checks[0] === nginxCheck ? nginxCheck : false,
-    }),
+    content: renderTemplate(
+      "nginx-balanced/megaweb-balancer.conf",
+      {
+        hostName: host.name,
+        root: host.root,
+        balancers: input.balancers,
+        balancerList: input.balancers.join(", "),
+        self: localCheckAddress(host),
+        healthHost,
+        httpListen: listenAddresses(host, host.ports.http),
+        httpsListen: listenAddresses(host, host.ports.https),
+        // The check script lies in the site's home, a directory megaweb made: no link to resolve.
+        pools: pools.map((site) => ({ path: `${poolCheckPrefix}${site.slug}`, home: site.home, socket: site.pool!.socket, scriptRoot: "$document_root" })),
+        app: input.appPort === undefined ? false : { path: appCheck.path, port: input.appPort },
+        nginx: checks[0] === nginxCheck ? nginxCheck : false,
+      },
+      { fastcgiScript: "nginx/fastcgi-script.conf" },
+    ),
   };
   // Outside the document root, so only the health location runs it; inside open_basedir.
   const scripts: HostFile[] = pools.map((site) => ({
