@@ -108,6 +108,11 @@ export function addressFrom(from: string, to: string, privateIp: (host: string) 
   return from === to ? loopback : privateIp(to);
 }
 
+/** The unix socket `from` uses besides `addressFrom`'s address: the service's own when they are one host. */
+export function socketFrom(from: string, to: string, socket: string): string | undefined {
+  return from === to ? socket : undefined;
+}
+
 /** The roles whose hosts open connections to `port` on hosts of `role`: the sources of the firewall matrix's row. */
 export function clientRoles(topology: TopologyPlan, role: Role, port: number): Role[] {
   return topology.firewall

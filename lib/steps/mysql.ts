@@ -159,9 +159,11 @@ export function databaseUserStep(topology: TopologyPlan, user: DatabaseUser): Co
     render: (at) => {
       const addresses = [
         ...new Set(
-          clients.flatMap((client) =>
-            client.name === primary ? [loopback, localSockets.mysqlClient] : [addressFrom(primary, client.name, (host) => at.privateIp(host))],
-          ),
+          clients.flatMap((client) => [
+            addressFrom(primary, client.name, (host) => at.privateIp(host)),
+            // A client on the primary's own host may also come through the socket, MariaDB's `localhost`.
+            ...(client.name === primary ? [localSockets.mysqlClient] : []),
+          ]),
         ),
       ].sort();
       const view = {

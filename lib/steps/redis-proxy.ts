@@ -1,4 +1,4 @@
-import { addressFrom, localSockets, secretPlaceholder } from "../plan/cluster";
+import { addressFrom, localSockets, secretPlaceholder, socketFrom } from "../plan/cluster";
 import { privatePorts } from "../plan/firewall";
 import type { PlannedHost, TopologyPlan } from "../plan/topology";
 import { redisProxyAddress, renderRedisProxy } from "../render/redis-proxy";
@@ -64,7 +64,7 @@ export function siteRedisEndpoint(stack: Stack, topology: TopologyPlan, host: Pl
     at: (at) => ({
       host: addressFrom(host.name, primary, (other) => at.privateIp(other)),
       port: privatePorts.redis,
-      socket: primary === host.name ? localSockets.redis : undefined,
+      socket: socketFrom(host.name, primary, localSockets.redis),
     }),
   };
 }

@@ -1,4 +1,4 @@
-import { addressFrom, type ClusterSecret, localSockets, redisMasterName, secretPlaceholder } from "../plan/cluster";
+import { addressFrom, type ClusterSecret, localSockets, redisMasterName, secretPlaceholder, socketFrom } from "../plan/cluster";
 import { privatePorts } from "../plan/firewall";
 import type { PlannedHost } from "../plan/topology";
 import type { CertificateRender } from "../render/certbot";
@@ -200,7 +200,7 @@ export function siteEnvironmentCommandStep(
           user: site.database.user,
           password: secretPlaceholder({ kind: "database", domain: site.domain }),
           readHosts: replicas.map((replica) => addressFrom(host.name, replica, privateIp)),
-          socket: mysql === host.name ? localSockets.mysql : undefined,
+          socket: socketFrom(host.name, mysql, localSockets.mysql),
         },
         redis: { ...redis.at(at), password: secretPlaceholder({ kind: "redis" }) },
         sentinels:
