@@ -483,7 +483,7 @@ describe.sequential("the ha phase on local machines, with the real engine and fa
       expect(summary.failureRate).toBeLessThanOrEqual(0.01);
     } finally {
       // By name: a SIGKILLed pool's unit is failed, and reset-failed unloads it, so a glob would match nothing.
-      await restartAfterKill(stopped!, ["nginx", "php-fpm8.2"], ["nginx", `php8.2-fpm-site@${siteUser(shop)}.service`]);
+      await restartAfterKill(stopped!, ["nginx", `php8.2-fpm-site@${siteUser(shop)}.service`]);
     }
     await bothWebNodesServing(120);
   }, 300_000);

@@ -274,7 +274,7 @@ describe.sequential("the horizontal phase on local machines, with the real engin
       expect(result.failureRate).toBeLessThanOrEqual(0.01);
     } finally {
       // Back in the pool even when the fault's figures fail, so the growth test starts from 3 nodes up.
-      await restartAfterKill(webs[1]!, ["nginx", "php-fpm8.2"], ["nginx", ...[...sites, app].map((domain) => `php8.2-fpm-site@${siteUser(domain)}`)]);
+      await restartAfterKill(webs[1]!, ["nginx", ...[...sites, app].map((domain) => `php8.2-fpm-site@${siteUser(domain)}`)]);
     }
     await allUp(3);
   }, 120_000);

@@ -392,21 +392,22 @@ export async function peakMemoryOf(machines: readonly Machine[]): Promise<Record
 /**
  * A shell loop that SIGKILLs every process whose name is one of `names`: `systemctl kill` fails on
  * the local machines' cgroups ("Failed to send signal SIGKILL to auxiliary processes: Input/output
- * error"), whatever it killed before.
+ * error"), whatever it killed before. Every process is SIGSTOPped before any is killed: the loop
+ * meets /proc's entries in the glob's order, where PID 1013 comes before 812, and an nginx master
+ * that saw its worker die before its own turn forked a new one, which outlived it holding ports 80
+ * and 443 and answered the balancers' checks once PHP-FPM restarted (CI on d744e5d, 2026-11-30:
+ * "web-2 leaves the pool within 30 s"; reproduced on the host by killing a master 50 ms after its
+ * workers: four orphaned workers went on answering).
  */
 export const killProcessesNamed = (names: readonly string[]) =>
-  `for process in /proc/[0-9]*; do case $(cat $process/comm 2>/dev/null) in ${names.join(" | ")}) kill -KILL \${process#/proc/} 2>/dev/null || true ;; esac; done`;
+  `for signal in STOP KILL; do for process in /proc/[0-9]*; do case $(cat $process/comm 2>/dev/null) in ${names.join(" | ")}) kill -$signal \${process#/proc/} 2>/dev/null || true ;; esac; done; done`;
 
 /**
- * Starts `units` again after `killProcessesNamed(names)`, so the next test finds the node serving.
- * On the local machines systemd cannot kill a unit's control group ("Failed to kill control group
- * ... Input/output error"), and twice on 2026-11-30 an nginx still held ports 80, 443 and 8079 when
- * the restart came ("bind() ... Address already in use"): whatever of `names` is left is killed
- * first. Should the start still fail, the units' journal is printed and they start once more.
+ * Starts `units` again after `killProcessesNamed`, so the next test finds the node serving. On the
+ * local machines systemd cannot kill a unit's control group ("Failed to kill control group ...
+ * Input/output error"): should the start fail, the units' journal is printed before the error.
  */
-export async function restartAfterKill(machine: Machine, names: readonly string[], units: readonly string[]): Promise<void> {
-  const restart = `${killProcessesNamed(names)}; sleep 1; systemctl reset-failed; systemctl restart ${units.join(" ")}`;
+export async function restartAfterKill(machine: Machine, units: readonly string[]): Promise<void> {
   const journal = `journalctl ${units.map((unit) => `-u ${unit}`).join(" ")} -n 30 --no-pager`;
-  const log = await machine.sshAsync(`${restart} || { ${journal} | tee /dev/stderr; sleep 2; ${restart}; }`, 300_000);
-  if (log) console.log(`${machine.address}: first start after the kill failed:\n${log}`);
+  await machine.sshAsync(`systemctl reset-failed; systemctl restart ${units.join(" ")} || { ${journal}; exit 1; }`, 300_000);
 }
