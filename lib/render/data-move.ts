@@ -20,6 +20,8 @@ export interface DatabaseMoveInput {
   readonly target: { readonly host: string; readonly port: number };
   /** Its password on the target (a placeholder in plans). */
   readonly password: string;
+  /** Where the host's files hang from: empty on a server, a scratch root in tests. @default "" */
+  readonly root?: string;
 }
 
 export interface DatabaseMoveRender {
@@ -41,6 +43,7 @@ function renderDatabaseStep(template: string, input: DatabaseMoveInput): Databas
         envFile: input.envFile,
         hostVariable: input.hostVariable,
         targetHost: input.target.host,
+        root: input.root ?? "",
       },
       databasePartials,
     ),
@@ -81,3 +84,13 @@ export const renderRedisMove = (input: RedisMoveInput) => renderRedisStep("data-
 
 /** The keys the move of `input` left on the box, dropped once the new Redis answers and holds keys. */
 export const renderRedisForget = (input: RedisMoveInput) => renderRedisStep("data-move/redis-forget.sh", input);
+
+export interface BoxRetireInput {
+  /** The host's MariaDB, once every database forget of the host has run. */
+  readonly mariadb: boolean;
+  /** The host's Redis, once its forget has run. */
+  readonly redis: boolean;
+}
+
+/** The box's MariaDB and Redis stopped and masked on the web host they moved away from, by `templates/data-move/box-retire.sh`. */
+export const renderBoxRetire = (input: BoxRetireInput) => renderTemplate("data-move/box-retire.sh", input);

@@ -1,7 +1,15 @@
 import { addressFrom, secretPlaceholder } from "../plan/cluster";
 import { privatePorts } from "../plan/firewall";
 import type { PlannedHost, TopologyPlan } from "../plan/topology";
-import { type DatabaseMoveInput, type RedisMoveInput, renderDatabaseForget, renderDatabaseMove, renderRedisForget, renderRedisMove } from "../render/data-move";
+import {
+  type DatabaseMoveInput,
+  type RedisMoveInput,
+  renderBoxRetire,
+  renderDatabaseForget,
+  renderDatabaseMove,
+  renderRedisForget,
+  renderRedisMove,
+} from "../render/data-move";
 import { baseStep } from "./host";
 import type { StepPlanner } from "./plan";
 import { redisPassword, redisReplicationStep, redisStep } from "./redis";
@@ -171,16 +179,20 @@ const forgetStep = (move: string) => `${move}-forget`;
  * app's sessions and queue in the box's Redis), and the database's forget finds the file naming the
  * old host and refuses. A switch made by the orchestrator (the app's environment) makes the forget the
  * orchestrator's too, which makes its steps after provisioning's.
+ *
+ * After every forget of a host, `<host>-box-retire` stops the box's MariaDB (when it holds no
+ * database left) and Redis there: nothing reads them any more, and the web host's PHP pools are
+ * sized from memory that does not count them.
  */
 export function forgetSteps(steps: readonly PlannedStep[]): CommandStep[] {
-  return steps.flatMap((move): CommandStep[] => {
+  const forgets = steps.flatMap((move): CommandStep[] => {
     if (move.kind !== "command" || move.forget === undefined) return [];
     const switches = steps.filter((step) => step.dependsOn.includes(move.name));
     return [
       {
         kind: "command",
         name: forgetStep(move.name),
-        owner: [move, ...switches].some((step) => step.owner === "orchestrator") ? "orchestrator" : "provisioning",
+        owner: ownerAfter([move, ...switches]),
         host: move.host,
         dependsOn: [move.name, ...switches.map((step) => step.name)],
         inputs: move.inputs,
@@ -191,4 +203,33 @@ export function forgetSteps(steps: readonly PlannedStep[]): CommandStep[] {
       },
     ];
   });
+  return [
+    ...forgets,
+    ...[...new Set(forgets.map((step) => step.host))].map((host) =>
+      boxRetireStep(
+        host,
+        forgets.filter((step) => step.host === host),
+      ),
+    ),
+  ];
 }
+
+/** The orchestrator makes a step after any of its own it waits for; provisioning makes the rest. */
+const ownerAfter = (steps: readonly PlannedStep[]): StepOwner => (steps.some((step) => step.owner === "orchestrator") ? "orchestrator" : "provisioning");
+
+export const boxRetireStep = (host: string, forgets: readonly CommandStep[]): CommandStep => {
+  const redis = forgets.some((step) => step.name === forgetStep(redisMoveStep(host)));
+  const script = renderBoxRetire({ mariadb: forgets.length > (redis ? 1 : 0), redis });
+  return {
+    kind: "command",
+    name: `${host}-box-retire`,
+    owner: ownerAfter(forgets),
+    host,
+    dependsOn: forgets.map((step) => step.name),
+    inputs: [],
+    reads: [],
+    secrets: [],
+    renderer: "data-move",
+    render: () => ({ files: [], create: stepCommand(script) }),
+  };
+};

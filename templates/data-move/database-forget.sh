@@ -14,9 +14,14 @@ kept() {
 blanked() { sed -e "s/'[^']*'/'...'/g" | head -n 1; }
 base_tables="SELECT table_name FROM information_schema.tables WHERE table_schema = '{{database}}' AND table_type = 'BASE TABLE'"
 
-# A host that never ran the single box's MariaDB (a web host made for a later phase) holds no copy;
-# one whose MariaDB is down may, and is not taken for empty.
+# A host that never ran the single box's MariaDB (a web host made for a later phase), or whose
+# MariaDB box-retire.sh masked once nothing was left in it, holds no copy; one whose MariaDB is
+# down may, and is not taken for empty.
 if ! here -e "SELECT 1" >/dev/null 2>&1; then
+  if [ "$(readlink {{root}}/etc/systemd/system/mariadb.service)" = /dev/null ]; then
+    echo "megaweb: {{domain}}: this host's MariaDB was stopped once it held nothing; nothing to forget"
+    exit 0
+  fi
   if command -v mariadbd >/dev/null 2>&1; then kept "MariaDB is installed here but does not answer"; fi
   echo "megaweb: {{domain}}: no MariaDB on this host; nothing to forget"
   exit 0

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mysql from "mysql2/promise";
@@ -95,6 +95,7 @@ const stepInput = (hostVariable: DatabaseMoveInput["hostVariable"] = "DB_HOST", 
     hostVariable,
     target: { host: "127.0.0.1", port: Number(targetUrl.port) },
     password: decodeURIComponent(targetUrl.password),
+    root,
   };
 };
 const move = (hostVariable?: DatabaseMoveInput["hostVariable"]) => renderDatabaseMove(stepInput(hostVariable));
@@ -289,7 +290,7 @@ describe("the copy a move left, forgotten", () => {
     expect(moveAgain.output).toContain("nothing to move");
   });
 
-  it("has nothing to forget on a host without MariaDB, and keeps what one whose MariaDB is down may hold", async () => {
+  it("has nothing to forget on a host without MariaDB or with the box's masked, and keeps what one whose MariaDB is down may hold", async () => {
     // The real client, pointed at a socket nothing listens on: the host's MariaDB is not running.
     mkdirSync(join(root, "down"));
     writeFileSync(join(root, "down", "mariadb"), `#!/bin/bash\nexec /usr/bin/mariadb --no-defaults --protocol=socket --socket=${root}/nothing.sock "$@"\n`, {
@@ -302,5 +303,12 @@ describe("the copy a move left, forgotten", () => {
     const serverDown = await runStep(rendered.script, rendered.stdin, `${join(root, "down")}:/usr/sbin:/usr/bin:/bin`);
     expect(serverDown.status, serverDown.output).toBe(1);
     expect(serverDown.output).toContain("megaweb: shop.example.com: `shop` on this host is kept: MariaDB is installed here but does not answer");
+    // Masked, as the box's retirement leaves it once it held nothing: a site added later has nothing to forget.
+    mkdirSync(join(root, "etc/systemd/system"), { recursive: true });
+    symlinkSync("/dev/null", join(root, "etc/systemd/system/mariadb.service"));
+    const retired = await runStep(rendered.script, rendered.stdin, `${join(root, "down")}:/usr/sbin:/usr/bin:/bin`);
+    rmSync(join(root, "etc"), { recursive: true });
+    expect(retired.status, retired.output).toBe(0);
+    expect(retired.output).toContain("megaweb: shop.example.com: this host's MariaDB was stopped once it held nothing; nothing to forget");
   });
 });

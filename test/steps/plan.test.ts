@@ -679,6 +679,8 @@ describe("forgetting the copies a growth moved away from (forgetMovedData)", () 
       "app:redis-move-forget ← redis-move, site-shop_example_com-env, site-blog_example_com-env, environment, worker-1-environment [redis]",
       "site-shop_example_com-database-move-forget ← site-shop_example_com-database-move, site-shop_example_com-env [mysql:shop.example.com]",
       "app:database-move-forget ← database-move, environment, worker-1-environment [mysql:orchestrator.example.com]",
+      // After the last forget of the host, the box's daemons stop: the orchestrator's, as two forgets are.
+      "app:box-retire ← redis-move-forget, site-shop_example_com-database-move-forget, database-move-forget",
     ]);
     for (const move of ["web-1-redis-move", "web-1-site-shop_example_com-database-move", "web-1-database-move"]) {
       const [moving, forget] = [named(steps, move), named(steps, `${move}-forget`)];
@@ -699,7 +701,14 @@ describe("forgetting the copies a growth moved away from (forgetMovedData)", () 
     expect(graph(steps)["web-1"]!.filter((line) => line.includes("-forget"))).toEqual([
       "redis-move-forget ← redis-move, site-shop_example_com-env [redis]",
       "site-shop_example_com-database-move-forget ← site-shop_example_com-database-move, site-shop_example_com-env [mysql:shop.example.com]",
+      "box-retire ← redis-move-forget, site-shop_example_com-database-move-forget",
     ]);
+    // MariaDB stops only once it holds no database, Redis once its forget has run; no secret needed for either.
+    const retire = rendered(steps, "web-1-box-retire");
+    expect(retire.create).toContain(`WHERE schema_name NOT IN ('information_schema', 'mysql', 'performance_schema', 'sys')`);
+    expect(retire.create).toContain("retire mariadb.service MariaDB");
+    expect(retire.create).toContain("retire redis-server.service Redis");
+    expect(retire.stdin).toBeUndefined();
   });
 
   const phases: [string, InfrastructureInput][] = [
@@ -725,7 +734,10 @@ describe("forgetting the copies a growth moved away from (forgetMovedData)", () 
       expect(forget.dependsOn).toEqual([move.name, ...switches.map((step) => step.name)]);
       expect(forget.owner).toBe([move, ...switches].some((step) => step.owner === "orchestrator") ? "orchestrator" : "provisioning");
     }
-    // Nothing waits for a forget: the plan of the other steps is the one without the flag.
-    expect(steps.steps.filter((step) => step.dependsOn.some((name) => name.endsWith("-forget")))).toEqual([]);
+    // Nothing but the box's retirement waits for a forget: the plan of the other steps is the one without the flag.
+    const retirements = steps.steps.filter((step) => step.dependsOn.some((name) => name.endsWith("-forget")));
+    expect(retirements.map((step) => [step.name, step.dependsOn])).toEqual(
+      forgets.length > 0 ? [[`${forgets[0]!.host}-box-retire`, forgets.map((step) => step.name)]] : [],
+    );
   });
 });
