@@ -1,4 +1,6 @@
 import { randomBytes } from "node:crypto";
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import type Redis from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DatabaseMoveRender, type RedisMoveInput, renderRedisForget, renderRedisMove } from "../../lib/render/data-move";
@@ -195,5 +197,22 @@ describe("the copy the move left on the box, forgotten", () => {
     const unused = (await portsBelowEphemeral(1))[0]!;
     const rendered = renderRedisForget({ ...stepInput(pair), sourcePort: unused });
     expect(await runStep(rendered, "the Redis forget")).toContain("megaweb: no Redis of the single box on this host; nothing to forget");
+  });
+
+  it("refuses to move from a Redis that is installed but down, and moves nothing from one the box's retirement masked", async () => {
+    const unused = (await portsBelowEphemeral(1))[0]!;
+    const rendered = renderRedisMove({ ...stepInput(pair), sourcePort: unused });
+    const root = stepInput(pair).root!;
+    expect(await runStep(rendered, "the Redis move")).toContain("megaweb: no Redis of the single box on this host; nothing to move");
+    mkdirSync(join(root, "lib/systemd/system"), { recursive: true });
+    writeFileSync(join(root, "lib/systemd/system/redis-server.service"), "[Unit]\n");
+    await expect(runStep(rendered, "the Redis move")).rejects.toThrow(
+      "megaweb: this host's Redis is installed but does not answer; its keys stay here and nothing moves to 127.0.0.1 until it answers",
+    );
+    mkdirSync(join(root, "etc/systemd/system"), { recursive: true });
+    symlinkSync("/dev/null", join(root, "etc/systemd/system/redis-server.service"));
+    expect(await runStep(rendered, "the Redis move")).toContain("megaweb: no Redis of the single box on this host; nothing to move");
+    rmSync(join(root, "lib"), { recursive: true });
+    rmSync(join(root, "etc/systemd"), { recursive: true });
   });
 });
