@@ -30,7 +30,7 @@ export interface DatabaseMoveRender {
   readonly stdin: string;
 }
 
-const databasePartials = { databaseHost: "data-move/database-host.sh", databaseClients: "data-move/database-clients.sh" };
+const databasePartials = { databaseHost: "data-move/database-host.sh", databaseClients: "data-move/database-clients.sh", retired: "data-move/retired.sh" };
 
 function renderDatabaseStep(template: string, input: DatabaseMoveInput): DatabaseMoveRender {
   return {
@@ -66,7 +66,7 @@ export interface RedisMoveInput {
   readonly root?: string;
 }
 
-const redisPartials = { redisClients: "data-move/redis-clients.sh", redisQuote: "data-move/redis-quote.sh" };
+const redisPartials = { redisClients: "data-move/redis-clients.sh", redisQuote: "data-move/redis-quote.sh", retired: "data-move/retired.sh" };
 
 function renderRedisStep(template: string, input: RedisMoveInput): DatabaseMoveRender {
   return {
@@ -93,4 +93,4 @@ export interface BoxRetireInput {
 }
 
 /** The box's MariaDB and Redis stopped and masked on the web host they moved away from, by `templates/data-move/box-retire.sh`. */
-export const renderBoxRetire = (input: BoxRetireInput) => renderTemplate("data-move/box-retire.sh", input);
+export const renderBoxRetire = (input: BoxRetireInput) => renderTemplate("data-move/box-retire.sh", input, { retired: "data-move/retired.sh" });

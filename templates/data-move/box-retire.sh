@@ -7,10 +7,10 @@ retire() {
   systemctl stop "$1"
   echo "megaweb: stopped and masked the box's $2: $3"
 }
-masked() { [ "$(readlink "/etc/systemd/system/$1")" = /dev/null ]; }
+{{> retired}}
 {{#mariadb}}
 
-if masked mariadb.service || ! command -v mariadbd >/dev/null 2>&1; then
+if retired mariadb.service || ! command -v mariadbd >/dev/null 2>&1; then
   echo "megaweb: no MariaDB of the single box runs on this host"
 elif ! left=$(mariadb -N -B -e "SELECT COALESCE(GROUP_CONCAT(schema_name ORDER BY schema_name SEPARATOR ', '), '') FROM information_schema.schemata WHERE schema_name NOT IN ('information_schema', 'mysql', 'performance_schema', 'sys')" 2>&1); then
   echo "megaweb: the box's MariaDB does not answer (${left%%$'\n'*}); it is kept until it does" >&2
@@ -24,7 +24,7 @@ fi
 {{#redis}}
 
 # Its forget emptied it or found it empty, and it has refused its clients' writes since the move.
-if masked redis-server.service || ! command -v redis-server >/dev/null 2>&1; then
+if retired redis-server.service || ! command -v redis-server >/dev/null 2>&1; then
   echo "megaweb: no Redis of the single box runs on this host"
 else
   retire redis-server.service Redis "its keys moved to the plan's Redis, and its forget emptied it"

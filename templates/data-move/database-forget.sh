@@ -6,6 +6,7 @@ umask 077
 target_cnf=$(mktemp)
 trap 'rm -f "$target_cnf"' EXIT
 {{> databaseClients}}
+{{> retired}}
 kept() {
   echo "megaweb: {{domain}}: \`{{database}}\` on this host is kept: $*" >&2
   exit 1
@@ -18,7 +19,7 @@ base_tables="SELECT table_name FROM information_schema.tables WHERE table_schema
 # MariaDB box-retire.sh masked once nothing was left in it, holds no copy; one whose MariaDB is
 # down may, and is not taken for empty.
 if ! here -e "SELECT 1" >/dev/null 2>&1; then
-  if [ "$(readlink {{root}}/etc/systemd/system/mariadb.service)" = /dev/null ]; then
+  if retired mariadb.service; then
     echo "megaweb: {{domain}}: this host's MariaDB was stopped once it held nothing; nothing to forget"
     exit 0
   fi

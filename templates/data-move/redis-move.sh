@@ -2,12 +2,13 @@
 # once, before any environment file names it there (lib/render/DEPLOY.md, "Growth that keeps the
 # data"). The password, the same on both, arrives on stdin, never in a command line.
 {{> redisClients}}
+{{> retired}}
 
 # A host without the box's Redis (a web host made for a later phase), or whose Redis box-retire.sh
 # masked once it was forgotten, has nothing to move; one whose Redis is down has its keys on disk,
 # and no environment file may name the new host before they are there.
 if ! here PING >/dev/null 2>&1; then
-  if [ -e {{root}}/lib/systemd/system/redis-server.service ] && [ "$(readlink {{root}}/etc/systemd/system/redis-server.service)" != /dev/null ]; then
+  if [ -e {{root}}/lib/systemd/system/redis-server.service ] && ! retired redis-server.service; then
     echo "megaweb: this host's Redis is installed but does not answer; its keys stay here and nothing moves to {{targetHost}} until it answers" >&2
     exit 1
   fi
