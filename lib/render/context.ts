@@ -130,8 +130,8 @@ export interface SiteContext {
   /** Where nginx forwards an Apache or OLS site; absent for nginx sites. */
   readonly backend?: { readonly address: string; readonly port: number };
   readonly pool?: PoolContext;
-  /** nginx's logs for the site (front or sole server). */
-  readonly nginxLogs: LogPaths;
+  /** nginx's logs for the site (front or sole server), and the sampled one its response counters read. */
+  readonly nginxLogs: LogPaths & { readonly metrics: string };
   /** The backend server's own logs for an Apache or OLS site. */
   readonly backendLogs?: LogPaths;
   /** Certificate and key paths when TLS is on. */
@@ -232,7 +232,11 @@ function siteContext(site: Site, index: number, host: HostContext, poolSize: Poo
     webServerAccount: host.webServerAccounts[site.webServer],
     backend: backendServer === undefined ? undefined : { address: "127.0.0.1", port: host.ports[backendServer] },
     pool,
-    nginxLogs: { access: path(`/var/log/nginx/${slug}.access.log`), error: path(`/var/log/nginx/${slug}.error.log`) },
+    nginxLogs: {
+      access: path(`/var/log/nginx/${slug}.access.log`),
+      error: path(`/var/log/nginx/${slug}.error.log`),
+      metrics: path(`/var/log/nginx/${slug}.metrics.log`),
+    },
     backendLogs:
       backendServer === undefined
         ? undefined

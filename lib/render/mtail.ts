@@ -3,8 +3,9 @@ import type { ResolvedHost } from "./scrape-targets";
 import { renderTemplate } from "./template";
 
 /**
- * mtail counts every site's answers by status class from nginx's access logs: stub_status has no
- * per-site counts, and the logs nginx already writes cost nothing more to read.
+ * mtail counts every site's answers by status class from a log nginx writes for it alone: stub_status
+ * has no per-site counts, and Debian's nginx has no module that keeps them (VTS) or a shared dict
+ * cheaper than mtail (Lua cost more, bench/README.md).
  */
 export function renderMtail(host: ResolvedHost): HostFile[] {
   return [
@@ -13,7 +14,7 @@ export function renderMtail(host: ResolvedHost): HostFile[] {
       path: host.path("/etc/default/mtail"),
       content: renderTemplate("mtail/mtail.default", {
         host: host.name,
-        logs: host.sites.map((site) => site.accessLog).join(","),
+        logs: host.sites.map((site) => site.metricsLog).join(","),
         address: host.address,
         port: host.ports.mtail,
       }),
@@ -22,6 +23,6 @@ export function renderMtail(host: ResolvedHost): HostFile[] {
 }
 
 /** mtail's `log` label is the log's path; this regex matches one site's, for Prometheus to name the site. */
-export function siteLogPattern(accessLog: string): string {
-  return `.*/${accessLog.split("/").pop()!.replace(/[.]/g, "[.]")}`;
+export function siteLogPattern(metricsLog: string): string {
+  return `.*/${metricsLog.split("/").pop()!.replace(/[.]/g, "[.]")}`;
 }

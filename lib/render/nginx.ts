@@ -12,7 +12,12 @@ import { renderTemplate } from "./template";
  * body limit and access lists are applied in one place for every site.
  */
 
-const partials = { securityHeaders: "nginx/security-headers.conf", acmeIssuer: "nginx/acme-issuer.conf", fastcgiScript: "nginx/fastcgi-script.conf" };
+const partials = {
+  securityHeaders: "nginx/security-headers.conf",
+  acmeIssuer: "nginx/acme-issuer.conf",
+  fastcgiScript: "nginx/fastcgi-script.conf",
+  siteLogs: "nginx/site-logs.conf",
+};
 
 /** nginx.conf and the snippets every site includes. */
 export function renderNginxHost(host: HostContext, healthPath: string): HostFile[] {
@@ -59,6 +64,8 @@ export function renderNginxSite(site: Site, context: SiteContext, host: HostCont
     acmeMissing: host.acmeFromIssuer ? "@acme_issuer" : "=404",
     accessLog: context.nginxLogs.access,
     errorLog: context.nginxLogs.error,
+    metricsLog: context.nginxLogs.metrics,
+    countsByRate: !usesRateLimits(site),
     httpListen: listenAddresses(host, host.ports.http),
     listen: tls ? listenAddresses(host, host.ports.https).map((address) => `${address} ssl http2`) : listenAddresses(host, host.ports.http),
     tls,
@@ -103,6 +110,15 @@ export function renderNginxSite(site: Site, context: SiteContext, host: HostCont
  */
 function scriptRoot(site: Site): "$realpath_root" | "$document_root" {
   return site.code !== undefined || site.documentRoot !== undefined ? "$realpath_root" : "$document_root";
+}
+
+/**
+ * A site whose own directives limit requests keeps its limits real: `limit_req_dry_run`, which the
+ * response counters' rate test needs, would apply to every limit_req of the server block. Its
+ * answers then all get a line of their own.
+ */
+function usesRateLimits(site: Site): boolean {
+  return /(^|[\s;{}])limit_req(_dry_run)?\s/.test(site.nginxDirectives ?? "");
 }
 
 /** nginx's listen addresses for a port: every address (IPv4 and IPv6), or the one the host names. */

@@ -71,7 +71,7 @@ function scrapeView(server: ResolvedServer, hosts: readonly ResolvedHost[]) {
     node: hosts.map((host) => ({ host: host.name, target: hostPort(host.address, host.ports.node) })),
     nginx: per("nginx", (host) => host.ports.nginx),
     mtail: per("mtail", (host) => host.ports.mtail),
-    siteLogs: sites.map(({ site }) => ({ domain: site.domain, logPattern: siteLogPattern(site.accessLog) })),
+    siteLogs: sites.map(({ site }) => ({ domain: site.domain, logPattern: siteLogPattern(site.metricsLog) })),
     probeJobs: [
       {
         job: "site-fpm",

@@ -49,8 +49,8 @@ export const defaultServiceEndpoints: ServiceEndpoints = {
 export interface MonitoredSite {
   readonly domain: string;
   readonly slug: string;
-  /** nginx's access log of the site, which mtail counts responses from. */
-  readonly accessLog: string;
+  /** nginx's sampled log of the site's responses (templates/nginx/nginx.conf), which mtail counts. */
+  readonly metricsLog: string;
   /** The pool's ping through nginx on the host (`http(s)://<loopback>/fpm-ping`); absent for sites without a pool. */
   readonly fpmPingUrl?: string;
   /** `address:port` of the TLS listener whose certificate is checked; absent without TLS. */
@@ -133,7 +133,7 @@ export function monitoredSites(sites: readonly Site[], contexts: readonly SiteCo
     return {
       domain: site.domain,
       slug: context.slug,
-      accessLog: context.nginxLogs.access,
+      metricsLog: context.nginxLogs.metrics,
       ...(context.pool !== undefined &&
         site.webServer === "nginx" && { fpmPingUrl: `${tls ? "https" : "http"}://${hostPort(probeAddress, port)}${context.pool.pingPath}` }),
       ...(tls && { tlsEndpoint: hostPort(probeAddress, host.ports.https) }),

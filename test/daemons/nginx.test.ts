@@ -1,7 +1,10 @@
+import { execFileSync } from "node:child_process";
 import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderWebHost, type WebHostRender } from "../../lib/render/files";
+import { renderMtail } from "../../lib/render/mtail";
+import { resolveHost } from "../../lib/render/scrape-targets";
 import { parseStack } from "../../lib/schema/stack";
 import { fetchFrom, freePort, materialize, readLog, removeRoot, removeUsers, scratchRoot, startFpm, startNginx, writeHostFile, type Daemon } from "./harness";
 
@@ -34,6 +37,8 @@ beforeAll(async () => {
       { domain: "beta.megaweb.test", php: { memoryLimit: "160M" }, pool: { pm: "dynamic", maxChildren: 2 }, caching: { pageCache: "30s" } },
       { domain: "static.megaweb.test", kind: "static" },
       { domain: "app.megaweb.test", kind: "proxy", proxy: { port: upstreamPort } },
+      // Its own rate limit, on the zone megaweb declares, must stay a real one.
+      { domain: "limited.megaweb.test", kind: "static", nginxDirectives: "limit_req zone=megaweb_metrics burst=5 nodelay;" },
     ],
   });
   render = renderWebHost(stack, {
@@ -70,6 +75,8 @@ beforeAll(async () => {
     owned("beta_megaweb_test"),
   );
   writeHostFile(join(docroot("static_megaweb_test"), "index.html"), "<h1>static site</h1>\n", "0644", owned("static_megaweb_test"));
+  writeHostFile(join(docroot("limited_megaweb_test"), "index.html"), "<h1>limited</h1>\n", "0644", owned("limited_megaweb_test"));
+  writeHostFile(join(docroot("beta_megaweb_test"), "fail.php"), `<?php http_response_code(500);`, "0644", owned("beta_megaweb_test"));
 
   upstream = createServer((req, res) => {
     res.setHeader("X-Frame-Options", "DENY");
@@ -178,5 +185,95 @@ describe("nginx and php8.2-fpm serving a rendered host", () => {
 
   it("logs each site to its own access log", () => {
     expect(readLog(join(root, "var/log/nginx/alpha_megaweb_test.access.log"))).toContain('"GET / HTTP/1.1" 200');
+  });
+});
+
+describe("the lines the per-site response counters read", () => {
+  const metricsLog = (slug: string) => join(root, `var/log/nginx/${slug}.metrics.log`);
+  const lines = (slug: string) =>
+    readLog(metricsLog(slug))
+      .split("\n")
+      .filter(Boolean)
+      .map((line) => line.split(" ").map(Number) as [number, number]);
+  /** `total` requests, `concurrency` at a time; returns each answer's status. */
+  const load = async (host: string, path: string, total: number, concurrency: number) => {
+    const statuses: number[] = [];
+    let next = 0;
+    const client = async () => {
+      while (next < total) {
+        next++;
+        statuses.push((await get(host, path)).status);
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, client));
+    return statuses;
+  };
+  /** What mtail's rendered program (a monitoring file, not the web host's) makes of a metrics log, read once. */
+  const counted = (slug: string) => {
+    const [program] = renderMtail(resolveHost({ name: "web-test", roles: ["web"], address: "127.0.0.1", root }));
+    writeHostFile(program!.path, program!.content);
+    const out = execFileSync(
+      "mtail",
+      [
+        "--one_shot",
+        "--one_shot_format",
+        "prometheus",
+        "--address",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--progs",
+        join(root, "etc/mtail"),
+        "--logs",
+        metricsLog(slug),
+      ],
+      { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] },
+    );
+    return Object.fromEntries(
+      [...out.matchAll(/^megaweb_http_responses_total\{[^}]*status_class="(\dxx)"[^}]*\} (\d+)/gm)].map(([, cls, n]) => [cls, Number(n)]),
+    );
+  };
+
+  it("gives every answer a line of its own while the site is quiet", async () => {
+    const before = lines("static_megaweb_test").length;
+    await load("static.megaweb.test", "/", 50, 1);
+    const added = lines("static_megaweb_test").slice(before);
+    expect(added).toHaveLength(50);
+    expect(added.every(([status, weight]) => status === 200 && weight === 1)).toBe(true);
+  });
+
+  it("stands one line for 16 beyond 100 answers a second, keeps every 5xx, and mtail adds them up", async () => {
+    const started = Date.now();
+    const statuses = [...(await load("beta.megaweb.test", "/fail.php", 400, 16)), ...(await load("beta.megaweb.test", "/", 4000, 16))];
+    const seconds = (Date.now() - started) / 1000;
+    const written = lines("beta_megaweb_test");
+    const answered = (cls: number) => statuses.filter((status) => Math.floor(status / 100) === cls).length;
+    expect(answered(5)).toBe(400);
+
+    // Every 5xx is a line; of the rest, the burst of 200 and 100 a second are lines of their own,
+    // and one in 16 of the others (a binomial draw) stands for 16.
+    expect(written.filter(([status]) => status === 500).every(([, weight]) => weight === 1)).toBe(true);
+    const ones = written.filter(([status, weight]) => status !== 500 && weight === 1).length;
+    expect(ones).toBeLessThanOrEqual(200 + Math.ceil(100 * seconds) + 1);
+    expect(written.some(([, weight]) => weight === 16)).toBe(true);
+    expect(written.length).toBeLessThan(statuses.length / 3);
+
+    const counts = counted("beta_megaweb_test");
+    expect(counts["5xx"]).toBe(400);
+    const sampled = answered(2) - ones;
+    const deviation = 16 * Math.sqrt((sampled * 15) / 256);
+    expect(Math.abs(counts["2xx"]! - answered(2))).toBeLessThan(5 * deviation);
+    console.log(
+      `metrics log: ${statuses.length} answers in ${seconds.toFixed(1)} s, ${written.length} lines; mtail counts 2xx ${counts["2xx"]} of ${answered(2)}, 5xx ${counts["5xx"]} of 400`,
+    );
+  });
+
+  it("keeps a site's own rate limit real and then counts every answer", async () => {
+    const statuses = await load("limited.megaweb.test", "/", 300, 16);
+    expect(statuses).toContain(503);
+    expect(statuses).toContain(200);
+    expect(readLog(join(root, "var/log/nginx/limited_megaweb_test.error.log"))).toContain("limiting requests");
+    expect(lines("limited_megaweb_test").filter(([, weight]) => weight === 1)).toHaveLength(300);
+    expect(counted("limited_megaweb_test")).toEqual({ "2xx": statuses.filter((s) => s === 200).length, "5xx": statuses.filter((s) => s === 503).length });
   });
 });

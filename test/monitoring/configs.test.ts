@@ -24,7 +24,7 @@ const site = (domain: string, tls: boolean, php: boolean) => {
   return {
     domain,
     slug,
-    accessLog: `/var/log/nginx/${slug}.access.log`,
+    metricsLog: `/var/log/nginx/${slug}.metrics.log`,
     ...(php && { fpmPingUrl: `${tls ? "https" : "http"}://127.0.0.1:${tls ? 443 : 80}/fpm-ping` }),
     ...(tls && { tlsEndpoint: "127.0.0.1:443" }),
   };
@@ -152,7 +152,7 @@ describe("each host's exporter files", () => {
     check("prometheus-blackbox-exporter", ["--config.check", `--config.file=${join(root, "web-1/etc/prometheus/blackbox.yml")}`]);
     check("mtail", ["--compile_only", "--logtostderr", "--progs", join(root, "web-1/etc/mtail")]);
     expect(readFileSync(join(root, "web-1/etc/default/mtail"), "utf8")).toContain(
-      "LOGS=/var/log/nginx/shop_example_com.access.log,/var/log/nginx/static_example_com.access.log",
+      "LOGS=/var/log/nginx/shop_example_com.metrics.log,/var/log/nginx/static_example_com.metrics.log",
     );
   });
 
