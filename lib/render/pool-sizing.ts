@@ -27,11 +27,14 @@ const proxyAppReserveMb = 128;
 /** More workers than this per pool only queue on the CPU; memory left over stays as page cache. */
 const maxAutoChildren = 32;
 /**
- * Workers per core when the host's cores are known: enough for pages that wait on MySQL, Redis or
- * an API for three quarters of their time. More only timeslice the same cores: on 2 cores, 31
- * workers served `echo` no faster than 8 and at four times the p99 (bench/README.md).
+ * Workers per core when the host's cores are known. More only timeslice the same cores: on 2 cores
+ * 8 workers served `echo` at 1.2 to 1.4 times the p99 of 5 (Debian's count), 31 no faster than 8 at
+ * four times its p99. A page waiting on MariaDB and Redis got 10 % more from 8 than from 5, which
+ * still serve it 1.3 times as fast as Debian's stack (bench/README.md).
  */
-const autoChildrenPerCpu = 4;
+const autoChildrenPerCpu = 2.5;
+/** Debian's `www` pool has 5: fewer leave a small host's pages queued behind one slow request. */
+const minAutoChildren = 5;
 
 /** The memory a service sharing a host with PHP may use: its share of the host's RAM, at least its minimum. */
 export function sharedServiceMb(service: keyof typeof sharedServiceShare, memoryMb: number): number {
@@ -114,7 +117,8 @@ export function sizePools(sites: readonly Site[], budget: PhpBudget): PoolSizing
 
   const explicitMb = phpSites.reduce((sum, { site, workerMb }) => sum + (site.pool.maxChildren ?? 0) * workerMb, 0);
   const shareMb = automatic.length === 0 ? 0 : Math.max(0, budget.phpMb - explicitMb) / automatic.length;
-  const autoCap = Math.min(maxAutoChildren, budget.cpus === undefined ? Infinity : autoChildrenPerCpu * budget.cpus);
+  const autoCap =
+    budget.cpus === undefined ? maxAutoChildren : Math.min(maxAutoChildren, Math.max(minAutoChildren, Math.floor(autoChildrenPerCpu * budget.cpus)));
   const pools: (PoolSize | undefined)[] = sites.map(() => undefined);
   for (const { site, index, workerMb } of phpSites) {
     const maxChildren = site.pool.maxChildren ?? Math.min(autoCap, Math.max(1, Math.floor(shareMb / workerMb)));

@@ -138,7 +138,7 @@ export const FpmPool = z
     pm: z.enum(pmModes, { error: (issue) => `${shown(issue.input)} is not a pm mode (${pmModes.join(", ")})` }).default("dynamic"),
     /**
      * Workers at most. Checked against the host's PHP budget when given.
-     * @default sized from the host's memory: an equal share of what explicit pools leave, at most 4 a core and 32
+     * @default sized from the host's memory: an equal share of what explicit pools leave, at most 2.5 a core (never capped below 5) and 32
      * @example 8
      */
     maxChildren: z.number().int().min(1).max(1000).optional(),

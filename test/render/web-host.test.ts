@@ -221,9 +221,11 @@ describe("PHP-FPM pool sizing on a host", () => {
     expect(children({ sites: [{ domain: "a.example.com", php: { memoryLimit: "128M" } }] }, 4096, ["web", "mysql", "redis", "worker"])).toEqual([18]);
   });
 
-  it("gives a pool at most 4 workers a core, whatever the memory", () => {
+  it("gives a pool at most 2.5 workers a core, at least Debian's 5, whatever the memory", () => {
     const site = { domain: "a.example.com", php: { memoryLimit: "128M" } };
-    expect(children({ sites: [site] }, 4096, ["web", "mysql", "redis", "worker"], 2)).toEqual([8]);
+    expect(children({ sites: [site] }, 4096, ["web", "mysql", "redis", "worker"], 1)).toEqual([5]);
+    expect(children({ sites: [site] }, 4096, ["web", "mysql", "redis", "worker"], 2)).toEqual([5]);
+    expect(children({ sites: [site] }, 4096, ["web", "mysql", "redis", "worker"], 4)).toEqual([10]);
     expect(children({ sites: [site] }, 4096, ["web", "mysql", "redis", "worker"], 8)).toEqual([18]);
     expect(children({ sites: [site] }, 65_536, ["web"], 16)).toEqual([32]);
     // Explicit pools are the user's call: only memory bounds them.
