@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { resolveWebHost, type HostFacts, type SiteContext } from "../../lib/render/context";
 import { renderWebHost } from "../../lib/render/files";
 import { Site } from "../../lib/schema/site";
+import { eventually } from "../faults/measure";
 import { enableApacheSites, prepareApacheRoot, startApache, waitForFiles } from "./apache-harness";
 import { fetchFrom, freePort, materialize, readLog, removeRoot, removeUsers, scratchRoot, startFpm, startNginx, writeHostFile, type Daemon } from "./harness";
 
@@ -134,8 +135,10 @@ describe("Apache serving rendered sites", () => {
 
   test("the site's access log records the client nginx reported, not nginx", async () => {
     await apache({ host: "php.apache.test", path: "/logged", headers: { "X-Forwarded-For": "198.51.100.23" } });
-    const log = readLog(contexts.find((context) => context.slug === "php_apache_test")!.backendLogs!.access);
-    expect(log).toMatch(/^198\.51\.100\.23 .*"GET \/logged HTTP\/1\.1" 200 /m);
+    // Apache writes the line after the answer has left, so the client can read the log first.
+    const path = contexts.find((context) => context.slug === "php_apache_test")!.backendLogs!.access;
+    const line = await eventually("the request in Apache's access log", () => readLog(path).match(/^.* "GET \/logged HTTP\/1\.1" .*$/m)?.[0], 5);
+    expect(line).toMatch(/^198\.51\.100\.23 .*"GET \/logged HTTP\/1\.1" 200 /);
   });
 
   test("a blocked address gets 403, whether it connects itself or nginx reports it", async () => {
